@@ -1,5 +1,11 @@
+// `aavip lab ...`: labs that build real networks (namespaces) and real kernels (a VM) to show
+// and test aavip on this machine.
 import type { Command } from 'commander';
+import { register as registerNetLab } from './lab-net.js';
+import { register as registerVmLab } from './lab-vm.js';
 
-export function register(_program: Command): void {
-  // subcommands of this area are added here
+export function register(program: Command): void {
+  const lab = program.command('lab').description('labs on this machine: namespaces (lab up/demo/down) and an older kernel in a VM (lab vm)');
+  registerNetLab(lab);
+  registerVmLab(lab);
 }
