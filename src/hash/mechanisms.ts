@@ -3,7 +3,7 @@
 import type { Flow } from './flow.js';
 import { ipv4Number } from './flow.js';
 import { HASHMODE_FIELDS, nftFields, nftKeyBytes, type Hashmode } from './hashmode.js';
-import { bswap16, bswap32, jhash, jhash1word, jhash2words, jhash3words, reciprocalScale } from './jhash.js';
+import { bswap16, jhash, jhash1word, jhash2words, jhash3words, reciprocalScale } from './jhash.js';
 
 export const MECHANISMS = ['clusterip', 'xt_cluster', 'nft'] as const;
 export type Mechanism = (typeof MECHANISMS)[number];
@@ -106,19 +106,32 @@ export interface FlowColumns {
 
 /**
  * Buckets of many IPv4 TCP flows at once, without building Flow objects. Same results as
- * bucketOf (the unit tests hold them to it); written word-wise because it is the hot path.
+ * bucketOf (the unit tests hold them to it, and to the C twin in native/). This is the hot path
+ * of the benchmark, so jhash's final() is written out inline on int32 values (`| 0`), which V8
+ * keeps in registers; it is the same sequence as final() in jhash.ts.
  */
 export function bucketsOfColumns(p: HashParams, flows: FlowColumns, out: Uint32Array): void {
   const { saddr, sport, dport } = flows;
-  const { seed, buckets } = p;
-  const n = p.mechanism === 'xt_cluster' ? 1 : HASHMODE_FIELDS[p.hashmode].length;
+  const buckets = p.buckets;
+  const fields = p.mechanism === 'xt_cluster' ? 1 : HASHMODE_FIELDS[p.hashmode].length;
   // nft and xt_cluster load the network-order address as a LE word; CLUSTERIP uses ntohl.
   const swapAddr = p.mechanism !== 'clusterip';
-  for (let i = 0; i < saddr.length; i++) {
-    const a = swapAddr ? bswap32(saddr[i]) : saddr[i];
-    const h = n === 1 ? jhash1word(a, seed)
-      : n === 2 ? jhash2words(a, bswap16(sport[i]), seed)
-        : jhash3words(a, bswap16(sport[i]), bswap16(dport[i]), seed);
-    out[i] = reciprocalScale(h, buckets) + 1;
+  const init = (p.seed + 0xdeadbeef + 4 * fields) | 0;
+  const n = saddr.length;
+  for (let i = 0; i < n; i++) {
+    const x = saddr[i];
+    let a = (swapAddr ? ((x << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) : x) + init | 0;
+    let b = init;
+    let c = init;
+    if (fields > 1) { const s = sport[i]; b = (b + (((s & 0xff) << 8) | (s >>> 8))) | 0; }
+    if (fields > 2) { const d = dport[i]; c = (c + (((d & 0xff) << 8) | (d >>> 8))) | 0; }
+    c ^= b; c = (c - ((b << 14) | (b >>> 18))) | 0;
+    a ^= c; a = (a - ((c << 11) | (c >>> 21))) | 0;
+    b ^= a; b = (b - ((a << 25) | (a >>> 7))) | 0;
+    c ^= b; c = (c - ((b << 16) | (b >>> 16))) | 0;
+    a ^= c; a = (a - ((c << 4) | (c >>> 28))) | 0;
+    b ^= a; b = (b - ((a << 14) | (a >>> 18))) | 0;
+    c ^= b; c = (c - ((b << 24) | (b >>> 8))) | 0;
+    out[i] = reciprocalScale(c >>> 0, buckets) + 1;
   }
 }
