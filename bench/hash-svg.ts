@@ -43,7 +43,7 @@ export function hashBenchSvg(report: HashBenchReport): string {
   }
   y += 10;
   parts.push(`<text x="${left}" y="${y + 12}" font-size="11" fill="#555">red bars: flows moved when the node leaves; blue: when it returns. Ideal is 1/${report.options.nodes} both ways with even survivors.</text>`);
-  const width = left + labelW + barW + 140;
+  const width = left + labelW + barW + 230;
   const height = y + 30;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${parts.join('\n')}\n</svg>\n`;
 }
