@@ -1,0 +1,64 @@
+// The heartbeat on the wire: a small JSON body, authenticated with HMAC-SHA256 under the
+// cluster's shared key. Layout: "AAV1" | u16 body length | body | 32-byte HMAC(magic+length+body).
+// Anything that does not verify is dropped by the caller and counted; nothing of it is trusted.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+const MAGIC = Buffer.from('AAV1');
+const MAC_LENGTH = 32;
+const HEADER = MAGIC.length + 2;
+
+export interface Heartbeat {
+  cluster: string;
+  /** Sender's node id. */
+  from: number;
+  /** Sender's incarnation: chosen at daemon start, larger after every restart. */
+  incarnation: number;
+  /** Per-incarnation sequence number, strictly increasing. */
+  seq: number;
+  /** The nodes the sender believes live (its view), sorted. */
+  live: number[];
+  /** The sender's view epoch (informational: views are compared by their live sets). */
+  epoch: number;
+  /** Whether the sender has quorum in its view. */
+  quorate: boolean;
+  /** The sender's bucket weight (0 = drained). */
+  weight: number;
+  /** Per VIP (its address), the buckets the sender is handing over and still serving old flows in. */
+  draining: Record<string, number[]>;
+}
+
+export type DecodeResult = { ok: true; heartbeat: Heartbeat } | { ok: false; reason: 'truncated' | 'bad-magic' | 'bad-mac' | 'malformed' | 'wrong-cluster' };
+
+function mac(key: Buffer, data: Buffer): Buffer {
+  return createHmac('sha256', key).update(data).digest();
+}
+
+export function encodeHeartbeat(hb: Heartbeat, key: Buffer): Buffer {
+  const body = Buffer.from(JSON.stringify(hb));
+  if (body.length > 0xffff - HEADER - MAC_LENGTH) throw new Error('heartbeat too large');
+  const head = Buffer.alloc(HEADER);
+  MAGIC.copy(head);
+  head.writeUInt16BE(body.length, MAGIC.length);
+  const signed = Buffer.concat([head, body]);
+  return Buffer.concat([signed, mac(key, signed)]);
+}
+
+const isIntArray = (x: unknown): x is number[] => Array.isArray(x) && x.every((n) => Number.isSafeInteger(n));
+
+export function decodeHeartbeat(packet: Buffer, key: Buffer, cluster: string): DecodeResult {
+  if (packet.length < HEADER + MAC_LENGTH) return { ok: false, reason: 'truncated' };
+  if (!packet.subarray(0, MAGIC.length).equals(MAGIC)) return { ok: false, reason: 'bad-magic' };
+  const length = packet.readUInt16BE(MAGIC.length);
+  if (packet.length !== HEADER + length + MAC_LENGTH) return { ok: false, reason: 'truncated' };
+  const signed = packet.subarray(0, HEADER + length);
+  if (!timingSafeEqual(mac(key, signed), packet.subarray(HEADER + length))) return { ok: false, reason: 'bad-mac' };
+  let hb: Heartbeat;
+  try { hb = JSON.parse(signed.subarray(HEADER).toString('utf8')) as Heartbeat; } catch { return { ok: false, reason: 'malformed' }; }
+  const valid = hb !== null && typeof hb === 'object' && typeof hb.cluster === 'string' && Number.isSafeInteger(hb.from)
+    && Number.isSafeInteger(hb.incarnation) && Number.isSafeInteger(hb.seq) && isIntArray(hb.live) && Number.isSafeInteger(hb.epoch)
+    && typeof hb.quorate === 'boolean' && typeof hb.weight === 'number' && hb.weight >= 0
+    && hb.draining !== null && typeof hb.draining === 'object' && Object.values(hb.draining).every(isIntArray);
+  if (!valid) return { ok: false, reason: 'malformed' };
+  if (hb.cluster !== cluster) return { ok: false, reason: 'wrong-cluster' };
+  return { ok: true, heartbeat: hb };
+}
