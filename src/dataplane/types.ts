@@ -5,6 +5,8 @@ import type { Hashmode } from '../hash/hashmode.js';
 import type { Mechanism } from '../hash/mechanisms.js';
 
 export type Backend = Mechanism; // 'nft' | 'clusterip' | 'xt_cluster'
+/** As configured: `auto` picks nft where the kernel has it, else clusterip. */
+export type BackendChoice = Backend | 'auto';
 
 export interface VipSpec {
   /** The VIP address and its prefix length (the prefix is required: 198.18.0.100/24). */
@@ -18,7 +20,7 @@ export interface VipSpec {
   seed: number;
   /** Bucket count: CLUSTERIP's total_nodes. */
   buckets: number;
-  backend: Backend;
+  backend: BackendChoice;
 }
 
 /**
