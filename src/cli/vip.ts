@@ -1,5 +1,98 @@
-import type { Command } from 'commander';
+// `aavip vip ...`: drive one VIP on this node by hand or from an OCF agent.
+import { Command, Option } from 'commander';
+import { InputError } from '../errors.js';
+import { createDataplane } from '../dataplane/index.js';
+import { withVipLock } from '../dataplane/lock.js';
+import { noBuckets, type Ownership, type VipSpec } from '../dataplane/types.js';
+import { parseVipSpec, vipCidr } from '../dataplane/vipspec.js';
+import { log } from '../log.js';
 
-export function register(_program: Command): void {
-  // subcommands of this area are added here
+interface VipOptions { ip: string; nic: string; mac?: string; hashmode?: string; seed?: string; buckets?: string; backend?: string }
+
+function vipOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('--ip <cidr>', 'the VIP with its prefix, e.g. 198.18.0.100/24')
+    .requiredOption('--nic <ifname>', 'the interface that carries it')
+    .option('--mac <mac>', "the cluster's multicast MAC, or auto", 'auto')
+    .option('--hashmode <mode>', 'sourceip | sourceip-sourceport | sourceip-sourceport-destport')
+    .option('--seed <n>', 'hash seed (decimal, 0x hex, or auto)', 'auto')
+    .option('--buckets <n>', "number of buckets (CLUSTERIP's total_nodes)")
+    .option('--backend <b>', 'auto | nft | clusterip | xt_cluster', 'auto');
+}
+
+function specOf(o: VipOptions): VipSpec {
+  return parseVipSpec({ address: o.ip, interface: o.nic, mac: o.mac, hashmode: o.hashmode, seed: o.seed, buckets: o.buckets, backend: o.backend }, { field: 'options' });
+}
+
+function bucketList(text: string | undefined, vip: VipSpec, field: string): number[] {
+  if (text === undefined || text.trim() === '') return [];
+  return text.split(',').map((t) => {
+    const n = Number(t.trim());
+    if (!Number.isInteger(n) || n < 1 || n > vip.buckets) throw new InputError(`'${t}' is not a bucket in 1..${vip.buckets}`, { field });
+    return n;
+  });
+}
+
+const total = (o: Ownership) => o.owned.length + o.incoming.length + o.draining.length;
+
+export function register(program: Command): void {
+  const vip = program.command('vip').description('carry a VIP on this node and set which buckets it serves');
+
+  vipOptions(vip.command('apply').description('make this node serve exactly the given buckets of the VIP (a reconcile: applying twice changes nothing)'))
+    .option('--own <list>', 'buckets served fully, comma-separated', '')
+    .option('--incoming <list>', 'buckets taken over from a live node: new connections only', '')
+    .option('--draining <list>', 'buckets handed over: existing connections only', '')
+    .action(async (o: VipOptions & { own: string; incoming: string; draining: string }) => {
+      const spec = specOf(o);
+      const ownership = { owned: bucketList(o.own, spec, '--own'), incoming: bucketList(o.incoming, spec, '--incoming'), draining: bucketList(o.draining, spec, '--draining') };
+      const all = [...ownership.owned, ...ownership.incoming, ...ownership.draining];
+      if (new Set(all).size !== all.length) throw new InputError('a bucket is listed twice', { field: '--own/--incoming/--draining' });
+      const dp = await createDataplane(spec.backend);
+      await withVipLock(spec, () => dp.apply(spec, ownership));
+      log.info({ vip: vipCidr(spec), backend: dp.backend, ...ownership }, 'vip applied');
+    });
+
+  const bucket = vip.command('bucket').description('add or remove one bucket, leaving the others as they are');
+  for (const verb of ['add', 'remove'] as const) {
+    vipOptions(bucket.command(verb).argument('<n>', 'bucket number (1-based)'))
+      .addOption(new Option('--keep', 'keep the VIP address when the last bucket goes').hideHelp(verb === 'add'))
+      .action(async (n: string, o: VipOptions & { keep?: boolean }) => {
+        const spec = specOf(o);
+        const [b] = bucketList(n, spec, 'bucket');
+        const dp = await createDataplane(spec.backend);
+        await withVipLock(spec, async () => {
+          const current = (await dp.read(spec)).ownership ?? noBuckets();
+          const strip = (xs: number[]) => xs.filter((x) => x !== b);
+          const next: Ownership = { owned: strip(current.owned), incoming: strip(current.incoming), draining: strip(current.draining) };
+          if (verb === 'add') next.owned = [...next.owned, b].sort((x, y) => x - y);
+          if (verb === 'remove' && total(next) === 0 && !o.keep) await dp.remove(spec);
+          else await dp.apply(spec, next);
+          log.info({ vip: vipCidr(spec), bucket: b, backend: dp.backend, ...next }, `bucket ${verb === 'add' ? 'added' : 'removed'}`);
+        });
+      });
+  }
+
+  vipOptions(vip.command('status').description('what the kernel carries for the VIP (exit 0 if this node serves at least one bucket, 7 if none)'))
+    .option('--json', 'print as JSON')
+    .action(async (o: VipOptions & { json?: boolean }) => {
+      const spec = specOf(o);
+      const dp = await createDataplane(spec.backend);
+      const state = await dp.read(spec);
+      const out = { vip: vipCidr(spec), interface: spec.interface, backend: dp.backend, mac: spec.mac, ...state };
+      if (o.json) process.stdout.write(JSON.stringify(out) + '\n');
+      else {
+        const own = state.ownership;
+        process.stdout.write(`${out.vip} on ${spec.interface} (${dp.backend}): address ${state.addressPresent ? 'present' : 'absent'}, MAC ${state.macJoined ? 'joined' : 'not joined'}\n`
+          + (own ? `  owned ${own.owned.join(',') || '-'}  incoming ${own.incoming.join(',') || '-'}  draining ${own.draining.join(',') || '-'}\n` : '  no bucket rules\n'));
+      }
+      process.exitCode = state.addressPresent && state.ownership && total(state.ownership) > 0 ? 0 : 7;
+    });
+
+  vipOptions(vip.command('remove').description('remove everything aavip added for the VIP (address, rules, MAC membership)'))
+    .action(async (o: VipOptions) => {
+      const spec = specOf(o);
+      const dp = await createDataplane(spec.backend);
+      await withVipLock(spec, () => dp.remove(spec));
+      log.info({ vip: vipCidr(spec), backend: dp.backend }, 'vip removed');
+    });
 }

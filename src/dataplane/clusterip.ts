@@ -1,0 +1,88 @@
+// The CLUSTERIP backend, for kernels before 6.3: what IPaddr2 does with a cloned VIP. One
+// iptables-legacy rule per VIP creates the kernel's cluster config (MAC, total nodes, hashmode,
+// hash_init); the buckets ("local nodes") this node serves are then added and removed through
+// /proc/net/ipt_CLUSTERIP/<VIP>. CLUSTERIP joins the MAC and mangles ARP itself.
+import { readFile, writeFile } from 'node:fs/promises';
+import { formatAddress } from '../hash/flow.js';
+import { run } from './exec.js';
+import type { Ownership, VipSpec } from './types.js';
+
+export const IPTABLES_LEGACY = 'iptables-legacy';
+
+/** Buckets this node accepts: CLUSTERIP cannot drain, so incoming counts as owned and draining does not. */
+export const servedBuckets = (o: Ownership): number[] => [...o.owned, ...o.incoming].sort((a, b) => a - b);
+
+export function clusteripRuleSpec(vip: VipSpec, firstLocal?: number): string[] {
+  const base = ['INPUT', '-d', `${formatAddress(vip.address)}/32`, '-i', vip.interface, '-j', 'CLUSTERIP'];
+  if (firstLocal === undefined) return base;
+  return [...base, '--new', '--hashmode', vip.hashmode, '--clustermac', vip.mac.toUpperCase(), '--total-nodes', String(vip.buckets),
+    '--local-node', String(firstLocal), '--hash-init', String(vip.seed)];
+}
+
+export const procPath = (vip: VipSpec) => `/proc/net/ipt_CLUSTERIP/${formatAddress(vip.address)}`;
+
+export interface ClusteripState {
+  /** The rule as `iptables -S` prints it, if present. */
+  rule?: string;
+  localNodes: number[];
+}
+
+export interface ClusteripPlan {
+  /** iptables-legacy argument lists, in order. */
+  commands: string[][];
+  /** Writes to the proc file, in order ("+N" / "-N"). */
+  procWrites: string[];
+}
+
+/** Which rule changes and proc writes take the kernel from `current` to serving `served`. */
+export function planClusterip(vip: VipSpec, served: number[], current: ClusteripState): ClusteripPlan {
+  const plan: ClusteripPlan = { commands: [], procWrites: [] };
+  const wanted = new Set(served);
+  if (current.rule !== undefined && !ruleMatches(vip, current.rule)) {
+    // Another hashmode/MAC/bucket count: the kernel keeps one config per VIP, so start again.
+    plan.commands.push(deleteCommand(current.rule));
+    current = { localNodes: [] };
+  }
+  if (current.rule === undefined || !ruleMatches(vip, current.rule)) {
+    if (served.length === 0) return plan;
+    plan.commands.push(['-I', ...clusteripRuleSpec(vip, served[0])]);
+    current = { rule: 'new', localNodes: [served[0]] };
+  }
+  const have = new Set(current.localNodes);
+  for (const b of served) if (!have.has(b)) plan.procWrites.push(`+${b}`);
+  for (const b of current.localNodes) if (!wanted.has(b)) plan.procWrites.push(`-${b}`);
+  return plan;
+}
+
+/** Whether an `iptables -S` line is the rule this VIP spec asks for. */
+export function ruleMatches(vip: VipSpec, rule: string): boolean {
+  if (rule === 'new') return true;
+  const want = [`--hashmode ${vip.hashmode}`, `--clustermac ${vip.mac.toUpperCase()}`, `--total-nodes ${vip.buckets}`, `--hash-init ${vip.seed}`];
+  return want.every((w) => rule.toUpperCase().includes(w.toUpperCase()));
+}
+
+export function planClusteripRemove(vip: VipSpec, current: ClusteripState): ClusteripPlan {
+  return { commands: current.rule === undefined ? [] : [deleteCommand(current.rule)], procWrites: [] };
+}
+
+/** `-A INPUT ...` as printed by `iptables -S` → the same rule with `-D`: deletion must match the target's options too. */
+function deleteCommand(rule: string): string[] {
+  return ['-D', ...rule.trim().split(/\s+/).slice(1)];
+}
+
+export async function readClusterip(vip: VipSpec): Promise<ClusteripState> {
+  const rules = await run(IPTABLES_LEGACY, ['-S', 'INPUT']);
+  const addr = `${formatAddress(vip.address)}/32`;
+  const rule = rules.stdout.split('\n').find((l) => l.includes(`-d ${addr}`) && l.includes(`-i ${vip.interface}`) && l.includes('-j CLUSTERIP'));
+  let localNodes: number[] = [];
+  if (rule !== undefined) {
+    const text = await readFile(procPath(vip), 'utf8').catch(() => '');
+    localNodes = text.trim() === '' ? [] : text.trim().split(',').map(Number);
+  }
+  return { rule, localNodes };
+}
+
+export async function executeClusterip(vip: VipSpec, plan: ClusteripPlan): Promise<void> {
+  for (const args of plan.commands) await run(IPTABLES_LEGACY, args);
+  for (const w of plan.procWrites) await writeFile(procPath(vip), `${w}\n`);
+}

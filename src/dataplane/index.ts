@@ -1,0 +1,109 @@
+// The Dataplane for a backend: the backend's bucket rules, plus what every backend needs around
+// them — the VIP address, the cluster MAC joined on the NIC, ARP mangling where the backend lacks
+// it, and gratuitous ARP when the address appears. Order matters: rules go in before the address
+// (so the node never accepts buckets it does not own), and the address goes first on removal.
+import { formatAddress } from '../hash/flow.js';
+import { log } from '../log.js';
+import { sendGratuitousArp } from '../native.js';
+import { executeClusterip, planClusterip, planClusteripRemove, readClusterip, servedBuckets } from './clusterip.js';
+import { run } from './exec.js';
+import { addAddress, hasAddress, joinedMacs, joinMac, leaveMac, removeAddress, interfaceIndex } from './link.js';
+import { nftApply, planNft, readNftTable, renderArpDelete, renderArpTable, renderDelete, nftTableName } from './nft.js';
+import type { Backend, BackendChoice, Dataplane, Ownership, VipSpec, VipState } from './types.js';
+import { applyXt, readXt, removeXt, servedFromRules } from './xtcluster.js';
+
+interface Rules {
+  /** Makes the kernel's rules match; returns nothing. */
+  apply(vip: VipSpec, ownership: Ownership): Promise<void>;
+  read(vip: VipSpec): Promise<Ownership | undefined>;
+  remove(vip: VipSpec): Promise<void>;
+  /** Whether aavip must join the MAC and mangle ARP itself. */
+  ownsLinkLayer: boolean;
+}
+
+const nftRules: Rules = {
+  ownsLinkLayer: true,
+  async apply(vip, ownership) {
+    const plan = planNft(vip, ownership, await readNftTable(vip));
+    if (plan) await nftApply(plan);
+  },
+  async read(vip) { return (await readNftTable(vip))?.ownership; },
+  async remove(vip) { await nftApply(renderDelete(vip)); },
+};
+
+const clusteripRules: Rules = {
+  ownsLinkLayer: false,
+  async apply(vip, ownership) { await executeClusterip(vip, planClusterip(vip, servedBuckets(ownership), await readClusterip(vip))); },
+  async read(vip) {
+    const s = await readClusterip(vip);
+    return s.rule === undefined ? undefined : { owned: s.localNodes, incoming: [], draining: [] };
+  },
+  async remove(vip) { await executeClusterip(vip, planClusteripRemove(vip, await readClusterip(vip))); },
+};
+
+const xtRules: Rules = {
+  ownsLinkLayer: true,
+  async apply(vip, ownership) {
+    await applyXt(vip, servedBuckets(ownership), await readXt(vip));
+    if (vip.address.family === 4) await nftApply(renderArpDelete(vip) + renderArpTable(vip));
+  },
+  async read(vip) {
+    const s = await readXt(vip);
+    if (!s.chain) return undefined;
+    return { owned: servedFromRules(s.rules), incoming: [], draining: [] };
+  },
+  async remove(vip) {
+    await removeXt(vip, await readXt(vip));
+    if (vip.address.family === 4) await nftApply(renderArpDelete(vip));
+  },
+};
+
+const RULES: Record<Backend, Rules> = { nft: nftRules, clusterip: clusteripRules, xt_cluster: xtRules };
+
+class VipDataplane implements Dataplane {
+  constructor(readonly backend: Backend, private readonly rules: Rules) {}
+
+  async apply(vip: VipSpec, ownership: Ownership): Promise<void> {
+    await interfaceIndex(vip.interface); // refuse an unknown interface before touching anything
+    await this.rules.apply(vip, ownership);
+    if (this.rules.ownsLinkLayer) await joinMac(vip.interface, vip.mac);
+    const fresh = !(await hasAddress(vip.interface, vip.address, vip.prefixLength));
+    await addAddress(vip.interface, vip.address, vip.prefixLength);
+    if (fresh && vip.address.family === 4) {
+      try { sendGratuitousArp(vip.interface, formatAddress(vip.address), vip.mac, 2); } catch (e) { log.warn({ err: (e as Error).message }, 'gratuitous ARP failed'); }
+    }
+  }
+
+  async read(vip: VipSpec): Promise<VipState> {
+    const ownership = await this.rules.read(vip);
+    const addressPresent = await hasAddress(vip.interface, vip.address, vip.prefixLength);
+    const macJoined = this.rules.ownsLinkLayer ? (await joinedMacs(vip.interface)).includes(vip.mac) : ownership !== undefined;
+    return { addressPresent, macJoined, ownership };
+  }
+
+  async remove(vip: VipSpec): Promise<void> {
+    await removeAddress(vip.interface, vip.address, vip.prefixLength);
+    await this.rules.remove(vip);
+    if (this.rules.ownsLinkLayer) await leaveMac(vip.interface, vip.mac);
+  }
+}
+
+/** Whether this kernel runs nf_tables with jhash: loads and deletes a throwaway table. */
+export async function kernelHasNftJhash(): Promise<boolean> {
+  const probe = `aavip_probe_${process.pid}`;
+  const script = `table ip ${probe} {\n  chain c {\n    meta mark set jhash ip saddr mod 2 seed 0x1\n  }\n}\ndelete table ip ${probe}\n`;
+  const r = await run('nft', ['-f', '-'], { input: script, allowFailure: true }).catch(() => ({ status: 1 }));
+  return r.status === 0;
+}
+
+export async function resolveBackend(choice: BackendChoice): Promise<Backend> {
+  if (choice !== 'auto') return choice;
+  return (await kernelHasNftJhash()) ? 'nft' : 'clusterip';
+}
+
+export async function createDataplane(choice: BackendChoice): Promise<Dataplane> {
+  const backend = await resolveBackend(choice);
+  return new VipDataplane(backend, RULES[backend]);
+}
+
+export { nftTableName };

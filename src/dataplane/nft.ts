@@ -1,0 +1,164 @@
+// The nftables backend: one table per VIP. A prerouting chain sends the VIP's packets through a
+// verdict map keyed by bucket (jhash of the conntrack original tuple, laid out by hash/hashmode.ts):
+// owned buckets are accepted, handover buckets go through `incoming`/`draining`, the rest are
+// dropped. Ownership changes replace the map's elements in one transaction; rules never change.
+import { createHash } from 'node:crypto';
+import { formatAddress } from '../hash/flow.js';
+import { NFT_PORT_PROTOCOLS, nftFields, nftKeyExpression } from '../hash/hashmode.js';
+import { PROTOCOLS } from '../hash/flow.js';
+import { run } from './exec.js';
+import type { Ownership, VipSpec } from './types.js';
+
+export function nftFamily(vip: VipSpec): 'ip' | 'ip6' {
+  return vip.address.family === 4 ? 'ip' : 'ip6';
+}
+
+export function nftTableName(vip: VipSpec): string {
+  return `aavip_${formatAddress(vip.address).replace(/[.:]/g, '_')}`;
+}
+
+/** What the rules depend on; a table whose signature differs is rebuilt. */
+export function nftSignature(vip: VipSpec): string {
+  const facts = [formatAddress(vip.address), vip.mac, vip.hashmode, vip.seed, vip.buckets].join('|');
+  return createHash('sha256').update(facts).digest('hex').slice(0, 16);
+}
+
+const CHAIN_OF = { owned: 'own', incoming: 'incoming', draining: 'draining' } as const;
+
+function elements(o: Ownership): string {
+  const all = (Object.keys(CHAIN_OF) as (keyof Ownership)[]).flatMap((k) => o[k].map((b) => ({ b, chain: CHAIN_OF[k] })));
+  all.sort((x, y) => x.b - y.b);
+  return all.map(({ b, chain }) => `${b} : goto ${chain}`).join(', ');
+}
+
+/** The bucket expression for packets of protocol `proto` (a number), from the one layout definition. */
+function bucketExpression(vip: VipSpec, proto: number): string {
+  const key = nftKeyExpression(nftFields(vip.hashmode, proto), vip.address.family);
+  return `jhash ${key} mod ${vip.buckets} seed 0x${vip.seed.toString(16)} offset 1`;
+}
+
+/** The whole table (and the ARP table for IPv4), with `ownership` as the map's elements. */
+export function renderVipTables(vip: VipSpec, ownership: Ownership): string {
+  const fam = nftFamily(vip);
+  const name = nftTableName(vip);
+  const addr = formatAddress(vip.address);
+  const daddr = fam === 'ip' ? 'ip daddr' : 'ip6 daddr';
+  const keyType = fam === 'ip' ? 'jhash ip saddr mod 2' : 'jhash ip6 saddr mod 2';
+  const hashRules = NFT_PORT_PROTOCOLS.map((p) => `    ct original protocol ${p} ${bucketExpression(vip, PROTOCOLS[p])} vmap @buckets`);
+  // Port-less protocols (ICMP echo, GRE, ...) hash the address alone.
+  hashRules.push(`    ct original protocol != { ${NFT_PORT_PROTOCOLS.join(', ')} } ${bucketExpression(vip, PROTOCOLS.icmp)} vmap @buckets`);
+  const elems = elements(ownership);
+  const lines = [
+    `table ${fam} ${name} {`,
+    `  map buckets {`,
+    `    typeof ${keyType} : verdict`,
+    ...(elems ? [`    elements = { ${elems} }`] : []),
+    `  }`,
+    `  chain prerouting {`,
+    // After conntrack (-200), so the original tuple is known; dropped packets never confirm an entry.
+    `    type filter hook prerouting priority mangle; policy accept;`,
+    `    ${daddr} ${addr} jump vip comment "aavip:${nftSignature(vip)}"`,
+    `  }`,
+    `  chain vip {`,
+    ...hashRules,
+    `    drop`,
+    `  }`,
+    // Frames to the cluster MAC arrive as PACKET_MULTICAST, which TCP would discard.
+    `  chain own {`,
+    `    meta pkttype set host accept`,
+    `  }`,
+    `  chain incoming {`,
+    `    ct state established,related meta pkttype set host accept`,
+    `    ct state new tcp flags & (syn | ack) == syn meta pkttype set host accept`,
+    `    ct state new meta l4proto != tcp meta pkttype set host accept`,
+    `    drop`,
+    `  }`,
+    `  chain draining {`,
+    `    ct state established,related meta pkttype set host accept`,
+    `    drop`,
+    `  }`,
+    `}`,
+  ];
+  return lines.join('\n') + '\n' + (fam === 'ip' ? renderArpTable(vip) : '');
+}
+
+/**
+ * ARP mangling, as CLUSTERIP does it: ARP requests and replies this node sends from the VIP carry
+ * the cluster MAC as sender hardware address, so neighbours send the VIP's frames to every node.
+ */
+export function renderArpTable(vip: VipSpec): string {
+  return [
+    `table arp ${nftTableName(vip)} {`,
+    `  chain output {`,
+    `    type filter hook output priority 0; policy accept;`,
+    `    arp saddr ip ${formatAddress(vip.address)} arp saddr ether set ${vip.mac}`,
+    `  }`,
+    `}`,
+  ].join('\n') + '\n';
+}
+
+export function renderArpDelete(vip: VipSpec): string {
+  return `add table arp ${nftTableName(vip)}\ndelete table arp ${nftTableName(vip)}\n`;
+}
+
+/** Deletes the VIP's tables whether or not they exist (the `add` first makes `delete` safe). */
+export function renderDelete(vip: VipSpec): string {
+  const name = nftTableName(vip);
+  const fams = nftFamily(vip) === 'ip' ? ['ip', 'arp'] : ['ip6'];
+  return fams.map((f) => `add table ${f} ${name}\ndelete table ${f} ${name}\n`).join('');
+}
+
+export function renderOwnership(vip: VipSpec, ownership: Ownership): string {
+  const name = nftTableName(vip);
+  const fam = nftFamily(vip);
+  const elems = elements(ownership);
+  return `flush map ${fam} ${name} buckets\n` + (elems ? `add element ${fam} ${name} buckets { ${elems} }\n` : '');
+}
+
+export interface NftTableState {
+  signature?: string;
+  ownership: Ownership;
+  arp: boolean;
+}
+
+type NftJson = { nftables: Record<string, any>[] };
+
+/** Reads what `nft -j list table` says of the VIP's table. */
+export function parseTableState(json: NftJson): NftTableState {
+  const ownership: Ownership = { owned: [], incoming: [], draining: [] };
+  let signature: string | undefined;
+  for (const obj of json.nftables) {
+    if (obj.map?.name === 'buckets') {
+      for (const [bucket, verdict] of obj.map.elem ?? []) {
+        const chain = verdict?.goto?.target as string;
+        const kind = (Object.keys(CHAIN_OF) as (keyof Ownership)[]).find((k) => CHAIN_OF[k] === chain);
+        if (kind && typeof bucket === 'number') ownership[kind].push(bucket);
+      }
+    }
+    const comment = obj.rule?.comment as string | undefined;
+    if (obj.rule?.chain === 'prerouting' && comment?.startsWith('aavip:')) signature = comment.slice(6);
+  }
+  for (const k of Object.keys(ownership) as (keyof Ownership)[]) ownership[k].sort((a, b) => a - b);
+  return { signature, ownership, arp: false };
+}
+
+export async function nftApply(script: string): Promise<void> {
+  await run('nft', ['-f', '-'], { input: script });
+}
+
+export async function readNftTable(vip: VipSpec): Promise<NftTableState | undefined> {
+  const name = nftTableName(vip);
+  const r = await run('nft', ['-j', 'list', 'table', nftFamily(vip), name], { allowFailure: true });
+  if (r.status !== 0) return undefined;
+  const state = parseTableState(JSON.parse(r.stdout) as NftJson);
+  if (nftFamily(vip) === 'ip') state.arp = (await run('nft', ['-j', 'list', 'table', 'arp', name], { allowFailure: true })).status === 0;
+  return state;
+}
+
+/** The one transaction that takes the kernel from `current` to (vip, ownership); '' if nothing to do. */
+export function planNft(vip: VipSpec, ownership: Ownership, current: NftTableState | undefined): string {
+  const needsArp = nftFamily(vip) === 'ip';
+  if (!current || current.signature !== nftSignature(vip) || current.arp !== needsArp) return renderDelete(vip) + renderVipTables(vip, ownership);
+  const same = (Object.keys(CHAIN_OF) as (keyof Ownership)[]).every((k) => [...ownership[k]].sort((a, b) => a - b).join() === current.ownership[k].join());
+  return same ? '' : renderOwnership(vip, ownership);
+}
