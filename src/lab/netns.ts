@@ -96,6 +96,19 @@ export class NetnsLab {
     await this.exec(this.switchNs, ['ip', 'link', 'set', this.port(i), up ? 'up' : 'down']);
   }
 
+  /** Lets the tracked processes outlive this one; returns their PIDs (for a later `lab down`). */
+  detachAll(): number[] {
+    const pids = [...this.children].map((c) => c.pid!).filter(Boolean);
+    for (const c of this.children) { c.stdout?.destroy(); c.stderr?.destroy(); c.unref(); }
+    this.children.clear();
+    return pids;
+  }
+
+  /** Removes every namespace of a lab by its prefix (and the processes inside them). */
+  static async remove(prefix: string): Promise<void> {
+    await new NetnsLab({ prefix, nodes: 0, clientAddresses: 0 }).removeNamespaces();
+  }
+
   async destroy(): Promise<void> {
     await Promise.all([...this.children].map((c) => this.kill(c, 'SIGTERM', 2_000)));
     await this.removeNamespaces();
