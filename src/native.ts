@@ -1,9 +1,9 @@
 // The native addon (native/): the C twin of the hash models, and gratuitous ARP over AF_PACKET.
 // `npm ci` builds it with node-gyp; loading fails loudly if it was not built.
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { parseAddress } from './hash/flow.js';
+import { PACKAGE_ROOT } from './paths.js';
 import { HASHMODE_FIELDS } from './hash/hashmode.js';
 import type { FlowColumns, HashParams } from './hash/mechanisms.js';
 
@@ -13,10 +13,7 @@ interface NativeAddon {
   sendGratuitousArp(ifname: string, ip: Uint8Array, mac: Uint8Array, count: number): void;
 }
 
-// dist/src/native.js and src/native.ts both sit two levels below the package root.
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const here = dirname(fileURLToPath(import.meta.url));
-const candidates = [join(here, '..', 'native/build/Release/aavip_native.node'), join(root, 'native/build/Release/aavip_native.node')];
+const candidates = [join(PACKAGE_ROOT, 'native/build/Release/aavip_native.node')];
 
 let addon: NativeAddon | undefined;
 function load(): NativeAddon {

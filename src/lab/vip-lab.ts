@@ -2,8 +2,6 @@
 // the integration tests. Each node runs the real `aavip vip apply` on its own kernel namespace and a
 // responder; the client's connections are checked against the hash model's prediction.
 import { once } from 'node:events';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { assign, bucketsOf, type Owners } from '../assignment/assign.js';
 import type { Ownership } from '../dataplane/types.js';
 import { parseVipSpec } from '../dataplane/vipspec.js';
@@ -13,11 +11,11 @@ import { bucketOf } from '../hash/mechanisms.js';
 import type { Hashmode } from '../hash/hashmode.js';
 import type { Attempt, BurstOptions } from './client.js';
 import { LAB_PREFIX_LENGTH, NetnsLab } from './netns.js';
+import { built } from '../paths.js';
 
-const DIST = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = join(DIST, 'src', 'cli', 'main.js');
-const RESPONDER = join(DIST, 'src', 'lab', 'responder.js');
-const CLIENT = join(DIST, 'src', 'lab', 'client.js');
+export const CLI = built('cli/main.js');
+const RESPONDER = built('lab/responder.js');
+const CLIENT = built('lab/client.js');
 
 export const VIP_ADDRESS = '198.18.0.100';
 export const SERVICE_PORT = 8080;

@@ -1,0 +1,43 @@
+// Helpers shared by the integration tests: long-lived connections held from the client namespace.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface, type Interface } from 'node:readline';
+import { join } from 'node:path';
+import type { NetnsLab } from '../../src/lab/netns.js';
+import { PACKAGE_ROOT } from '../../src/paths.js';
+
+export const DIST = join(PACKAGE_ROOT, 'dist', 'src');
+
+export interface HeldConnection { src: string; sport: number; node: string }
+
+export class Holder {
+  private lines: AsyncIterator<string>;
+  private constructor(private readonly child: ChildProcess, rl: Interface) { this.lines = rl[Symbol.asyncIterator](); }
+
+  static async open(lab: NetnsLab, opts: { target: string; port: number; count: number }): Promise<{ holder: Holder; opened: HeldConnection[] }> {
+    const child = spawn('ip', ['netns', 'exec', lab.clientNs, process.execPath, join(DIST, 'lab', 'holder.js'),
+      JSON.stringify({ ...opts, sources: lab.clientSources, timeoutMs: 3000 })], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const holder = new Holder(child, createInterface({ input: child.stdout! }));
+    const first = JSON.parse(await holder.next()) as { opened: HeldConnection[] };
+    return { holder, opened: first.opened };
+  }
+
+  private async next(): Promise<string> {
+    const r = await this.lines.next();
+    if (r.done) throw new Error('holder exited');
+    return r.value;
+  }
+
+  async probe(): Promise<{ alive: boolean[]; closed: (string | null)[] }> {
+    this.child.stdin!.write('probe\n');
+    return JSON.parse(await this.next());
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const done = new Promise((r) => this.child.once('exit', r));
+    this.child.stdin!.write('close\n');
+    const t = setTimeout(() => this.child.kill('SIGKILL'), 3000);
+    await done;
+    clearTimeout(t);
+  }
+}
