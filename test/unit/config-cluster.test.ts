@@ -1,0 +1,61 @@
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseClusterConfig, parseDuration } from '../../src/config/cluster.js';
+import { InputError, InputErrors } from '../../src/errors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'aavip-conf-'));
+const key = join(dir, 'authkey');
+writeFileSync(key, 'k'.repeat(32));
+chmodSync(key, 0o600);
+const example = readFileSync(join(import.meta.dirname, '..', '..', 'conf', 'cluster.yaml'), 'utf8').replace('authkey: /etc/aavip/authkey', `authkey: ${key}`);
+
+const errorsOf = (text: string): string[] => {
+  try { parseClusterConfig(text, 'c.yaml', { local: 'lb1' }); } catch (e) {
+    if (e instanceof InputErrors) return e.errors.map((x) => x.describe());
+    if (e instanceof InputError) return [e.describe()];
+    throw e;
+  }
+  return [];
+};
+
+describe('cluster.yaml', () => {
+  it('loads the shipped example', () => {
+    const c = parseClusterConfig(example, 'c.yaml', { localAddresses: ['198.18.0.12'] });
+    expect(c.local).toBe(2);
+    expect(c.nodes.map((n) => n.name)).toEqual(['lb1', 'lb2', 'lb3']);
+    expect(c.heartbeat).toEqual({ port: 5405, intervalMs: 100, deadtimeMs: 500 });
+    expect(c.vips[0].mac).toBe('01:00:5e:12:00:64');
+    expect(c.vips[0].buckets).toBe(256);
+    expect(c.quorum).toBe('majority');
+  });
+
+  it('names the line and field of each mistake, and reports them all', () => {
+    const bad = example.replace('interval: 100ms', 'interval: fast').replace('address: 198.18.0.100/24', 'address: 198.18.0.100').replace('{ id: 3, name: lb3, address: 198.18.0.13 }', '{ id: 3, name: lb3, address: nowhere }');
+    const errs = errorsOf(bad);
+    const lineOf = (needle: string) => bad.split('\n').findIndex((l) => l.includes(needle)) + 1;
+    expect(errs).toContain(`c.yaml:${lineOf('interval: fast')}: cluster.heartbeat.interval: interval must be a duration of at least 10ms (e.g. 100ms)`);
+    expect(errs.some((e) => e.startsWith(`c.yaml:${lineOf('address: 198.18.0.100')}: vips.0.address:`) && e.includes('no prefix length'))).toBe(true);
+    expect(errs.some((e) => e.startsWith(`c.yaml:${lineOf('nowhere')}: cluster.nodes.2.address`))).toBe(true);
+  });
+
+  it('refuses a key file others can read', () => {
+    const open = join(dir, 'openkey');
+    writeFileSync(open, 'k'.repeat(32));
+    chmodSync(open, 0o644);
+    expect(errorsOf(example.replace(key, open))[0]).toMatch(/authkey: .* readable by group or others/);
+  });
+
+  it('reports YAML syntax errors with their line', () => {
+    expect(errorsOf('cluster:\n  name: [x\n')[0]).toMatch(/^c\.yaml:\d+: /);
+  });
+
+  it('parses durations', () => {
+    expect(parseDuration('100ms')).toBe(100);
+    expect(parseDuration('2s')).toBe(2000);
+    expect(parseDuration('1m')).toBe(60000);
+    expect(parseDuration(250)).toBe(250);
+    expect(parseDuration('soon')).toBeUndefined();
+  });
+});
