@@ -22,11 +22,11 @@ export interface Attempt {
   ms: number;
 }
 
-export function attempt(target: string, port: number, src: string, timeoutMs: number): Promise<Attempt> {
+export function attempt(target: string, port: number, src: string, timeoutMs: number, localPort?: number): Promise<Attempt> {
   const t0 = performance.now();
   return new Promise((resolve) => {
-    const socket = connect({ host: target, port, localAddress: src });
-    let sport = 0;
+    const socket = connect({ host: target, port, localAddress: src, localPort });
+    let sport = localPort ?? 0;
     let buf = '';
     const done = (r: Omit<Attempt, 'src' | 'sport' | 'ms'>) => {
       clearTimeout(timer);

@@ -5,8 +5,10 @@
 // - takeover (the old owner is dead, or we lost quorum): immediate.
 // - handover (both owners alive): the old owner keeps the bucket as `draining` (its existing
 //   connections go on, new ones are refused) until its flows in it end or the drain timeout
-//   passes; the new owner holds it as `incoming` (new connections and its own only) until the
-//   old owner's heartbeats, sent from the same view, no longer list it as draining.
+//   passes. The new owner first holds it *pending* (served like draining: nothing new is taken
+//   while the old owner may still take new connections, so a SYN is never answered twice), then,
+//   once the old owner's heartbeat from the same view lists it as draining, as `incoming` (new
+//   connections and its own only), and owns it fully once the old owner no longer lists it.
 import { assign, type Owners, type Strategy } from '../assignment/assign.js';
 import type { Ownership } from '../dataplane/types.js';
 import type { View } from './membership.js';
@@ -36,8 +38,8 @@ export class BucketKeeper {
   private live: number[] = [];
   /** bucket → deadline (ms) */
   private readonly draining = new Map<number, number>();
-  /** bucket → the live node it comes from */
-  private readonly incoming = new Map<number, number>();
+  /** bucket → the live node it comes from, and whether that node has been seen draining it */
+  private readonly incoming = new Map<number, { from: number; confirmed: boolean }>();
 
   constructor(private readonly opts: HandoverOptions) {
     this.owners = new Array(opts.buckets).fill(0);
@@ -66,10 +68,10 @@ export class BucketKeeper {
         if (this.draining.delete(b)) change.drainingEnded.push(b);
         if (was !== local) {
           change.gained.push(b);
-          if (was !== 0 && live.has(was)) this.incoming.set(b, was);
+          if (was !== 0 && live.has(was)) this.incoming.set(b, { from: was, confirmed: false });
         }
         // The node we were taking it from has died: nobody else serves it any more.
-        const from = this.incoming.get(b);
+        const from = this.incoming.get(b)?.from;
         if (from !== undefined && !live.has(from)) { this.incoming.delete(b); change.promoted.push(b); }
       } else {
         this.incoming.delete(b);
@@ -88,15 +90,21 @@ export class BucketKeeper {
     return change;
   }
 
-  /** A peer's heartbeat: promotes incoming buckets it no longer drains (from the same view). */
+  /**
+   * A peer's heartbeat, sent from the same view: buckets it drains become incoming here (new
+   * connections welcome); buckets it no longer lists at all become fully owned. Returns the
+   * buckets whose state changed.
+   */
   onHeartbeat(hb: Heartbeat): number[] {
     if (!sameLive(hb.live, this.live)) return [];
-    const stillDraining = new Set(hb.draining[this.opts.vip] ?? []);
-    const promoted: number[] = [];
-    for (const [b, from] of this.incoming) {
-      if (from === hb.from && !stillDraining.has(b)) { this.incoming.delete(b); promoted.push(b); }
+    const draining = new Set(hb.draining[this.opts.vip] ?? []);
+    const changed: number[] = [];
+    for (const [b, state] of this.incoming) {
+      if (state.from !== hb.from) continue;
+      if (!draining.has(b)) { this.incoming.delete(b); changed.push(b); }
+      else if (!state.confirmed) { state.confirmed = true; changed.push(b); }
     }
-    return promoted;
+    return changed;
   }
 
   /** Ends draining for buckets without flows left, and for those past their deadline. */
@@ -115,10 +123,14 @@ export class BucketKeeper {
   ownership(): Ownership {
     const owned: number[] = [];
     const incoming: number[] = [];
+    const draining = this.drainingBuckets();
     this.owners.forEach((id, i) => {
       if (id !== this.opts.local) return;
-      (this.incoming.has(i + 1) ? incoming : owned).push(i + 1);
+      const state = this.incoming.get(i + 1);
+      if (!state) owned.push(i + 1);
+      else if (state.confirmed) incoming.push(i + 1);
+      else draining.push(i + 1); // pending: keep only what is ours already
     });
-    return { owned, incoming, draining: this.drainingBuckets() };
+    return { owned, incoming, draining: draining.sort((a, b) => a - b) };
   }
 }

@@ -103,19 +103,24 @@ describe('handover', () => {
     const prev = new BucketKeeper({ local: 1, buckets: 12, vip: 'x', drainTimeoutMs: 0 });
     prev.onView(view([1, 2]), 0);
     returning.onView(view([1, 2, 3], 3), 2, prev.currentOwners);
+    // Pending: nothing new is taken while the old owners may still take new connections.
     expect(returning.ownership().owned).toEqual([]);
-    expect(returning.ownership().incoming.length).toBe(4);
+    expect(returning.ownership().incoming).toEqual([]);
+    const pending = returning.ownership().draining;
+    expect(pending.length).toBe(4);
 
-    // While node 1 still announces its draining buckets, they stay incoming on node 3.
-    expect(returning.onHeartbeat({ ...hbFrom(1), draining: { '198.18.0.100': drained } })).toEqual([]);
-    // Node 1 finishes draining (no flows left): node 3 promotes them on its next heartbeat.
+    // Node 1 announces it drains them: they become incoming here (new connections welcome).
+    expect(returning.onHeartbeat({ ...hbFrom(1), draining: { '198.18.0.100': drained } })).toEqual(drained);
+    expect(returning.ownership().incoming).toEqual(drained);
+    // A heartbeat from another view changes nothing.
+    expect(returning.onHeartbeat({ ...hbFrom(2), live: [1, 2], draining: {} })).toEqual([]);
+    // Node 1 finishes draining (no flows left): node 3 owns them on node 1's next heartbeat.
     expect(survivor.settleDraining(5, new Set(drained))).toEqual(drained);
     const promoted = returning.onHeartbeat({ ...hbFrom(1), seq: 2, draining: { '198.18.0.100': survivor.drainingBuckets() } });
     expect(promoted).toEqual(drained);
-    // Node 2's buckets were promoted by node 2's heartbeat.
+    // Node 2 never drained its share (it lists nothing): owned at once.
     returning.onHeartbeat({ ...hbFrom(2), draining: {} });
-    expect(returning.ownership().incoming).toEqual([]);
-    expect(returning.ownership().owned.length).toBe(4);
+    expect(returning.ownership()).toEqual({ owned: pending, incoming: [], draining: [] });
   });
 
   it('ends draining at the deadline, and at once when quorum is lost', () => {

@@ -1,0 +1,46 @@
+// How many of this node's connections are still open in each bucket of a VIP: what a draining
+// bucket waits for. Conntrack entries are listed with the `conntrack` tool and put in buckets by the
+// same kernel-exact model the rules use, so no connmark has to be spent on it.
+import { run } from '../dataplane/exec.js';
+import type { VipSpec } from '../dataplane/types.js';
+import { formatAddress, parseAddress, parseProtocol } from '../hash/flow.js';
+import { bucketOf } from '../hash/mechanisms.js';
+
+/** TCP states in which a connection no longer carries data. */
+const FINISHED = new Set(['TIME_WAIT', 'CLOSE']);
+
+export interface TrackedFlow { proto: number; src: string; sport: number; dst: string; dport: number; state?: string }
+
+/** Parses `conntrack -L` lines (original-direction fields come first). */
+export function parseConntrack(text: string): TrackedFlow[] {
+  const out: TrackedFlow[] = [];
+  for (const line of text.split('\n')) {
+    const m = line.match(/^(\S+)\s+(\d+)\s+\d+\s+(?:([A-Z_]+)\s+)?src=(\S+) dst=(\S+)(?: sport=(\d+) dport=(\d+))?/);
+    if (!m) continue;
+    const proto = parseProtocol(m[1]) ?? Number(m[2]);
+    out.push({ proto, state: m[3], src: m[4], dst: m[5], sport: Number(m[6] ?? 0), dport: Number(m[7] ?? 0) });
+  }
+  return out;
+}
+
+/** Open flows per bucket (bucket → count) among `flows` to the VIP. */
+export function openFlowsPerBucket(vip: VipSpec, flows: TrackedFlow[]): Map<number, number> {
+  const counts = new Map<number, number>();
+  const mechanism = vip.backend === 'auto' ? 'nft' : vip.backend;
+  const dst = formatAddress(vip.address);
+  for (const f of flows) {
+    if (f.dst !== dst || (f.state && FINISHED.has(f.state))) continue;
+    const src = parseAddress(f.src);
+    if (!src) continue;
+    const b = bucketOf({ mechanism, hashmode: vip.hashmode, seed: vip.seed, buckets: vip.buckets },
+      { src, srcPort: f.sport, dst: vip.address, dstPort: f.dport, proto: f.proto });
+    counts.set(b, (counts.get(b) ?? 0) + 1);
+  }
+  return counts;
+}
+
+export async function listConntrack(vip: VipSpec): Promise<TrackedFlow[]> {
+  const family = vip.address.family === 4 ? 'ipv4' : 'ipv6';
+  const r = await run('conntrack', ['-L', '-f', family, '--orig-dst', formatAddress(vip.address)], { allowFailure: true });
+  return parseConntrack(r.stdout);
+}
