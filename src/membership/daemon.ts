@@ -5,7 +5,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server } from 'node:net';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { assign, bucketsOf, type Owners } from '../assignment/assign.js';
+import { bucketsOf, type Owners } from '../assignment/assign.js';
 import type { ClusterConfig } from '../config/cluster.js';
 import { createDataplane } from '../dataplane/index.js';
 import type { Dataplane, Ownership, VipSpec } from '../dataplane/types.js';
@@ -15,7 +15,7 @@ import type { Logger } from '../log.js';
 import { listConntrack, openFlowsPerBucket } from './conntrack.js';
 import { BucketKeeper } from './handover.js';
 import { Membership, type View } from './membership.js';
-import { decodeHeartbeat, encodeHeartbeat, type Heartbeat } from './wire.js';
+import { bucketBitmap, bucketsOfBitmap, decodeHeartbeat, encodeHeartbeat, type Heartbeat } from './wire.js';
 
 interface VipRuntime {
   spec: VipSpec;
@@ -67,7 +67,6 @@ export class Daemon {
       this.vips.push({ spec, key, dataplane, queue: Promise.resolve(),
         keeper: new BucketKeeper({ local: this.config.local, buckets: spec.buckets, vip: key, drainTimeoutMs: this.config.drainTimeoutMs }) });
     }
-    await this.guard();
     await this.listen();
     await this.openControlSocket();
     const { intervalMs, deadtimeMs } = this.config.heartbeat;
@@ -76,24 +75,10 @@ export class Daemon {
     this.timers.push(setInterval(() => void this.settleDraining(), 1000));
     this.sendHeartbeats();
     this.log.info({ node: this.localNode.name, incarnation: this.incarnation, vips: this.vips.map((v) => vipCidr(v.spec)) }, 'started; learning who is alive');
-    // Join: listen for a deadtime before touching the kernel, so the first view is the real one
-    // (and whatever rules a previous run left keep serving meanwhile).
+    // Join: listen for a deadtime before touching the kernel, so the first view is the real one.
+    // Whatever rules a previous run left keep serving meanwhile: after a quick restart the peers
+    // never noticed, and those rules are still right.
     this.timers.push(setTimeout(() => void this.join(), deadtimeMs));
-  }
-
-  /**
-   * Before anything is known: whatever buckets a previous run left in the kernel keep serving
-   * their own connections but take no new ones and pick up nobody else's — safe whether this is a
-   * quick restart (peers never noticed) or a return after a long absence (peers took them over).
-   */
-  private async guard(): Promise<void> {
-    for (const v of this.vips) {
-      const left = (await v.dataplane.read(v.spec)).ownership;
-      if (!left || left.owned.length === 0) continue;
-      const guarded = { owned: [], incoming: [], draining: [...left.owned, ...left.incoming, ...left.draining].sort((a, b) => a - b) };
-      await v.dataplane.apply(v.spec, guarded);
-      this.log.info({ vip: v.key, buckets: guarded.incoming.length }, 'found buckets of a previous run: serving them guarded until joined');
-    }
   }
 
   private async listen(): Promise<void> {
@@ -114,6 +99,10 @@ export class Daemon {
       cluster: this.config.name, from: this.config.local, incarnation: this.incarnation, seq: ++this.seq,
       live: view.live, epoch: view.epoch, quorate: view.quorate, weight: this.membership.localWeightNow,
       draining: Object.fromEntries(this.vips.map((v) => [v.key, v.keeper.drainingBuckets()])),
+      holding: Object.fromEntries(this.vips.map((v) => {
+        const o = v.keeper.ownership();
+        return [v.key, bucketBitmap(this.joined ? [...o.owned, ...o.incoming, ...o.draining] : [], v.spec.buckets)];
+      })),
     };
   }
 
@@ -151,11 +140,16 @@ export class Daemon {
     const now = Date.now();
     this.membership.tick(now);
     const view = this.membership.view();
-    // Until the peers confirm, every bucket counts as theirs: what they would own without us. Those
-    // still serving one hand it over; those that never noticed our absence simply confirm.
-    const others = new Set(view.live.filter((id) => id !== this.config.local));
+    // Who holds connections in what, as the peers announce it (and, where no peer does, what a
+    // previous run of ours left in the kernel): buckets a live peer holds are handed over without
+    // resets; the others are ours at once — after a quick restart that is all of our share.
+    const peers = view.live.filter((id) => id !== this.config.local).map((id) => this.membership.lastHeartbeat(id, now)).filter((h): h is Heartbeat => !!h);
     for (const v of this.vips) {
-      const previous: Owners = others.size && view.quorate ? assign(view.members, others, v.spec.buckets) : new Array(v.spec.buckets).fill(0);
+      const leftover = (await v.dataplane.read(v.spec)).ownership;
+      const mine = new Set(leftover ? [...leftover.owned, ...leftover.incoming, ...leftover.draining] : []);
+      const served = peers.map((h) => ({ id: h.from, buckets: bucketsOfBitmap(h.holding[v.key] ?? '') }));
+      const previous: Owners = Array.from({ length: v.spec.buckets }, (_, i) =>
+        served.find((p) => p.buckets.has(i + 1))?.id ?? (mine.has(i + 1) ? this.config.local : 0));
       const change = v.keeper.onView(view, now, previous);
       this.log.info({ vip: v.key, epoch: view.epoch, live: view.live, quorate: view.quorate, gained: change.gained.length, incoming: v.keeper.ownership().incoming.length }, 'joined');
       this.reconcile(v);

@@ -23,8 +23,23 @@ export interface Heartbeat {
   quorate: boolean;
   /** The sender's bucket weight (0 = drained). */
   weight: number;
-  /** Per VIP (its address), the buckets the sender is handing over and still serving old flows in. */
+  /** Per VIP (its address), the buckets the sender is handing over and still holding old flows in. */
   draining: Record<string, number[]>;
+  /** Per VIP, a hex bitmap of the buckets the sender still has connections in: served, incoming or draining (see bucketBitmap). */
+  holding: Record<string, string>;
+}
+
+/** Buckets (1-based) as a hex bitmap: bit b-1 of the little-endian byte string. Compact for 1024 buckets. */
+export function bucketBitmap(buckets: readonly number[], total: number): string {
+  const bytes = Buffer.alloc(Math.ceil(total / 8));
+  for (const b of buckets) bytes[(b - 1) >> 3] |= 1 << ((b - 1) & 7);
+  return bytes.toString('hex');
+}
+
+export function bucketsOfBitmap(hex: string): Set<number> {
+  const out = new Set<number>();
+  Buffer.from(hex, 'hex').forEach((byte, i) => { for (let k = 0; k < 8; k++) if (byte & (1 << k)) out.add(i * 8 + k + 1); });
+  return out;
 }
 
 export type DecodeResult = { ok: true; heartbeat: Heartbeat } | { ok: false; reason: 'truncated' | 'bad-magic' | 'bad-mac' | 'malformed' | 'wrong-cluster' };
@@ -57,7 +72,8 @@ export function decodeHeartbeat(packet: Buffer, key: Buffer, cluster: string): D
   const valid = hb !== null && typeof hb === 'object' && typeof hb.cluster === 'string' && Number.isSafeInteger(hb.from)
     && Number.isSafeInteger(hb.incarnation) && Number.isSafeInteger(hb.seq) && isIntArray(hb.live) && Number.isSafeInteger(hb.epoch)
     && typeof hb.quorate === 'boolean' && typeof hb.weight === 'number' && hb.weight >= 0
-    && hb.draining !== null && typeof hb.draining === 'object' && Object.values(hb.draining).every(isIntArray);
+    && hb.draining !== null && typeof hb.draining === 'object' && Object.values(hb.draining).every(isIntArray)
+    && hb.holding !== null && typeof hb.holding === 'object' && Object.values(hb.holding).every((x) => typeof x === 'string' && /^([0-9a-f]{2})*$/.test(x));
   if (!valid) return { ok: false, reason: 'malformed' };
   if (hb.cluster !== cluster) return { ok: false, reason: 'wrong-cluster' };
   return { ok: true, heartbeat: hb };

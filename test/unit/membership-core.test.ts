@@ -3,12 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { BucketKeeper } from '../../src/membership/handover.js';
 import { Membership, type View } from '../../src/membership/membership.js';
-import { decodeHeartbeat, encodeHeartbeat, type Heartbeat } from '../../src/membership/wire.js';
+import { bucketBitmap, bucketsOfBitmap, decodeHeartbeat, encodeHeartbeat, type Heartbeat } from '../../src/membership/wire.js';
 
 const key = randomBytes(32);
 const nodes = [{ id: 1, weight: 1 }, { id: 2, weight: 1 }, { id: 3, weight: 1 }];
 const hb = (from: number, seq: number, extra: Partial<Heartbeat> = {}): Heartbeat => ({
-  cluster: 'web', from, incarnation: 1000, seq, live: [1, 2, 3], epoch: 1, quorate: true, weight: 1, draining: {}, ...extra,
+  cluster: 'web', from, incarnation: 1000, seq, live: [1, 2, 3], epoch: 1, quorate: true, weight: 1, draining: {}, holding: { '198.18.0.100': bucketBitmap([1, 4, 256], 256) }, ...extra,
 });
 
 describe('wire', () => {
@@ -26,6 +26,15 @@ describe('wire', () => {
     expect(decodeHeartbeat(tampered, key, 'web')).toEqual({ ok: false, reason: 'bad-mac' });
     expect(decodeHeartbeat(packet, key, 'db')).toEqual({ ok: false, reason: 'wrong-cluster' });
     expect(decodeHeartbeat(Buffer.from('hello world, this is not a heartbeat at all....'), key, 'web')).toEqual({ ok: false, reason: 'bad-magic' });
+  });
+});
+
+describe('bucket bitmaps', () => {
+  it('round-trip any bucket set', () => {
+    for (const set of [[], [1], [8, 9], [1, 4, 256], Array.from({ length: 1024 }, (_, i) => i + 1)]) {
+      expect([...bucketsOfBitmap(bucketBitmap(set, 1024))].sort((a, b) => a - b)).toEqual(set);
+    }
+    expect(bucketBitmap([1, 9], 16)).toBe('0101');
   });
 });
 
@@ -137,6 +146,6 @@ describe('handover', () => {
   });
 
   function hbFrom(from: number): Heartbeat {
-    return { cluster: 'web', from, incarnation: 1, seq: 1, live: [1, 2, 3], epoch: 3, quorate: true, weight: 1, draining: {} };
+    return { cluster: 'web', from, incarnation: 1, seq: 1, live: [1, 2, 3], epoch: 3, quorate: true, weight: 1, draining: {}, holding: {} };
   }
 });
