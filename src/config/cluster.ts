@@ -22,7 +22,7 @@ export interface ClusterConfig {
   nodes: NodeConfig[];
   /** The local node's id. */
   local: number;
-  heartbeat: { port: number; intervalMs: number; deadtimeMs: number; copies: number };
+  heartbeat: { port: number; intervalMs: number; deadtimeMs: number; copies: number; restartGraceMs: number };
   authkeyFile: string;
   authkey: Buffer;
   quorum: Quorum;
@@ -94,6 +94,8 @@ export function parseClusterConfig(text: string, file: string, opts: LoadOptions
   const deadtimeMs = parseDuration(hb.deadtime ?? '500ms');
   if (intervalMs === undefined || intervalMs < 10) fail(['cluster', 'heartbeat', 'interval'], 'interval must be a duration of at least 10ms (e.g. 100ms)');
   if (deadtimeMs === undefined || (intervalMs !== undefined && deadtimeMs < 2 * intervalMs)) fail(['cluster', 'heartbeat', 'deadtime'], 'deadtime must be a duration of at least twice the interval');
+  const restartGraceMs = parseDuration(hb.restartGrace ?? '10s');
+  if (restartGraceMs === undefined) fail(['cluster', 'heartbeat', 'restartGrace'], 'restartGrace must be a duration (e.g. 10s)');
   const copies = hb.copies ?? 2;
   if (!Number.isInteger(copies) || (copies as number) < 1 || (copies as number) > 5) fail(['cluster', 'heartbeat', 'copies'], 'copies must be 1..5');
   const drainTimeoutMs = parseDuration(cluster.drainTimeout ?? '60s');
@@ -154,7 +156,7 @@ export function parseClusterConfig(text: string, file: string, opts: LoadOptions
   if (errors.length) throw errors.length === 1 ? errors[0] : new InputErrors(errors);
   const controlSocket = typeof cluster.controlSocket === 'string' ? cluster.controlSocket : `/run/aavip/${name}-${nodes.find((n) => n.id === local)!.name}.sock`;
   return {
-    file, name, nodes, local, heartbeat: { port: port as number, intervalMs: intervalMs!, deadtimeMs: deadtimeMs!, copies: copies as number },
+    file, name, nodes, local, heartbeat: { port: port as number, intervalMs: intervalMs!, deadtimeMs: deadtimeMs!, copies: copies as number, restartGraceMs: restartGraceMs! },
     authkeyFile, authkey, quorum: quorum as Quorum, drainTimeoutMs: drainTimeoutMs!, controlSocket, vips, lvs,
   };
 }

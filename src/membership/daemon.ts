@@ -54,7 +54,7 @@ export class Daemon {
   constructor(private readonly config: ClusterConfig, private readonly log: Logger) {
     this.membership = new Membership({
       cluster: config.name, local: config.local, nodes: config.nodes.map((n) => ({ id: n.id, weight: n.weight })),
-      deadtimeMs: config.heartbeat.deadtimeMs, quorum: config.quorum,
+      deadtimeMs: config.heartbeat.deadtimeMs, restartGraceMs: config.heartbeat.restartGraceMs, quorum: config.quorum,
     });
   }
 
@@ -93,7 +93,7 @@ export class Daemon {
     this.socket = socket;
   }
 
-  private heartbeat(): Heartbeat {
+  private heartbeat(paused = false): Heartbeat {
     const view = this.membership.view();
     return {
       cluster: this.config.name, from: this.config.local, incarnation: this.incarnation, seq: ++this.seq,
@@ -103,15 +103,16 @@ export class Daemon {
         const o = v.keeper.ownership();
         return [v.key, bucketBitmap(this.joined ? [...o.owned, ...o.incoming, ...o.draining] : [], v.spec.buckets)];
       })),
+      ...(paused ? { paused: true } : {}),
     };
   }
 
-  private sendHeartbeats(): void {
-    if (!this.socket || this.stopped) return;
+  private sendHeartbeats(paused = false): void {
+    if (!this.socket || (this.stopped && !paused)) return;
     // Each round goes out `copies` times (each its own sequence number): independent losses
     // rarely take every copy, so a short deadtime survives a lossy path.
     for (let c = 0; c < this.config.heartbeat.copies; c++) {
-      const packet = encodeHeartbeat(this.heartbeat(), this.config.authkey);
+      const packet = encodeHeartbeat(this.heartbeat(paused), this.config.authkey);
       for (const n of this.config.nodes) {
         if (n.id !== this.config.local) this.socket.send(packet, this.config.heartbeat.port, n.address);
       }
@@ -261,6 +262,12 @@ export class Daemon {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    // The kernel keeps serving our buckets: tell the peers not to take them over for a while.
+    if (this.joined) {
+      this.sendHeartbeats(true);
+      await new Promise((r) => setTimeout(r, 20));
+      this.sendHeartbeats(true);
+    }
     this.socket?.close();
     await new Promise((r) => (this.control ? this.control.close(() => r(undefined)) : r(undefined)));
     await rm(this.config.controlSocket, { force: true });

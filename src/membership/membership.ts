@@ -11,6 +11,8 @@ export interface MembershipOptions {
   /** Configured nodes with their configured weights. */
   nodes: readonly Member[];
   deadtimeMs: number;
+  /** How long a peer that announced a pause (a daemon restart) stays live without heartbeats. */
+  restartGraceMs?: number;
   quorum: Quorum;
 }
 
@@ -79,10 +81,14 @@ export class Membership {
     return 'accepted';
   }
 
+  private isLive(p: Peer | undefined, now: number): p is Peer {
+    return !!p && now - p.heardAt <= (p.last.paused ? this.opts.restartGraceMs ?? this.opts.deadtimeMs : this.opts.deadtimeMs);
+  }
+
   /** The latest heartbeat of a live peer. */
   lastHeartbeat(id: number, now: number): Heartbeat | undefined {
     const p = this.peers.get(id);
-    return p && now - p.heardAt <= this.opts.deadtimeMs ? p.last : undefined;
+    return this.isLive(p, now) ? p.last : undefined;
   }
 
   setLocalWeight(weight: number): void {
@@ -110,7 +116,7 @@ export class Membership {
 
   private compute(epoch: number, now: number): View {
     const live = this.opts.nodes
-      .filter((n) => n.id === this.opts.local || (this.peers.has(n.id) && now - this.peers.get(n.id)!.heardAt <= this.opts.deadtimeMs))
+      .filter((n) => n.id === this.opts.local || this.isLive(this.peers.get(n.id), now))
       .map((n) => n.id)
       .sort((a, b) => a - b);
     const members = this.opts.nodes.map((n) => ({

@@ -27,6 +27,11 @@ export interface Heartbeat {
   draining: Record<string, number[]>;
   /** Per VIP, a hex bitmap of the buckets the sender still has connections in: served, incoming or draining (see bucketBitmap). */
   holding: Record<string, string>;
+  /**
+   * Sent by a daemon that is stopping while its kernel rules keep serving (a restart): peers keep
+   * it live for the restart grace instead of the deadtime.
+   */
+  paused?: boolean;
 }
 
 /** Buckets (1-based) as a hex bitmap: bit b-1 of the little-endian byte string. Compact for 1024 buckets. */
@@ -73,6 +78,7 @@ export function decodeHeartbeat(packet: Buffer, key: Buffer, cluster: string): D
     && Number.isSafeInteger(hb.incarnation) && Number.isSafeInteger(hb.seq) && isIntArray(hb.live) && Number.isSafeInteger(hb.epoch)
     && typeof hb.quorate === 'boolean' && typeof hb.weight === 'number' && hb.weight >= 0
     && hb.draining !== null && typeof hb.draining === 'object' && Object.values(hb.draining).every(isIntArray)
+    && (hb.paused === undefined || typeof hb.paused === 'boolean')
     && hb.holding !== null && typeof hb.holding === 'object' && Object.values(hb.holding).every((x) => typeof x === 'string' && /^([0-9a-f]{2})*$/.test(x));
   if (!valid) return { ok: false, reason: 'malformed' };
   if (hb.cluster !== cluster) return { ok: false, reason: 'wrong-cluster' };

@@ -25,7 +25,7 @@ describe('cluster.yaml', () => {
     const c = parseClusterConfig(example, 'c.yaml', { localAddresses: ['198.18.0.12'] });
     expect(c.local).toBe(2);
     expect(c.nodes.map((n) => n.name)).toEqual(['lb1', 'lb2', 'lb3']);
-    expect(c.heartbeat).toEqual({ port: 5405, intervalMs: 100, deadtimeMs: 500, copies: 2 });
+    expect(c.heartbeat).toEqual({ port: 5405, intervalMs: 100, deadtimeMs: 500, copies: 2, restartGraceMs: 10000 });
     expect(c.vips[0].mac).toBe('01:00:5e:12:00:64');
     expect(c.vips[0].buckets).toBe(256);
     expect(c.quorum).toBe('majority');

@@ -78,6 +78,16 @@ describe('membership', () => {
     expect(ms.tick(0)!.members.find((x) => x.id === 2)!.weight).toBe(0);
   });
 
+  it('keeps a paused (restarting) peer live for the restart grace, not the deadtime', () => {
+    const ms = new Membership({ cluster: 'web', local: 1, nodes, deadtimeMs: 500, restartGraceMs: 5000, quorum: 'majority' });
+    ms.receive(hb(2, 1), 0);
+    ms.receive(hb(3, 1, { paused: true }), 0);
+    ms.tick(0);
+    expect(ms.tick(1000)!.live).toEqual([1, 3]);
+    expect(ms.tick(4999)).toBeUndefined();
+    expect(ms.tick(5001)!.live).toEqual([1]);
+  });
+
   it('ignores quorum when told to', () => {
     const ms = new Membership({ cluster: 'web', local: 1, nodes: nodes.slice(0, 2), deadtimeMs: 500, quorum: 'ignore' });
     expect(ms.view().quorate).toBe(true);

@@ -1,0 +1,112 @@
+// Membership on the real kernel: partitions, a lossy heartbeat path, hostile heartbeats, restarts.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClusterLab } from '../../src/lab/cluster-lab.js';
+import { nodeName } from '../../src/lab/vip-lab.js';
+import { built } from '../../src/paths.js';
+
+let cl: ClusterLab;
+
+/** Owned + incoming buckets of each node, read from its kernel. */
+async function kernelOwners(): Promise<Map<number, number[]>> {
+  const out = new Map<number, number[]>();
+  const v = cl.config.vips[0];
+  for (const i of cl.lab.nodeIds) {
+    const r = await cl.lab.exec(cl.lab.nodeNs(i), [process.execPath, built('cli/main.js'), 'vip', 'status', '--json', '--ip', '198.18.0.100/16',
+      '--nic', 'eth0', '--hashmode', v.hashmode, '--seed', String(v.seed), '--buckets', String(v.buckets), '--backend', 'nft'], { allowFailure: true });
+    const o = JSON.parse(r.stdout).ownership;
+    out.set(i, o ? [...o.owned, ...o.incoming] : []);
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  cl = await ClusterLab.create({ prefix: 'mbc', deadtimeMs: 300 });
+  for (const i of [1, 2, 3]) cl.startDaemon(i);
+  await cl.waitForView([1, 2, 3], [1, 2, 3]);
+});
+afterAll(async () => { await cl?.destroy(); });
+
+describe('a three-node cluster', () => {
+  it('splits the buckets so that each has exactly one owner', async () => {
+    const owners = await kernelOwners();
+    const all = [...owners.values()].flat().sort((a, b) => a - b);
+    expect(all).toEqual(Array.from({ length: 256 }, (_, i) => i + 1));
+  });
+
+  it('gives up the lone node\'s buckets in a 2|1 partition, and heals to one owner per bucket', async () => {
+    await cl.lab.setLink(3, false);
+    await cl.waitForView([1, 2], [1, 2]);
+    await cl.waitForView([3], [3]);
+    const st3 = (await cl.status(3))!;
+    expect(st3.view.quorate).toBe(false);
+    let owners = await kernelOwners();
+    expect(owners.get(3)).toEqual([]);
+    expect([...owners.get(1)!, ...owners.get(2)!].length).toBe(256);
+
+    await cl.lab.setLink(3, true);
+    await cl.waitForView([1, 2, 3], [1, 2, 3]);
+    await cl.waitForSettled([1, 2, 3]);
+    owners = await kernelOwners();
+    expect([...owners.values()].flat().sort((a, b) => a - b)).toEqual(Array.from({ length: 256 }, (_, i) => i + 1));
+    expect(owners.get(3)!.length).toBe(85);
+  });
+
+  it('sees no false failover with 30% loss on the heartbeat path', async () => {
+    const epochs = await Promise.all(cl.lab.nodeIds.map(async (i) => (await cl.status(i))!.view.epoch));
+    for (const i of cl.lab.nodeIds) {
+      await cl.lab.exec(cl.lab.nodeNs(i), ['nft', '-f', '-'], {
+        input: 'table inet loss {\n chain in {\n type filter hook input priority -300;\n udp dport 5405 numgen random mod 100 < 30 drop\n }\n}\n',
+      });
+    }
+    try {
+      await new Promise((r) => setTimeout(r, 10_000));
+      const after = await Promise.all(cl.lab.nodeIds.map(async (i) => (await cl.status(i))!));
+      expect(after.map((s) => s.view.epoch)).toEqual(epochs);
+      expect(after.every((s) => s.view.live.join() === '1,2,3')).toBe(true);
+    } finally {
+      for (const i of cl.lab.nodeIds) await cl.lab.exec(cl.lab.nodeNs(i), ['nft', 'delete', 'table', 'inet', 'loss']);
+    }
+  });
+
+  it('accepts no forged, replayed or truncated heartbeat, and counts them', async () => {
+    const before = (await cl.status(1))!;
+    // Sent from node 2's own address, so only the message itself can give them away.
+    const script = `
+      import { createSocket } from 'node:dgram';
+      import { readFileSync } from 'node:fs';
+      import { randomBytes } from 'node:crypto';
+      import { encodeHeartbeat } from '${built('membership/wire.js')}';
+      const key = readFileSync(${JSON.stringify(cl.config.authkeyFile)});
+      const hb = (seq, incarnation) => ({ cluster: ${JSON.stringify(cl.config.name)}, from: 2, incarnation, seq, live: [2], epoch: 99, quorate: true, weight: 1, draining: {}, holding: {} });
+      const s = createSocket('udp4');
+      s.bind(0, '198.18.0.12');
+      const send = (b) => new Promise((r) => s.send(b, 5405, '198.18.0.11', r));
+      for (let i = 0; i < 5; i++) await send(encodeHeartbeat(hb(1e9 + i, Date.now()), randomBytes(32)));     // forged
+      const good = encodeHeartbeat(hb(1, 1), key);                                                           // an old incarnation
+      for (let i = 0; i < 5; i++) await send(good);                                                          // replayed
+      for (let i = 0; i < 5; i++) await send(good.subarray(0, good.length - 7));                              // truncated
+      s.close();`;
+    await cl.lab.exec(cl.lab.nodeNs(2), [process.execPath, '--input-type=module', '-e', script]);
+    await new Promise((r) => setTimeout(r, 300));
+    const after = (await cl.status(1))!;
+    expect(after.counters.forged - before.counters.forged).toBe(5);
+    expect(after.counters.replayed - before.counters.replayed).toBeGreaterThanOrEqual(5);
+    expect(after.counters.truncated - before.counters.truncated).toBe(5);
+    expect(after.view.epoch).toBe(before.view.epoch);
+    expect(after.view.live).toEqual([1, 2, 3]);
+  });
+
+  it('keeps a restarted daemon\'s buckets served throughout', async () => {
+    const load = cl.load({ durationMs: 4_000, tuples: cl.tuples(1_500, []), timeoutMs: 1_500, everyMs: 3 });
+    await new Promise((r) => setTimeout(r, 1_000));
+    await cl.stopDaemon(1, 'SIGTERM');
+    const whileDown = await kernelOwners();
+    expect(whileDown.get(1)!.length).toBe(86);
+    cl.startDaemon(1);
+    const attempts = await load;
+    expect(attempts.filter((a) => !a.node)).toEqual([]);
+    await cl.waitForView([1, 2, 3], [1, 2, 3]);
+    const st = (await cl.status(2))!;
+    expect(st.vips[0].perNode).toEqual({ [nodeName(1)]: 86, [nodeName(2)]: 85, [nodeName(3)]: 85 });
+  });
+});
