@@ -26,7 +26,7 @@ export interface VipLabOptions {
   hashmode?: Hashmode;
   buckets?: number;
   seed?: number;
-  backend?: 'nft' | 'xt_cluster';
+  backend?: 'nft' | 'xt_cluster' | 'clusterip';
   clientAddresses?: number;
 }
 
@@ -42,7 +42,7 @@ export class VipLab {
     try {
       const vip = parseVipSpec({
         address: `${VIP_ADDRESS}/${LAB_PREFIX_LENGTH}`, interface: 'eth0', hashmode: o.hashmode ?? 'sourceip-sourceport',
-        buckets: o.buckets ?? (o.backend === 'xt_cluster' ? 3 : 256), seed: o.seed ?? 0x5eed, backend: o.backend ?? 'nft',
+        buckets: o.buckets ?? (o.backend === 'xt_cluster' || o.backend === 'clusterip' ? 3 : 256), seed: o.seed ?? 0x5eed, backend: o.backend ?? 'nft',
       });
       const vl = new VipLab(lab, vip);
       await vl.setOwners(assign(lab.nodeIds.map((id) => ({ id, weight: 1 })), new Set(lab.nodeIds), vip.buckets));
