@@ -197,3 +197,25 @@ describe('fuzzing', () => {
     fc.assert(fc.property(fc.string({ maxLength: 300 }), (s) => survives(s)), { numRuns: 2000 });
   });
 });
+
+describe('aavip ldirectord check', () => {
+  it('prints the table as JSON, and exits 2 naming file and line for a broken file', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'aavip-ld-'));
+    writeFileSync(join(dir, 'good.cf'), E1);
+    writeFileSync(join(dir, 'bad.cf'), 'virtual=127.0.0.100:80\n\treal=127.0.0.2:8080\n');
+    const cli = (f: string) => spawnSync(process.execPath, ['dist/src/cli/main.js', 'ldirectord', '-f', join(dir, f), 'check', '--json'], { encoding: 'utf8' });
+    const good = cli('good.cf');
+    expect(good.status).toBe(0);
+    const out = JSON.parse(good.stdout);
+    expect(out.virtualServices[0]).toMatchObject({ protocol: 'tcp', address: '127.0.0.100:80', scheduler: 'rr', persistent: null });
+    expect(out.virtualServices[0].realServers[0]).toMatchObject({ address: '127.0.0.2:8080', forwarding: 'masq', weight: 5 });
+    const bad = cli('bad.cf');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain(`${join(dir, 'bad.cf')}:2: `);
+    expect(bad.stderr).toContain('invalid address for real server (wrong format)');
+  });
+});
