@@ -7,7 +7,10 @@ declare module 'raw-socket' {
     setOption(level: number, option: number, value: number): void;
   }
   export const Protocol: { ICMP: number; ICMPv6: number; None: number };
+  export const AddressFamily: { IPv4: number; IPv6: number };
   export function createSocket(options: { protocol?: number; addressFamily?: number; bufferSize?: number }): RawSocket;
-  const raw: { createSocket: typeof createSocket; Protocol: typeof Protocol };
+  export function createChecksum(...buffers: Buffer[]): number;
+  export function writeChecksum(buffer: Buffer, offset: number, checksum: number): Buffer;
+  const raw: { createSocket: typeof createSocket; Protocol: typeof Protocol; AddressFamily: typeof AddressFamily; createChecksum: typeof createChecksum; writeChecksum: typeof writeChecksum };
   export default raw;
 }
