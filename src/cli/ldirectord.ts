@@ -1,9 +1,80 @@
 // `aavip ldirectord [-f FILE] check|start|stop|reload|status`: the ldirectord role.
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { InputError } from '../errors.js';
+import { log } from '../log.js';
 import { desiredWhenHealthy, type IpvsServiceState } from '../lvs/config/desired.js';
 import { loadLdirectordConfig } from '../lvs/config/parse.js';
+import { Director } from '../lvs/director.js';
+import { openIpvs, type IpvsKind } from '../lvs/ipvs/index.js';
+import { positiveInt } from './options.js';
 import { table } from './progress.js';
+
+const RUN_DIR = process.env.AAVIP_RUN_DIR ?? '/run/aavip';
+const pidFile = (config: string) => `${RUN_DIR}/ldirectord.${basename(config)}.pid`;
+const statusFile = (config: string) => `${RUN_DIR}/ldirectord.${basename(config)}.json`;
+
+function ipvsOption(text: string): IpvsKind {
+  if (text !== 'netlink' && text !== 'ipvsadm') throw new InvalidArgumentError('netlink or ipvsadm');
+  return text;
+}
+
+/** The PID of a running director for this file, 'stale' if its PID file outlived it, or undefined. */
+function runningPid(config: string): number | 'stale' | undefined {
+  const text = existsSync(pidFile(config)) ? readFileSync(pidFile(config), 'utf8').trim() : '';
+  if (!text) return undefined;
+  const pid = Number(text);
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline.includes('ldirectord') ? pid : 'stale';
+  } catch { return 'stale'; }
+}
+
+async function waitUntil(fn: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) { if (fn()) return true; await new Promise((r) => setTimeout(r, 100)); }
+  return fn();
+}
+
+/** Runs the director in this process until SIGTERM; SIGHUP (or a changed file with autoreload) reloads. */
+export async function runDirector(file: string, ipvsKind: IpvsKind, concurrency: number, onReady?: (d: Director) => void): Promise<void> {
+  const config = loadLdirectordConfig(file);
+  const ipvs = await openIpvs(ipvsKind);
+  const director = new Director(config, ipvs, { log: log.child({ role: 'ldirectord', config: basename(file) }), concurrency });
+  const digest = () => createHash('md5').update(readFileSync(file)).digest('hex');
+  let seen = digest();
+  const writeStatus = () => writeFileSync(statusFile(file), JSON.stringify({ pid: process.pid, ipvs: ipvs.kind, rounds: director.rounds, virtualServices: director.status() }));
+  const reload = async (why: string) => {
+    try {
+      const next = loadLdirectordConfig(file);
+      seen = digest();
+      await director.reload(next);
+      log.info({ why }, 'reloaded');
+    } catch (e) {
+      // A broken file never tears down the running configuration.
+      log.error({ err: e instanceof InputError ? e.describe() : (e as Error).message }, 'reload failed; keeping the running configuration');
+    }
+  };
+  await director.start();
+  writeStatus();
+  onReady?.(director);
+  const tick = setInterval(() => {
+    writeStatus();
+    if (director.currentConfig.globals.autoreload) {
+      try { if (digest() !== seen) { log.info(`Configuration file '${file}' has changed on disk - reread new configuration`); void reload('autoreload'); } } catch { /* file briefly absent */ }
+    }
+  }, 1000);
+  process.on('SIGHUP', () => void reload('SIGHUP'));
+  await new Promise<void>((resolve) => {
+    const stop = () => { clearInterval(tick); void director.stop().then(() => { ipvs.close?.(); resolve(); }); };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}
 
 export const DEFAULT_LDIRECTORD_CF = '/etc/ha.d/ldirectord.cf';
 
@@ -38,6 +109,73 @@ export function register(program: Command): Command {
       const state = desiredWhenHealthy(config);
       if (o.json) process.stdout.write(JSON.stringify({ virtualServices: state }, null, 2) + '\n');
       else printState(state);
+    });
+  const file = () => resolveConfigFile(ld.opts().file as string);
+  /** Every command reads the file first: a broken file fails every command with exit 2, as in ldirectord. */
+  const validated = () => { const f = file(); loadLdirectordConfig(f); return f; };
+
+  ld.command('run')
+    .description('run the director in the foreground (SIGHUP reloads, SIGTERM stops)')
+    .option('--ipvs <how>', 'program IPVS over netlink or through ipvsadm', ipvsOption, 'netlink')
+    .option('--concurrency <n>', 'checks in flight at once', positiveInt, 1000)
+    .action(async (o: { ipvs: IpvsKind; concurrency: number }) => {
+      const f = validated();
+      mkdirSync(RUN_DIR, { recursive: true });
+      writeFileSync(pidFile(f), String(process.pid));
+      try { await runDirector(f, o.ipvs, o.concurrency); } finally { rmSync(pidFile(f), { force: true }); rmSync(statusFile(f), { force: true }); }
+    });
+
+  ld.command('start')
+    .description('start the director in the background (no-op if it runs)')
+    .option('--ipvs <how>', 'program IPVS over netlink or through ipvsadm', ipvsOption, 'netlink')
+    .option('--concurrency <n>', 'checks in flight at once', positiveInt, 1000)
+    .action(async (o: { ipvs: IpvsKind; concurrency: number }) => {
+      const f = validated();
+      if (typeof runningPid(f) === 'number') return;
+      rmSync(statusFile(f), { force: true });
+      const child = spawn(process.execPath, [process.argv[1], 'ldirectord', '-f', f, 'run', '--ipvs', o.ipvs, '--concurrency', String(o.concurrency)],
+        { detached: true, stdio: 'ignore' });
+      child.unref();
+      if (!(await waitUntil(() => existsSync(statusFile(f)), 15_000))) throw new Error(`the director for ${f} did not come up`);
+    });
+
+  ld.command('stop')
+    .description('stop the director (with cleanstop, its services leave the IPVS table)')
+    .action(async () => {
+      const f = validated();
+      const pid = runningPid(f);
+      if (typeof pid !== 'number') return;
+      process.kill(pid, 'SIGTERM');
+      if (!(await waitUntil(() => runningPid(f) === undefined, 15_000))) throw new Error(`pid ${pid} did not stop`);
+    });
+
+  ld.command('reload')
+    .description('re-read the file (SIGHUP); only what changed is touched in IPVS')
+    .action(() => {
+      const f = validated();
+      const pid = runningPid(f);
+      if (typeof pid !== 'number') { process.stderr.write(`ldirectord is stopped for ${f}\n`); process.exitCode = 1; return; }
+      process.kill(pid, 'SIGHUP');
+    });
+
+  ld.command('status')
+    .description('whether the director runs (exit 0; 3 stopped; 1 stale pid file) and each real server\'s state and weight')
+    .option('--json', 'print as JSON')
+    .action((o: { json?: boolean }) => {
+      const f = validated();
+      const pid = runningPid(f);
+      if (typeof pid !== 'number') {
+        if (pid === 'stale') process.stderr.write(`ldirectord stale pid file ${pidFile(f)} for ${f}\n`);
+        process.stdout.write(o.json ? JSON.stringify({ running: false }) + '\n' : `ldirectord is stopped for ${f}\n`);
+        process.exitCode = pid === 'stale' ? 1 : 3;
+        return;
+      }
+      const st = JSON.parse(readFileSync(statusFile(f), 'utf8'));
+      if (o.json) { process.stdout.write(JSON.stringify({ running: true, ...st }) + '\n'); return; }
+      process.stderr.write(`ldirectord for ${f} is running with pid: ${pid}\n`);
+      const rows: (string | number)[][] = [];
+      for (const v of st.virtualServices) for (const r of v.realServers) rows.push([v.virtualService, r.address, r.state, r.weight ?? '-', r.message]);
+      process.stdout.write(table(['virtual service', 'real server', 'state', 'weight', 'last check'], rows) + '\n');
     });
   return ld;
 }
