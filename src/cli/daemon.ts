@@ -41,6 +41,7 @@ function printStatus(s: DaemonStatus): void {
     table(['VIP', 'backend', ...s.nodes.map((n) => n.name), 'here: owned/incoming/draining'],
       s.vips.map((v) => [v.vip, v.backend, ...s.nodes.map((n) => v.perNode[n.name] ?? 0), `${v.local.owned.length}/${v.local.incoming.length}/${v.local.draining.length}`])),
     '',
+    ...(s.lvs ? ['', table(['virtual service', 'real server', 'state', 'weight'], s.lvs.flatMap((v) => v.realServers.map((r) => [v.virtualService, r.address, r.state, r.weight ?? '-']))), ''] : []),
     `Heartbeats: ${s.counters.accepted} accepted, ${s.counters.forged} forged, ${s.counters.replayed} replayed, ${s.counters.truncated} truncated, ${s.counters.malformed} malformed, ${s.counters.unknownSender} from unknown senders`,
   ];
   process.stdout.write(lines.join('\n') + '\n');

@@ -13,6 +13,9 @@ import { vipCidr } from '../dataplane/vipspec.js';
 import { formatAddress } from '../hash/flow.js';
 import type { Logger } from '../log.js';
 import { listConntrack, openFlowsPerBucket } from './conntrack.js';
+import { loadLdirectordConfig } from '../lvs/config/parse.js';
+import { Director } from '../lvs/director.js';
+import { openIpvs } from '../lvs/ipvs/index.js';
 import { BucketKeeper } from './handover.js';
 import { Membership, type View } from './membership.js';
 import { bucketBitmap, bucketsOfBitmap, decodeHeartbeat, encodeHeartbeat, type Heartbeat } from './wire.js';
@@ -35,6 +38,8 @@ export interface DaemonStatus {
   nodes: { id: number; name: string; address: string; live: boolean; weight: number }[];
   vips: { vip: string; backend: string; buckets: number; perNode: Record<string, number>; local: Ownership }[];
   counters: Membership['counters'];
+  /** The ldirectord role's real servers, when `lvs.config` is set. */
+  lvs?: ReturnType<Director['status']>;
 }
 
 const ownershipKey = (o: Ownership) => `${o.owned.join(',')}|${o.incoming.join(',')}|${o.draining.join(',')}`;
@@ -50,6 +55,7 @@ export class Daemon {
   private joined = false;
   private viewSince = new Date();
   private stopped = false;
+  private director?: Director;
 
   constructor(private readonly config: ClusterConfig, private readonly log: Logger) {
     this.membership = new Membership({
@@ -74,6 +80,12 @@ export class Daemon {
     this.timers.push(setInterval(() => this.tick(), Math.max(10, Math.floor(intervalMs / 2))));
     this.timers.push(setInterval(() => void this.settleDraining(), 1000));
     this.sendHeartbeats();
+    if (this.config.lvs) {
+      // The director role runs beside the VIP: same process, its own checks and IPVS table.
+      const ld = loadLdirectordConfig(this.config.lvs.config);
+      this.director = new Director(ld, await openIpvs('netlink'), { log: this.log.child({ role: 'ldirectord' }) });
+      await this.director.start();
+    }
     this.log.info({ node: this.localNode.name, incarnation: this.incarnation, vips: this.vips.map((v) => vipCidr(v.spec)) }, 'started; learning who is alive');
     // Join: listen for a deadtime before touching the kernel, so the first view is the real one.
     // Whatever rules a previous run left keep serving meanwhile: after a quick restart the peers
@@ -223,6 +235,7 @@ export class Daemon {
         local: v.keeper.ownership(),
       })),
       counters: { ...this.membership.counters },
+      ...(this.director ? { lvs: this.director.status() } : {}),
     };
   }
 
@@ -269,6 +282,7 @@ export class Daemon {
       this.sendHeartbeats(true);
     }
     this.socket?.close();
+    await this.director?.stop();
     await new Promise((r) => (this.control ? this.control.close(() => r(undefined)) : r(undefined)));
     await rm(this.config.controlSocket, { force: true });
     await Promise.all(this.vips.map((v) => v.queue));
