@@ -3,11 +3,12 @@ import { Command, Option } from 'commander';
 import { InputError } from '../errors.js';
 import { createDataplane } from '../dataplane/index.js';
 import { withVipLock } from '../dataplane/lock.js';
+import { interfaceIndex } from '../dataplane/link.js';
 import { noBuckets, type Ownership, type VipSpec } from '../dataplane/types.js';
 import { parseVipSpec, vipCidr } from '../dataplane/vipspec.js';
 import { log } from '../log.js';
 
-interface VipOptions { ip: string; nic: string; mac?: string; hashmode?: string; seed?: string; buckets?: string; backend?: string }
+interface VipOptions { ip: string; nic: string; mac?: string; hashmode?: string; seed?: string; buckets?: string; backend?: string; arpCount: number }
 
 function vipOptions(cmd: Command): Command {
   return cmd
@@ -17,7 +18,8 @@ function vipOptions(cmd: Command): Command {
     .option('--hashmode <mode>', 'sourceip | sourceip-sourceport | sourceip-sourceport-destport')
     .option('--seed <n>', 'hash seed (decimal, 0x hex, or auto)', 'auto')
     .option('--buckets <n>', "number of buckets (CLUSTERIP's total_nodes)")
-    .option('--backend <b>', 'auto | nft | clusterip | xt_cluster', 'auto');
+    .option('--backend <b>', 'auto | nft | clusterip | xt_cluster', 'auto')
+    .option('--arp-count <n>', 'gratuitous ARPs sent when the address appears', (t) => Number(t), 2);
 }
 
 function specOf(o: VipOptions): VipSpec {
@@ -47,7 +49,7 @@ export function register(program: Command): void {
       const ownership = { owned: bucketList(o.own, spec, '--own'), incoming: bucketList(o.incoming, spec, '--incoming'), draining: bucketList(o.draining, spec, '--draining') };
       const all = [...ownership.owned, ...ownership.incoming, ...ownership.draining];
       if (new Set(all).size !== all.length) throw new InputError('a bucket is listed twice', { field: '--own/--incoming/--draining' });
-      const dp = await createDataplane(spec.backend);
+      const dp = await createDataplane(spec.backend, { arpCount: o.arpCount });
       await withVipLock(spec, () => dp.apply(spec, ownership));
       log.info({ vip: vipCidr(spec), backend: dp.backend, ...ownership }, 'vip applied');
     });
@@ -59,7 +61,7 @@ export function register(program: Command): void {
       .action(async (n: string, o: VipOptions & { keep?: boolean }) => {
         const spec = specOf(o);
         const [b] = bucketList(n, spec, 'bucket');
-        const dp = await createDataplane(spec.backend);
+        const dp = await createDataplane(spec.backend, { arpCount: o.arpCount });
         await withVipLock(spec, async () => {
           const current = (await dp.read(spec)).ownership ?? noBuckets();
           const strip = (xs: number[]) => xs.filter((x) => x !== b);
@@ -76,7 +78,7 @@ export function register(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (o: VipOptions & { json?: boolean }) => {
       const spec = specOf(o);
-      const dp = await createDataplane(spec.backend);
+      const dp = await createDataplane(spec.backend, { arpCount: o.arpCount });
       const state = await dp.read(spec);
       const out = { vip: vipCidr(spec), interface: spec.interface, backend: dp.backend, mac: spec.mac, ...state };
       if (o.json) process.stdout.write(JSON.stringify(out) + '\n');
@@ -88,10 +90,18 @@ export function register(program: Command): void {
       process.exitCode = state.addressPresent && state.ownership && total(state.ownership) > 0 ? 0 : 7;
     });
 
+  vipOptions(vip.command('validate').description('check the VIP options and that the interface exists, touching nothing (exit 2 if wrong)'))
+    .action(async (o: VipOptions) => {
+      const spec = specOf(o);
+      await interfaceIndex(spec.interface);
+      const dp = await createDataplane(spec.backend, { arpCount: o.arpCount });
+      process.stdout.write(`${vipCidr(spec)} on ${spec.interface}: ${dp.backend}, ${spec.hashmode}, ${spec.buckets} buckets, MAC ${spec.mac}\n`);
+    });
+
   vipOptions(vip.command('remove').description('remove everything aavip added for the VIP (address, rules, MAC membership)'))
     .action(async (o: VipOptions) => {
       const spec = specOf(o);
-      const dp = await createDataplane(spec.backend);
+      const dp = await createDataplane(spec.backend, { arpCount: o.arpCount });
       await withVipLock(spec, () => dp.remove(spec));
       log.info({ vip: vipCidr(spec), backend: dp.backend }, 'vip removed');
     });

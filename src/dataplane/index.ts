@@ -61,7 +61,7 @@ const xtRules: Rules = {
 const RULES: Record<Backend, Rules> = { nft: nftRules, clusterip: clusteripRules, xt_cluster: xtRules };
 
 class VipDataplane implements Dataplane {
-  constructor(readonly backend: Backend, private readonly rules: Rules) {}
+  constructor(readonly backend: Backend, private readonly rules: Rules, private readonly arpCount: number) {}
 
   async apply(vip: VipSpec, ownership: Ownership): Promise<void> {
     await interfaceIndex(vip.interface); // refuse an unknown interface before touching anything
@@ -70,7 +70,7 @@ class VipDataplane implements Dataplane {
     const fresh = !(await hasAddress(vip.interface, vip.address, vip.prefixLength));
     await addAddress(vip.interface, vip.address, vip.prefixLength);
     if (fresh && vip.address.family === 4) {
-      try { sendGratuitousArp(vip.interface, formatAddress(vip.address), vip.mac, 2); } catch (e) { log.warn({ err: (e as Error).message }, 'gratuitous ARP failed'); }
+      try { if (this.arpCount > 0) sendGratuitousArp(vip.interface, formatAddress(vip.address), vip.mac, this.arpCount); } catch (e) { log.warn({ err: (e as Error).message }, 'gratuitous ARP failed'); }
     }
   }
 
@@ -88,11 +88,10 @@ class VipDataplane implements Dataplane {
   }
 }
 
-/** Whether this kernel runs nf_tables with jhash: loads and deletes a throwaway table. */
+/** Whether this kernel runs nf_tables with jhash: the kernel checks a throwaway table (`nft --check`: nothing is committed). */
 export async function kernelHasNftJhash(): Promise<boolean> {
-  const probe = `aavip_probe_${process.pid}`;
-  const script = `table ip ${probe} {\n  chain c {\n    meta mark set jhash ip saddr mod 2 seed 0x1\n  }\n}\ndelete table ip ${probe}\n`;
-  const r = await run('nft', ['-f', '-'], { input: script, allowFailure: true }).catch(() => ({ status: 1 }));
+  const script = `table ip aavip_probe {\n  chain c {\n    meta mark set jhash ip saddr mod 2 seed 0x1\n  }\n}\n`;
+  const r = await run('nft', ['--check', '-f', '-'], { input: script, allowFailure: true }).catch(() => ({ status: 1 }));
   return r.status === 0;
 }
 
@@ -101,9 +100,14 @@ export async function resolveBackend(choice: BackendChoice): Promise<Backend> {
   return (await kernelHasNftJhash()) ? 'nft' : 'clusterip';
 }
 
-export async function createDataplane(choice: BackendChoice): Promise<Dataplane> {
+export interface DataplaneOptions {
+  /** Gratuitous ARP request+reply pairs sent when the VIP address appears (IPaddr2's arp_count). */
+  arpCount?: number;
+}
+
+export async function createDataplane(choice: BackendChoice, opts: DataplaneOptions = {}): Promise<Dataplane> {
   const backend = await resolveBackend(choice);
-  return new VipDataplane(backend, RULES[backend]);
+  return new VipDataplane(backend, RULES[backend], opts.arpCount ?? 2);
 }
 
 export { nftTableName };
