@@ -1,5 +1,32 @@
+// `aavip agents install`: the OCF resource agents as ocf:aavip:vip and ocf:aavip:ldirectord.
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { log } from '../log.js';
+import { built, PACKAGE_ROOT } from '../paths.js';
 
-export function register(_program: Command): void {
-  // subcommands of this area are added here
+export const AGENTS = ['vip', 'ldirectord'] as const;
+
+/** Installs the agents under `root`/usr/lib/ocf/resource.d/aavip, pointing them at this aavip. */
+export function installAgents(root = '/'): string[] {
+  const dir = join(root, 'usr/lib/ocf/resource.d/aavip');
+  mkdirSync(dir, { recursive: true });
+  const command = `${process.execPath} ${built('cli/main.js')}`;
+  return AGENTS.map((name) => {
+    const text = readFileSync(join(PACKAGE_ROOT, 'agents', name), 'utf8').replaceAll('@AAVIP@', command);
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    chmodSync(path, 0o755);
+    return path;
+  });
+}
+
+export function register(program: Command): void {
+  const agents = program.command('agents').description('OCF resource agents for Pacemaker');
+  agents.command('install')
+    .description('install ocf:aavip:vip and ocf:aavip:ldirectord (under PREFIX/usr/lib/ocf/resource.d/aavip)')
+    .option('--prefix <dir>', 'install under this root', '/')
+    .action((o: { prefix: string }) => {
+      for (const path of installAgents(o.prefix)) log.info({ path }, 'installed');
+    });
 }
