@@ -85,12 +85,11 @@ ${modules.map((m) => `insmod /modules/${m} 2>/dev/null`).join('\n')}
 mkdir -p /host
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose host /host || { echo "aavip-vm: cannot mount the host"; poweroff -f; }
 mount -t tmpfs tmpfs /host/run
-mount -t tmpfs tmpfs /host/tmp
 mount -t proc proc /host/proc
 mount -t sysfs sys /host/sys
 mount -t devtmpfs dev /host/dev
 mount -t 9p -o trans=virtio,version=9p2000.L results /host/mnt || { echo "aavip-vm: cannot mount the results"; poweroff -f; }
-mkdir -p /host/run/netns /host/tmp
+mkdir -p /host/run/netns /host/run/tmp
 echo "aavip-vm: running"
 chroot /host /bin/sh -c 'ip link set lo up; cd /mnt && . /mnt/env.sh && /bin/sh /mnt/run.sh > /mnt/stdout 2> /mnt/stderr; echo $? > /mnt/exit; sync'
 echo "aavip-vm: done"
@@ -154,7 +153,8 @@ export async function runInVm(o: VmRunOptions): Promise<VmRunResult> {
   const results = await mkdtemp(join(tmpdir(), 'aavip-vm-'));
   await chmod(results, 0o777);
   try {
-    const env = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/tmp', AAVIP_RUN_DIR: '/run/aavip', AAVIP_IN_VM: '1', ...o.env };
+    // The host's /tmp stays visible (the tree under test may live there); scratch space is /run/tmp.
+    const env = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/run/tmp', TMPDIR: '/run/tmp', AAVIP_RUN_DIR: '/run/aavip', AAVIP_IN_VM: '1', ...o.env };
     await writeFile(join(results, 'env.sh'), Object.entries(env).map(([k, v]) => `export ${k}=${shellQuote(v)}`).join('\n') + '\n');
     await writeFile(join(results, 'run.sh'), o.script);
     for (const [name, content] of Object.entries(o.files ?? {})) await writeFile(join(results, name), content);
