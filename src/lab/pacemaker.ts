@@ -129,8 +129,12 @@ logging {
     this.daemons.delete(i);
   }
 
-  /** Brings node i back: a fresh holder (as after a reboot: empty /run) and daemons. */
+  /** Brings node i back as after a reboot: empty kernel rules and /run, its own address only, fresh daemons. */
   async restart(i: number): Promise<void> {
+    const ns = this.lab.nodeNs(i);
+    await this.lab.exec(ns, ['nft', 'flush', 'ruleset']);
+    await this.lab.exec(ns, ['ip', 'addr', 'flush', 'dev', 'eth0']);
+    await this.lab.exec(ns, ['ip', 'addr', 'add', `${this.lab.nodeAddress(i)}/16`, 'dev', 'eth0']);
     await this.lab.setLink(i, true);
     await this.startNode(i);
   }
