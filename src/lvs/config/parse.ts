@@ -1,66 +1,57 @@
-// The ldirectord.cf grammar, as ldirectord's code reads it (not always as its man page says).
-// Pure: text in, model out; errors are InputErrors naming the file, the line and the directive,
-// with ldirectord's own wording. Deliberate differences, each a bug of ldirectord's:
-//  - `#` inside double quotes is kept (ldirectord cuts the line there);
-//  - a blank line inside a section does not end it (ldirectord then rejects the next indented line);
-//  - `virtual=ADDRESS` without a port is refused (ldirectord silently makes it fwmark N from the
-//    address's first digits);
-//  - quoted thresholds (`"l:5" "u:10"`) are refused (ldirectord takes them as request/receive);
-//  - host names are not resolved: addresses are IP literals (or localhost); port names come from
-//    /etc/services.
+// ldirectord.cf, read as ldirectord's code reads it (which is not always what its man page says):
+// the same line structure, the same value extraction (often an unanchored "first match", so
+// `checktype=connect  # tcp` and `checkinterval=5s` work), the same defaults, the same messages.
+// Text in, model out; names go through the Resolver given (pure by default). Errors are
+// InputErrors naming the file, the line and the directive.
+//
+// Where ldirectord has a bug (spec ldirectord.md §8), this parser differs, on purpose. The rule:
+// fix it where the meaning the user wanted is certain; where it is not, read the file as
+// ldirectord does and warn. Every difference:
+//  1. `#` inside a balanced pair of double quotes is kept (ldirectord cuts the line there, so
+//     `receive="a#b"` was an error and `checkcommand="/x#y"` ran `"/x`).
+//  2. A blank (or whitespace-only) line inside a section does not end it (ldirectord ends the
+//     section there and then rejects the next indented line as `Unknown command`).
+//  3. Quoted thresholds, `"l:5" "u:10"` as the man page writes them, are thresholds, with a
+//     warning (ldirectord silently took them as check request `/l:5` and receive `u:10`).
+//  4. `virtual=` on the last line with no body is a virtual with no real servers (ldirectord
+//     reported `duplicate virtual server`).
+//  5. Kept, with a warning: `virtual=127.0.0.100` (no port) is firewall mark 127, as in
+//     ldirectord, since no other reading is certain.
+//  6. A duplicate virtual service is reported at its own `virtual=` line, naming the first one
+//     (ldirectord reports the line after the block).
+//  7. The global fallback does not apply to fwmark services (ldirectord built a broken
+//     `ipvsadm -r :0` for them, so none was installed): see model.ts effective().
+//  8. A request that is an absolute URL (`http://host/path`, optionally after a `/`) is kept as a
+//     URL for the check (ldirectord does so only for per-real requests and http_proxy).
+//  9. Limits ldirectord does not have, so nothing can hang: lines of at most 65,536 characters,
+//     a range of at most 65,536 addresses, 1,048,576 real servers in all; timeouts and intervals
+//     of at most 2,147,483 s; firewall marks 1..4294967295 (ipvsadm refuses others anyway).
+//  10. CRLF line ends are accepted (ldirectord kept the CR in values: `quiescent=yes\r` failed).
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { isIPv4, isIPv6 } from 'node:net';
+import { hostname as osHostname } from 'node:os';
 import { InputError } from '../../errors.js';
+import { systemFileChecks, type FileChecks } from './files.js';
 import {
-  SERVICES, type CheckKind, type Fallback, type Forwarding, type Globals, type LdirectordConfig, type RealServer, type Service, type VirtualService,
-  virtualId,
+  CHECK_KINDS, EMAIL_PHASES, FORWARDINGS, SERVICE_BY_PORT, SERVICES,
+  type Alerts, type CheckKind, type ConfigWarning, type EmailPhase, type Fallback, type Forwarding, type Globals, type LdirectordConfig,
+  type RealServer, type Service, type VirtualService, virtualId,
 } from './model.js';
+import { canonicalAddress, literalResolver, systemResolver, type Resolver } from './resolve.js';
 
-const DEFAULT_SERVICE_BY_PORT: Record<number, Service> = {
-  21: 'ftp', 25: 'smtp', 53: 'dns', 80: 'http', 110: 'pop', 119: 'nntp', 143: 'imap', 389: 'ldap', 443: 'https', 587: 'submission',
-  636: 'ldaps', 993: 'imaps', 995: 'pops', 1521: 'oracle', 1812: 'radius', 3128: 'http_proxy', 3306: 'mysql', 5060: 'sip', 5432: 'pgsql',
-};
-
-let servicesCache: Map<string, number> | undefined;
-/** Port names, as getservbyname would give them (from /etc/services, where there is one). */
-function portByName(name: string): number | undefined {
-  if (!servicesCache) {
-    servicesCache = new Map([['http', 80], ['https', 443], ['domain', 53], ['smtp', 25], ['ftp', 21], ['ssh', 22], ['pop3', 110], ['imap2', 143], ['imap', 143], ['ldap', 389], ['mysql', 3306], ['postgresql', 5432], ['sip', 5060]]);
-    try {
-      for (const line of readFileSync('/etc/services', 'utf8').split('\n')) {
-        const m = line.match(/^([\w-]+)\s+(\d+)\/(tcp|udp)((?:\s+[\w-]+)*)/);
-        if (!m) continue;
-        for (const n of [m[1], ...m[4].trim().split(/\s+/).filter(Boolean)]) if (!servicesCache.has(n)) servicesCache.set(n, Number(m[2]));
-      }
-    } catch { /* the built-in names will do */ }
-  }
-  return servicesCache.get(name);
+export interface ParseOptions {
+  /** Host and port names (default: IP literals, localhost and common port names only). */
+  resolver?: Resolver;
+  /** logfile/monitorfile/maintenancedir checks (default: none). */
+  files?: FileChecks;
+  /** This host's name, for the default ftp/sip check login (default: os.hostname()). */
+  hostname?: string;
 }
 
-function parsePort(text: string): number | undefined {
-  if (/^\d+$/.test(text)) return Number(text) <= 65535 ? Number(text) : undefined;
-  return portByName(text);
-}
-
-const literal = (host: string): string | undefined => {
-  const h = host.replace(/^\[(.*)\]$/, '$1');
-  if (h === 'localhost') return '127.0.0.1';
-  return isIPv4(h) || isIPv6(h) ? h : undefined;
-};
-
-const ipv4ToNumber = (a: string) => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
-const numberToIpv4 = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
-
-/** Strips a `#` comment that is not inside double quotes. */
-function stripComment(line: string): string {
-  let inQuote = false;
-  for (let i = 0; i < line.length; i++) {
-    if (line[i] === '"') inQuote = !inQuote;
-    else if (line[i] === '#' && !inQuote) return line.slice(0, i);
-  }
-  return line;
-}
+export const MAX_LINE_LENGTH = 65_536;
+export const MAX_RANGE = 65_536;
+export const MAX_REAL_SERVERS = 1_048_576;
+/** The longest timer Node can arm, in whole seconds. */
+export const MAX_SECONDS = 2_147_483;
 
 export function defaultGlobals(): Globals {
   return {
@@ -69,295 +60,504 @@ export function defaultGlobals(): Globals {
   };
 }
 
-export function parseLdirectordConfig(text: string, file: string): LdirectordConfig {
-  const lines = text.split(/\r?\n/);
-  if (lines.length && lines[lines.length - 1] === '') lines.pop();
+// Grammar pieces, as ldirectord matches them.
+/** A port as written after `:` (digits or a service name). */
+const PORT = '(\\d+|[A-Za-z0-9_-]+)';
+const REAL_HOST = '(\\d+\\.\\d+\\.\\d+\\.\\d+|[A-Za-z0-9.-]+|\\[[0-9A-fa-f:]+\\])';
+/** `ADDR[->ADDR2][:PORT] FLAGS`, searched anywhere in the value (ldirectord does not anchor it). */
+const REAL_LINE = new RegExp(`${REAL_HOST}(->${REAL_HOST})?(:${PORT})?\\s+(.*)`);
+const URL_REQUEST = /^\/?([A-Za-z][A-Za-z0-9+.-]*:\/\/.*)$/;
+
+/** Cuts a `#` comment, keeping a `#` inside a balanced pair of double quotes. */
+function stripComment(line: string): string {
+  for (let k = 0; k < line.length; k++) {
+    if (line[k] === '"') {
+      const close = line.indexOf('"', k + 1);
+      if (close >= 0) k = close;
+    } else if (line[k] === '#') {
+      return line.slice(0, k);
+    }
+  }
+  return line;
+}
+
+/** A check request as stored: a path with a leading `/`, or an absolute URL as written. */
+function normaliseRequest(request: string): string {
+  const url = request.match(URL_REQUEST);
+  if (url) return url[1];
+  return request.startsWith('/') ? request : `/${request}`;
+}
+
+const ipv4ToNumber = (a: string) => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+const numberToIpv4 = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
+
+interface OpenSection {
+  v: VirtualService;
+  /** `host` and `port` as written, resolved when the section ends (the protocol may still change). */
+  host?: string;
+  portText?: string;
+  fallbackText?: { text: string; line: number };
+  serviceSet: boolean;
+  checkintervalLine?: number;
+}
+
+export function parseLdirectordConfig(text: string, file: string, options: ParseOptions = {}): LdirectordConfig {
+  const resolver = options.resolver ?? literalResolver;
+  const files = options.files;
+  const localName = options.hostname ?? osHostname();
+  const lines = text.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+
   const globals = defaultGlobals();
   const virtuals: VirtualService[] = [];
-  const warnings: { line: number; message: string }[] = [];
-  const err = (line: number, message: string, field?: string) => new InputError(message, { file, line, field });
-  let current: { v: VirtualService; explicit: Set<string> } | undefined;
+  const warnings: ConfigWarning[] = [];
+  const seen = new Map<string, number>();
+  let realCount = 0;
+  const checkintervalLines = new Map<VirtualService, number>();
 
-  // Numbers are read as ldirectord reads them: the first run of digits in the value.
-  const num = (value: string, line: number, message: string, min = 1): number => {
-    const m = value.match(/(\d+)/);
-    const n = m ? Number(m[1]) : NaN;
-    if (Number.isNaN(n) || n < min) throw err(line, message);
+  const fail = (line: number, message: string, field?: string): never => {
+    throw new InputError(message, { file, line, field });
+  };
+  const warn = (line: number, message: string) => warnings.push({ line, message });
+
+  // Values, extracted as ldirectord extracts them.
+  /** The first run of digits anywhere in the value, required non-zero (and bounded). */
+  const positive = (value: string, line: number, field: string, message: string, max = Number.MAX_SAFE_INTEGER): number => {
+    const m = value.match(/\d+/);
+    const n = m ? Number(m[0]) : 0;
+    if (n < 1 || n > max) fail(line, message, field);
     return n;
   };
-  const yesno = (key: string, value: string, line: number): boolean => {
-    if (value !== 'yes' && value !== 'no') throw err(line, `${key} must be 'yes' or 'no'`, key);
+  const yesno = (field: string, value: string, line: number): boolean => {
+    if (value !== 'yes' && value !== 'no') fail(line, `${field} must be 'yes' or 'no'`, field);
     return value === 'yes';
   };
-  const unquote = (value: string) => value.replace(/^"(.*)"$/, '$1');
+  /** `"..."` up to the last quote (greedy, as ldirectord), or undefined when the value is not quoted. */
+  const quotedValue = (value: string): string | undefined => value.match(/^"(.*)"/)?.[1];
+  /** Quoted or not: ldirectord strips a pair of quotes when there is one. */
+  const optionallyQuoted = (value: string): string => quotedValue(value) ?? value;
+  const portNumber = (text: string, protocol: 'tcp' | 'udp' | ''): number | undefined => {
+    if (/^\d+$/.test(text)) return Number(text) < 65536 ? Number(text) : undefined;
+    return resolver.service(text, protocol);
+  };
+  /** ld_gethostbyname: brackets stripped, then resolved in the family. */
+  const hostAddress = (name: string, family: 4 | 6): string | undefined => resolver.host(name.match(/\[(.*)\]/)?.[1] ?? name, family);
 
-  const parseFallback = (value: string, line: number, six: boolean): Fallback => {
-    const m = value.match(/^(\[[^\]]+\]|[\w.-]+)(?::(\w+))?(?:\s+(\w+))?\s*$/);
-    const address = m ? literal(m[1]) : undefined;
-    if (!m || !address || (six !== address.includes(':'))) throw err(line, `invalid address for fallback server`);
-    const port = m[2] === undefined ? undefined : parsePort(m[2]);
-    if (m[2] !== undefined && port === undefined) throw err(line, `invalid port (${m[2]}) for fallback server`);
-    const method = (m[3] ?? 'gate') as Forwarding;
-    if (!['gate', 'masq', 'ipip'].includes(method)) throw err(line, 'forward method must be gate, masq or ipip');
-    return { address, port, forwarding: method };
+  const emailAlert = (value: string, line: number, field: string): string => {
+    const addr = value.match(/^"([^"]*)"$/)?.[1] ?? value;
+    if (addr === '') fail(line, 'no email address specified', field);
+    return addr;
+  };
+  const emailAlertFreq = (value: string, line: number, field: string): number => {
+    const m = value.match(/^\d+/); // ldirectord: `emailalertfreq\s*=\s*(\d*)`
+    if (!m) fail(line, 'invalid email alert frequency', field);
+    return Number(m![0]);
+  };
+  const emailAlertStatus = (value: string, line: number, field: string): EmailPhase[] => {
+    const items = value.split(/\s*,\s*/);
+    const none = items.includes('none');
+    const phases = new Set<EmailPhase>();
+    for (const item of items) {
+      if (item === 'none') continue;
+      if (item === 'all') EMAIL_PHASES.forEach((p) => phases.add(p));
+      else if ((EMAIL_PHASES as readonly string[]).includes(item)) phases.add(item as EmailPhase);
+      else fail(line, `invalid email alert status at: "${item}"`, field);
+      if (none) fail(line, `invalid email alert status: "${item}" specified with "none"`, field);
+    }
+    return EMAIL_PHASES.filter((p) => phases.has(p));
+  };
+  const smtpServer = (value: string, line: number, field: string): string => {
+    const m = value.match(/^[0-9A-Za-z._+-]+/);
+    if (!m) fail(line, 'invalid SMTP server address', field);
+    return m![0];
   };
 
-  const parseAlertStatus = (value: string, line: number): string[] => {
-    const list = value.split(',').map((s) => s.trim());
-    for (const s of list) if (!['all', 'none', 'starting', 'running', 'stopping', 'reloading'].includes(s)) throw err(line, `invalid email alert status: "${s}"`);
-    const other = list.find((s) => s !== 'none');
-    if (list.includes('none') && other) throw err(line, `invalid email alert status: "${other}" specified with "none"`);
-    return list;
+  /** `host[:port] [gate|masq|ipip]`, resolved; `defaultPort` is the virtual's (undefined for the global fallback). */
+  const parseFallback = (text: string, line: number, field: string, family: 4 | 6, protocols: ('tcp' | 'udp')[], defaultPort?: number): Fallback => {
+    let hostPort = text;
+    let method: string | undefined;
+    const split = text.match(/(\S+)(\s+(\S+))?\s*$/);
+    if (split) { hostPort = split[1]; method = split[3]; }
+    const p = hostPort.match(new RegExp(`(:${PORT})?$`))!;
+    const portText = p[2];
+    const server = hostPort.slice(0, p.index);
+    if (method !== undefined && !(FORWARDINGS as readonly string[]).includes(method)) fail(line, 'forward method must be gate, masq or ipip', field);
+    const address = hostAddress(server, family);
+    if (address === undefined) fail(line, `invalid IPv${family} address or could not resolve for fallback server: ${server}`, field);
+    // A port of 0 (or none) leaves the default: the virtual's port, or none for the global fallback.
+    let port = portText === '0' ? 0 : defaultPort;
+    if (portText !== undefined && portText !== '0') {
+      const numbers = protocols.map((protocol) => portNumber(portText, protocol));
+      if (numbers.some((n) => n === undefined)) fail(line, 'invalid port for fallback server', field);
+      port = numbers[0];
+    }
+    return { line, address: address!, port, forwarding: (method ?? 'gate') as Forwarding };
   };
 
-  const parseReal = (value: string, line: number, six: boolean): RealServer[] => {
-    const m = value.match(/^(\[[^\]]+\]|[A-Za-z0-9.-]+)(?:->(\[[^\]]+\]|[A-Za-z0-9.-]+))?(?::(\S+?))?(?:\s+(.*))?$/);
-    if (!m || m[4] === undefined || m[4].trim() === '') throw err(line, 'invalid address for real server (wrong format)', 'real');
-    const [, first, last, portText] = m;
-    let rest = m[4].trim();
-    const method = rest.match(/^(\S+)/)![1];
-    if (!['gate', 'masq', 'ipip'].includes(method)) throw err(line, 'forward method must be gate, masq or ipip', 'real');
-    rest = rest.slice(method.length).trim();
-    let weight = 1;
-    const w = rest.match(/^(\d+)(?:\s+|$)/);
-    if (w) { weight = Number(w[1]); rest = rest.slice(w[0].length); }
-    let request: string | undefined;
-    let receive: string | undefined;
-    const rr = rest.match(/^"([^"]*)"\s*[, ]\s*"([^"]*)"\s*/);
-    if (rr) {
-      if (/^l:\d+$/.test(rr[1]) || /^u:\d+$/.test(rr[2])) throw err(line, 'connection thresholds are written unquoted: l:N u:N', 'real');
-      request = rr[1].startsWith('/') || rr[1].includes('://') ? rr[1] : `/${rr[1]}`;
-      receive = rr[2];
-      rest = rest.slice(rr[0].length);
-    }
-    let lower = 0;
-    let upper = 0;
-    const l = rest.match(/^l:(\d+)\s*/);
-    if (l) { lower = Number(l[1]); rest = rest.slice(l[0].length); }
-    const u = rest.match(/^u:(\d+)\s*/);
-    if (u) { upper = Number(u[1]); rest = rest.slice(u[0].length); }
-    if (rest.trim() !== '') throw err(line, `Invalid real server line, around "${rest.trim()}"`, 'real');
-    const start = literal(first);
-    if (!start) throw err(line, `invalid address for real server (could not resolve ${first}: aavip takes IP addresses only)`, 'real');
-    if (six !== start.includes(':')) throw err(line, six ? 'cannot specify "real" here.  please use "real6" instead' : 'cannot specify "real6" here.  please use "real" instead', 'real');
-    let port = 0;
-    if (portText !== undefined) {
-      const p = parsePort(portText);
-      if (p === undefined) throw err(line, `invalid port (${portText}) for real server (could not resolve port)`, 'real');
-      port = p;
-    }
-    let addresses = [start];
-    if (last !== undefined) {
-      if (six) throw err(line, 'Address range for IPv6 is not supported yet', 'real');
-      const end = literal(last);
-      if (!end || end.includes(':')) throw err(line, `invalid address for real server (could not resolve ${last})`, 'real');
-      const a = ipv4ToNumber(start);
-      const b = ipv4ToNumber(end);
-      if (a > b) throw err(line, `Invalid Range: ${start}-${end}: First value must be greater than or equal to the second value`, 'real');
-      if (b - a > 65535) throw err(line, `Invalid Range: ${start}-${end}: too many addresses`, 'real');
+  /** `real=`: one line, one server or an IPv4 range of them. */
+  const parseReal = (value: string, line: number, field: string, family: 4 | 6): RealServer[] => {
+    const m = value.match(REAL_LINE);
+    if (!m) fail(line, 'invalid address for real server (wrong format)', field);
+    const [, ip1, , ip2, , portText = '0', flags] = m!;
+    const first = hostAddress(ip1, family);
+    if (first === undefined) fail(line, `invalid address (${ip1}) for real server (could not resolve host)`, field);
+    const port = portNumber(portText, '');
+    if (port === undefined) fail(line, `invalid port (${portText}) for real server (could not resolve port)`, field);
+    let addresses = [first!];
+    if (ip2 !== undefined) {
+      const last = hostAddress(ip2, family);
+      if (last === undefined) fail(line, `invalid address (${ip2}) for real server (could not resolve end host)`, field);
+      if (family === 6) fail(line, 'Address range for IPv6 is not supported yet', field);
+      const [a, b] = [ipv4ToNumber(first!), ipv4ToNumber(last!)];
+      if (a > b) fail(line, `Invalid Range: ${first}-${last}: First value must be greater than or equal to the second value`, field);
+      if (b - a >= MAX_RANGE) fail(line, `Invalid Range: ${first}-${last}: more than ${MAX_RANGE} addresses`, field);
       addresses = Array.from({ length: b - a + 1 }, (_, k) => numberToIpv4(a + k));
     }
-    return addresses.map((address) => ({ line, address, port, forwarding: method as Forwarding, weight, request, receive, lower, upper }));
-  };
 
-  const openVirtual = (key: string, value: string, line: number): VirtualService => {
-    const six = key === 'virtual6';
-    const base = {
-      line, family: (six ? 6 : 4) as 4 | 6, realServers: [], checktype: { kind: 'negotiate' as CheckKind }, service: 'none' as Service,
-      request: '/', receive: '', httpmethod: 'GET' as const, login: '', passwd: '', database: '', secret: '', checkcommand: '/bin/true',
-      scheduler: 'wrr', ops: false, alerts: {},
-    };
-    const v = value.trim();
-    if (/^\d+$/.test(v)) return { ...base, protocol: 'fwm', fwmark: Number(v) };
-    if (!six && v.startsWith('[')) throw err(line, 'cannot specify an IPv6 address here. please use "virtual6" instead.', key);
-    const m = six ? v.match(/^\[([^\]]+)\]:(\S+?)(?:\s.*)?$/) : v.match(/^([A-Za-z0-9._+-]+):(\S+?)(?:\s.*)?$/);
-    if (!m) {
-      if (/^\d/.test(v)) throw err(line, `invalid address for virtual service: ${v} has no port (ldirectord would take it as firewall mark ${v.match(/^\d+/)![0]})`, key);
-      throw err(line, 'invalid address for virtual service', key);
+    // The flags, taken apart as ldirectord does: each later part is searched for in what follows
+    // the previous one, and only text left over after the last part found is an error.
+    const method = flags.match(/(\w+)(.*)/);
+    if (!method || !(FORWARDINGS as readonly string[]).includes(method[1])) fail(line, 'forward method must be gate, masq or ipip', field);
+    let rest = method![2];
+    let weight = 1;
+    const w = rest.match(/\s+(\d+)(.*)/);
+    if (w) { weight = Number(w[1]); rest = w[2]; }
+    let request: string | undefined;
+    let receive: string | undefined;
+    let lower = 0;
+    let upper = 0;
+    const rr = rest.match(/\s+"(.*)"[, ]\s*"(.*)"(.*)/);
+    if (rr) {
+      rest = rr[3];
+      const [l, u] = [rr[1].match(/^l:(\d+)$/), rr[2].match(/^u:(\d+)$/)];
+      if (l && u) {
+        [lower, upper] = [Number(l[1]), Number(u[1])];
+        warn(line, `thresholds in quotes ("${rr[1]}" "${rr[2]}") taken as ${rr[1]} ${rr[2]}; ldirectord would have read them as check request "/${rr[1]}" and receive "${rr[2]}"`);
+      } else {
+        request = normaliseRequest(rr[1]);
+        receive = rr[2];
+      }
     }
-    const address = literal(m[1]);
-    if (!address || six !== address.includes(':')) throw err(line, `invalid address for virtual service (aavip takes IP addresses only)`, key);
-    const port = parsePort(m[2]);
-    if (port === undefined) throw err(line, `invalid port (${m[2]}) for virtual service`, key);
-    return { ...base, protocol: port === 53 ? 'udp' : 'tcp', address, port };
+    const lm = rest.match(/\s+l:(\d+)(.*)/);
+    if (lm) { lower = Number(lm[1]); rest = lm[2]; }
+    const um = rest.match(/\s+u:(\d+)(.*)/);
+    if (um) { upper = Number(um[1]); rest = um[2]; }
+    if (/\S/.test(rest)) {
+      const hint = /"[lu]:\d+"/.test(rest) ? ' (connection thresholds are written without quotes: l:N u:N)' : '';
+      fail(line, `Invalid real server line, around "${rest.trim()}"${hint}`, field);
+    }
+    if (weight > 65535) warn(line, `weight ${weight} is above 65535, which ipvsadm refuses`);
+    realCount += addresses.length;
+    if (realCount > MAX_REAL_SERVERS) fail(line, `more than ${MAX_REAL_SERVERS} real servers`, field);
+    return addresses.map((address) => ({ line, address, port: port!, forwarding: method![1] as Forwarding, weight, request, receive, lower, upper }));
   };
 
-  const closeVirtual = () => {
-    if (!current) return;
-    const { v, explicit } = current;
-    if (!explicit.has('service')) v.service = v.protocol === 'fwm' ? 'none' : DEFAULT_SERVICE_BY_PORT[v.port!] ?? 'none';
-    if (explicit.has('checkinterval') && !globals.fork) warnings.push({ line: v.line, message: `checkinterval in virtual service ${virtualId(v)} ignored when fork=no` });
-    const dup = virtuals.find((o) => virtualId(o) === virtualId(v));
-    if (dup) throw err(v.line, `duplicate virtual server (the same as line ${dup.line})`, 'virtual');
+  const openSection = (six: boolean, value: string, line: number): OpenSection => {
+    const family: 4 | 6 = six ? 6 : 4;
+    const field = six ? 'virtual6' : 'virtual';
+    const base = {
+      line, family, realServers: [], checktype: { kind: 'negotiate' as CheckKind }, service: 'none' as Service, request: '/', receive: '',
+      httpmethod: 'GET' as const, login: '', passwd: '', database: '', secret: '', checkcommand: '/bin/true', scheduler: 'wrr', ops: false,
+      alerts: {},
+    };
+    let m: RegExpMatchArray | null;
+    let host: string;
+    let portText: string;
+    if ((!six && (m = value.match(new RegExp(`^(\\d+\\.\\d+\\.\\d+\\.\\d+):${PORT}`)))) || (m = value.match(new RegExp(`^([0-9A-Za-z._+-]+):${PORT}`)))) {
+      [host, portText] = [m[1], m[2]];
+    } else if ((m = value.match(/^\d+/))) {
+      const mark = Number(m[0]);
+      if (mark < 1 || mark > 0xffffffff) fail(line, `invalid firewall mark ${m[0]}: it must be 1..4294967295`, field);
+      const next = value.charAt(m[0].length);
+      if (next !== '' && !/\s/.test(next)) {
+        warn(line, `${field}=${value.trim()} has no port: it is firewall mark ${mark}, as ldirectord reads it (an address service is written ${field}=${six ? '[ADDRESS]' : 'ADDRESS'}:PORT)`);
+      }
+      return { v: { ...base, protocol: 'fwm', fwmark: mark }, serviceSet: false };
+    } else if ((m = value.match(new RegExp(`^\\[([0-9A-Fa-f:]+)\\]:${PORT}`)))) {
+      if (!six) fail(line, 'cannot specify an IPv6 address here. please use "virtual6" instead.', field);
+      if (canonicalAddress(m[1], 6) === undefined) fail(line, 'invalid ipv6 address for virtual server', field);
+      [host, portText] = [`[${m[1]}]`, m[2]];
+    } else {
+      return fail(line, 'invalid address for virtual server', field);
+    }
+    const protocol = portText === '53' || portText === 'domain' ? 'udp' : 'tcp';
+    return { v: { ...base, protocol }, host, portText, serviceSet: false };
+  };
+
+  const closeSection = (s: OpenSection) => {
+    const { v } = s;
+    const field = v.family === 6 ? 'virtual6' : 'virtual';
+    if (v.protocol !== 'fwm') {
+      const address = hostAddress(s.host!, v.family);
+      const port = portNumber(s.portText!, v.protocol);
+      if (address === undefined || port === undefined) fail(v.line, 'invalid address for virtual service', field);
+      v.address = address;
+      v.port = port;
+    }
+    if (s.fallbackText) {
+      const key = v.family === 6 ? 'fallback6' : 'fallback';
+      const protocol = v.protocol === 'fwm' ? 'tcp' : v.protocol;
+      v.fallback = parseFallback(s.fallbackText.text, s.fallbackText.line, key, v.family, [protocol], v.port ?? 0);
+    }
+    if (!s.serviceSet) v.service = v.protocol === 'fwm' ? 'none' : SERVICE_BY_PORT[v.port!] ?? 'none';
+    const id = virtualId(v);
+    const first = seen.get(id);
+    if (first !== undefined) fail(v.line, `duplicate virtual server (${id} is already defined at line ${first})`, field);
+    seen.set(id, v.line);
+    if (s.checkintervalLine !== undefined) checkintervalLines.set(v, s.checkintervalLine);
     virtuals.push(v);
-    current = undefined;
   };
 
-  const sectionDirective = (key: string, value: string, line: number, raw: string) => {
-    const { v, explicit } = current!;
-    const unknown = () => err(line, `Unknown command "${raw}"`, key);
-    const quoted = () => { const m = value.match(/^"(.*)"$/); if (!m) throw unknown(); return m[1]; };
-    explicit.add(key);
+  const sectionDirective = (s: OpenSection, rcmd: string, raw: string, line: number) => {
+    const { v } = s;
+    const unknown = (): never => fail(line, `Unknown command "${raw}"`);
+    const d = rcmd.match(/^(\w+)\s*=\s*(.*)$/);
+    if (!d) return unknown();
+    const [, key, value] = d;
+    const quoted = (): string => quotedValue(value) ?? unknown();
+    const nonEmpty = (x: string, message: string) => (x === '' ? fail(line, message, key) : x);
+    const alerts: Alerts = v.alerts;
     switch (key) {
-      case 'real': case 'real6':
-        if ((key === 'real6') !== (v.family === 6)) throw err(line, key === 'real' ? 'cannot specify "real" here.  please use "real6" instead' : 'cannot specify "real6" here.  please use "real" instead', key);
-        v.realServers.push(...parseReal(value, line, v.family === 6));
-        return;
-      case 'checktype': {
-        const t = value;
-        if (['connect', 'negotiate', 'on', 'off', 'ping', 'external', 'external-perl'].includes(t)) v.checktype = { kind: t as CheckKind };
-        else if (/^\d+$/.test(t)) v.checktype = { kind: 'combined', connectRounds: Number(t) };
-        else throw err(line, 'checktype must be "connect", "negotiate", "on", "off", "ping", "external", "external-perl" or a positive number', key);
+      case 'real': case 'real6': {
+        if ((key === 'real6') !== (v.family === 6)) fail(line, `cannot specify "${key}" here.  please use "real${v.family === 6 ? '6' : ''}" instead`, key);
+        v.realServers.push(...parseReal(value, line, key, v.family));
         return;
       }
-      case 'service':
-        if (!(SERVICES as readonly string[]).includes(value)) throw err(line, `service must be ${SERVICES.slice(0, -1).join(', ')} or ${SERVICES.at(-1)}`, key);
-        v.service = value as Service;
-        if (value === 'ftp') { v.login ||= 'anonymous'; v.passwd ||= `ldirectord@${hostname()}`; }
-        if (value === 'sip') v.login ||= `ldirectord@${hostname()}`;
+      case 'request': v.request = normaliseRequest(nonEmpty(quoted(), 'no request string specified')); return;
+      case 'receive': v.receive = nonEmpty(quoted(), 'invalid receive string'); return;
+      case 'checktype': {
+        const digits = value.match(/\d+/);
+        const word = value.match(/[\w-]+/)?.[0];
+        if (digits) v.checktype = { kind: 'combined', connectRounds: Number(digits[0]) };
+        else if (word !== undefined && (CHECK_KINDS as readonly string[]).includes(word)) v.checktype = { kind: word as CheckKind };
+        else fail(line, 'checktype must be "connect", "negotiate", "on", "off", "ping", "external", "external-perl" or a positive number', key);
+        return;
+      }
+      case 'checkcommand': v.checkcommand = nonEmpty(optionallyQuoted(value), 'invalid check command'); return;
+      case 'checktimeout': v.checktimeout = positive(value, line, key, 'invalid check timeout', MAX_SECONDS); return;
+      case 'negotiatetimeout': v.negotiatetimeout = positive(value, line, key, 'invalid negotiate timeout', MAX_SECONDS); return;
+      case 'connecttimeout': return fail(line, 'connecttimeout directive deprecated in favour of negotiatetimeout', key);
+      case 'checkcount':
+        v.checkcount = positive(value, line, key, 'invalid check count');
+        warn(line, "checkcount option is deprecated and slated for removal.  please see 'failurecount'");
+        return;
+      case 'failurecount': v.failurecount = positive(value, line, key, 'invalid failure count'); return;
+      case 'checkinterval':
+        v.checkinterval = positive(value, line, key, 'invalid checkinterval', MAX_SECONDS);
+        s.checkintervalLine = line;
         return;
       case 'checkport': {
-        const n = num(value, line, 'checkport must be in range 1..65536');
-        if (n > 65535) throw err(line, 'checkport must be in range 1..65536', key);
+        const digits = value.match(/\d+/);
+        if (!digits) fail(line, 'invalid port', key);
+        const n = Number(digits![0]);
+        if (n < 1 || n > 65535) fail(line, 'checkport must be in range 1..65536', key);
         v.checkport = n;
         return;
       }
-      case 'request': {
-        const r = quoted();
-        if (r === '') throw err(line, 'no request string specified', key);
-        v.request = r.startsWith('/') || r.includes('://') ? r : `/${r}`;
+      case 'login': v.login = nonEmpty(quoted(), 'invalid login string'); return;
+      case 'passwd': v.passwd = nonEmpty(quoted(), 'invalid password'); return;
+      case 'database': v.database = nonEmpty(quoted(), 'invalid database'); return;
+      case 'secret': v.secret = nonEmpty(quoted(), 'invalid secret'); return;
+      case 'load': {
+        const word = quoted().match(/\w+/);
+        if (!word) fail(line, 'invalid string for load testing', key);
+        v.load = word![0];
         return;
       }
-      case 'receive': { const r = quoted(); if (r === '') throw err(line, 'invalid receive string', key); v.receive = r; return; }
-      case 'httpmethod': {
-        const u = value.toUpperCase();
-        if (u !== 'GET' && u !== 'HEAD') throw err(line, 'httpmethod must be GET or HEAD', key);
-        v.httpmethod = u;
+      case 'scheduler': {
+        const name = value.match(/[a-z]+/);
+        if (!name) fail(line, 'invalid scheduler, should be only lowercase letters (a-z)', key);
+        v.scheduler = name![0];
         return;
       }
-      case 'virtualhost': v.virtualhost = unquote(value); return;
-      case 'login': v.login = quoted(); return;
-      case 'passwd': v.passwd = quoted(); return;
-      case 'database': v.database = quoted(); return;
-      case 'secret': v.secret = quoted(); return;
-      case 'load': quoted(); return;
-      case 'checkcommand': v.checkcommand = unquote(value); return;
-      case 'scheduler':
-        if (!/^[a-z]+$/.test(value)) throw err(line, 'invalid scheduler, should be only lowercase letters (a-z)', key);
-        v.scheduler = value;
+      case 'persistent': {
+        const digits = value.match(/\d+/);
+        if (!digits) fail(line, 'invalid persistent timeout', key);
+        v.persistent = Number(digits![0]);
         return;
-      case 'persistent': v.persistent = num(value, line, 'invalid persistent value', 0); return;
+      }
+      case 'schedflags': {
+        const flags = value.match(/\S+/);
+        if (!flags) fail(line, 'invalid sched-flags', key);
+        v.schedflags = flags![0];
+        return;
+      }
       case 'netmask':
-        if (v.family === 4) {
-          if (!isIPv4(value)) throw err(line, 'invalid netmask: dotted quad notation is required', key);
-        } else if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 128) throw err(line, 'invalid netmask: an IPv6 prefix length 1..128 is required', key);
+        if (v.family === 6) {
+          if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 128) fail(line, 'invalid netmask: a prefix length between 1 and 128 is required', key);
+        } else if (!/^\d+\.\d+\.\d+\.\d+$/.test(value) || value.split('.').some((o) => Number(o) > 255)) {
+          fail(line, 'invalid netmask: dotted quad notation is required', key);
+        }
         v.netmask = value;
         return;
-      case 'schedflags': if (!/^\S+$/.test(value)) throw err(line, 'invalid schedflags', key); v.schedflags = value; return;
-      case 'protocol':
-        if (v.fwmark !== undefined) {
-          if (value !== 'fwm') throw err(line, 'protocol must be fwm if the virtual service is a fwmark (a number)', key);
-        } else if (value !== 'tcp' && value !== 'udp') throw err(line, 'protocol must be tcp or udp if the virtual service is an address and port', key);
-        v.protocol = value as 'tcp' | 'udp' | 'fwm';
-        return;
-      case 'ops': v.ops = yesno(key, value, line); return;
-      case 'monitorfile': v.monitorfile = unquote(value); return;
-      case 'servicename': v.servicename = value; return;
-      case 'comment': v.comment = value; return;
-      case 'fallback': case 'fallback6':
-        if ((key === 'fallback6') !== (v.family === 6)) throw unknown();
-        v.fallback = parseFallback(value, line, v.family === 6);
-        return;
-      case 'fallbackcommand': v.fallbackcommand = unquote(value); return;
-      case 'quiescent': v.quiescent = yesno(key, value, line); return;
-      case 'cleanstop': v.cleanstop = yesno(key, value, line); return;
-      case 'emailalert': v.alerts.emailalert = unquote(value); return;
-      case 'emailalertfreq': v.alerts.emailalertfreq = num(value, line, 'invalid email alert frequency', 0); return;
-      case 'emailalertstatus': v.alerts.emailalertstatus = parseAlertStatus(value, line); return;
-      case 'smtp': v.alerts.smtp = value; return;
-      case 'checktimeout': v.checktimeout = num(value, line, 'invalid check timeout'); return;
-      case 'negotiatetimeout': v.negotiatetimeout = num(value, line, 'invalid negotiate timeout'); return;
-      case 'checkcount':
-        v.checkcount = num(value, line, 'invalid check count');
-        warnings.push({ line, message: "checkcount option is deprecated and slated for removal.  please see 'failurecount'" });
-        return;
-      case 'failurecount': v.failurecount = num(value, line, 'invalid failure count'); return;
-      case 'checkinterval': v.checkinterval = num(value, line, 'invalid checkinterval'); return;
-      case 'connecttimeout': throw err(line, 'connecttimeout directive deprecated in favour of negotiatetimeout', key);
-      case 'timeout': throw err(line, 'timeout directive deprecated in favour of checktimeout and negotiatetimeout', key);
-      default: throw unknown();
-    }
-  };
-
-  const globalDirective = (key: string, value: string, line: number, raw: string) => {
-    const quoted = () => { const m = value.match(/^"(.*)"$/); if (!m) throw err(line, `Unknown command ${raw}`, key); return m[1]; };
-    switch (key) {
-      case 'checktimeout': globals.checktimeout = num(value, line, 'invalid check timeout'); return;
-      case 'negotiatetimeout': globals.negotiatetimeout = num(value, line, 'invalid negotiate timeout'); return;
-      case 'checkinterval': globals.checkinterval = num(value, line, 'invalid check interval value'); return;
-      case 'checkcount':
-        globals.checkcount = num(value, line, 'invalid check count');
-        warnings.push({ line, message: "checkcount option is deprecated and slated for removal.  please see 'failurecount'" });
-        return;
-      case 'failurecount': globals.failurecount = num(value, line, 'invalid failure count'); return;
-      case 'autoreload': globals.autoreload = yesno(key, value, line); return;
-      case 'callback': globals.callback = quoted(); return;
-      case 'fallback': globals.fallback = parseFallback(value, line, false); return;
-      case 'fallback6': globals.fallback6 = parseFallback(value, line, true); return;
-      case 'fallbackcommand': globals.fallbackcommand = value; return;
-      case 'logfile': globals.logfile = quoted(); return;
-      case 'execute': globals.execute.push(value); return;
-      case 'fork': globals.fork = yesno(key, value, line); return;
-      case 'supervised':
-        if (value === '') { warnings.push({ line, message: 'supervised without a value: taken as yes' }); globals.supervised = true; return; }
-        globals.supervised = yesno(key, value, line);
-        return;
-      case 'quiescent': globals.quiescent = yesno(key, value, line); return;
-      case 'readdquiescent': globals.readdquiescent = yesno(key, value, line); return;
-      case 'cleanstop': globals.cleanstop = yesno(key, value, line); return;
-      case 'emailalert': globals.alerts.emailalert = unquote(value); return;
-      case 'emailalertfreq': globals.alerts.emailalertfreq = num(value, line, 'invalid email alert frequency', 0); return;
-      case 'emailalertstatus': globals.alerts.emailalertstatus = parseAlertStatus(value, line); return;
-      case 'emailalertfrom': globals.alerts.emailalertfrom = value; return;
-      case 'smtp': globals.alerts.smtp = value; return;
-      case 'maintenancedir': globals.maintenancedir = value; return;
-      case 'connecttimeout': throw err(line, 'connecttimeout directive deprecated in favour of negotiatetimeout', key);
-      case 'timeout': throw err(line, 'timeout directive deprecated in favour of checktimeout and negotiatetimeout', key);
-      default: throw err(line, `Unknown command ${raw}`, key);
-    }
-  };
-
-  lines.forEach((raw, k) => {
-    const line = k + 1;
-    if (current) {
-      if (/^\s*#/.test(raw)) return;
-      const text = stripComment(raw).replace(/\t/g, '    ');
-      if (text.trim() === '') return;
-      const m = text.match(/^ {4,}(\S.*)$/);
-      if (m) {
-        const d = m[1].match(/^(\w+)\s*=\s*(.*)$/);
-        if (!d) throw err(line, `Unknown command "${raw}"`);
-        sectionDirective(d[1], d[2], line, raw);
+      case 'protocol': {
+        const word = value.match(/\w+/)?.[0];
+        if (word === undefined) return fail(line, 'invalid protocol', key);
+        if (v.protocol === 'fwm') {
+          if (word !== 'fwm') fail(line, 'protocol must be fwm if the virtual service is a fwmark (a number)', key);
+        } else if (word === 'tcp' || word === 'udp') {
+          v.protocol = word;
+        } else {
+          fail(line, 'protocol must be tcp or udp if the virtual service is an address and port', key);
+        }
         return;
       }
-      closeVirtual();
+      case 'ops': v.ops = yesno(key, value, line); return;
+      case 'service': {
+        const word = value.match(/\w+/)?.[0];
+        if (word === undefined || !(SERVICES as readonly string[]).includes(word)) {
+          fail(line, `service must be ${SERVICES.slice(0, -1).join(', ')} or ${SERVICES.at(-1)}`, key);
+        }
+        v.service = word as Service;
+        s.serviceSet = true;
+        // Defaults filled when `service=` is read, so a login given before it is kept, one after it wins.
+        if (v.service === 'ftp' && v.login === '') v.login = 'anonymous';
+        else if (v.service === 'sip' && v.login === '') v.login = `ldirectord@${localName}`;
+        if (v.service === 'ftp' && v.passwd === '') v.passwd = `ldirectord@${localName}`;
+        return;
+      }
+      case 'httpmethod': {
+        const word = value.match(/\w+/)?.[0].toUpperCase();
+        if (word !== 'GET' && word !== 'HEAD') return fail(line, 'httpmethod must be GET or HEAD', key);
+        v.httpmethod = word;
+        return;
+      }
+      case 'virtualhost': {
+        const host = value.match(/^"?([^"]*)/)![1].trimEnd();
+        v.virtualhost = host === '' ? undefined : host;
+        return;
+      }
+      case 'fallback': case 'fallback6':
+        if ((key === 'fallback6') !== (v.family === 6)) fail(line, `cannot specify "${key}" here.  please use "fallback${v.family === 6 ? '6' : ''}" instead`, key);
+        s.fallbackText = { text: value, line };
+        return;
+      case 'fallbackcommand': v.fallbackcommand = nonEmpty(optionallyQuoted(value), 'invalid fallback command'); return;
+      case 'quiescent': v.quiescent = yesno(key, value, line); return;
+      case 'cleanstop': v.cleanstop = yesno(key, value, line); return;
+      case 'emailalert': alerts.emailalert = emailAlert(value, line, key); return;
+      case 'emailalertfreq': alerts.emailalertfreq = emailAlertFreq(value, line, key); return;
+      case 'emailalertstatus': alerts.emailalertstatus = emailAlertStatus(value, line, key); return;
+      case 'smtp': alerts.smtp = smtpServer(value, line, key); return;
+      case 'monitorfile': {
+        const path = optionallyQuoted(value);
+        const why = files?.appendError(path);
+        if (why !== undefined) fail(line, `unable to open monitorfile ${path}: ${why}`, key);
+        v.monitorfile = path;
+        return;
+      }
+      case 'servicename': v.servicename = value; return;
+      case 'comment': v.comment = value; return;
+      default: return unknown();
     }
-    if (raw.trim() === '' || /^\s*#/.test(raw)) return;
-    const d = raw.match(/^(\w+)\s*=\s*(.*)$/);
-    if (!d) throw err(line, `Unknown command ${raw}`);
-    const [, key, value] = d;
-    if (key === 'virtual' || key === 'virtual6') {
-      current = { v: openVirtual(key, value, line), explicit: new Set() };
+  };
+
+  const globalDirective = (raw: string, line: number) => {
+    if (raw.startsWith('supervised')) {
+      const m = raw.match(/^supervised\s*=\s*(.*)$/);
+      if (m && (m[1] === 'yes' || m[1] === 'no')) globals.supervised = m[1] === 'yes';
+      else if (/^supervised\s*$/.test(raw)) {
+        globals.supervised = true;
+        warn(line, 'please update your config not to use a bare supervised directive');
+      } else fail(line, "supervised must be 'yes' or 'no'", 'supervised');
       return;
     }
-    globalDirective(key, value, line, raw);
-  });
-  closeVirtual();
+    const unknown = (): never => fail(line, `Unknown command ${raw}`);
+    const d = raw.match(/^(\w+)\s*=\s*(.*)$/);
+    if (!d) return unknown();
+    const [, key, value] = d;
+    const quoted = (): string => quotedValue(value) ?? unknown();
+    switch (key) {
+      case 'checktimeout': globals.checktimeout = positive(value, line, key, 'invalid check timeout value', MAX_SECONDS); return;
+      case 'connecttimeout': return fail(line, 'connecttimeout directive deprecated in favour of negotiatetimeout', key);
+      case 'negotiatetimeout': globals.negotiatetimeout = positive(value, line, key, 'invalid negotiate timeout value', MAX_SECONDS); return;
+      case 'checkinterval': globals.checkinterval = positive(value, line, key, 'invalid check interval value', MAX_SECONDS); return;
+      case 'checkcount':
+        globals.checkcount = positive(value, line, key, 'invalid check count value');
+        warn(line, "checkcount option is deprecated and slated for removal.  please see 'failurecount'");
+        return;
+      case 'failurecount': globals.failurecount = positive(value, line, key, 'invalid failure count value'); return;
+      case 'fallback': globals.fallback = parseFallback(value, line, key, 4, ['tcp', 'udp']); return;
+      case 'fallback6': globals.fallback6 = parseFallback(value, line, key, 6, ['tcp', 'udp']); return;
+      case 'fallbackcommand':
+        if (value === '') fail(line, 'invalid fallback command', key);
+        globals.fallbackcommand = value;
+        return;
+      case 'autoreload': globals.autoreload = yesno(key, value, line); return;
+      case 'callback': { const c = quoted(); globals.callback = c === '' ? undefined : c; return; }
+      case 'logfile': {
+        const path = quoted();
+        if (path.startsWith('/') && files?.appendError(path) !== undefined) fail(line, `unable to open logfile: ${path}`, key);
+        globals.logfile = path;
+        return;
+      }
+      case 'execute': if (!globals.execute.includes(value)) globals.execute.push(value); return;
+      case 'fork': globals.fork = yesno(key, value, line); return;
+      case 'quiescent': globals.quiescent = yesno(key, value, line); return;
+      case 'readdquiescent': globals.readdquiescent = yesno(key, value, line); return;
+      case 'emailalert': globals.alerts.emailalert = emailAlert(value, line, key); return;
+      case 'emailalertfreq': globals.alerts.emailalertfreq = emailAlertFreq(value, line, key); return;
+      case 'emailalertstatus': globals.alerts.emailalertstatus = emailAlertStatus(value, line, key); return;
+      case 'emailalertfrom':
+        if (value === '') fail(line, 'no email from address specified', key);
+        globals.alerts.emailalertfrom = value;
+        return;
+      case 'cleanstop': globals.cleanstop = yesno(key, value, line); return;
+      case 'smtp': globals.alerts.smtp = smtpServer(value, line, key); return;
+      case 'maintenancedir':
+        if (value === '') fail(line, 'maintenance directory not specified', key);
+        globals.maintenancedir = value;
+        if (files && !files.isDirectory(value)) warn(line, 'maintenance directory does not exist');
+        return;
+      case 'timeout': return fail(line, 'timeout directive deprecated in favour of checktimeout and negotiatetimeout', key);
+      default: return unknown();
+    }
+  };
+
+  let i = 0;
+  while (i < lines.length) {
+    const raw = lines[i];
+    const line = i + 1;
+    if (raw.length > MAX_LINE_LENGTH) fail(line, `line longer than ${MAX_LINE_LENGTH} characters`);
+    i++;
+    const open = raw.match(/^virtual(6)?\s*=\s*(.*)$/);
+    if (!open) {
+      if (/^\s*$/.test(raw) || /^\s*#/.test(raw)) continue;
+      globalDirective(raw, line);
+      continue;
+    }
+    const section = openSection(open[1] !== undefined, open[2], line);
+    // The section: every following line indented by 4+ columns (a tab counts 4), comment and
+    // blank lines skipped; the first other line ends it and is read again as a global line.
+    for (; i < lines.length; i++) {
+      const body = lines[i];
+      if (body.length > MAX_LINE_LENGTH) fail(i + 1, `line longer than ${MAX_LINE_LENGTH} characters`);
+      if (/^\s*#/.test(body)) continue;
+      const text = stripComment(body).replace(/\t/g, '    ');
+      if (/^\s*$/.test(text)) continue;
+      const m = text.match(/^ {4,}(.+)$/);
+      if (!m) break;
+      sectionDirective(section, m[1], body, i + 1);
+    }
+    closeSection(section);
+  }
+
+  if (!globals.fork) {
+    for (const [v, line] of checkintervalLines) warn(line, `checkinterval in virtual service ${virtualId(v)} ignored when fork=no`);
+  }
   return { file, globals, virtualServices: virtuals, warnings };
 }
 
-export function loadLdirectordConfig(file: string): LdirectordConfig {
+/**
+ * Reads a configuration as ldirectord would on this host: host and port names resolved by the C
+ * library, logfile/monitorfile/maintenancedir checked (nothing is created).
+ */
+export function loadLdirectordConfig(file: string, options: ParseOptions = {}): LdirectordConfig {
   let text: string;
-  try { text = readFileSync(file, 'utf8'); } catch (e) { throw new InputError(`Config file ${file} not found (${(e as NodeJS.ErrnoException).code})`, { file }); }
-  return parseLdirectordConfig(text, file);
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError(code === 'ENOENT' ? `Config file ${file} not found` : `can not open file ${file} (${code})`, { file });
+  }
+  return parseLdirectordConfig(text, file, { resolver: systemResolver(), files: systemFileChecks, ...options });
 }

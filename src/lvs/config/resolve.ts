@@ -1,0 +1,76 @@
+// Names in ldirectord.cf: host names and port names, resolved while the file is read (as
+// ldirectord does with getaddrinfo and getservbyname). The parser itself stays pure: it takes a
+// Resolver. `literalResolver` knows IP literals, localhost and common port names; the system
+// resolver asks the C library through getent, so /etc/hosts, DNS and /etc/services answer
+// exactly as they would for ldirectord.
+import { execFileSync } from 'node:child_process';
+import { isIPv4, isIPv6 } from 'node:net';
+
+export interface Resolver {
+  /** The first address of a host for the family (IPv6 without brackets), or undefined. */
+  host(name: string, family: 4 | 6): string | undefined;
+  /** A port name's number for the protocol ('' = any protocol), or undefined. */
+  service(name: string, protocol: 'tcp' | 'udp' | ''): number | undefined;
+}
+
+/** The address in the form the kernel and ipvsadm print it, if `text` is an IP literal of the family. */
+export function canonicalAddress(text: string, family: 4 | 6): string | undefined {
+  if (family === 4) return isIPv4(text) ? text : undefined;
+  if (!isIPv6(text)) return undefined;
+  const host = new URL(`http://[${text}]/`).hostname.slice(1, -1);
+  // inet_ntop writes v4-mapped addresses with a dotted quad.
+  const mapped = host.match(/^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/);
+  if (!mapped) return host;
+  const [hi, lo] = [parseInt(mapped[1], 16), parseInt(mapped[2], 16)];
+  return `::ffff:${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+}
+
+/** Port names of Debian's /etc/services for the services ldirectord checks, and a few more. */
+const COMMON_PORTS: Readonly<Record<string, number>> = {
+  ftp: 21, ssh: 22, telnet: 23, smtp: 25, domain: 53, http: 80, www: 80, pop3: 110, nntp: 119, imap2: 143, imap: 143, snmp: 161,
+  ldap: 389, https: 443, submission: 587, ldaps: 636, imaps: 993, pop3s: 995, radius: 1812, squid: 3128, mysql: 3306, sip: 5060,
+  postgresql: 5432, 'http-alt': 8080, webcache: 8080,
+};
+
+/** Pure: IP literals, `localhost`, and COMMON_PORTS. */
+export const literalResolver: Resolver = {
+  host: (name, family) => canonicalAddress(name, family) ?? (name === 'localhost' ? (family === 4 ? '127.0.0.1' : '::1') : undefined),
+  service: (name) => (Object.hasOwn(COMMON_PORTS, name) ? COMMON_PORTS[name] : undefined),
+};
+
+function getent(args: string[]): string | undefined {
+  try {
+    return execFileSync('getent', args, { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return undefined; // not found (exit 2), or no getent
+  }
+}
+
+/** The C library's answers (getent), cached; IP literals never leave the process. */
+export function systemResolver(): Resolver {
+  const hosts = new Map<string, string | undefined>();
+  const services = new Map<string, number | undefined>();
+  return {
+    host(name, family) {
+      const literal = canonicalAddress(name, family);
+      if (literal !== undefined || name.startsWith('-')) return literal;
+      const key = `${family} ${name}`;
+      if (!hosts.has(key)) {
+        const out = getent([family === 4 ? 'ahostsv4' : 'ahostsv6', name]) ?? '';
+        // ahostsv6 adds v4-mapped addresses; getaddrinfo(AF_INET6) without AI_V4MAPPED, as ldirectord calls it, does not.
+        const first = out.split('\n').map((l) => l.split(/\s+/)[0]).find((a) => a && !(family === 6 && a.startsWith('::ffff:')));
+        hosts.set(key, first === undefined ? undefined : canonicalAddress(first, family));
+      }
+      return hosts.get(key);
+    },
+    service(name, protocol) {
+      if (name.startsWith('-')) return undefined;
+      const key = `${name}/${protocol}`;
+      if (!services.has(key)) {
+        const m = (getent(['services', protocol ? key : name]) ?? '').match(/^\S+\s+(\d+)\//);
+        services.set(key, m ? Number(m[1]) : literalResolver.service(name, protocol));
+      }
+      return services.get(key);
+    },
+  };
+}
