@@ -27,6 +27,14 @@ beforeAll(async () => {
 afterAll(async () => { await run('ip', ['netns', 'del', NS], { allowFailure: true }); });
 
 describe('ocf:aavip:vip', () => {
+  it('describes itself with meta-data valid against the OCF RA API DTD', () => {
+    for (const a of installAgents('/')) {
+      const xml = spawnSync(a, ['meta-data'], { encoding: 'utf8', env: { ...process.env, OCF_ROOT: '/usr/lib/ocf' } }).stdout;
+      const v = spawnSync('xmllint', ['--noout', '--dtdvalid', '/usr/share/resource-agents/ra-api-1.dtd', '-'], { input: xml, encoding: 'utf8' });
+      expect(v.status, v.stderr).toBe(0);
+    }
+  });
+
   it('passes ocf-tester', () => {
     const r = spawnSync('ip', ['netns', 'exec', NS, 'ocf-tester', '-n', 'vip', '-o', 'ip=198.18.0.100', '-o', 'cidr_netmask=24', '-o', 'nic=eth0', agent], { encoding: 'utf8' });
     expect(r.stdout + r.stderr).toMatch(/passed all tests/);
