@@ -85,9 +85,17 @@ export class Director {
     this.schedule();
   }
 
-  private schedule(): void {
+  /**
+   * Rounds start every checkinterval (ldirectord sleeps checkinterval *after* each round, so its
+   * period grows with the time its sequential checks take; with concurrent checks a round is short).
+   */
+  private schedule(lastStart = performance.now()): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => { void this.round().finally(() => this.schedule()); }, this.config.globals.checkinterval * 1000);
+    const wait = Math.max(0, this.config.globals.checkinterval * 1000 - (performance.now() - lastStart));
+    this.timer = setTimeout(() => {
+      const start = performance.now();
+      void this.round().finally(() => this.schedule(start));
+    }, wait);
   }
 
   /** One round: every real of every virtual checked concurrently (bounded), then one reconcile. */

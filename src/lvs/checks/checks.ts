@@ -4,8 +4,6 @@
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { Resolver } from 'node:dns/promises';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { connect as tcpConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import raw from 'raw-socket';
@@ -102,36 +100,39 @@ export async function externalCheck(t: CheckTarget): Promise<CheckResult> {
   return r === 'timeout' ? fail('timed out') : r;
 }
 
-function httpGet(url: string, t: CheckTarget, proxy?: string, redirects = 5): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(url);
-    const https = u.protocol === 'https:';
-    const opts = proxy
-      ? { host: t.host, port: t.port, path: url, method: t.httpmethod, headers: { Host: u.host }, agent: false }
-      : { host: t.host, port: t.port, path: u.pathname + u.search, method: t.httpmethod, headers: { Host: t.virtualhost ?? t.host }, rejectUnauthorized: false, servername: t.virtualhost, agent: false };
-    const req = (https && !proxy ? httpsRequest : httpRequest)(opts, (res: IncomingMessage) => {
-      const loc = res.headers.location;
-      if (res.statusCode && res.statusCode >= 300 && res.statusCode < 400 && loc && redirects > 0) {
-        res.resume();
-        const next = new URL(loc, url).toString();
-        resolve(httpGet(next, t, proxy, redirects - 1));
-        return;
-      }
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => { if (body.length < 1_000_000) body += d; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.setTimeout(t.timeoutMs, () => req.destroy(new Error('timed out')));
-    req.end();
-  });
+/**
+ * One HTTP/1.0 exchange on a plain socket (TLS for https): far cheaper per check than node:http,
+ * which matters at thousands of checks a second. Follows up to 5 redirects, as ldirectord's LWP does.
+ */
+async function httpGet(url: string, t: CheckTarget, viaProxy: boolean, redirects = 5): Promise<{ status: number; body: string }> {
+  const u = new URL(url);
+  const tls = u.protocol === 'https:' && !viaProxy;
+  const host = viaProxy ? t.host : u.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = viaProxy ? t.port : Number(u.port || (tls ? 443 : 80));
+  const target = viaProxy ? url : u.pathname + u.search;
+  const hostHeader = viaProxy ? u.host : t.virtualhost ?? u.host;
+  const sock = await open(host, port, tls, t.timeoutMs);
+  try {
+    sock.write(`${t.httpmethod} ${target} HTTP/1.0\r\nHost: ${hostHeader}\r\nUser-Agent: aavip\r\nConnection: close\r\n\r\n`);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of sock) { chunks.push(chunk as Buffer); size += (chunk as Buffer).length; if (size > 1_000_000) break; }
+    const text = Buffer.concat(chunks).toString('latin1');
+    const headEnd = text.indexOf('\r\n\r\n');
+    const head = headEnd >= 0 ? text.slice(0, headEnd) : text;
+    const status = Number(head.match(/^HTTP\/\d\.\d (\d{3})/)?.[1] ?? 0);
+    const location = head.match(/^location:\s*(.+)$/im)?.[1]?.trim();
+    if (status >= 300 && status < 400 && location && redirects > 0) return httpGet(new URL(location, url).toString(), t, viaProxy, redirects - 1);
+    return { status, body: headEnd >= 0 ? text.slice(headEnd + 4) : '' };
+  } finally {
+    sock.destroy();
+  }
 }
 
 async function httpCheck(t: CheckTarget, scheme: 'http' | 'https' | 'proxy'): Promise<CheckResult> {
   const url = t.request.includes('://') ? t.request : `${scheme === 'https' ? 'https' : 'http'}://${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}${t.request}`;
   try {
-    const { status, body } = await httpGet(url, t, scheme === 'proxy' ? `${t.host}:${t.port}` : undefined);
+    const { status, body } = await httpGet(url, t, scheme === 'proxy');
     if (status < 200 || status > 299) return fail(`HTTP ${status}`);
     if (t.receive && !new RegExp(t.receive).test(body)) return fail(`HTTP ${status}, body does not match /${t.receive}/`);
     return ok(`HTTP ${status}`);
