@@ -23,8 +23,8 @@
 //     `ipvsadm -r :0` for them, so none was installed): see model.ts effective().
 //  8. A request that is an absolute URL (`http://host/path`, optionally after a `/`) is kept as a
 //     URL for the check (ldirectord does so only for per-real requests and http_proxy).
-//  9. Limits ldirectord does not have, so nothing can hang: lines of at most 65,536 characters,
-//     a range of at most 65,536 addresses, 1,048,576 real servers in all; timeouts and intervals
+//  9. Limits ldirectord does not have, so nothing can hang: directive lines of at most 4,096 characters,
+//     a range of at most 65,536 addresses, 262,144 real servers in all; timeouts and intervals
 //     of at most 2,147,483 s; firewall marks 1..4294967295 (ipvsadm refuses others anyway).
 //  10. CRLF line ends are accepted (ldirectord kept the CR in values: `quiescent=yes\r` failed).
 import { readFileSync } from 'node:fs';
@@ -47,9 +47,10 @@ export interface ParseOptions {
   hostname?: string;
 }
 
-export const MAX_LINE_LENGTH = 65_536;
+/** Longest directive line (comment lines may be longer); keeps the unanchored searches quick. */
+export const MAX_LINE_LENGTH = 4096;
 export const MAX_RANGE = 65_536;
-export const MAX_REAL_SERVERS = 1_048_576;
+export const MAX_REAL_SERVERS = 262_144;
 /** The longest timer Node can arm, in whole seconds. */
 export const MAX_SECONDS = 2_147_483;
 
@@ -517,11 +518,11 @@ export function parseLdirectordConfig(text: string, file: string, options: Parse
   while (i < lines.length) {
     const raw = lines[i];
     const line = i + 1;
-    if (raw.length > MAX_LINE_LENGTH) fail(line, `line longer than ${MAX_LINE_LENGTH} characters`);
     i++;
+    if (/^\s*$/.test(raw) || /^\s*#/.test(raw)) continue;
+    if (raw.length > MAX_LINE_LENGTH) fail(line, `line longer than ${MAX_LINE_LENGTH} characters`);
     const open = raw.match(/^virtual(6)?\s*=\s*(.*)$/);
     if (!open) {
-      if (/^\s*$/.test(raw) || /^\s*#/.test(raw)) continue;
       globalDirective(raw, line);
       continue;
     }
@@ -530,10 +531,10 @@ export function parseLdirectordConfig(text: string, file: string, options: Parse
     // blank lines skipped; the first other line ends it and is read again as a global line.
     for (; i < lines.length; i++) {
       const body = lines[i];
-      if (body.length > MAX_LINE_LENGTH) fail(i + 1, `line longer than ${MAX_LINE_LENGTH} characters`);
       if (/^\s*#/.test(body)) continue;
       const text = stripComment(body).replace(/\t/g, '    ');
       if (/^\s*$/.test(text)) continue;
+      if (text.length > MAX_LINE_LENGTH) fail(i + 1, `line longer than ${MAX_LINE_LENGTH} characters`);
       const m = text.match(/^ {4,}(.+)$/);
       if (!m) break;
       sectionDirective(section, m[1], body, i + 1);
