@@ -8,6 +8,8 @@ import { InvalidArgumentError } from 'commander';
 import { InputError } from '../errors.js';
 import { log } from '../log.js';
 import { desiredWhenHealthy, type IpvsServiceState } from '../lvs/config/desired.js';
+import { DEFAULT_CONFIG_NAME, resolveConfigPath } from '../lvs/config/files.js';
+import type { LdirectordConfig } from '../lvs/config/model.js';
 import { loadLdirectordConfig } from '../lvs/config/parse.js';
 import { Director } from '../lvs/director.js';
 import { openIpvs, type IpvsKind } from '../lvs/ipvs/index.js';
@@ -76,14 +78,12 @@ export async function runDirector(file: string, ipvsKind: IpvsKind, concurrency:
   });
 }
 
-export const DEFAULT_LDIRECTORD_CF = '/etc/ha.d/ldirectord.cf';
+/** ldirectord's default: the name `ldirectord.cf`, found as resolveConfigFile finds names. */
+export const DEFAULT_LDIRECTORD_CF = DEFAULT_CONFIG_NAME;
 
-/** ldirectord's lookup: a bare name is looked for in /etc/ha.d and /etc/ha.d/conf first. */
+/** ldirectord's lookup: a relative name is looked for in /etc/ha.d, then /etc/ha.d/conf, then as given. */
 export function resolveConfigFile(name: string): string {
-  if (!name.includes('/')) {
-    for (const dir of ['/etc/ha.d', '/etc/ha.d/conf']) if (existsSync(`${dir}/${name}`)) return `${dir}/${name}`;
-  }
-  return name;
+  return resolveConfigPath(name);
 }
 
 function printState(state: IpvsServiceState[]): void {
@@ -98,13 +98,22 @@ function printState(state: IpvsServiceState[]): void {
 export function register(program: Command): Command {
   const ld = program.command('ldirectord')
     .description('the ldirectord role: read ldirectord.cf, check real servers, set IPVS weights')
-    .option('-f, --file <file>', 'configuration (a bare name is looked for in /etc/ha.d, as ldirectord does)', DEFAULT_LDIRECTORD_CF);
+    .option('-f, --file <file>', 'configuration (a relative name is looked for in /etc/ha.d and /etc/ha.d/conf first, as ldirectord does)', DEFAULT_LDIRECTORD_CF);
 
   ld.command('check')
     .description('parse and validate the file, and print the IPVS table it asks for when every real server is healthy')
     .option('--json', 'print as JSON')
     .action((o: { json?: boolean }) => {
-      const config = loadLdirectordConfig(resolveConfigFile(ld.opts().file));
+      let config: LdirectordConfig;
+      try {
+        config = loadLdirectordConfig(resolveConfigFile(ld.opts().file));
+      } catch (e) {
+        if (!(e instanceof InputError)) throw e;
+        // `file:line: directive: message`, like a compiler, and ldirectord's exit code for a broken file.
+        process.stderr.write(`${e.describe()}\n`);
+        process.exitCode = 2;
+        return;
+      }
       for (const w of config.warnings) process.stderr.write(`${config.file}:${w.line}: warning: ${w.message}\n`);
       const state = desiredWhenHealthy(config);
       if (o.json) process.stdout.write(JSON.stringify({ virtualServices: state }, null, 2) + '\n');
