@@ -96,6 +96,25 @@ describe('a three-node cluster', () => {
     expect(after.view.live).toEqual([1, 2, 3]);
   });
 
+  it('drains a node (weight 0) and takes its share back', async () => {
+    const cli = (verb: string) => cl.lab.exec(cl.lab.nodeNs(3), [process.execPath, built('cli/main.js'), verb, '--config', cl.configFile, '--node', nodeName(3)]);
+    await cli('drain');
+    const deadline = Date.now() + 15_000;
+    while ((await cl.status(1))!.vips[0].perNode[nodeName(3)] !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await cl.waitForSettled([1, 2, 3]);
+    let owners = await kernelOwners();
+    expect(owners.get(3)).toEqual([]);
+    expect([owners.get(1)!.length, owners.get(2)!.length]).toEqual([128, 128]);
+    const during = await cl.burst(200);
+    expect(during.filter((a) => !a.node)).toEqual([]);
+    expect(during.some((a) => a.node === nodeName(3))).toBe(false);
+    await cli('undrain');
+    await new Promise((r) => setTimeout(r, 1_000));
+    await cl.waitForSettled([1, 2, 3]);
+    owners = await kernelOwners();
+    expect(owners.get(3)!.length).toBe(85);
+  });
+
   it('keeps a restarted daemon\'s buckets served throughout', async () => {
     const load = cl.load({ durationMs: 4_000, tuples: cl.tuples(1_500, []), timeoutMs: 1_500, everyMs: 3 });
     await new Promise((r) => setTimeout(r, 1_000));
