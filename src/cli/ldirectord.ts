@@ -123,10 +123,11 @@ export function register(program: Command): Command {
   /** Every command reads the file first: a broken file fails every command with exit 2, as in ldirectord. */
   const validated = () => { const f = file(); loadLdirectordConfig(f); return f; };
 
-  ld.command('run')
-    .description('run the director in the foreground (SIGHUP reloads, SIGTERM stops)')
+  const directorOptions = (cmd: Command) => cmd
     .option('--ipvs <how>', 'program IPVS over netlink or through ipvsadm', ipvsOption, 'netlink')
-    .option('--concurrency <n>', 'checks in flight at once', positiveInt, 1000)
+    .option('--concurrency <n>', 'checks in flight at once', positiveInt, 1000);
+
+  directorOptions(ld.command('run').description('run the director in the foreground (SIGHUP reloads, SIGTERM stops)'))
     .action(async (o: { ipvs: IpvsKind; concurrency: number }) => {
       const f = validated();
       mkdirSync(RUN_DIR, { recursive: true });
@@ -134,10 +135,7 @@ export function register(program: Command): Command {
       try { await runDirector(f, o.ipvs, o.concurrency); } finally { rmSync(pidFile(f), { force: true }); rmSync(statusFile(f), { force: true }); }
     });
 
-  ld.command('start')
-    .description('start the director in the background (no-op if it runs)')
-    .option('--ipvs <how>', 'program IPVS over netlink or through ipvsadm', ipvsOption, 'netlink')
-    .option('--concurrency <n>', 'checks in flight at once', positiveInt, 1000)
+  directorOptions(ld.command('start').description('start the director in the background (no-op if it runs)'))
     .action(async (o: { ipvs: IpvsKind; concurrency: number }) => {
       const f = validated();
       if (typeof runningPid(f) === 'number') return;

@@ -7,29 +7,20 @@ import { Resolver } from 'node:dns/promises';
 import { connect as tcpConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import raw from 'raw-socket';
-import type { Service } from '../config/model.js';
+import type { VirtualService } from '../config/model.js';
 
 export interface CheckResult { up: boolean; message: string }
 
-export interface CheckTarget {
+/** What a check needs: the real server to reach, and the virtual service's check settings. */
+export interface CheckTarget extends Pick<VirtualService, 'service' | 'request' | 'receive' | 'httpmethod' | 'virtualhost' | 'login' | 'passwd' | 'database' | 'secret' | 'checkcommand'> {
   /** Real server address and the port to check (checkport, else the real's, else the service's default). */
   host: string;
   port: number;
+  realPort: number;
   /** The virtual service, as external checks are told it. */
   virtualHost: string;
   virtualPort: number;
-  protocol: 'tcp' | 'udp' | 'fwm';
-  service: Service;
-  request: string;
-  receive: string;
-  httpmethod: 'GET' | 'HEAD';
-  virtualhost?: string;
-  login: string;
-  passwd: string;
-  database: string;
-  secret: string;
-  checkcommand: string;
-  realPort: number;
+  protocol: VirtualService['protocol'];
   timeoutMs: number;
   checkcount: number;
 }
