@@ -8,8 +8,12 @@ import { VipLab, summarize, nodeName, VIP_ADDRESS } from '../lab/vip-lab.js';
 import { NetnsLab } from '../lab/netns.js';
 import { runFailover } from '../lab/failover.js';
 import { log } from '../log.js';
+import { InputError } from '../errors.js';
 import { hashmodeOption, positiveInt } from './options.js';
-import { table } from './progress.js';
+import { progressBar, table } from './progress.js';
+
+/** The demo is a bounded burst, not a load test. */
+const MAX_DEMO_CONNECTIONS = 20_000;
 
 const STATE_DIR = process.env.AAVIP_RUN_DIR ?? '/run/aavip';
 const statePath = (prefix: string) => `${STATE_DIR}/lab-${prefix}.json`;
@@ -29,14 +33,30 @@ export function register(lab: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (o: { hashmode: never; connections: number; buckets: number; prefix: string; json?: boolean }) => {
       const t0 = performance.now();
+      if (o.connections > MAX_DEMO_CONNECTIONS) throw new InputError(`at most ${MAX_DEMO_CONNECTIONS} connections`, { field: '--connections' });
+      // Interrupted while building or running: tear down (namespaces and the processes in them), exit 130.
+      let vl: VipLab | undefined;
+      let interrupted = false;
+      const onSignal = () => {
+        if (interrupted) return;
+        interrupted = true;
+        if (vl) void vl.destroy().finally(() => process.exit(130));
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       if (!o.json) process.stderr.write(`building the lab: switch, 3 nodes, client (namespaces ${o.prefix}-*) ...\n`);
-      const vl = await VipLab.create({ prefix: o.prefix, hashmode: o.hashmode, buckets: o.buckets });
-      const onSignal = () => { void vl.destroy().finally(() => process.exit(130)); };
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
+      try {
+        vl = await VipLab.create({ prefix: o.prefix, hashmode: o.hashmode, buckets: o.buckets });
+      } catch (e) {
+        if (interrupted) process.exit(130);
+        throw e;
+      }
+      if (interrupted) { await vl.destroy(); process.exit(130); }
       try {
         if (!o.json) process.stderr.write(`VIP ${VIP_ADDRESS} (${vl.vip.hashmode}, ${vl.vip.buckets} buckets, nft) on 3 nodes; ${o.connections} connections from ${vl.lab.clientSources.length} client addresses ...\n`);
-        const attempts = await vl.burst(o.connections);
+        const bar = o.json ? undefined : progressBar('connections');
+        const attempts = await vl.burst(o.connections, 32, 3_000, bar && ((done, total) => bar.update(done, total)));
+        bar?.finish();
         const s = summarize(vl, attempts);
         const neigh = await vl.lab.exec(vl.lab.clientNs, ['ip', 'neigh', 'show', VIP_ADDRESS]);
         const clientSeesMac = neigh.stdout.match(/lladdr ([0-9a-f:]+)/)?.[1];

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { InputError } from '../errors.js';
 import { createDataplane } from '../dataplane/index.js';
+import { requireClusterip } from '../dataplane/clusterip.js';
 import { withVipLock } from '../dataplane/lock.js';
 import { interfaceIndex } from '../dataplane/link.js';
 import { noBuckets, type Ownership, type VipSpec } from '../dataplane/types.js';
@@ -95,6 +96,7 @@ export function register(program: Command): void {
       const spec = specOf(o);
       await interfaceIndex(spec.interface);
       const dp = await createDataplane(spec.backend, { arpCount: o.arpCount });
+      if (dp.backend === 'clusterip') await requireClusterip();
       process.stdout.write(`${vipCidr(spec)} on ${spec.interface}: ${dp.backend}, ${spec.hashmode}, ${spec.buckets} buckets, MAC ${spec.mac}\n`);
     });
 

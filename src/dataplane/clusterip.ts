@@ -3,6 +3,8 @@
 // hash_init); the buckets ("local nodes") this node serves are then added and removed through
 // /proc/net/ipt_CLUSTERIP/<VIP>. CLUSTERIP joins the MAC and mangles ARP itself.
 import { readFile, writeFile } from 'node:fs/promises';
+import { release } from 'node:os';
+import { InputError } from '../errors.js';
 import { formatAddress } from '../hash/flow.js';
 import { run } from './exec.js';
 import type { Ownership, VipSpec } from './types.js';
@@ -68,6 +70,22 @@ export function planClusteripRemove(vip: VipSpec, current: ClusteripState): Clus
 /** `-A INPUT ...` as printed by `iptables -S` → the same rule with `-D`: deletion must match the target's options too. */
 function deleteCommand(rule: string): string[] {
   return ['-D', ...rule.trim().split(/\s+/).slice(1)];
+}
+
+const TARGETS = '/proc/net/ip_tables_targets';
+const hasTarget = async () => (await readFile(TARGETS, 'utf8').catch(() => '')).split('\n').includes('CLUSTERIP');
+
+/**
+ * Refuses, before anything is changed, a kernel without the CLUSTERIP target (removed in Linux
+ * 6.3). Loads the module first if it is there but not loaded, as iptables would.
+ */
+export async function requireClusterip(): Promise<void> {
+  if (await hasTarget()) return;
+  await run('modprobe', ['-q', 'ipt_CLUSTERIP'], { allowFailure: true }).catch(() => undefined);
+  if (await hasTarget()) return;
+  const r = await run(IPTABLES_LEGACY, ['--version'], { allowFailure: true }).catch(() => undefined);
+  if (!r || r.status !== 0) throw new InputError(`${IPTABLES_LEGACY} is not installed (Debian package iptables); the clusterip backend needs it`, { field: 'backend' });
+  throw new InputError(`this kernel (${release()}) has no CLUSTERIP target (it was removed in Linux 6.3): use backend nft`, { field: 'backend' });
 }
 
 export async function readClusterip(vip: VipSpec): Promise<ClusteripState> {

@@ -5,12 +5,12 @@
 import { formatAddress } from '../hash/flow.js';
 import { log } from '../log.js';
 import { sendGratuitousArp } from '../native.js';
-import { executeClusterip, planClusterip, planClusteripRemove, readClusterip, servedBuckets } from './clusterip.js';
+import { executeClusterip, planClusterip, planClusteripRemove, readClusterip, requireClusterip, servedBuckets } from './clusterip.js';
 import { run } from './exec.js';
-import { addAddress, hasAddress, joinedMacs, joinMac, leaveMac, removeAddress, interfaceIndex } from './link.js';
-import { nftApply, planNft, readNftTable, renderArpDelete, renderArpTable, renderDelete, nftTableName } from './nft.js';
+import { addAddress, hasAddress, joinedMacs, joinMac, leaveMac, removeAddress, interfaceIndex, interfaceMac } from './link.js';
+import { arpComment, nftApply, planNft, readArpTable, readNftTable, renderArpDelete, renderArpTable, renderDelete, nftTableName } from './nft.js';
 import type { Backend, BackendChoice, Dataplane, Ownership, VipSpec, VipState } from './types.js';
-import { applyXt, readXt, removeXt, servedFromRules } from './xtcluster.js';
+import { executeXt, planXt, planXtRemove, readXt, servedFromRules } from './xtcluster.js';
 
 interface Rules {
   /** Makes the kernel's rules match; returns nothing. */
@@ -24,7 +24,8 @@ interface Rules {
 const nftRules: Rules = {
   ownsLinkLayer: true,
   async apply(vip, ownership) {
-    const plan = planNft(vip, ownership, await readNftTable(vip));
+    const nodeMac = vip.address.family === 6 ? await interfaceMac(vip.interface) : undefined;
+    const plan = planNft(vip, ownership, await readNftTable(vip), nodeMac);
     if (plan) await nftApply(plan);
   },
   async read(vip) { return (await readNftTable(vip))?.ownership; },
@@ -33,7 +34,11 @@ const nftRules: Rules = {
 
 const clusteripRules: Rules = {
   ownsLinkLayer: false,
-  async apply(vip, ownership) { await executeClusterip(vip, planClusterip(vip, servedBuckets(ownership), await readClusterip(vip))); },
+  async apply(vip, ownership) {
+    const plan = planClusterip(vip, servedBuckets(ownership), await readClusterip(vip));
+    if (plan.commands.some((c) => c[0] === '-I')) await requireClusterip();
+    await executeClusterip(vip, plan);
+  },
   async read(vip) {
     const s = await readClusterip(vip);
     return s.rule === undefined ? undefined : { owned: s.localNodes, incoming: [], draining: [] };
@@ -44,8 +49,10 @@ const clusteripRules: Rules = {
 const xtRules: Rules = {
   ownsLinkLayer: true,
   async apply(vip, ownership) {
-    await applyXt(vip, servedBuckets(ownership), await readXt(vip));
-    if (vip.address.family === 4) await nftApply(renderArpDelete(vip) + renderArpTable(vip));
+    await executeXt(planXt(vip, servedBuckets(ownership), await readXt(vip)));
+    if (vip.address.family === 4) {
+      if ((await readArpTable(vip)) !== arpComment(vip)) await nftApply(renderArpDelete(vip) + renderArpTable(vip));
+    }
   },
   async read(vip) {
     const s = await readXt(vip);
@@ -53,7 +60,7 @@ const xtRules: Rules = {
     return { owned: servedFromRules(s.rules), incoming: [], draining: [] };
   },
   async remove(vip) {
-    await removeXt(vip, await readXt(vip));
+    await executeXt(planXtRemove(vip, await readXt(vip)));
     if (vip.address.family === 4) await nftApply(renderArpDelete(vip));
   },
 };

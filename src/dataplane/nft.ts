@@ -7,6 +7,7 @@ import { formatAddress } from '../hash/flow.js';
 import { NFT_PORT_PROTOCOLS, nftFields, nftKeyExpression } from '../hash/hashmode.js';
 import { PROTOCOLS } from '../hash/flow.js';
 import { run } from './exec.js';
+import { renderNdRules } from './nd.js';
 import type { Ownership, VipSpec } from './types.js';
 
 export function nftFamily(vip: VipSpec): 'ip' | 'ip6' {
@@ -17,9 +18,12 @@ export function nftTableName(vip: VipSpec): string {
   return `aavip_${formatAddress(vip.address).replace(/[.:]/g, '_')}`;
 }
 
-/** What the rules depend on; a table whose signature differs is rebuilt. */
-export function nftSignature(vip: VipSpec): string {
-  const facts = [formatAddress(vip.address), vip.mac, vip.hashmode, vip.seed, vip.buckets].join('|');
+/**
+ * What the rules depend on; a table whose signature differs is rebuilt. For IPv6 that includes
+ * the interface's own MAC, which the neighbour-discovery rewrite matches (nd.ts).
+ */
+export function nftSignature(vip: VipSpec, nodeMac?: string): string {
+  const facts = [formatAddress(vip.address), vip.mac, vip.hashmode, vip.seed, vip.buckets, ...(vip.address.family === 6 ? [nodeMac] : [])].join('|');
   return createHash('sha256').update(facts).digest('hex').slice(0, 16);
 }
 
@@ -37,8 +41,11 @@ function bucketExpression(vip: VipSpec, proto: number): string {
   return `jhash ${key} mod ${vip.buckets} seed 0x${vip.seed.toString(16)} offset 1`;
 }
 
-/** The whole table (and the ARP table for IPv4), with `ownership` as the map's elements. */
-export function renderVipTables(vip: VipSpec, ownership: Ownership): string {
+/**
+ * The whole table (and the ARP table for IPv4), with `ownership` as the map's elements. An IPv6
+ * table needs `nodeMac`, the interface's own MAC, for its neighbour-discovery rewrite.
+ */
+export function renderVipTables(vip: VipSpec, ownership: Ownership, nodeMac?: string): string {
   const fam = nftFamily(vip);
   const name = nftTableName(vip);
   const addr = formatAddress(vip.address);
@@ -48,6 +55,7 @@ export function renderVipTables(vip: VipSpec, ownership: Ownership): string {
   // Port-less protocols (ICMP echo, GRE, ...) hash the address alone.
   hashRules.push(`    ct original protocol != { ${NFT_PORT_PROTOCOLS.join(', ')} } ${bucketExpression(vip, PROTOCOLS.icmp)} vmap @buckets`);
   const elems = elements(ownership);
+  if (fam === 'ip6' && !nodeMac) throw new Error('an IPv6 VIP table needs the interface MAC');
   const lines = [
     `table ${fam} ${name} {`,
     `  map buckets {`,
@@ -57,9 +65,12 @@ export function renderVipTables(vip: VipSpec, ownership: Ownership): string {
     `  chain prerouting {`,
     // After conntrack (-200), so the original tuple is known; dropped packets never confirm an entry.
     `    type filter hook prerouting priority mangle; policy accept;`,
-    `    ${daddr} ${addr} jump vip comment "aavip:${nftSignature(vip)}"`,
+    `    ${daddr} ${addr} jump vip comment "aavip:${nftSignature(vip, nodeMac)}"`,
     `  }`,
     `  chain vip {`,
+    // Neighbour discovery is not tracked by conntrack, so it cannot be hashed: every node answers
+    // a unicast solicitation for the VIP (all with the cluster MAC).
+    ...(fam === 'ip6' ? ['    icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } meta pkttype set host accept'] : []),
     ...hashRules,
     `    drop`,
     `  }`,
@@ -77,6 +88,12 @@ export function renderVipTables(vip: VipSpec, ownership: Ownership): string {
     `    ct state established,related meta pkttype set host accept`,
     `    drop`,
     `  }`,
+    ...(fam === 'ip6' ? [
+      `  chain nd_output {`,
+      `    type filter hook output priority 0; policy accept;`,
+      ...renderNdRules(vip, nodeMac!).map((r) => `    ${r}`),
+      `  }`,
+    ] : []),
     `}`,
   ];
   return lines.join('\n') + '\n' + (fam === 'ip' ? renderArpTable(vip) : '');
@@ -91,10 +108,21 @@ export function renderArpTable(vip: VipSpec): string {
     `table arp ${nftTableName(vip)} {`,
     `  chain output {`,
     `    type filter hook output priority 0; policy accept;`,
-    `    arp saddr ip ${formatAddress(vip.address)} arp saddr ether set ${vip.mac}`,
+    `    arp saddr ip ${formatAddress(vip.address)} arp saddr ether set ${vip.mac} comment "${arpComment(vip)}"`,
     `  }`,
     `}`,
   ].join('\n') + '\n';
+}
+
+/** Marks the ARP rule with what it says, so a reconcile can tell whether it is already right. */
+export const arpComment = (vip: VipSpec) => `aavip:${formatAddress(vip.address)}=${vip.mac}`;
+
+/** The comment of the VIP's ARP rule, if its table exists. */
+export async function readArpTable(vip: VipSpec): Promise<string | undefined> {
+  const r = await run('nft', ['-j', 'list', 'table', 'arp', nftTableName(vip)], { allowFailure: true });
+  if (r.status !== 0) return undefined;
+  const rule = (JSON.parse(r.stdout) as NftJson).nftables.find((o) => o.rule?.chain === 'output')?.rule;
+  return (rule?.comment as string | undefined) ?? '';
 }
 
 export function renderArpDelete(vip: VipSpec): string {
@@ -151,14 +179,17 @@ export async function readNftTable(vip: VipSpec): Promise<NftTableState | undefi
   const r = await run('nft', ['-j', 'list', 'table', nftFamily(vip), name], { allowFailure: true });
   if (r.status !== 0) return undefined;
   const state = parseTableState(JSON.parse(r.stdout) as NftJson);
-  if (nftFamily(vip) === 'ip') state.arp = (await run('nft', ['-j', 'list', 'table', 'arp', name], { allowFailure: true })).status === 0;
+  if (nftFamily(vip) === 'ip') state.arp = (await readArpTable(vip)) === arpComment(vip);
   return state;
 }
 
-/** The one transaction that takes the kernel from `current` to (vip, ownership); '' if nothing to do. */
-export function planNft(vip: VipSpec, ownership: Ownership, current: NftTableState | undefined): string {
+/**
+ * The one transaction that takes the kernel from `current` to (vip, ownership); '' if nothing to
+ * do. `nodeMac` (the interface's MAC) is needed for IPv6 VIPs.
+ */
+export function planNft(vip: VipSpec, ownership: Ownership, current: NftTableState | undefined, nodeMac?: string): string {
   const needsArp = nftFamily(vip) === 'ip';
-  if (!current || current.signature !== nftSignature(vip) || current.arp !== needsArp) return renderDelete(vip) + renderVipTables(vip, ownership);
+  if (!current || current.signature !== nftSignature(vip, nodeMac) || current.arp !== needsArp) return renderDelete(vip) + renderVipTables(vip, ownership, nodeMac);
   const same = (Object.keys(CHAIN_OF) as (keyof Ownership)[]).every((k) => [...ownership[k]].sort((a, b) => a - b).join() === current.ownership[k].join());
   return same ? '' : renderOwnership(vip, ownership);
 }

@@ -2,6 +2,7 @@
 // addresses, each recording its source port and which node answered. Runs inside the client
 // namespace; prints one JSON document on stdout.
 // Usage: node client.js '{"target":"198.18.0.100","port":8080,"sources":[...],"count":600,"concurrency":32,"timeoutMs":3000}'
+//        node client.js - < options.json
 import { connect } from 'node:net';
 
 export interface BurstOptions {
@@ -11,6 +12,10 @@ export interface BurstOptions {
   count: number;
   concurrency: number;
   timeoutMs: number;
+  /** Exact (source address, source port) tuples to connect from, instead of `count` ephemeral ones. */
+  tuples?: { src: string; sport: number }[];
+  /** Report progress on stderr as `progress DONE TOTAL` lines. */
+  progress?: boolean;
 }
 
 export interface Attempt {
@@ -46,16 +51,30 @@ export function attempt(target: string, port: number, src: string, timeoutMs: nu
 }
 
 export async function burst(o: BurstOptions): Promise<Attempt[]> {
-  const results: Attempt[] = new Array(o.count);
+  const count = o.tuples?.length ?? o.count;
+  const results: Attempt[] = new Array(count);
   let next = 0;
+  let done = 0;
+  const every = Math.max(1, Math.floor(count / 100));
   const worker = async () => {
-    for (let i = next++; i < o.count; i = next++) results[i] = await attempt(o.target, o.port, o.sources[i % o.sources.length], o.timeoutMs);
+    for (let i = next++; i < count; i = next++) {
+      const t = o.tuples?.[i];
+      results[i] = await attempt(o.target, o.port, t ? t.src : o.sources[i % o.sources.length], o.timeoutMs, t?.sport);
+      if (o.progress && (++done % every === 0 || done === count)) process.stderr.write(`progress ${done} ${count}\n`);
+    }
   };
-  await Promise.all(Array.from({ length: Math.min(o.concurrency, o.count) }, worker));
+  await Promise.all(Array.from({ length: Math.min(o.concurrency, count) }, worker));
   return results;
 }
 
+async function readStdin(): Promise<string> {
+  let text = '';
+  for await (const chunk of process.stdin) text += chunk;
+  return text;
+}
+
 if (process.argv[1]?.endsWith('client.js') && process.argv[2]) {
-  const opts = JSON.parse(process.argv[2]) as BurstOptions;
-  burst(opts).then((r) => process.stdout.write(JSON.stringify(r) + '\n'));
+  // '-': the options come on stdin (a long tuple list would not fit in one argument).
+  const text = process.argv[2] === '-' ? readStdin() : Promise.resolve(process.argv[2]);
+  text.then((t) => burst(JSON.parse(t) as BurstOptions)).then((r) => process.stdout.write(JSON.stringify(r) + '\n'));
 }

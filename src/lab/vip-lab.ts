@@ -1,7 +1,9 @@
 // A three-node active/active VIP in a namespace lab: the building block of `aavip lab demo` and of
 // the integration tests. Each node runs the real `aavip vip apply` on its own kernel namespace and a
 // responder; the client's connections are checked against the hash model's prediction.
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { assign, bucketsOf, type Owners } from '../assignment/assign.js';
 import type { Ownership } from '../dataplane/types.js';
 import { parseVipSpec } from '../dataplane/vipspec.js';
@@ -10,7 +12,7 @@ import { formatAddress, parseAddress } from '../hash/flow.js';
 import { bucketOf } from '../hash/mechanisms.js';
 import type { Hashmode } from '../hash/hashmode.js';
 import type { Attempt, BurstOptions } from './client.js';
-import { LAB_PREFIX_LENGTH, NetnsLab } from './netns.js';
+import { LAB_PREFIX_LENGTH, LAB_PREFIX_LENGTH6, NetnsLab } from './netns.js';
 import { built } from '../paths.js';
 
 export const CLI = built('cli/main.js');
@@ -18,6 +20,8 @@ const RESPONDER = built('lab/responder.js');
 const CLIENT = built('lab/client.js');
 
 export const VIP_ADDRESS = '198.18.0.100';
+/** The lab's IPv6 VIP (labs created with family 6). */
+export const VIP_ADDRESS6 = '2001:2::100';
 export const SERVICE_PORT = 8080;
 
 export interface VipLabOptions {
@@ -28,7 +32,11 @@ export interface VipLabOptions {
   seed?: number;
   backend?: 'nft' | 'xt_cluster' | 'clusterip';
   clientAddresses?: number;
+  /** 6: the VIP is IPv6 (2001:2::100/64) and the client connects from IPv6 sources. */
+  family?: 4 | 6;
 }
+
+export interface Tuple { src: string; sport: number }
 
 export const nodeName = (i: number) => `node${i}`;
 
@@ -38,13 +46,17 @@ export class VipLab {
   private constructor(readonly lab: NetnsLab, readonly vip: VipSpec) {}
 
   static async create(o: VipLabOptions): Promise<VipLab> {
-    const lab = await NetnsLab.create({ prefix: o.prefix, nodes: o.nodes ?? 3, clientAddresses: o.clientAddresses ?? 200 });
+    const v6 = o.family === 6;
+    const lab = await NetnsLab.create({ prefix: o.prefix, nodes: o.nodes ?? 3, clientAddresses: o.clientAddresses ?? 200, ipv6: v6 });
     try {
       const vip = parseVipSpec({
-        address: `${VIP_ADDRESS}/${LAB_PREFIX_LENGTH}`, interface: 'eth0', hashmode: o.hashmode ?? 'sourceip-sourceport',
+        address: v6 ? `${VIP_ADDRESS6}/${LAB_PREFIX_LENGTH6}` : `${VIP_ADDRESS}/${LAB_PREFIX_LENGTH}`, interface: 'eth0', hashmode: o.hashmode ?? 'sourceip-sourceport',
         buckets: o.buckets ?? (o.backend === 'xt_cluster' || o.backend === 'clusterip' ? 3 : 256), seed: o.seed ?? 0x5eed, backend: o.backend ?? 'nft',
       });
       const vl = new VipLab(lab, vip);
+      // aavip leaves IPv6 neighbour discovery alone (nodes would advertise their own MACs), so the
+      // client is told the cluster MAC statically, as a router in front of the cluster would be.
+      if (v6) await lab.exec(lab.clientNs, ['ip', '-6', 'neigh', 'replace', VIP_ADDRESS6, 'lladdr', vip.mac, 'dev', 'eth0', 'nud', 'permanent']);
       await vl.setOwners(assign(lab.nodeIds.map((id) => ({ id, weight: 1 })), new Set(lab.nodeIds), vip.buckets));
       for (const i of lab.nodeIds) {
         const child = lab.spawn(lab.nodeNs(i), [process.execPath, RESPONDER, nodeName(i), String(SERVICE_PORT)]);
@@ -75,25 +87,61 @@ export class VipLab {
     await Promise.all(this.lab.nodeIds.map((i) => this.applyOwnership(i, { owned: bucketsOf(owners, i), incoming: [], draining: [] })));
   }
 
+  /** The VIP as the client dials it. */
+  get target(): string { return formatAddress(this.vip.address); }
+  /** The client's source addresses in the VIP's family. */
+  get sources(): string[] { return this.vip.address.family === 6 ? this.lab.clientSources6 : this.lab.clientSources; }
+
   /** The node the hash model says serves this connection. */
   predictedNode(src: string, sport: number): number {
-    const flow = { src: parseAddress(src)!, srcPort: sport, dst: this.vip.address, dstPort: SERVICE_PORT, proto: 6 };
-    const mechanism = this.vip.backend === 'auto' ? 'nft' : this.vip.backend;
-    const bucket = bucketOf({ mechanism, hashmode: this.vip.hashmode, seed: this.vip.seed, buckets: this.vip.buckets }, flow);
-    return this.owners[bucket - 1];
+    return this.owners[this.bucketOfConnection(src, sport) - 1];
   }
 
+  /** The bucket the hash model puts a client's TCP connection to the service in. */
   bucketOfConnection(src: string, sport: number): number {
     const flow = { src: parseAddress(src)!, srcPort: sport, dst: this.vip.address, dstPort: SERVICE_PORT, proto: 6 };
     const mechanism = this.vip.backend === 'auto' ? 'nft' : this.vip.backend;
     return bucketOf({ mechanism, hashmode: this.vip.hashmode, seed: this.vip.seed, buckets: this.vip.buckets }, flow);
   }
 
-  /** A burst of real connections from the client namespace. */
-  async burst(count: number, concurrency = 32, timeoutMs = 3_000): Promise<Attempt[]> {
-    const opts: BurstOptions = { target: VIP_ADDRESS, port: SERVICE_PORT, sources: this.lab.clientSources, count, concurrency, timeoutMs };
-    const r = await this.lab.exec(this.lab.clientNs, [process.execPath, CLIENT, JSON.stringify(opts)], { timeoutMs: 60_000 + count * 50 });
-    return JSON.parse(r.stdout) as Attempt[];
+  /**
+   * `count` client tuples whose bucket passes `wanted`, from source ports 10000.. (below the
+   * ephemeral range, so they never collide with the client's other connections), each used once.
+   */
+  tuplesWhere(wanted: (bucket: number) => boolean, count: number, firstPort = 10_000): Tuple[] {
+    const out: Tuple[] = [];
+    const sources = this.sources;
+    for (let port = firstPort; port < 32_000 && out.length < count; port++) {
+      const src = sources[port % sources.length];
+      if (wanted(this.bucketOfConnection(src, port))) out.push({ src, sport: port });
+    }
+    return out;
+  }
+
+  /**
+   * A burst of real connections from the client namespace: `count` from ephemeral ports, or
+   * exactly the given tuples. `onProgress` sees (done, total) as connections finish.
+   */
+  async burst(count: number | Tuple[], concurrency = 32, timeoutMs = 3_000, onProgress?: (done: number, total: number) => void): Promise<Attempt[]> {
+    const tuples = Array.isArray(count) ? count : undefined;
+    const n = tuples?.length ?? (count as number);
+    const opts: BurstOptions = { target: this.target, port: SERVICE_PORT, sources: this.sources, count: n, concurrency, timeoutMs, tuples, progress: !!onProgress };
+    const child = spawn('ip', ['netns', 'exec', this.lab.clientNs, process.execPath, CLIENT, '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdin.end(JSON.stringify(opts));
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    createInterface({ input: child.stderr }).on('line', (line) => {
+      const m = line.match(/^progress (\d+) (\d+)$/);
+      if (m) onProgress?.(Number(m[1]), Number(m[2]));
+      else stderr += line + '\n';
+    });
+    // Bounded: every attempt has its own timeout, so the whole burst cannot take longer than this.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000 + Math.ceil(n / concurrency) * timeoutMs);
+    const [status] = await once(child, 'close') as [number | null];
+    clearTimeout(timer);
+    if (status !== 0) throw new Error(`the lab client exited ${status}: ${stderr.trim()}`);
+    return JSON.parse(stdout) as Attempt[];
   }
 
   async destroy(): Promise<void> {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { planClusterip, planClusteripRemove, clusteripRuleSpec } from '../../src/dataplane/clusterip.js';
 import { planNft, renderVipTables, parseTableState } from '../../src/dataplane/nft.js';
 import { parseVipSpec } from '../../src/dataplane/vipspec.js';
-import { renderXtChain, servedFromRules, xtJumpRule } from '../../src/dataplane/xtcluster.js';
+import { planXt, planXtRemove, renderXtChain, servedFromRules, xtChainName, xtJumpRule, xtRules } from '../../src/dataplane/xtcluster.js';
 import { InputError } from '../../src/errors.js';
 
 const vip = (extra: Record<string, unknown> = {}) => parseVipSpec({ address: '198.18.0.100/24', interface: 'eth0', seed: '0x1234', ...extra } as never);
@@ -56,6 +56,24 @@ describe('xt_cluster backend plan', () => {
   it('reads served buckets back from iptables -S (which prints masks)', () => {
     expect(servedFromRules(['-A X -m cluster --cluster-local-nodemask 0x00000001 --cluster-total-nodes 3 -j ACCEPT',
       '-A X -m cluster --cluster-local-nodemask 0x00000004 --cluster-total-nodes 3 -j ACCEPT', '-A X -j DROP'])).toEqual([1, 3]);
+  });
+
+  it('plans the chain and the jump only where the kernel differs, with the variant that holds the chain', () => {
+    const chain = xtChainName(v);
+    const empty = { bin: 'iptables-legacy', chain: false, jump: false, rules: [] };
+    expect(planXt(v, [3, 1], empty)).toEqual({ bin: 'iptables-legacy', restore: renderXtChain(v, [1, 3]),
+      commands: [['-t', 'mangle', '-I', 'PREROUTING', '-d', '198.18.0.100/32', '-i', 'eth0', '-m', 'comment', '--comment', 'aavip', '-j', chain]] });
+    // As `iptables -S` prints the chain back: masks, hex seed.
+    const printed = [`-A ${chain} -m cluster --cluster-local-nodemask 0x00000001 --cluster-total-nodes 3 --cluster-hash-seed 0x00001234 -j ACCEPT`,
+      `-A ${chain} -m cluster --cluster-local-nodemask 0x00000004 --cluster-total-nodes 3 --cluster-hash-seed 0x00001234 -j ACCEPT`, `-A ${chain} -j DROP`];
+    expect(xtRules(v, [1, 3])).toEqual(printed);
+    const current = { bin: 'iptables', chain: true, jump: true, rules: printed };
+    expect(planXt(v, [1, 3], current)).toEqual({ bin: 'iptables', commands: [] });
+    expect(planXt(v, [1], current)).toEqual({ bin: 'iptables', restore: renderXtChain(v, [1]), commands: [] });
+    // Another seed is another hash: the chain is rewritten even though the buckets are the same.
+    expect(planXt(vip({ backend: 'xt_cluster', buckets: 3, hashmode: 'sourceip', seed: 7 }), [1, 3], current).restore).toContain('--cluster-hash-seed 0x7 ');
+    expect(planXtRemove(v, current).commands).toEqual([['-t', 'mangle', '-D', ...xtJumpRule(v)], ['-t', 'mangle', '-F', chain], ['-t', 'mangle', '-X', chain]]);
+    expect(planXtRemove(v, { ...empty, bin: 'iptables' }).commands).toEqual([]);
   });
 
   it('refuses hashmodes xt_cluster cannot do', () => {
