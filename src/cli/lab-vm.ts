@@ -1,24 +1,42 @@
 // `aavip lab vm -- CMD`: run a command as root inside Debian's 6.1 kernel (CLUSTERIP, IPVS) under qemu.
 import type { Command } from 'commander';
-import { runInVm } from '../lab/vm.js';
+import { runInVm, VmError } from '../lab/vm.js';
 import { positiveInt } from './options.js';
 
 const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
+/** Exit statuses of the lab itself, as `timeout` and container runners use them. */
+export const EXIT_TIMEOUT = 124;
+export const EXIT_LAB_FAILED = 125;
+
 export function register(lab: Command): void {
   lab.command('vm')
-    .description("run CMD as root in a VM with Debian's 6.1 kernel (real CLUSTERIP and IPVS), the host's filesystem shared read-only; exits with CMD's status")
-    .argument('<cmd...>', 'the command (put it after --)')
-    .option('--timeout <s>', 'give up after this many seconds', positiveInt, 600)
+    .description("run CMD as root in a VM with Debian's 6.1 kernel (real CLUSTERIP, xt_cluster, IPVS) and the host's "
+      + "filesystem shared read-only (with tmpfs on /tmp and /run); a writable folder is $AAVIP_RESULTS (/mnt). Exits with CMD's "
+      + `status, ${EXIT_TIMEOUT} on timeout, ${EXIT_LAB_FAILED} when the VM cannot run`)
+    .argument('<cmd...>', 'the command and its arguments (put them after --)')
+    .option('--timeout <s>', 'stop the VM after this many seconds', positiveInt, 600)
     .option('--mem <mb>', 'guest memory in MiB', positiveInt, 1024)
+    .option('--module <name...>', 'also load these kernel modules')
+    .option('--results <dir>', 'copy the files CMD wrote to $AAVIP_RESULTS into this folder')
     .option('--json', 'print {exitCode, stdout, stderr, bootMs, runMs} instead of passing the output through')
-    .action(async (cmd: string[], o: { timeout: number; mem: number; json?: boolean }) => {
-      const r = await runInVm({
-        script: `cd ${quote(process.cwd())}\n${cmd.map(quote).join(' ')}\n`, timeoutMs: o.timeout * 1000, memoryMb: o.mem,
-        log: (m) => { if (!o.json) process.stderr.write(`aavip lab vm: ${m}\n`); },
-      });
-      if (o.json) process.stdout.write(JSON.stringify({ exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, bootMs: r.bootMs, runMs: r.runMs }) + '\n');
-      else { process.stdout.write(r.stdout); process.stderr.write(r.stderr); }
-      process.exitCode = r.exitCode;
+    .option('-q, --quiet', 'no progress messages')
+    .action(async (cmd: string[], o: { timeout: number; mem: number; module?: string[]; results?: string; json?: boolean; quiet?: boolean }) => {
+      const progress = !o.json && !o.quiet;
+      try {
+        const r = await runInVm({
+          script: `${cmd.map(quote).join(' ')}\n`, cwd: process.cwd(), timeoutMs: o.timeout * 1000, memoryMb: o.mem, modules: o.module, saveFilesTo: o.results,
+          log: (m) => { if (progress) process.stderr.write(`aavip lab vm: ${m}\n`); },
+          onStdout: o.json ? undefined : (c) => process.stdout.write(c),
+          onStderr: o.json ? undefined : (c) => process.stderr.write(c),
+        });
+        if (o.json) process.stdout.write(JSON.stringify({ exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, bootMs: r.bootMs, runMs: r.runMs }) + '\n');
+        else if (progress) process.stderr.write(`aavip lab vm: exit ${r.exitCode}; boot ${(r.bootMs / 1000).toFixed(1)} s, run ${(r.runMs / 1000).toFixed(1)} s\n`);
+        process.exitCode = r.exitCode;
+      } catch (e) {
+        if (!(e instanceof VmError)) throw e;
+        process.stderr.write(`aavip lab vm: ${e.message}\n`);
+        process.exitCode = e.kind === 'timeout' ? EXIT_TIMEOUT : EXIT_LAB_FAILED;
+      }
     });
 }

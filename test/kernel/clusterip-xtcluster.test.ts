@@ -22,7 +22,7 @@ function cliBuckets(rows: Row[], mechanism: string, c: Config): number[] {
 }
 
 beforeAll(async () => {
-  const r = await runScenario('record-connections.mjs', { CONNECTIONS: '200' });
+  const r = await runScenario('record-connections.mjs', { env: { CONNECTIONS: '200' } });
   rec = JSON.parse(r.files['recorded.json']);
 }, 1_200_000);
 
