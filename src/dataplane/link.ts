@@ -15,12 +15,23 @@ async function withSocket<T>(fn: (rt: RtNetlinkSocket) => Promise<T>): Promise<T
   try { return await fn(rt); } finally { rt.socket.close(); }
 }
 
-/** The interface's index; an InputError naming `interface` if it does not exist. */
-export async function interfaceIndex(ifname: string): Promise<number> {
+async function findLink(ifname: string) {
   const links = await withSocket((rt) => rt.getLinks());
   const link = links.find((l) => l.attrs.ifname === ifname);
   if (!link || link.data.index === undefined) throw new InputError(`no interface named ${ifname} here`, { field: 'interface' });
-  return link.data.index;
+  return link;
+}
+
+/** The interface's index; an InputError naming `interface` if it does not exist. */
+export async function interfaceIndex(ifname: string): Promise<number> {
+  return (await findLink(ifname)).data.index!;
+}
+
+/** The interface's own (unicast) MAC, lower-case colon form. */
+export async function interfaceMac(ifname: string): Promise<string> {
+  const address = (await findLink(ifname)).attrs.address;
+  if (!address || address.length !== 6) throw new InputError(`${ifname} has no Ethernet address`, { field: 'interface' });
+  return Array.from(address, (b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
 export async function hasAddress(ifname: string, address: Address, prefixLength: number): Promise<boolean> {

@@ -14,5 +14,6 @@ const server = createServer((socket) => {
   socket.write(`${name}\n`);
   socket.on('data', (d) => socket.write(d));
 });
-server.listen(port, '0.0.0.0', () => process.stdout.write(`listening ${port}\n`));
+// '::' takes IPv4 and IPv6 connections alike (labs may carry an IPv6 VIP).
+server.listen({ port, host: '::', ipv6Only: false }, () => process.stdout.write(`listening ${port}\n`));
 for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => server.close(() => process.exit(0)));
