@@ -54,9 +54,6 @@ export class VipLab {
         buckets: o.buckets ?? (o.backend === 'xt_cluster' || o.backend === 'clusterip' ? 3 : 256), seed: o.seed ?? 0x5eed, backend: o.backend ?? 'nft',
       });
       const vl = new VipLab(lab, vip);
-      // aavip leaves IPv6 neighbour discovery alone (nodes would advertise their own MACs), so the
-      // client is told the cluster MAC statically, as a router in front of the cluster would be.
-      if (v6) await lab.exec(lab.clientNs, ['ip', '-6', 'neigh', 'replace', VIP_ADDRESS6, 'lladdr', vip.mac, 'dev', 'eth0', 'nud', 'permanent']);
       await vl.setOwners(assign(lab.nodeIds.map((id) => ({ id, weight: 1 })), new Set(lab.nodeIds), vip.buckets));
       for (const i of lab.nodeIds) {
         const child = lab.spawn(lab.nodeNs(i), [process.execPath, RESPONDER, nodeName(i), String(SERVICE_PORT)]);
