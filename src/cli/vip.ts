@@ -20,7 +20,7 @@ function vipOptions(cmd: Command): Command {
     .option('--seed <n>', 'hash seed (decimal, 0x hex, or auto)', 'auto')
     .option('--buckets <n>', "number of buckets (CLUSTERIP's total_nodes)")
     .option('--backend <b>', 'auto | nft | clusterip | xt_cluster', 'auto')
-    .option('--arp-count <n>', 'gratuitous ARPs sent when the address appears', (t) => Number(t), 2);
+    .option('--arp-count <n>', 'gratuitous ARPs (IPv6: unsolicited neighbour advertisements) sent when the address appears', (t) => Number(t), 2);
 }
 
 function specOf(o: VipOptions): VipSpec {

@@ -5,6 +5,7 @@
 import { formatAddress } from '../hash/flow.js';
 import { log } from '../log.js';
 import { sendGratuitousArp } from '../native.js';
+import { sendUnsolicitedAdverts } from './nd-announce.js';
 import { executeClusterip, planClusterip, planClusteripRemove, readClusterip, requireClusterip, servedBuckets } from './clusterip.js';
 import { run } from './exec.js';
 import { addAddress, hasAddress, joinedMacs, joinMac, leaveMac, removeAddress, interfaceIndex, interfaceMac } from './link.js';
@@ -78,6 +79,11 @@ class VipDataplane implements Dataplane {
     await addAddress(vip.interface, vip.address, vip.prefixLength);
     if (fresh && vip.address.family === 4) {
       try { if (this.arpCount > 0) sendGratuitousArp(vip.interface, formatAddress(vip.address), vip.mac, this.arpCount); } catch (e) { log.warn({ err: (e as Error).message }, 'gratuitous ARP failed'); }
+    }
+    if (fresh && vip.address.family === 6 && this.arpCount > 0) {
+      // IPv6's gratuitous ARP: unsolicited neighbour advertisements with the cluster MAC.
+      await sendUnsolicitedAdverts(vip, await interfaceIndex(vip.interface), this.arpCount)
+        .catch((e) => log.warn({ err: (e as Error).message }, 'unsolicited neighbour advertisement failed'));
     }
   }
 

@@ -4,7 +4,8 @@
 // and an ICMPv6 "packet too big" about a flow reaches the flow's owner only.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodeName, SERVICE_PORT, summarize, VipLab } from '../../src/lab/vip-lab.js';
+import { bucketsOf } from '../../src/assignment/assign.js';
+import { CLI, nodeName, SERVICE_PORT, summarize, VipLab } from '../../src/lab/vip-lab.js';
 import { DIST, Holder } from './lab-helpers.js';
 
 const hex = (bytes: Uint8Array) => `0x${Buffer.from(bytes).toString('hex')}`;
@@ -108,5 +109,25 @@ describe('IPv6 VIP: neighbour discovery with the cluster MAC', () => {
     } finally {
       await holder.close();
     }
+  });
+
+  it('announces the VIP with unsolicited advertisements when its address appears on a node', async () => {
+    const wrongMac = '02:00:00:00:00:99';
+    const neigh = async () => (await clientExec(['ip', '-6', 'neigh', 'show', vip(), 'dev', 'eth0'])).stdout;
+    const readd = async (arpCount: number) => {
+      await vl.lab.execNode(1, [process.execPath, CLI, 'vip', 'remove', ...vl.vipArgs()]);
+      await vl.lab.execNode(1, [process.execPath, CLI, 'vip', 'apply', ...vl.vipArgs(), '--arp-count', String(arpCount), '--own', bucketsOf(vl.owners, 1).join(',')]);
+      await new Promise((r) => setTimeout(r, 200));
+    };
+    // A neighbour holding some other MAC for the VIP (as after a unicast setup) keeps it when the
+    // address comes back silently ...
+    await clientExec(['ip', '-6', 'neigh', 'replace', vip(), 'lladdr', wrongMac, 'dev', 'eth0', 'nud', 'stale']);
+    await readd(0);
+    expect(await neigh()).toContain(`lladdr ${wrongMac}`);
+    // ... and is corrected, with no traffic needed, when it comes back announced.
+    await readd(2);
+    expect(await neigh()).toContain(`lladdr ${vl.vip.mac}`);
+    const s = summarize(vl, await vl.burst(60));
+    expect([s.failed, s.mispredicted]).toEqual([0, 0]);
   });
 });

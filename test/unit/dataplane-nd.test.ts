@@ -4,6 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checksumNeutralWord, renderNdRules } from '../../src/dataplane/nd.js';
+import { unsolicitedAdvert } from '../../src/dataplane/nd-announce.js';
 import { parseVipSpec } from '../../src/dataplane/vipspec.js';
 import { formatAddress, parseAddress } from '../../src/hash/flow.js';
 
@@ -103,5 +104,17 @@ describe('IPv6 neighbour discovery with the cluster MAC', () => {
     expect([0, 0xffff]).toContain(checksumNeutralWord('02:00:00:00:00:01', '02:00:00:00:00:01'));
     // 02:00:00:00:00:01 → 33:33:00:00:01:00: word sums 0x0201 and 0x3433, difference 0x0201 - 0x3433.
     expect(checksumNeutralWord('02:00:00:00:00:01', '33:33:00:00:01:00')).toBe((0x0201 + (~0x3433 & 0xffff)) % 0xffff);
+  });
+  it('announces the VIP as an unsolicited advertisement: Override set, the cluster MAC as target link-layer address', () => {
+    const vip = parseVipSpec({ address: '2001:2::100/64', interface: 'eth0', backend: 'nft' });
+    const na = unsolicitedAdvert(vip);
+    expect(na.length).toBe(32);
+    expect([na[0], na[1], na[4]]).toEqual([136, 0, 0x20]);
+    expect(formatAddress({ family: 6, bytes: na.subarray(8, 24) })).toBe('2001:2::100');
+    expect([na[24], na[25]]).toEqual([2, 1]);
+    expect(na.subarray(26, 32)).toEqual(macBytes(vip.mac));
+    // Sent with the cluster MAC already, it is not touched by the node's own rewrite rule.
+    const copy = Buffer.from(na);
+    expect(runRule(renderNdRules(vip, '02:00:00:00:00:01')[0], copy)).toBe(false);
   });
 });
