@@ -11,9 +11,11 @@ export const AGENTS = ['vip', 'ldirectord'] as const;
 export function installAgents(root = '/'): string[] {
   const dir = join(root, 'usr/lib/ocf/resource.d/aavip');
   mkdirSync(dir, { recursive: true });
-  const command = `${process.execPath} ${built('cli/main.js')}`;
+  // The agents run this Node on this installation: the aavip command, and the agents' own entry.
+  const aavip = `${process.execPath} ${built('cli/main.js')}`;
+  const ocf = `${process.execPath} ${built('ocf/main.js')}`;
   return AGENTS.map((name) => {
-    const text = readFileSync(join(PACKAGE_ROOT, 'agents', name), 'utf8').replaceAll('@AAVIP@', command);
+    const text = readFileSync(join(PACKAGE_ROOT, 'agents', name), 'utf8').replaceAll('@AAVIP_OCF@', ocf).replaceAll('@AAVIP@', aavip);
     const path = join(dir, name);
     writeFileSync(path, text);
     chmodSync(path, 0o755);
