@@ -9,7 +9,7 @@ import { sendUnsolicitedAdverts } from './nd-announce.js';
 import { executeClusterip, planClusterip, planClusteripRemove, readClusterip, requireClusterip, servedBuckets } from './clusterip.js';
 import { run } from './exec.js';
 import { addAddress, hasAddress, joinedMacs, joinMac, leaveMac, removeAddress, interfaceIndex, interfaceMac } from './link.js';
-import { arpComment, nftApply, planNft, readArpTable, readNftTable, renderArpDelete, renderArpTable, renderDelete, nftTableName } from './nft.js';
+import { arpComment, nftApply, planNft, readArpTable, readNftTable, renderArpDelete, renderArpTable, renderDelete, nftTableName, ndComment, readNdComment, renderNdTable } from './nft.js';
 import type { Backend, BackendChoice, Dataplane, Ownership, VipSpec, VipState } from './types.js';
 import { executeXt, planXt, planXtRemove, readXt, servedFromRules } from './xtcluster.js';
 
@@ -53,6 +53,9 @@ const xtRules: Rules = {
     await executeXt(planXt(vip, servedBuckets(ownership), await readXt(vip)));
     if (vip.address.family === 4) {
       if ((await readArpTable(vip)) !== arpComment(vip)) await nftApply(renderArpDelete(vip) + renderArpTable(vip));
+    } else {
+      const nodeMac = await interfaceMac(vip.interface);
+      if ((await readNdComment(vip)) !== ndComment(vip, nodeMac)) await nftApply(renderDelete(vip) + renderNdTable(vip, nodeMac));
     }
   },
   async read(vip) {
@@ -62,7 +65,7 @@ const xtRules: Rules = {
   },
   async remove(vip) {
     await executeXt(planXtRemove(vip, await readXt(vip)));
-    if (vip.address.family === 4) await nftApply(renderArpDelete(vip));
+    await nftApply(vip.address.family === 4 ? renderArpDelete(vip) : renderDelete(vip));
   },
 };
 

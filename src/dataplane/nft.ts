@@ -88,15 +88,39 @@ export function renderVipTables(vip: VipSpec, ownership: Ownership, nodeMac?: st
     `    ct state established,related meta pkttype set host accept`,
     `    drop`,
     `  }`,
-    ...(fam === 'ip6' ? [
-      `  chain nd_output {`,
-      `    type filter hook output priority 0; policy accept;`,
-      ...renderNdRules(vip, nodeMac!).map((r) => `    ${r}`),
-      `  }`,
-    ] : []),
+    ...(fam === 'ip6' ? ndOutputChain(vip, nodeMac!) : []),
     `}`,
   ];
   return lines.join('\n') + '\n' + (fam === 'ip' ? renderArpTable(vip) : '');
+}
+
+/** The IPv6 neighbour-discovery rewrite (nd.ts) as an output chain; its comment says what it was written for. */
+function ndOutputChain(vip: VipSpec, nodeMac: string): string[] {
+  return [
+    `  chain nd_output {`,
+    `    type filter hook output priority 0; policy accept;`,
+    ...renderNdRules(vip, nodeMac).map((r, k) => `    ${r}${k === 0 ? ` comment "${ndComment(vip, nodeMac)}"` : ''}`),
+    `  }`,
+  ];
+}
+
+/** Marks the ND rewrite with the MACs it rewrites between, so a reconcile can tell whether it is right. */
+export const ndComment = (vip: VipSpec, nodeMac: string) => `aavip:${nodeMac}>${vip.mac}`;
+
+/**
+ * For a backend whose bucket rules are not in nft (xt_cluster): an ip6 table holding only the
+ * neighbour-discovery rewrite, the IPv6 counterpart of the ARP table.
+ */
+export function renderNdTable(vip: VipSpec, nodeMac: string): string {
+  return [`table ip6 ${nftTableName(vip)} {`, ...ndOutputChain(vip, nodeMac), `}`].join('\n') + '\n';
+}
+
+/** The comment of the VIP's ND rewrite, if its ip6 table exists. */
+export async function readNdComment(vip: VipSpec): Promise<string | undefined> {
+  const r = await run('nft', ['-j', 'list', 'table', 'ip6', nftTableName(vip)], { allowFailure: true });
+  if (r.status !== 0) return undefined;
+  const rule = (JSON.parse(r.stdout) as NftJson).nftables.find((o) => o.rule?.chain === 'nd_output')?.rule;
+  return (rule?.comment as string | undefined) ?? '';
 }
 
 /**

@@ -4,7 +4,8 @@
 // (iptables 1.8.9 range-checks the value of --cluster-local-nodemask as 1..32, so one rule with a
 // mask cannot say "buckets 1..32": one rule per bucket with --cluster-local-node instead.)
 // xt_cluster also turns the cluster MAC's PACKET_MULTICAST frames into PACKET_HOST itself.
-// ARP mangling comes from the nft arp table, as for the nft backend.
+// ARP mangling comes from the nft arp table, as for the nft backend; for an IPv6 VIP the
+// neighbour-discovery rewrite comes from an nft ip6 table holding only that (nft.ts renderNdTable).
 // As for clusterip: a pure plan (readXt → planXt → executeXt), so the exact commands are testable.
 import { createHash } from 'node:crypto';
 import { formatAddress } from '../hash/flow.js';
@@ -29,11 +30,21 @@ export function xtJumpRule(vip: VipSpec): string[] {
   return ['PREROUTING', '-d', hostPrefix(vip), '-i', vip.interface, '-m', 'comment', '--comment', 'aavip', '-j', xtChainName(vip)];
 }
 
+/**
+ * IPv6 neighbour discovery is not tracked by conntrack, so the cluster match never matches it and
+ * the chain would drop the neighbours' unicast reachability probes for the VIP: accept it first.
+ * (Written as `ip6tables -S` prints it back.)
+ */
+function ndRules(vip: VipSpec, chain: string): string[] {
+  return vip.address.family === 6 ? [135, 136].map((type) => `-A ${chain} -p ipv6-icmp -m icmp6 --icmpv6-type ${type} -j ACCEPT`) : [];
+}
+
 /** The chain's rules for `served` buckets, as `iptables -S CHAIN` prints them back. */
 export function xtRules(vip: VipSpec, served: number[]): string[] {
   const chain = xtChainName(vip);
   const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
   return [
+    ...ndRules(vip, chain),
     ...served.map((b) => `-A ${chain} -m cluster --cluster-local-nodemask ${hex(2 ** (b - 1))} --cluster-total-nodes ${vip.buckets} --cluster-hash-seed ${hex(vip.seed)} -j ACCEPT`),
     `-A ${chain} -j DROP`,
   ];
@@ -42,7 +53,7 @@ export function xtRules(vip: VipSpec, served: number[]): string[] {
 /** iptables-restore input replacing the chain's contents with rules for `served` buckets. */
 export function renderXtChain(vip: VipSpec, served: number[]): string {
   const chain = xtChainName(vip);
-  const lines = ['*mangle', `:${chain} - [0:0]`];
+  const lines = ['*mangle', `:${chain} - [0:0]`, ...ndRules(vip, chain)];
   for (const b of served) {
     lines.push(`-A ${chain} -m cluster --cluster-total-nodes ${vip.buckets} --cluster-local-node ${b} --cluster-hash-seed 0x${vip.seed.toString(16)} -j ACCEPT`);
   }

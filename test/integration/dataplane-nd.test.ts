@@ -131,3 +131,32 @@ describe('IPv6 VIP: neighbour discovery with the cluster MAC', () => {
     expect([s.failed, s.mispredicted]).toEqual([0, 0]);
   });
 });
+
+describe('IPv6 VIP on the xt_cluster backend: the same neighbour discovery', () => {
+  let vl: VipLab;
+  beforeAll(async () => { vl = await VipLab.create({ prefix: 'dpnx', family: 6, backend: 'xt_cluster', hashmode: 'sourceip', buckets: 3, seed: 0x5eed }); });
+  afterAll(async () => { await vl?.destroy(); });
+
+  it('answers every connection from the predicted owner, the client resolving the cluster MAC', async () => {
+    const s = summarize(vl, await vl.burst(120));
+    expect([s.failed, s.mispredicted]).toEqual([0, 0]);
+    // xt_cluster hashes only the first 32 bits of an IPv6 source: the whole lab client is one bucket.
+    expect(Object.keys(s.perNode).length).toBe(1);
+    expect((await vl.lab.execClient(['ip', '-6', 'neigh', 'show', vl.target])).stdout).toContain(`lladdr ${vl.vip.mac}`);
+  });
+
+  it('applies twice without a change and removes its chain and ND table', async () => {
+    const state = async () => Promise.all([
+      vl.lab.execNode(2, ['nft', '-j', 'list', 'ruleset']).then((r) => r.stdout),
+      vl.lab.execNode(2, ['ip6tables', '-t', 'mangle', '-S']).then((r) => r.stdout),
+    ]);
+    const before = await state();
+    await vl.applyOwnership(2, { owned: bucketsOf(vl.owners, 2), incoming: [], draining: [] });
+    expect(await state()).toEqual(before);
+    await vl.lab.execNode(2, [process.execPath, CLI, 'vip', 'remove', ...vl.vipArgs()]);
+    const [ruleset, mangle] = await state();
+    // (ip6tables-nft keeps its own empty `mangle` table; aavip's tables are gone.)
+    expect(JSON.parse(ruleset).nftables.filter((o: any) => o.table).map((o: any) => o.table.name)).toEqual(['mangle']);
+    expect(mangle).not.toContain('AAVIP');
+  });
+});

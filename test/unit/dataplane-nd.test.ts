@@ -5,6 +5,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checksumNeutralWord, renderNdRules } from '../../src/dataplane/nd.js';
 import { unsolicitedAdvert } from '../../src/dataplane/nd-announce.js';
+import { renderNdTable, renderVipTables } from '../../src/dataplane/nft.js';
+import { renderXtChain, xtChainName, xtRules } from '../../src/dataplane/xtcluster.js';
 import { parseVipSpec } from '../../src/dataplane/vipspec.js';
 import { formatAddress, parseAddress } from '../../src/hash/flow.js';
 
@@ -116,5 +118,20 @@ describe('IPv6 neighbour discovery with the cluster MAC', () => {
     // Sent with the cluster MAC already, it is not touched by the node's own rewrite rule.
     const copy = Buffer.from(na);
     expect(runRule(renderNdRules(vip, '02:00:00:00:00:01')[0], copy)).toBe(false);
+  });
+  it('gives xt_cluster IPv6 VIPs the same rewrite, and accepts ND before the cluster match', () => {
+    const vip = parseVipSpec({ address: '2001:2::100/64', interface: 'eth0', backend: 'xt_cluster', hashmode: 'sourceip', buckets: 3, seed: 1 });
+    const nodeMac = '02:00:00:00:00:01';
+    const table = renderNdTable(vip, nodeMac);
+    for (const rule of renderNdRules(vip, nodeMac)) expect(table).toContain(rule);
+    expect(table).toContain('comment "aavip:02:00:00:00:00:01>33:33:00:00:01:00"');
+    // The nft backend's table carries the very same chain.
+    expect(renderVipTables({ ...vip, backend: 'nft' }, { owned: [1], incoming: [], draining: [] }, nodeMac)).toContain(table.split('\n').slice(1, -2).join('\n'));
+    const chain = xtChainName(vip);
+    const nd = [`-A ${chain} -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j ACCEPT`, `-A ${chain} -p ipv6-icmp -m icmp6 --icmpv6-type 136 -j ACCEPT`];
+    expect(xtRules(vip, [2]).slice(0, 2)).toEqual(nd);
+    expect(renderXtChain(vip, [2]).split('\n').slice(2, 4)).toEqual(nd);
+    // Not for IPv4, where ARP is not IP.
+    expect(renderXtChain(parseVipSpec({ address: '198.18.0.100/16', interface: 'eth0', backend: 'xt_cluster', hashmode: 'sourceip', buckets: 3 }), [2])).not.toContain('icmpv6');
   });
 });
