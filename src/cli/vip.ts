@@ -23,8 +23,23 @@ function vipOptions(cmd: Command): Command {
     .option('--arp-count <n>', 'gratuitous ARPs (IPv6: unsolicited neighbour advertisements) sent when the address appears', (t) => Number(t), 2);
 }
 
+/** A VipSpec field as the user wrote it on the command line. */
+const OPTION_OF: Record<string, string> = { address: '--ip', interface: '--nic', mac: '--mac', hashmode: '--hashmode', seed: '--seed', buckets: '--buckets', backend: '--backend' };
+
+/** Runs an action, reporting input errors by the option the user wrote rather than the spec's field. */
+function withOptionNames<A extends unknown[]>(action: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args) => {
+    try {
+      await action(...args);
+    } catch (e) {
+      if (e instanceof InputError && e.where.field && OPTION_OF[e.where.field]) throw new InputError(e.message, { ...e.where, field: OPTION_OF[e.where.field] });
+      throw e;
+    }
+  };
+}
+
 function specOf(o: VipOptions): VipSpec {
-  return parseVipSpec({ address: o.ip, interface: o.nic, mac: o.mac, hashmode: o.hashmode, seed: o.seed, buckets: o.buckets, backend: o.backend }, { field: 'options' });
+  return parseVipSpec({ address: o.ip, interface: o.nic, mac: o.mac, hashmode: o.hashmode, seed: o.seed, buckets: o.buckets, backend: o.backend });
 }
 
 function bucketList(text: string | undefined, vip: VipSpec, field: string): number[] {
@@ -45,7 +60,7 @@ export function register(program: Command): void {
     .option('--own <list>', 'buckets served fully, comma-separated', '')
     .option('--incoming <list>', 'buckets taken over from a live node: new connections only', '')
     .option('--draining <list>', 'buckets handed over: existing connections only', '')
-    .action(async (o: VipOptions & { own: string; incoming: string; draining: string }) => {
+    .action(withOptionNames(async (o: VipOptions & { own: string; incoming: string; draining: string }) => {
       const spec = specOf(o);
       const ownership = { owned: bucketList(o.own, spec, '--own'), incoming: bucketList(o.incoming, spec, '--incoming'), draining: bucketList(o.draining, spec, '--draining') };
       const all = [...ownership.owned, ...ownership.incoming, ...ownership.draining];
@@ -53,13 +68,13 @@ export function register(program: Command): void {
       const dp = await createDataplane(spec.backend, { arpCount: o.arpCount });
       await withVipLock(spec, () => dp.apply(spec, ownership));
       log.info({ vip: vipCidr(spec), backend: dp.backend, ...ownership }, 'vip applied');
-    });
+    }));
 
   const bucket = vip.command('bucket').description('add or remove one bucket, leaving the others as they are');
   for (const verb of ['add', 'remove'] as const) {
     vipOptions(bucket.command(verb).argument('<n>', 'bucket number (1-based)'))
       .addOption(new Option('--keep', 'keep the VIP address when the last bucket goes').hideHelp(verb === 'add'))
-      .action(async (n: string, o: VipOptions & { keep?: boolean }) => {
+      .action(withOptionNames(async (n: string, o: VipOptions & { keep?: boolean }) => {
         const spec = specOf(o);
         const [b] = bucketList(n, spec, 'bucket');
         const dp = await createDataplane(spec.backend, { arpCount: o.arpCount });
@@ -72,12 +87,12 @@ export function register(program: Command): void {
           else await dp.apply(spec, next);
           log.info({ vip: vipCidr(spec), bucket: b, backend: dp.backend, ...next }, `bucket ${verb === 'add' ? 'added' : 'removed'}`);
         });
-      });
+      }));
   }
 
   vipOptions(vip.command('status').description('what the kernel carries for the VIP (exit 0 if this node serves at least one bucket, 7 if none)'))
     .option('--json', 'print as JSON')
-    .action(async (o: VipOptions & { json?: boolean }) => {
+    .action(withOptionNames(async (o: VipOptions & { json?: boolean }) => {
       const spec = specOf(o);
       const dp = await createDataplane(spec.backend, { arpCount: o.arpCount });
       const state = await dp.read(spec);
@@ -89,22 +104,22 @@ export function register(program: Command): void {
           + (own ? `  owned ${own.owned.join(',') || '-'}  incoming ${own.incoming.join(',') || '-'}  draining ${own.draining.join(',') || '-'}\n` : '  no bucket rules\n'));
       }
       process.exitCode = state.addressPresent && state.ownership && total(state.ownership) > 0 ? 0 : 7;
-    });
+    }));
 
   vipOptions(vip.command('validate').description('check the VIP options and that the interface exists, touching nothing (exit 2 if wrong)'))
-    .action(async (o: VipOptions) => {
+    .action(withOptionNames(async (o: VipOptions) => {
       const spec = specOf(o);
       await interfaceIndex(spec.interface);
       const dp = await createDataplane(spec.backend, { arpCount: o.arpCount });
       if (dp.backend === 'clusterip') await requireClusterip();
       process.stdout.write(`${vipCidr(spec)} on ${spec.interface}: ${dp.backend}, ${spec.hashmode}, ${spec.buckets} buckets, MAC ${spec.mac}\n`);
-    });
+    }));
 
   vipOptions(vip.command('remove').description('remove everything aavip added for the VIP (address, rules, MAC membership)'))
-    .action(async (o: VipOptions) => {
+    .action(withOptionNames(async (o: VipOptions) => {
       const spec = specOf(o);
       const dp = await createDataplane(spec.backend, { arpCount: o.arpCount });
       await withVipLock(spec, () => dp.remove(spec));
       log.info({ vip: vipCidr(spec), backend: dp.backend }, 'vip removed');
-    });
+    }));
 }

@@ -89,6 +89,9 @@ export async function requireClusterip(): Promise<void> {
 }
 
 export async function readClusterip(vip: VipSpec): Promise<ClusteripState> {
+  // Without the target loaded no CLUSTERIP rule can exist; and asking iptables-legacy would create
+  // the legacy filter table in this namespace, which is more than a read should do.
+  if (!(await hasTarget())) return { localNodes: [] };
   const rules = await run(IPTABLES_LEGACY, ['-S', 'INPUT']);
   const addr = `${formatAddress(vip.address)}/32`;
   const rule = rules.stdout.split('\n').find((l) => l.includes(`-d ${addr}`) && l.includes(`-i ${vip.interface}`) && l.includes('-j CLUSTERIP'));

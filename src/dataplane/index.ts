@@ -36,9 +36,8 @@ const nftRules: Rules = {
 const clusteripRules: Rules = {
   ownsLinkLayer: false,
   async apply(vip, ownership) {
-    const plan = planClusterip(vip, servedBuckets(ownership), await readClusterip(vip));
-    if (plan.commands.some((c) => c[0] === '-I')) await requireClusterip();
-    await executeClusterip(vip, plan);
+    await requireClusterip();
+    await executeClusterip(vip, planClusterip(vip, servedBuckets(ownership), await readClusterip(vip)));
   },
   async read(vip) {
     const s = await readClusterip(vip);

@@ -33,9 +33,10 @@ export class Holder {
   }
 
   async close(): Promise<void> {
-    if (this.child.exitCode !== null) return;
+    // Killed by the SIGKILL below, a holder has a signalCode and no exitCode: closing twice must not wait forever.
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const done = new Promise((r) => this.child.once('exit', r));
-    this.child.stdin!.write('close\n');
+    this.child.stdin!.end('close\n');
     const t = setTimeout(() => this.child.kill('SIGKILL'), 3000);
     await done;
     clearTimeout(t);
