@@ -1,14 +1,21 @@
-// `aavip up | status | drain | undrain | down`: the cluster daemon and its local control socket.
-import { connect } from 'node:net';
-import type { Command } from 'commander';
-import { loadClusterConfig, type ClusterConfig } from '../config/cluster.js';
+// `aavip up | status | drain | undrain | reload | down`: the cluster daemon and its local control socket.
+import { setPriority } from 'node:os';
+import { InvalidArgumentError, type Command } from 'commander';
+import { controlSocketOf, loadClusterConfig, type ClusterConfig } from '../config/cluster.js';
 import { createDataplane } from '../dataplane/index.js';
 import { vipCidr } from '../dataplane/vipspec.js';
 import { log } from '../log.js';
+import { askDaemon as ask } from '../membership/control.js';
 import { Daemon, type DaemonStatus } from '../membership/daemon.js';
 import { table } from './progress.js';
 
 const DEFAULT_CONFIG = '/etc/aavip/cluster.yaml';
+
+function niceValue(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < -20 || n > 19) throw new InvalidArgumentError('a whole number -20..19');
+  return n;
+}
 
 interface ConfigOptions { config: string; node?: string }
 
@@ -17,21 +24,7 @@ const withConfig = (cmd: Command) => cmd
   .option('--node <name>', 'which configured node this is (default: the config\'s `local`)');
 
 const load = (o: ConfigOptions): ClusterConfig => loadClusterConfig(o.config, { local: o.node });
-
-async function ask(socketPath: string, request: object): Promise<any> {
-  return new Promise((resolve, reject) => {
-    const conn = connect(socketPath);
-    let buf = '';
-    const timer = setTimeout(() => { conn.destroy(); reject(new Error(`no answer from ${socketPath}`)); }, 5000);
-    conn.on('connect', () => conn.write(JSON.stringify(request) + '\n'));
-    conn.on('data', (d) => { buf += d; });
-    conn.on('end', () => { clearTimeout(timer); try { resolve(JSON.parse(buf)); } catch (e) { reject(e); } });
-    conn.on('error', (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(new Error(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? `aavip is not running here (no ${socketPath})` : e.message));
-    });
-  });
-}
+const socketOf = (o: ConfigOptions): string => controlSocketOf(o.config, { local: o.node });
 
 function printStatus(s: DaemonStatus): void {
   const lines = [
@@ -49,12 +42,19 @@ function printStatus(s: DaemonStatus): void {
 
 export function register(program: Command): void {
   withConfig(program.command('up').description('run this node of the cluster in the foreground: membership, bucket assignment, data plane'))
-    .action(async (o: ConfigOptions) => {
-      const config = load(o);
-      const daemon = new Daemon(config, log.child({ node: config.nodes.find((n) => n.id === config.local)!.name }));
+    .option('--remove-on-stop', 'on SIGTERM/SIGINT remove this node\'s VIPs and let the peers take its buckets over at once (default: leave the rules serving, so a restart keeps the VIP up)')
+    .option('--nice <n>', 'the daemon\'s nice value: heartbeats must keep time on a busy machine (corosync runs real-time for the same reason); 0 leaves it as it is', niceValue, -10)
+    .action(async (o: ConfigOptions & { removeOnStop?: boolean; nice: number }) => {
+      const daemon = Daemon.load(o.config, { local: o.node }, log);
+      if (o.nice !== 0) {
+        try { setPriority(o.nice); } catch (e) { log.warn({ nice: o.nice, err: (e as Error).message }, 'could not raise the daemon\'s priority'); }
+      }
       await daemon.start();
+      // SIGHUP re-reads the configuration; a broken file is logged and changes nothing.
+      const onHup = () => { void daemon.reload(); };
+      process.on('SIGHUP', onHup);
       await new Promise<void>((resolve) => {
-        const stop = () => { void daemon.stop().then(resolve); };
+        const stop = () => { process.off('SIGHUP', onHup); void daemon.stop({ remove: o.removeOnStop }).then(resolve); };
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
       });
@@ -63,18 +63,31 @@ export function register(program: Command): void {
   withConfig(program.command('status').description('this node\'s view of the cluster: nodes, epoch, quorum, buckets per node, VIPs'))
     .option('--json', 'print as JSON')
     .action(async (o: ConfigOptions & { json?: boolean }) => {
-      const s = (await ask(load(o).controlSocket, { cmd: 'status' })) as DaemonStatus;
+      const s = (await ask(socketOf(o), { cmd: 'status' })) as DaemonStatus;
       if (o.json) process.stdout.write(JSON.stringify(s) + '\n');
       else printStatus(s);
     });
 
-  for (const [verb, description] of [['drain', 'hand this node\'s buckets over to the others (weight 0), without resetting connections'], ['undrain', 'take this node\'s share back']] as const) {
-    withConfig(program.command(verb).description(description))
-      .action(async (o: ConfigOptions) => {
-        const r = await ask(load(o).controlSocket, { cmd: verb });
+  const verbs = [
+    ['drain', 'hand a node\'s buckets over to the others (weight 0) without resetting connections; default: this node'],
+    ['undrain', 'give a node its configured weight back (it takes its share back without resets); default: this node'],
+  ] as const;
+  for (const [verb, description] of verbs) {
+    withConfig(program.command(`${verb} [node]`).description(description))
+      .action(async (node: string | undefined, o: ConfigOptions) => {
+        const r = await ask(socketOf(o), { cmd: verb, node });
         if (r.error) throw new Error(r.error);
+        process.stderr.write(`${r.node}: weight ${r.weight}\n`);
       });
   }
+
+  withConfig(program.command('reload').description('make the running daemon re-read its configuration (as SIGHUP does); a broken file changes nothing'))
+    .action(async (o: ConfigOptions) => {
+      // Validate here too, so that the mistakes are printed with their lines.
+      const r = await ask(load(o).controlSocket, { cmd: 'reload' });
+      if (r.error) throw new Error(r.error);
+      process.stderr.write(r.changes.length ? `reloaded: ${r.changes.join('; ')}\n` : 'reloaded: nothing changed\n');
+    });
 
   withConfig(program.command('down').description('remove this node\'s VIPs from the kernel (the daemon leaves them in place when it stops)'))
     .action(async (o: ConfigOptions) => {

@@ -6,7 +6,6 @@ import { bucketsOf } from '../assignment/assign.js';
 import { run } from '../dataplane/exec.js';
 import { VipLab, summarize, nodeName, VIP_ADDRESS } from '../lab/vip-lab.js';
 import { NetnsLab } from '../lab/netns.js';
-import { runFailover } from '../lab/failover.js';
 import { log } from '../log.js';
 import { InputError } from '../errors.js';
 import { hashmodeOption, positiveInt } from './options.js';
@@ -18,7 +17,7 @@ const MAX_DEMO_CONNECTIONS = 20_000;
 const STATE_DIR = process.env.AAVIP_RUN_DIR ?? '/run/aavip';
 const statePath = (prefix: string) => `${STATE_DIR}/lab-${prefix}.json`;
 
-function prefixOption(text: string): string {
+export function prefixOption(text: string): string {
   if (!/^[a-z][a-z0-9]{0,7}$/.test(text)) throw new InvalidArgumentError('1-8 lower-case letters or digits, starting with a letter');
   return text;
 }
@@ -80,28 +79,6 @@ export function register(lab: Command): void {
         process.off('SIGTERM', onSignal);
         await vl.destroy();
       }
-    });
-
-  lab.command('failover')
-    .description('three real daemons under client load: kill one (daemon and cable), measure the outage of its buckets, bring it back with long-lived connections open')
-    .option('--interval <ms>', 'heartbeat interval', positiveInt, 100)
-    .option('--deadtime <ms>', 'deadtime', positiveInt, 300)
-    .option('--copies <n>', 'heartbeat copies per interval', positiveInt, 2)
-    .option('--buckets <n>', 'buckets', positiveInt, 256)
-    .option('--long-lived <n>', 'connections held open across the rejoin', positiveInt, 200)
-    .option('--prefix <p>', 'namespace name prefix', prefixOption, 'aavfo')
-    .option('--json', 'print the result as JSON')
-    .action(async (o: { interval: number; deadtime: number; copies: number; buckets: number; longLived: number; prefix: string; json?: boolean }) => {
-      const r = await runFailover({ prefix: o.prefix, intervalMs: o.interval, deadtimeMs: o.deadtime, copies: o.copies, buckets: o.buckets,
-        longLived: o.longLived, progress: (m) => process.stderr.write(`${m}\n`) });
-      if (o.json) { process.stdout.write(JSON.stringify(r) + '\n'); return; }
-      process.stdout.write(table(['measure', 'value'], [
-        ['outage of the dead node\'s buckets p50 / p99 / max (ms)', `${r.outageMsP50} / ${r.outageMsP99} / ${r.outageMsMax}`],
-        ['failed connections in the survivors\' buckets', r.survivorFailed],
-        ['survivors\' max/min share of buckets (connections)', `${r.maxMinShareAfter.toFixed(3)} (${r.maxMinConnectionShareAfter.toFixed(3)})`],
-        [`resets among ${r.longLivedHeld} long-lived connections at the rejoin`, r.rejoinResets],
-        ['returning node\'s share of new connections', `${(r.rejoinedShare * 100).toFixed(1)}%`],
-      ]) + '\n');
     });
 
   lab.command('up')

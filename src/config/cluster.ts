@@ -120,16 +120,10 @@ export function parseClusterConfig(text: string, file: string, opts: LoadOptions
   }
 
   let local = 0;
-  const wanted = opts.local ?? cluster.local ?? 'auto';
   if (nodes.length) {
-    if (wanted === 'auto') {
-      const mine = new Set(opts.localAddresses ?? Object.values(networkInterfaces()).flat().map((a) => a!.address));
-      local = nodes.find((n) => mine.has(n.address))?.id ?? nodes.find((n) => n.name === hostname())?.id ?? 0;
-      if (!local) fail(['cluster', 'local'], 'no configured node has an address of this host or its hostname: set local to a node name');
-    } else {
-      local = nodes.find((n) => n.name === String(wanted) || n.id === Number(wanted))?.id ?? 0;
-      if (!local) fail(['cluster', 'local'], `'${wanted}' is not a configured node`);
-    }
+    const found = findLocal(nodes, opts.local ?? cluster.local ?? 'auto', opts.localAddresses);
+    if (typeof found === 'string') fail(['cluster', 'local'], found);
+    else local = found;
   }
 
   const vips: VipSpec[] = [];
@@ -152,13 +146,57 @@ export function parseClusterConfig(text: string, file: string, opts: LoadOptions
     else lvs = { config: isAbsolute(root.lvs.config) ? root.lvs.config : resolve(dirname(file), root.lvs.config) };
   }
 
-  for (const key of Object.keys(root)) if (!['cluster', 'vips', 'lvs'].includes(key)) fail([key], `unknown section '${key}'`);
+  if (cluster.controlSocket !== undefined && (typeof cluster.controlSocket !== 'string' || !isAbsolute(cluster.controlSocket))) {
+    fail(['cluster', 'controlSocket'], 'controlSocket must be an absolute path');
+  }
+
+  // A misspelt key would otherwise be silently ignored (and its default used).
+  const unknown = (obj: unknown, path: (string | number)[], known: string[]) => {
+    if (obj && typeof obj === 'object' && !Array.isArray(obj)) {
+      for (const key of Object.keys(obj)) if (!known.includes(key)) fail([...path, key], `unknown field '${key}' (known: ${known.join(', ')})`);
+    }
+  };
+  unknown(root, [], ['cluster', 'vips', 'lvs']);
+  unknown(cluster, ['cluster'], ['name', 'nodes', 'local', 'heartbeat', 'authkey', 'quorum', 'drainTimeout', 'controlSocket']);
+  unknown(cluster.heartbeat, ['cluster', 'heartbeat'], ['port', 'interval', 'deadtime', 'copies', 'restartGrace']);
+  (Array.isArray(cluster.nodes) ? cluster.nodes : []).forEach((n: unknown, i: number) => unknown(n, ['cluster', 'nodes', i], ['id', 'name', 'address', 'weight']));
+  (Array.isArray(root.vips) ? root.vips : []).forEach((v: unknown, i: number) => unknown(v, ['vips', i], ['address', 'interface', 'mac', 'hashmode', 'seed', 'buckets', 'backend']));
+  unknown(root.lvs, ['lvs'], ['config']);
   if (errors.length) throw errors.length === 1 ? errors[0] : new InputErrors(errors);
-  const controlSocket = typeof cluster.controlSocket === 'string' ? cluster.controlSocket : `/run/aavip/${name}-${nodes.find((n) => n.id === local)!.name}.sock`;
+  const controlSocket = controlSocketFor(cluster.controlSocket, name, nodes.find((n) => n.id === local)!.name);
   return {
     file, name, nodes, local, heartbeat: { port: port as number, intervalMs: intervalMs!, deadtimeMs: deadtimeMs!, copies: copies as number, restartGraceMs: restartGraceMs! },
     authkeyFile, authkey, quorum: quorum as Quorum, drainTimeoutMs: drainTimeoutMs!, controlSocket, vips, lvs,
   };
+}
+
+/** The local node's id, or why it cannot be found. `wanted`: a node name or id, or 'auto'. */
+function findLocal(nodes: { id: number; name: string; address: string }[], wanted: unknown, localAddresses?: string[]): number | string {
+  if (wanted === 'auto') {
+    const mine = new Set(localAddresses ?? Object.values(networkInterfaces()).flat().map((a) => a!.address));
+    return nodes.find((n) => mine.has(n.address))?.id ?? nodes.find((n) => n.name === hostname())?.id
+      ?? 'no configured node has an address of this host or its hostname: set local to a node name';
+  }
+  return nodes.find((n) => n.name === String(wanted) || n.id === Number(wanted))?.id ?? `'${wanted}' is not a configured node`;
+}
+
+const controlSocketFor = (given: unknown, cluster: string, node: string) =>
+  typeof given === 'string' ? given : `/run/aavip/${cluster}-${node}.sock`;
+
+/**
+ * The running daemon's control socket, even when the file has been broken since it started
+ * (`aavip status` must still answer then): a full load first, else the few fields it needs.
+ */
+export function controlSocketOf(file: string, opts: LoadOptions = {}): string {
+  try { return loadClusterConfig(file, opts).controlSocket; } catch (e) {
+    try {
+      const cluster = (parseDocument(readFileSync(file, 'utf8')).toJS() as any)?.cluster;
+      const nodes = (cluster.nodes as any[]).map((n) => ({ id: n.id, name: n.name, address: formatAddress(parseAddress(n.address)!) }));
+      const local = findLocal(nodes, opts.local ?? cluster.local ?? 'auto', opts.localAddresses);
+      if (typeof local === 'number' && typeof cluster.name === 'string') return controlSocketFor(cluster.controlSocket, cluster.name, nodes.find((n) => n.id === local)!.name);
+    } catch { /* too broken: report the full load's errors */ }
+    throw e;
+  }
 }
 
 /** The line of the node at `path`, or of its nearest ancestor that exists. */

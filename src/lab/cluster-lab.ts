@@ -1,14 +1,15 @@
 // A three-node cluster of real `aavip up` daemons in a namespace lab: what `aavip lab failover` and
 // the membership tests run against.
 import { once } from 'node:events';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { assign, type Owners } from '../assignment/assign.js';
-import { loadClusterConfig, type ClusterConfig } from '../config/cluster.js';
+import { controlSocketOf, loadClusterConfig, type ClusterConfig } from '../config/cluster.js';
+import { askDaemon } from '../membership/control.js';
 import type { DaemonStatus } from '../membership/daemon.js';
 import { bucketOf } from '../hash/mechanisms.js';
 import { parseAddress } from '../hash/flow.js';
@@ -34,6 +35,7 @@ export class ClusterLab {
   readonly daemons = new Map<number, ChildProcess>();
   readonly logs = new Map<number, string[]>();
   readonly config: ClusterConfig;
+  private readonly sockets = new Map<number, string>();
 
   private constructor(readonly lab: NetnsLab, readonly dir: string, readonly configFile: string) {
     this.config = loadClusterConfig(configFile, { local: nodeName(1) });
@@ -74,6 +76,9 @@ export class ClusterLab {
     const lines: string[] = [];
     this.logs.set(i, lines);
     child.stderr!.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean)));
+    // AAVIP_LAB_LOG_DIR keeps every daemon's log (pino JSON) after the lab is gone, for a post-mortem.
+    const keep = process.env.AAVIP_LAB_LOG_DIR;
+    if (keep) child.stderr!.on('data', (d: Buffer) => appendFileSync(join(keep, `${this.lab.opts.prefix}-${nodeName(i)}.log`), d));
     this.daemons.set(i, child);
     return child;
   }
@@ -84,9 +89,29 @@ export class ClusterLab {
     this.daemons.delete(i);
   }
 
+  /**
+   * Node i's daemon's status, asked on its control socket directly (a unix socket is reachable
+   * from any network namespace): polling through `aavip status` would start a program each time,
+   * and that load alone can hold the daemons up on a small machine.
+   */
   async status(i: number): Promise<DaemonStatus | undefined> {
-    const r = await this.lab.exec(this.lab.nodeNs(i), [process.execPath, CLI, 'status', '--json', '--config', this.configFile, '--node', nodeName(i)], { allowFailure: true });
-    return r.status === 0 ? (JSON.parse(r.stdout) as DaemonStatus) : undefined;
+    if (!this.sockets.has(i)) this.sockets.set(i, controlSocketOf(this.configFile, { local: nodeName(i) }));
+    return askDaemon(this.sockets.get(i)!, { cmd: 'status' }, 2000).catch(() => undefined) as Promise<DaemonStatus | undefined>;
+  }
+
+  /** The configuration file as data, to change it (then `writeConfig`) for reload tests. */
+  readConfig(): Record<string, any> {
+    return parse(readFileSync(this.configFile, 'utf8')) as Record<string, any>;
+  }
+
+  /** Rewrites the configuration file: as data, or as text (e.g. a broken one). */
+  writeConfig(config: Record<string, any> | string): void {
+    writeFileSync(this.configFile, typeof config === 'string' ? config : stringify(config));
+  }
+
+  /** Runs an `aavip` command on node i (e.g. ['drain', 'node3']) with the lab's configuration. */
+  cli(i: number, args: string[]) {
+    return this.lab.exec(this.lab.nodeNs(i), [process.execPath, CLI, ...args, '--config', this.configFile, '--node', nodeName(i)], { allowFailure: true });
   }
 
   /** Waits until the given nodes all run, have joined and see exactly `live`. */

@@ -3,29 +3,34 @@
 // that to the dataplane. SIGTERM leaves the kernel rules in place, so a restart keeps serving.
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server } from 'node:net';
-import { mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { bucketsOf, type Owners } from '../assignment/assign.js';
-import type { ClusterConfig } from '../config/cluster.js';
+import { loadClusterConfig, type ClusterConfig, type LoadOptions } from '../config/cluster.js';
 import { createDataplane } from '../dataplane/index.js';
 import type { Dataplane, Ownership, VipSpec } from '../dataplane/types.js';
 import { vipCidr } from '../dataplane/vipspec.js';
+import { InputError, InputErrors } from '../errors.js';
 import { formatAddress } from '../hash/flow.js';
 import type { Logger } from '../log.js';
 import { listConntrack, openFlowsPerBucket } from './conntrack.js';
 import { loadLdirectordConfig } from '../lvs/config/parse.js';
+import type { LdirectordConfig } from '../lvs/config/model.js';
 import { Director } from '../lvs/director.js';
 import { openIpvs } from '../lvs/ipvs/index.js';
 import { BucketKeeper } from './handover.js';
-import { Membership, type View } from './membership.js';
+import { Membership, viewKey, type View } from './membership.js';
 import { bucketBitmap, bucketsOfBitmap, decodeHeartbeat, encodeHeartbeat, type Heartbeat } from './wire.js';
 
 interface VipRuntime {
   spec: VipSpec;
+  /** The VIP's key in heartbeats (its address). */
   key: string;
   dataplane: Dataplane;
   keeper: BucketKeeper;
   applied?: string;
+  /** When the view behind the ownership not yet applied was made (for the log's timings). */
+  viewAt?: number;
   /** Serialises kernel updates of one VIP. */
   queue: Promise<void>;
 }
@@ -42,13 +47,28 @@ export interface DaemonStatus {
   lvs?: ReturnType<Director['status']>;
 }
 
+export type ControlRequest =
+  | { cmd: 'status' }
+  | { cmd: 'drain' | 'undrain'; node?: string }
+  | { cmd: 'reload' };
+
 const ownershipKey = (o: Ownership) => `${o.owned.join(',')}|${o.incoming.join(',')}|${o.draining.join(',')}`;
+/** A VIP's identity for reloads: any change of its parameters makes it a different VIP. */
+const specKey = (s: VipSpec) => JSON.stringify({ ...s, address: formatAddress(s.address) });
+const describe = (e: unknown) => (e instanceof InputError || e instanceof InputErrors ? (e instanceof InputError ? e.describe() : e.message) : (e as Error).message);
+
+/** Reads the configuration and the ldirectord.cf it names, failing on the first broken one. */
+function loadAll(file: string, opts: LoadOptions): { config: ClusterConfig; ldirectord?: LdirectordConfig } {
+  const config = loadClusterConfig(file, opts);
+  return { config, ldirectord: config.lvs ? loadLdirectordConfig(config.lvs.config) : undefined };
+}
 
 export class Daemon {
   private readonly membership: Membership;
-  private readonly vips: VipRuntime[] = [];
+  private vips: VipRuntime[] = [];
   private socket?: Socket;
   private control?: Server;
+  private heartbeatTimers: NodeJS.Timeout[] = [];
   private timers: NodeJS.Timeout[] = [];
   private readonly incarnation = Date.now();
   private seq = 0;
@@ -56,8 +76,22 @@ export class Daemon {
   private viewSince = new Date();
   private stopped = false;
   private director?: Director;
+  private lastTick = 0;
 
-  constructor(private readonly config: ClusterConfig, private readonly log: Logger) {
+  /**
+   * Loads and validates everything (cluster.yaml, the ldirectord.cf it names) before anything
+   * is touched: a broken file throws here and nothing has changed.
+   */
+  static load(file: string, opts: LoadOptions, log: Logger): Daemon {
+    const { config, ldirectord } = loadAll(file, opts);
+    return new Daemon(config, log, opts, ldirectord);
+  }
+
+  private readonly log: Logger;
+
+  constructor(private config: ClusterConfig, log: Logger, private readonly loadOptions: LoadOptions = {},
+    private ldirectord?: LdirectordConfig) {
+    this.log = log.child({ node: config.nodes.find((n) => n.id === config.local)!.name });
     this.membership = new Membership({
       cluster: config.name, local: config.local, nodes: config.nodes.map((n) => ({ id: n.id, weight: n.weight })),
       deadtimeMs: config.heartbeat.deadtimeMs, restartGraceMs: config.heartbeat.restartGraceMs, quorum: config.quorum,
@@ -66,31 +100,46 @@ export class Daemon {
 
   private get localNode() { return this.config.nodes.find((n) => n.id === this.config.local)!; }
 
+  private async vipRuntime(spec: VipSpec): Promise<VipRuntime> {
+    const key = formatAddress(spec.address);
+    return {
+      spec, key, dataplane: await createDataplane(spec.backend), queue: Promise.resolve(),
+      keeper: new BucketKeeper({ local: this.config.local, nodes: this.config.nodes, buckets: spec.buckets, vip: key, drainTimeoutMs: this.config.drainTimeoutMs }),
+    };
+  }
+
   async start(): Promise<void> {
-    for (const spec of this.config.vips) {
-      const dataplane = await createDataplane(spec.backend);
-      const key = formatAddress(spec.address);
-      this.vips.push({ spec, key, dataplane, queue: Promise.resolve(),
-        keeper: new BucketKeeper({ local: this.config.local, buckets: spec.buckets, vip: key, drainTimeoutMs: this.config.drainTimeoutMs }) });
-    }
+    for (const spec of this.config.vips) this.vips.push(await this.vipRuntime(spec));
     await this.listen();
     await this.openControlSocket();
-    const { intervalMs, deadtimeMs } = this.config.heartbeat;
-    this.timers.push(setInterval(() => this.sendHeartbeats(), intervalMs));
-    this.timers.push(setInterval(() => this.tick(), Math.max(10, Math.floor(intervalMs / 2))));
+    this.startHeartbeats();
     this.timers.push(setInterval(() => void this.settleDraining(), 1000));
-    this.sendHeartbeats();
-    if (this.config.lvs) {
+    if (this.ldirectord) {
       // The director role runs beside the VIP: same process, its own checks and IPVS table.
-      const ld = loadLdirectordConfig(this.config.lvs.config);
-      this.director = new Director(ld, await openIpvs('netlink'), { log: this.log.child({ role: 'ldirectord' }) });
+      this.director = new Director(this.ldirectord, await openIpvs('netlink'), { log: this.log.child({ role: 'ldirectord' }) });
       await this.director.start();
     }
     this.log.info({ node: this.localNode.name, incarnation: this.incarnation, vips: this.vips.map((v) => vipCidr(v.spec)) }, 'started; learning who is alive');
     // Join: listen for a deadtime before touching the kernel, so the first view is the real one.
     // Whatever rules a previous run left keep serving meanwhile: after a quick restart the peers
     // never noticed, and those rules are still right.
-    this.timers.push(setTimeout(() => void this.join(), deadtimeMs));
+    this.timers.push(setTimeout(() => void this.join(), this.config.heartbeat.deadtimeMs));
+  }
+
+  /** Liveness is checked this often: a death is seen at most this long after its deadtime. */
+  private get tickMs(): number { return Math.max(10, Math.min(25, Math.floor(this.config.heartbeat.intervalMs / 4))); }
+
+  private startHeartbeats(): void {
+    for (const t of this.heartbeatTimers) clearInterval(t);
+    const { intervalMs } = this.config.heartbeat;
+    this.heartbeatTimers = [
+      setInterval(() => this.sendHeartbeats(), intervalMs),
+      // Evaluated after the I/O of this loop turn (setImmediate): when the process was held up
+      // (CPU contention, a long GC), the heartbeats that queued meanwhile count first, so our own
+      // stall is not taken for the peers' silence.
+      setInterval(() => setImmediate(() => this.tick()), this.tickMs),
+    ];
+    this.sendHeartbeats();
   }
 
   private async listen(): Promise<void> {
@@ -105,26 +154,29 @@ export class Daemon {
     this.socket = socket;
   }
 
-  private heartbeat(paused = false): Heartbeat {
+  /** `paused`: stopping while the kernel rules keep serving; `leaving`: stopping with the rules removed. */
+  private heartbeat(now: number, farewell?: 'paused' | 'leaving'): Heartbeat {
     const view = this.membership.view();
     return {
       cluster: this.config.name, from: this.config.local, incarnation: this.incarnation, seq: ++this.seq,
-      live: view.live, epoch: view.epoch, quorate: view.quorate, weight: this.membership.localWeightNow,
+      live: view.live, epoch: view.epoch, view: viewKey(view), quorate: view.quorate,
+      weights: this.membership.weightSettings(), heard: this.membership.hearsay(now),
       draining: Object.fromEntries(this.vips.map((v) => [v.key, v.keeper.drainingBuckets()])),
       holding: Object.fromEntries(this.vips.map((v) => {
         const o = v.keeper.ownership();
         return [v.key, bucketBitmap(this.joined ? [...o.owned, ...o.incoming, ...o.draining] : [], v.spec.buckets)];
       })),
-      ...(paused ? { paused: true } : {}),
+      ...(farewell ? { [farewell]: true } : {}),
     };
   }
 
-  private sendHeartbeats(paused = false): void {
-    if (!this.socket || (this.stopped && !paused)) return;
+  private sendHeartbeats(farewell?: 'paused' | 'leaving'): void {
+    if (!this.socket || (this.stopped && !farewell)) return;
     // Each round goes out `copies` times (each its own sequence number): independent losses
     // rarely take every copy, so a short deadtime survives a lossy path.
+    const now = Date.now();
     for (let c = 0; c < this.config.heartbeat.copies; c++) {
-      const packet = encodeHeartbeat(this.heartbeat(paused), this.config.authkey);
+      const packet = encodeHeartbeat(this.heartbeat(now, farewell), this.config.authkey);
       for (const n of this.config.nodes) {
         if (n.id !== this.config.local) this.socket.send(packet, this.config.heartbeat.port, n.address);
       }
@@ -143,7 +195,7 @@ export class Daemon {
     for (const v of this.vips) {
       const changed = v.keeper.onHeartbeat(hb);
       if (changed.length) {
-        this.log.info({ vip: v.key, buckets: changed.length, from: hb.from }, 'handover progressed: buckets confirmed by their previous owner');
+        this.log.info({ vip: v.key, buckets: changed, from: hb.from }, 'handover progressed: buckets confirmed by their previous owner');
         this.reconcile(v);
       }
     }
@@ -153,29 +205,45 @@ export class Daemon {
     const now = Date.now();
     this.membership.tick(now);
     const view = this.membership.view();
-    // Who holds connections in what, as the peers announce it (and, where no peer does, what a
-    // previous run of ours left in the kernel): buckets a live peer holds are handed over without
-    // resets; the others are ours at once — after a quick restart that is all of our share.
-    const peers = view.live.filter((id) => id !== this.config.local).map((id) => this.membership.lastHeartbeat(id, now)).filter((h): h is Heartbeat => !!h);
-    for (const v of this.vips) {
-      const leftover = (await v.dataplane.read(v.spec)).ownership;
-      const mine = new Set(leftover ? [...leftover.owned, ...leftover.incoming, ...leftover.draining] : []);
-      const served = peers.map((h) => ({ id: h.from, buckets: bucketsOfBitmap(h.holding[v.key] ?? '') }));
-      const previous: Owners = Array.from({ length: v.spec.buckets }, (_, i) =>
-        served.find((p) => p.buckets.has(i + 1))?.id ?? (mine.has(i + 1) ? this.config.local : 0));
-      const change = v.keeper.onView(view, now, previous);
-      this.log.info({ vip: v.key, epoch: view.epoch, live: view.live, quorate: view.quorate, gained: change.gained.length, incoming: v.keeper.ownership().incoming.length }, 'joined');
-      this.reconcile(v);
-    }
+    for (const v of this.vips) await this.joinVip(v, view, now);
     this.joined = true;
     this.viewSince = new Date();
+  }
+
+  /**
+   * Takes a VIP into the current view. Who holds connections in what comes from the peers'
+   * heartbeats (and, where no peer holds a bucket, from what a previous run of ours left in the
+   * kernel): buckets a live peer holds are handed over without resets; the others are ours at
+   * once — after a quick restart that is all of our share.
+   */
+  private async joinVip(v: VipRuntime, view: View, now: number): Promise<void> {
+    const peers = view.live.filter((id) => id !== this.config.local).map((id) => this.membership.lastHeartbeat(id, now)).filter((h): h is Heartbeat => !!h);
+    const leftover = (await v.dataplane.read(v.spec)).ownership;
+    const mine = new Set(leftover ? [...leftover.owned, ...leftover.incoming, ...leftover.draining] : []);
+    const served = peers.map((h) => ({ id: h.from, buckets: bucketsOfBitmap(h.holding[v.key] ?? '') }));
+    const previous: Owners = Array.from({ length: v.spec.buckets }, (_, i) =>
+      served.find((p) => p.buckets.has(i + 1))?.id ?? (mine.has(i + 1) ? this.config.local : 0));
+    const change = v.keeper.onView(view, now, previous);
+    const o = v.keeper.ownership();
+    this.log.info({ vip: v.key, epoch: view.epoch, live: view.live, quorate: view.quorate, leftover: mine.size, gained: change.gained.length,
+      owned: o.owned.length, pending: o.draining.length }, 'joined');
+    v.viewAt = now;
+    this.reconcile(v);
   }
 
   private tick(): void {
     if (this.stopped) return;
     const t0 = Date.now();
+    if (this.lastTick && t0 - this.lastTick > 3 * this.tickMs) this.log.warn({ ms: t0 - this.lastTick, expectedMs: this.tickMs }, 'the daemon was held up');
+    this.lastTick = t0;
+    const before = this.membership.view();
     const view = this.membership.tick(t0);
-    if (!view || !this.joined) return;
+    if (!view) return;
+    const left = before.live.filter((id) => !view.live.includes(id));
+    const joined = view.live.filter((id) => !before.live.includes(id));
+    this.log.info({ epoch: view.epoch, live: view.live, quorate: view.quorate, left, joined,
+      weights: Object.fromEntries(view.members.map((m) => [m.id, m.weight])) }, 'view changed');
+    if (!this.joined) return;
     this.viewSince = new Date();
     this.onView(view, t0);
   }
@@ -183,8 +251,10 @@ export class Daemon {
   private onView(view: View, now: number): void {
     for (const v of this.vips) {
       const change = v.keeper.onView(view, now);
-      this.log.info({ vip: v.key, epoch: view.epoch, live: view.live, quorate: view.quorate, gained: change.gained, lost: change.lost,
-        draining: change.drainingStarted, promoted: change.promoted }, 'view changed');
+      if (change.gained.length + change.lost.length + change.drainingEnded.length + change.promoted.length === 0) continue;
+      this.log.info({ vip: v.key, epoch: view.epoch, gained: change.gained, lost: change.lost,
+        draining: change.drainingStarted, promoted: change.promoted }, 'ownership changed');
+      v.viewAt ??= now;
       this.reconcile(v);
     }
   }
@@ -209,11 +279,13 @@ export class Daemon {
       const key = ownershipKey(ownership);
       if (key === v.applied) return;
       const t0 = performance.now();
+      const viewAt = v.viewAt;
+      v.viewAt = undefined;
       try {
         await v.dataplane.apply(v.spec, ownership);
         v.applied = key;
         this.log.info({ vip: v.key, owned: ownership.owned.length, incoming: ownership.incoming.length, draining: ownership.draining.length,
-          ms: Number((performance.now() - t0).toFixed(1)) }, 'ownership applied');
+          applyMs: Number((performance.now() - t0).toFixed(1)), ...(viewAt ? { sinceViewMs: Date.now() - viewAt } : {}) }, 'ownership applied');
       } catch (e) {
         this.log.error({ vip: v.key, err: (e as Error).message }, 'applying ownership failed; retrying on the next change');
         v.applied = undefined;
@@ -225,7 +297,7 @@ export class Daemon {
     const view = this.membership.view();
     return {
       cluster: this.config.name,
-      local: { id: this.config.local, name: this.localNode.name, weight: this.membership.localWeightNow },
+      local: { id: this.config.local, name: this.localNode.name, weight: this.membership.weightOf(this.config.local) },
       view: { epoch: view.epoch, live: view.live, quorate: view.quorate, since: this.viewSince.toISOString() },
       joined: this.joined,
       nodes: this.config.nodes.map((n) => ({ id: n.id, name: n.name, address: n.address, live: view.live.includes(n.id), weight: view.members.find((m) => m.id === n.id)!.weight })),
@@ -239,13 +311,102 @@ export class Daemon {
     };
   }
 
-  /** Sets this node's weight (0 = drain: its buckets hand over to the others). */
-  setWeight(weight: number): void {
-    this.membership.setLocalWeight(weight);
-    this.log.info({ weight }, 'local weight set');
+  /**
+   * Sets a node's weight cluster-wide (0 = drain: its buckets hand over to the others without
+   * resets; null = back to its configured weight). The setting travels in the heartbeats.
+   */
+  setWeight(nodeName: string | undefined, weight: number | null): { node: string; weight: number } {
+    const node = nodeName === undefined ? this.localNode : this.config.nodes.find((n) => n.name === nodeName || String(n.id) === nodeName);
+    if (!node) throw new Error(`'${nodeName}' is not a configured node (${this.config.nodes.map((n) => n.name).join(', ')})`);
+    this.membership.setWeight(node.id, weight, Date.now());
+    this.log.info({ node: node.name, weight: weight ?? `configured (${node.weight})` }, 'weight set');
+    this.sendHeartbeats();
     this.tick();
+    return { node: node.name, weight: this.membership.weightOf(node.id) };
   }
 
+  /**
+   * Re-reads the configuration. Everything is validated first; a broken file changes nothing
+   * and the daemon goes on with what it has. Node weights, timings, quorum, the drain timeout,
+   * the VIPs and the ldirectord role can change; the nodes, the local node, the port, the key and
+   * the control socket need a restart.
+   */
+  async reload(): Promise<{ ok: true; changes: string[] } | { error: string }> {
+    let next: ReturnType<typeof loadAll>;
+    try { next = loadAll(this.config.file, this.loadOptions); } catch (e) {
+      this.log.error({ err: describe(e) }, 'configuration not reloaded: the file is broken; running on unchanged');
+      return { error: describe(e) };
+    }
+    const { config } = next;
+    const node = (n: ClusterConfig['nodes'][number]) => `${n.id}/${n.name}/${n.address}`;
+    const fixed: [string, unknown, unknown][] = [
+      ['cluster.name', this.config.name, config.name],
+      ['cluster.nodes (ids, names, addresses)', this.config.nodes.map(node).join(), config.nodes.map(node).join()],
+      ['cluster.local', this.config.local, config.local],
+      ['cluster.heartbeat.port', this.config.heartbeat.port, config.heartbeat.port],
+      ['cluster.authkey', this.config.authkey.toString('hex'), config.authkey.toString('hex')],
+      ['cluster.controlSocket', this.config.controlSocket, config.controlSocket],
+    ];
+    const needRestart = fixed.filter(([, a, b]) => a !== b).map(([f]) => f);
+    if (needRestart.length) {
+      const error = `${config.file}: ${needRestart.join(', ')} changed: restart the daemon to apply that (nothing was reloaded)`;
+      this.log.error({ fields: needRestart }, 'configuration not reloaded: changes need a restart');
+      return { error };
+    }
+    const changes: string[] = [];
+    const old = this.config;
+    this.config = config;
+    this.membership.reconfigure({
+      nodes: config.nodes.map((n) => ({ id: n.id, weight: n.weight })),
+      deadtimeMs: config.heartbeat.deadtimeMs, restartGraceMs: config.heartbeat.restartGraceMs, quorum: config.quorum,
+    });
+    if (JSON.stringify(old.heartbeat) !== JSON.stringify(config.heartbeat)) { changes.push('heartbeat'); this.startHeartbeats(); }
+    if (old.quorum !== config.quorum) changes.push('quorum');
+    if (old.nodes.some((n, i) => n.weight !== config.nodes[i].weight)) changes.push('node weights');
+    for (const v of this.vips) v.keeper.reconfigure({ nodes: config.nodes, drainTimeoutMs: config.drainTimeoutMs });
+
+    // VIPs: the ones no longer configured (or configured differently) leave the kernel; new ones join.
+    const wanted = new Map(config.vips.map((s) => [specKey(s), s]));
+    const keep: VipRuntime[] = [];
+    for (const v of this.vips) {
+      if (wanted.has(specKey(v.spec))) { keep.push(v); wanted.delete(specKey(v.spec)); continue; }
+      await v.queue;
+      await v.dataplane.remove(v.spec);
+      changes.push(`removed VIP ${vipCidr(v.spec)}`);
+      this.log.info({ vip: vipCidr(v.spec) }, 'VIP removed by reload');
+    }
+    this.vips = keep;
+    for (const spec of wanted.values()) {
+      const v = await this.vipRuntime(spec);
+      this.vips.push(v);
+      if (this.joined) await this.joinVip(v, this.membership.view(), Date.now());
+      changes.push(`added VIP ${vipCidr(spec)}`);
+    }
+
+    if (next.ldirectord && this.director) { await this.director.reload(next.ldirectord); changes.push('ldirectord role reloaded'); }
+    else if (next.ldirectord) {
+      this.director = new Director(next.ldirectord, await openIpvs('netlink'), { log: this.log.child({ role: 'ldirectord' }) });
+      await this.director.start();
+      changes.push('ldirectord role started');
+    } else if (this.director) { await this.director.stop(); this.director = undefined; changes.push('ldirectord role stopped'); }
+    this.ldirectord = next.ldirectord;
+
+    this.tick();
+    this.log.info({ changes }, 'configuration reloaded');
+    return { ok: true, changes };
+  }
+
+  private async handle(req: ControlRequest): Promise<unknown> {
+    switch (req.cmd) {
+      case 'status': return this.status();
+      case 'drain': return { ok: true, ...this.setWeight(req.node, 0) };
+      case 'undrain': return { ok: true, ...this.setWeight(req.node, null) };
+      case 'reload': return this.reload();
+      default: return { error: `unknown command ${(req as { cmd: string }).cmd}` };
+    }
+  }
+
+  /** A unix socket only root can reach: the local control of this daemon (no network port). */
   private async openControlSocket(): Promise<void> {
     const path = this.config.controlSocket;
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
@@ -256,36 +417,36 @@ export class Daemon {
       conn.on('data', (d) => {
         buf += d;
         const nl = buf.indexOf('\n');
-        if (nl < 0) return;
-        let reply: unknown;
-        try {
-          const req = JSON.parse(buf.slice(0, nl)) as { cmd: string; weight?: number };
-          if (req.cmd === 'status') reply = this.status();
-          else if (req.cmd === 'drain') { this.setWeight(0); reply = { ok: true }; }
-          else if (req.cmd === 'undrain') { this.setWeight(this.localNode.weight); reply = { ok: true }; }
-          else reply = { error: `unknown command ${req.cmd}` };
-        } catch (e) { reply = { error: (e as Error).message }; }
-        conn.end(JSON.stringify(reply) + '\n');
+        if (nl < 0) { if (buf.length > 65536) conn.destroy(); return; }
+        let request: ControlRequest;
+        try { request = JSON.parse(buf.slice(0, nl)) as ControlRequest; } catch (e) { conn.end(JSON.stringify({ error: (e as Error).message }) + '\n'); return; }
+        this.handle(request).then((reply) => conn.end(JSON.stringify(reply) + '\n'), (e: Error) => conn.end(JSON.stringify({ error: e.message }) + '\n'));
       });
     });
     await new Promise<void>((resolve, reject) => { this.control!.once('error', reject); this.control!.listen(path, () => resolve()); });
+    await chmod(path, 0o600);
   }
 
-  /** Stops heartbeats and the control socket; the kernel keeps serving this node's buckets. */
-  async stop(): Promise<void> {
+  /**
+   * Stops heartbeats and the control socket. By default the kernel keeps serving this node's
+   * buckets (a restart picks them up again); with `remove`, this node's VIPs leave the kernel
+   * first and the peers are told to take its buckets over at once.
+   */
+  async stop(o: { remove?: boolean } = {}): Promise<void> {
     this.stopped = true;
-    for (const t of this.timers) clearInterval(t);
-    // The kernel keeps serving our buckets: tell the peers not to take them over for a while.
-    if (this.joined) {
-      this.sendHeartbeats(true);
+    for (const t of [...this.timers, ...this.heartbeatTimers]) clearInterval(t);
+    await Promise.all(this.vips.map((v) => v.queue));
+    if (o.remove) for (const v of this.vips) await v.dataplane.remove(v.spec);
+    if (this.joined || o.remove) {
+      const farewell = o.remove ? 'leaving' : 'paused';
+      this.sendHeartbeats(farewell);
       await new Promise((r) => setTimeout(r, 20));
-      this.sendHeartbeats(true);
+      this.sendHeartbeats(farewell);
     }
     this.socket?.close();
     await this.director?.stop();
     await new Promise((r) => (this.control ? this.control.close(() => r(undefined)) : r(undefined)));
     await rm(this.config.controlSocket, { force: true });
-    await Promise.all(this.vips.map((v) => v.queue));
-    this.log.info({}, 'stopped; kernel rules left in place');
+    this.log.info({}, o.remove ? 'stopped; VIPs removed from the kernel' : 'stopped; kernel rules left in place');
   }
 }

@@ -9,13 +9,15 @@
 //   while the old owner may still take new connections, so a SYN is never answered twice), then,
 //   once the old owner's heartbeat from the same view lists it as draining, as `incoming` (new
 //   connections and its own only), and owns it fully once the old owner no longer lists it.
-import { assign, type Owners, type Strategy } from '../assignment/assign.js';
+import { assign, type Member, type Owners, type Strategy } from '../assignment/assign.js';
 import type { Ownership } from '../dataplane/types.js';
-import type { View } from './membership.js';
+import { viewKey, type View } from './membership.js';
 import type { Heartbeat } from './wire.js';
 
 export interface HandoverOptions {
   local: number;
+  /** The configured nodes and weights (their home buckets). */
+  nodes: readonly Member[];
   buckets: number;
   /** The VIP's key in heartbeats' `draining` maps. */
   vip: string;
@@ -31,18 +33,33 @@ export interface OwnershipChange {
   promoted: number[];
 }
 
-const sameLive = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+/**
+ * Owners of every bucket in a view. A drained node (weight 0) is left out like a dead one but
+ * keeps its configured weight for its home buckets: draining it moves only its own buckets,
+ * evenly, and taking its share back moves only those back. Without quorum nobody owns anything.
+ */
+export function ownersOfView(view: View, nodes: readonly Member[], buckets: number, strategy?: Strategy): Owners {
+  if (!view.quorate) return new Array(buckets).fill(0);
+  const weight = (id: number) => view.members.find((m) => m.id === id)?.weight ?? 0;
+  const home = nodes.map((n) => ({ id: n.id, weight: weight(n.id) > 0 ? weight(n.id) : n.weight }));
+  return assign(home, new Set(view.live.filter((id) => weight(id) > 0)), buckets, strategy);
+}
 
 export class BucketKeeper {
   private owners: Owners;
-  private live: number[] = [];
+  private view = '';
   /** bucket → deadline (ms) */
   private readonly draining = new Map<number, number>();
   /** bucket → the live node it comes from, and whether that node has been seen draining it */
   private readonly incoming = new Map<number, { from: number; confirmed: boolean }>();
 
-  constructor(private readonly opts: HandoverOptions) {
+  constructor(private opts: HandoverOptions) {
     this.owners = new Array(opts.buckets).fill(0);
+  }
+
+  /** New configured weights or drain timeout (a configuration reload): used from the next view on. */
+  reconfigure(o: Pick<HandoverOptions, 'nodes' | 'drainTimeoutMs'>): void {
+    this.opts = { ...this.opts, ...o };
   }
 
   /** Owners of every bucket in the current view (0 = nobody). */
@@ -57,7 +74,7 @@ export class BucketKeeper {
   onView(view: View, now: number, previous?: Owners): OwnershipChange {
     const { local } = this.opts;
     const before = previous ?? this.owners;
-    const after = view.quorate ? assign(view.members, new Set(view.live), this.opts.buckets, this.opts.strategy) : new Array(this.opts.buckets).fill(0);
+    const after = ownersOfView(view, this.opts.nodes, this.opts.buckets, this.opts.strategy);
     const change: OwnershipChange = { gained: [], lost: [], drainingStarted: [], drainingEnded: [], promoted: [] };
     const live = new Set(view.live);
     for (let i = 0; i < after.length; i++) {
@@ -86,7 +103,7 @@ export class BucketKeeper {
       }
     }
     this.owners = after;
-    this.live = view.live;
+    this.view = viewKey(view);
     return change;
   }
 
@@ -96,7 +113,7 @@ export class BucketKeeper {
    * buckets whose state changed.
    */
   onHeartbeat(hb: Heartbeat): number[] {
-    if (!sameLive(hb.live, this.live)) return [];
+    if (hb.view !== this.view) return [];
     const draining = new Set(hb.draining[this.opts.vip] ?? []);
     const changed: number[] = [];
     for (const [b, state] of this.incoming) {

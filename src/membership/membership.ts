@@ -1,7 +1,14 @@
 // Who is alive: the pure core of the embedded membership. It is handed decoded heartbeats and
 // the time; it answers with views. It knows nothing of sockets or clocks of its own.
+//
+// A peer is live while some evidence of it is younger than the deadtime: its own heartbeat, or
+// another peer's word that it heard it (hearsay, with the age of that hearing). With three or more
+// nodes a lossy path between two of them is then no failover, and the survivors of a real death
+// still see it at the same moment, since hearsay carries the time of the last hearing, not of
+// the relay. A peer whose latest evidence says it is pausing (a daemon restart whose kernel rules
+// keep serving) stays live for the restart grace instead.
 import type { Member } from '../assignment/assign.js';
-import type { Heartbeat } from './wire.js';
+import type { Hearsay, Heartbeat, WeightSetting } from './wire.js';
 
 export type Quorum = 'majority' | 'ignore';
 
@@ -22,9 +29,13 @@ export interface View {
   /** Live node ids, sorted; always includes the local node. */
   live: number[];
   quorate: boolean;
-  /** Every configured node with its current weight (announced by live peers). */
+  /** Every configured node with its current weight (configured, or as set at run time). */
   members: Member[];
 }
+
+/** What decides the owners of a view, as a string: nodes that agree on it compute the same owners. */
+export const viewKey = (v: Pick<View, 'live' | 'members' | 'quorate'>): string =>
+  `${v.quorate ? 'q' : 'nq'}/${v.live.join(',')}/${v.members.map((m) => `${m.id}:${m.weight}`).join(',')}`;
 
 export interface Counters {
   accepted: number;
@@ -43,18 +54,43 @@ interface Peer {
   last: Heartbeat;
 }
 
+interface Evidence {
+  at: number;
+  paused: boolean;
+  /** The peer said it is going away (its rules are gone): dead at once. */
+  leaving?: boolean;
+}
+
 export type Verdict = 'accepted' | 'replayed' | 'unknown-sender';
 
+/** Whether setting `a` supersedes `b`. */
+const newer = (a: WeightSetting, b: WeightSetting | undefined) => !b || a.stamp > b.stamp || (a.stamp === b.stamp && a.by > b.by);
+
 export class Membership {
+  /** Heartbeats heard directly, per peer. */
   private readonly peers = new Map<number, Peer>();
+  /** The latest evidence of each peer, direct or by hearsay. */
+  private readonly evidence = new Map<number, Evidence>();
+  private readonly settings = new Map<number, WeightSetting>();
+  private lastStamp = 0;
+  private opts: MembershipOptions;
   private current: View;
-  private localWeight: number;
   readonly counters: Counters = { accepted: 0, replayed: 0, forged: 0, truncated: 0, malformed: 0, unknownSender: 0, wrongCluster: 0 };
 
-  constructor(private readonly opts: MembershipOptions) {
+  constructor(opts: MembershipOptions) {
     if (!opts.nodes.some((n) => n.id === opts.local)) throw new Error(`local node ${opts.local} is not configured`);
-    this.localWeight = opts.nodes.find((n) => n.id === opts.local)!.weight;
+    this.opts = opts;
     this.current = this.compute(0, 0);
+  }
+
+  /**
+   * New timing or configured weights (a configuration reload); takes effect at the next tick.
+   * The node set and the local node cannot change while running.
+   */
+  reconfigure(opts: Pick<MembershipOptions, 'nodes' | 'deadtimeMs' | 'restartGraceMs' | 'quorum'>): void {
+    const ids = (nodes: readonly Member[]) => nodes.map((n) => n.id).sort((a, b) => a - b).join();
+    if (ids(opts.nodes) !== ids(this.opts.nodes)) throw new Error('the set of nodes cannot change while running');
+    this.opts = { ...this.opts, ...opts };
   }
 
   /** Records a reason a packet was refused before it became a heartbeat (wire.ts decides). */
@@ -65,9 +101,13 @@ export class Membership {
     else this.counters.wrongCluster++;
   }
 
+  private configured(id: number): boolean {
+    return this.opts.nodes.some((n) => n.id === id);
+  }
+
   /** An authenticated heartbeat: accepted only if it is newer than anything heard from its sender. */
   receive(hb: Heartbeat, now: number): Verdict {
-    if (hb.from === this.opts.local || !this.opts.nodes.some((n) => n.id === hb.from)) {
+    if (hb.from === this.opts.local || !this.configured(hb.from)) {
       this.counters.unknownSender++;
       return 'unknown-sender';
     }
@@ -78,25 +118,64 @@ export class Membership {
     }
     this.peers.set(hb.from, { incarnation: hb.incarnation, seq: hb.seq, heardAt: now, last: hb });
     this.counters.accepted++;
+    this.witness(hb.from, { at: now, paused: hb.paused === true, leaving: hb.leaving === true });
+    for (const h of hb.heard) {
+      if (h.node !== this.opts.local && this.configured(h.node)) this.witness(h.node, { at: now - h.ageMs, paused: h.paused }, true);
+    }
+    for (const s of hb.weights) if (this.configured(s.node)) this.adopt(s);
     return 'accepted';
   }
 
-  private isLive(p: Peer | undefined, now: number): p is Peer {
-    return !!p && now - p.heardAt <= (p.last.paused ? this.opts.restartGraceMs ?? this.opts.deadtimeMs : this.opts.deadtimeMs);
+  private witness(id: number, e: Evidence, hearsay = false): void {
+    const had = this.evidence.get(id);
+    // Only the peer itself ends its leaving (a new daemon's heartbeat); hearsay may be a late echo.
+    if (had?.leaving && hearsay) return;
+    if (!had || e.at > had.at || (e.at === had.at && !e.paused)) this.evidence.set(id, e);
   }
 
-  /** The latest heartbeat of a live peer. */
+  private adopt(s: WeightSetting): void {
+    if (newer(s, this.settings.get(s.node))) this.settings.set(s.node, { ...s });
+    this.lastStamp = Math.max(this.lastStamp, s.stamp);
+  }
+
+  private isLive(id: number, now: number): boolean {
+    const e = this.evidence.get(id);
+    return !!e && !e.leaving && now - e.at <= (e.paused ? this.opts.restartGraceMs ?? this.opts.deadtimeMs : this.opts.deadtimeMs);
+  }
+
+  /** The latest heartbeat of a peer heard directly within the deadtime (or its restart grace). */
   lastHeartbeat(id: number, now: number): Heartbeat | undefined {
     const p = this.peers.get(id);
-    return this.isLive(p, now) ? p.last : undefined;
+    if (!p) return undefined;
+    const limit = p.last.paused ? this.opts.restartGraceMs ?? this.opts.deadtimeMs : this.opts.deadtimeMs;
+    return now - p.heardAt <= limit ? p.last : undefined;
   }
 
-  setLocalWeight(weight: number): void {
-    this.localWeight = weight;
+  /** What this node tells the others it hears directly (hearsay is never passed on). */
+  hearsay(now: number): Hearsay[] {
+    const horizon = Math.max(this.opts.deadtimeMs, this.opts.restartGraceMs ?? 0);
+    return [...this.peers].filter(([, p]) => now - p.heardAt <= horizon && !p.last.leaving)
+      .map(([node, p]) => ({ node, ageMs: Math.max(0, now - p.heardAt), paused: p.last.paused === true }));
   }
 
-  get localWeightNow(): number {
-    return this.localWeight;
+  /**
+   * Sets a node's weight at run time (`null`: back to the configured one); it reaches every
+   * node through the heartbeats and wins over any earlier setting.
+   */
+  setWeight(node: number, weight: number | null, now: number): WeightSetting {
+    if (!this.configured(node)) throw new Error(`node ${node} is not configured`);
+    const s: WeightSetting = { node, weight, stamp: Math.max(now, this.lastStamp + 1), by: this.opts.local };
+    this.adopt(s);
+    return s;
+  }
+
+  weightSettings(): WeightSetting[] {
+    return [...this.settings.values()];
+  }
+
+  weightOf(id: number): number {
+    const s = this.settings.get(id);
+    return s && s.weight !== null ? s.weight : this.opts.nodes.find((n) => n.id === id)?.weight ?? 0;
   }
 
   view(): View {
@@ -116,13 +195,10 @@ export class Membership {
 
   private compute(epoch: number, now: number): View {
     const live = this.opts.nodes
-      .filter((n) => n.id === this.opts.local || this.isLive(this.peers.get(n.id), now))
+      .filter((n) => n.id === this.opts.local || this.isLive(n.id, now))
       .map((n) => n.id)
       .sort((a, b) => a - b);
-    const members = this.opts.nodes.map((n) => ({
-      id: n.id,
-      weight: n.id === this.opts.local ? this.localWeight : live.includes(n.id) ? this.peers.get(n.id)!.last.weight : n.weight,
-    }));
+    const members = this.opts.nodes.map((n) => ({ id: n.id, weight: this.weightOf(n.id) }));
     const quorate = this.opts.quorum === 'ignore' || live.length * 2 > this.opts.nodes.length;
     return { epoch, live, quorate, members };
   }

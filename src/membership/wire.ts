@@ -17,12 +17,19 @@ export interface Heartbeat {
   seq: number;
   /** The nodes the sender believes live (its view), sorted. */
   live: number[];
-  /** The sender's view epoch (informational: views are compared by their live sets). */
+  /** The sender's view epoch (informational: epochs are per node; views are compared by `view`). */
   epoch: number;
+  /** The sender's view as a key (live nodes and weights, see viewKey): equal keys, equal owners. */
+  view: string;
   /** Whether the sender has quorum in its view. */
   quorate: boolean;
-  /** The sender's bucket weight (0 = drained). */
-  weight: number;
+  /** Weight settings made at run time (`aavip drain`/`undrain`), all the sender knows of. */
+  weights: WeightSetting[];
+  /**
+   * The peers the sender hears directly, and how long ago (ms) it last did: a receiver that
+   * misses a peer's own heartbeats still knows it lives, so one lossy path is no failover.
+   */
+  heard: Hearsay[];
   /** Per VIP (its address), the buckets the sender is handing over and still holding old flows in. */
   draining: Record<string, number[]>;
   /** Per VIP, a hex bitmap of the buckets the sender still has connections in: served, incoming or draining (see bucketBitmap). */
@@ -32,6 +39,28 @@ export interface Heartbeat {
    * it live for the restart grace instead of the deadtime.
    */
   paused?: boolean;
+  /** Sent by a daemon that has removed its rules and is going away: peers take its buckets over at once. */
+  leaving?: boolean;
+}
+
+/**
+ * A node's weight as set at run time, replicated through heartbeats: the setting with the
+ * highest (stamp, by) wins everywhere. `weight: null` returns the node to its configured weight.
+ */
+export interface WeightSetting {
+  node: number;
+  weight: number | null;
+  /** Milliseconds, kept above every stamp seen so far (so a later setting wins despite clock skew). */
+  stamp: number;
+  /** The node where it was set (breaks ties). */
+  by: number;
+}
+
+export interface Hearsay {
+  node: number;
+  ageMs: number;
+  /** The peer's last heartbeat announced a pause (a restart). */
+  paused: boolean;
 }
 
 /** Buckets (1-based) as a hex bitmap: bit b-1 of the little-endian byte string. Compact for 1024 buckets. */
@@ -64,6 +93,12 @@ export function encodeHeartbeat(hb: Heartbeat, key: Buffer): Buffer {
 }
 
 const isIntArray = (x: unknown): x is number[] => Array.isArray(x) && x.every((n) => Number.isSafeInteger(n));
+const isObject = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x);
+const isWeightSetting = (x: unknown): x is WeightSetting => isObject(x) && Number.isSafeInteger(x.node)
+  && (x.weight === null || (typeof x.weight === 'number' && Number.isFinite(x.weight) && x.weight >= 0))
+  && Number.isSafeInteger(x.stamp) && Number.isSafeInteger(x.by);
+const isHearsay = (x: unknown): x is Hearsay => isObject(x) && Number.isSafeInteger(x.node)
+  && Number.isSafeInteger(x.ageMs) && (x.ageMs as number) >= 0 && typeof x.paused === 'boolean';
 
 export function decodeHeartbeat(packet: Buffer, key: Buffer, cluster: string): DecodeResult {
   if (packet.length < HEADER + MAC_LENGTH) return { ok: false, reason: 'truncated' };
@@ -76,9 +111,10 @@ export function decodeHeartbeat(packet: Buffer, key: Buffer, cluster: string): D
   try { hb = JSON.parse(signed.subarray(HEADER).toString('utf8')) as Heartbeat; } catch { return { ok: false, reason: 'malformed' }; }
   const valid = hb !== null && typeof hb === 'object' && typeof hb.cluster === 'string' && Number.isSafeInteger(hb.from)
     && Number.isSafeInteger(hb.incarnation) && Number.isSafeInteger(hb.seq) && isIntArray(hb.live) && Number.isSafeInteger(hb.epoch)
-    && typeof hb.quorate === 'boolean' && typeof hb.weight === 'number' && hb.weight >= 0
+    && typeof hb.quorate === 'boolean' && typeof hb.view === 'string'
+    && Array.isArray(hb.weights) && hb.weights.every(isWeightSetting) && Array.isArray(hb.heard) && hb.heard.every(isHearsay)
     && hb.draining !== null && typeof hb.draining === 'object' && Object.values(hb.draining).every(isIntArray)
-    && (hb.paused === undefined || typeof hb.paused === 'boolean')
+    && (hb.paused === undefined || typeof hb.paused === 'boolean') && (hb.leaving === undefined || typeof hb.leaving === 'boolean')
     && hb.holding !== null && typeof hb.holding === 'object' && Object.values(hb.holding).every((x) => typeof x === 'string' && /^([0-9a-f]{2})*$/.test(x));
   if (!valid) return { ok: false, reason: 'malformed' };
   if (hb.cluster !== cluster) return { ok: false, reason: 'wrong-cluster' };
