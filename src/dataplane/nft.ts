@@ -171,6 +171,8 @@ export interface NftTableState {
   signature?: string;
   ownership: Ownership;
   arp: boolean;
+  /** Rules per chain as the kernel lists them, when read from the kernel (see ruleCounts). */
+  rules?: Record<string, number>;
 }
 
 type NftJson = { nftables: Record<string, any>[] };
@@ -194,6 +196,32 @@ export function parseTableState(json: NftJson): NftTableState {
   return { signature, ownership, arp: false };
 }
 
+/** Rules per chain of a listed table: a chain flushed or a rule deleted behind aavip's back shows here. */
+export function ruleCounts(json: NftJson): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const o of json.nftables) {
+    if (o.chain) counts[o.chain.name] ??= 0;
+    if (o.rule) counts[o.rule.chain] = (counts[o.rule.chain] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/** The same count for the first table of a rendered script: each chain's lines but its `type` line. */
+export function renderedRuleCounts(script: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  let chain: string | undefined;
+  for (const line of script.split('\n')) {
+    if (line === '}') break; // the end of the first table
+    const open = line.match(/^ {2}chain (\S+) \{$/);
+    if (open) { chain = open[1]; counts[chain] = 0; } else if (line === '  }') chain = undefined;
+    else if (chain !== undefined && !line.trim().startsWith('type ')) counts[chain]++;
+  }
+  return counts;
+}
+
+const sameCounts = (a: Record<string, number>, b: Record<string, number>) =>
+  JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
+
 export async function nftApply(script: string): Promise<void> {
   await run('nft', ['-f', '-'], { input: script });
 }
@@ -202,7 +230,8 @@ export async function readNftTable(vip: VipSpec): Promise<NftTableState | undefi
   const name = nftTableName(vip);
   const r = await run('nft', ['-j', 'list', 'table', nftFamily(vip), name], { allowFailure: true });
   if (r.status !== 0) return undefined;
-  const state = parseTableState(JSON.parse(r.stdout) as NftJson);
+  const json = JSON.parse(r.stdout) as NftJson;
+  const state = { ...parseTableState(json), rules: ruleCounts(json) };
   if (nftFamily(vip) === 'ip') state.arp = (await readArpTable(vip)) === arpComment(vip);
   return state;
 }
@@ -213,7 +242,10 @@ export async function readNftTable(vip: VipSpec): Promise<NftTableState | undefi
  */
 export function planNft(vip: VipSpec, ownership: Ownership, current: NftTableState | undefined, nodeMac?: string): string {
   const needsArp = nftFamily(vip) === 'ip';
-  if (!current || current.signature !== nftSignature(vip, nodeMac) || current.arp !== needsArp) return renderDelete(vip) + renderVipTables(vip, ownership, nodeMac);
+  const full = renderVipTables(vip, ownership, nodeMac);
+  // Rebuilt (atomically) when made for other parameters, or changed by someone else since.
+  const drifted = current?.rules !== undefined && !sameCounts(current.rules, renderedRuleCounts(full));
+  if (!current || current.signature !== nftSignature(vip, nodeMac) || current.arp !== needsArp || drifted) return renderDelete(vip) + full;
   const same = (Object.keys(CHAIN_OF) as (keyof Ownership)[]).every((k) => [...ownership[k]].sort((a, b) => a - b).join() === current.ownership[k].join());
   return same ? '' : renderOwnership(vip, ownership);
 }

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bucketsOf } from '../../src/assignment/assign.js';
+import { nftTableName } from '../../src/dataplane/nft.js';
 import { CLI, nodeName, SERVICE_PORT, summarize, VipLab } from '../../src/lab/vip-lab.js';
 import { DIST, Holder } from './lab-helpers.js';
 
@@ -109,6 +110,23 @@ describe('IPv6 VIP: neighbour discovery with the cluster MAC', () => {
     } finally {
       await holder.close();
     }
+  });
+
+  it('applies twice without a change, and rebuilds a table changed behind its back', async () => {
+    const table = nftTableName(vl.vip);
+    const list = async () => (await vl.lab.execNode(3, ['nft', '-j', 'list', 'table', 'ip6', table])).stdout;
+    const ndRules = async () => JSON.parse(await list()).nftables.filter((o: any) => o.rule?.chain === 'nd_output').length;
+    const own = { owned: bucketsOf(vl.owners, 3), incoming: [], draining: [] };
+    const before = await list();
+    await vl.applyOwnership(3, own);
+    expect(await list()).toBe(before);
+    await vl.lab.execNode(3, ['nft', 'flush', 'chain', 'ip6', table, 'nd_output']);
+    expect(await ndRules()).toBe(0);
+    await vl.applyOwnership(3, own);
+    expect(await ndRules()).toBe(2);
+    const after = await list();
+    await vl.applyOwnership(3, own);
+    expect(await list()).toBe(after);
   });
 
   it('announces the VIP with unsolicited advertisements when its address appears on a node', async () => {
