@@ -1,4 +1,6 @@
 // `aavip lab vm -- CMD`: run a command as root inside Debian's 6.1 kernel (CLUSTERIP, IPVS) under qemu.
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { runInVm, VmError } from '../lab/vm.js';
 import { positiveInt } from './options.js';
@@ -8,6 +10,22 @@ const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/
 /** Exit statuses of the lab itself, as `timeout` and container runners use them. */
 export const EXIT_TIMEOUT = 124;
 export const EXIT_LAB_FAILED = 125;
+
+/**
+ * Host folders the command names (a file's folder, or the folder itself). The guest has its own /tmp
+ * and /run, so such folders under them are shared again; a file directly in /tmp or /run cannot be.
+ */
+function namedFolders(cmd: string[], log: (m: string) => void): string[] {
+  const folders: string[] = [];
+  for (const arg of cmd) {
+    const path = resolve(arg);
+    if (!/^\/(tmp|run)\//.test(path) || !existsSync(path)) continue;
+    const folder = statSync(path).isDirectory() ? path : dirname(path);
+    if (/^\/(tmp|run)$/.test(folder)) log(`warning: ${arg} is not visible in the VM (it has its own /tmp and /run): move it into a folder`);
+    else folders.push(folder);
+  }
+  return folders;
+}
 
 export function register(lab: Command): void {
   lab.command('vm')
@@ -23,10 +41,11 @@ export function register(lab: Command): void {
     .option('-q, --quiet', 'no progress messages')
     .action(async (cmd: string[], o: { timeout: number; mem: number; module?: string[]; results?: string; json?: boolean; quiet?: boolean }) => {
       const progress = !o.json && !o.quiet;
+      const log = (m: string) => { if (progress) process.stderr.write(`aavip lab vm: ${m}\n`); };
       try {
         const r = await runInVm({
           script: `${cmd.map(quote).join(' ')}\n`, cwd: process.cwd(), timeoutMs: o.timeout * 1000, memoryMb: o.mem, modules: o.module, saveFilesTo: o.results,
-          log: (m) => { if (progress) process.stderr.write(`aavip lab vm: ${m}\n`); },
+          keepVisible: namedFolders(cmd, log), log,
           onStdout: o.json ? undefined : (c) => process.stdout.write(c),
           onStderr: o.json ? undefined : (c) => process.stderr.write(c),
         });

@@ -9,6 +9,8 @@ export interface ScenarioOptions {
   /** Extra environment for the scenario. */
   env?: Record<string, string>;
   timeoutMs?: number;
+  /** Files the scenario finds in $AAVIP_RESULTS (name → content). */
+  files?: Record<string, string>;
   /** Kernel modules to load besides the lab's usual set. */
   modules?: string[];
 }
@@ -28,6 +30,7 @@ export async function runScenario(name: string, o: ScenarioOptions = {}): Promis
   const r = await runInVm({
     script: `exec node ${PACKAGE_ROOT}/test/kernel/scenarios/${name}\n`,
     env: { AAVIP_ROOT: PACKAGE_ROOT, ...o.env },
+    files: o.files,
     modules: o.modules,
     timeoutMs: o.timeoutMs ?? 900_000,
     log: (m) => process.stderr.write(`[vm] ${m}\n`),
