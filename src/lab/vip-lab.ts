@@ -75,7 +75,9 @@ export class VipLab {
   /** Runs `aavip vip apply` in node i's namespace. */
   async applyOwnership(i: number, o: Ownership): Promise<void> {
     await this.lab.exec(this.lab.nodeNs(i), [process.execPath, CLI, 'vip', 'apply', ...this.vipArgs(),
-      '--own', o.owned.join(','), '--incoming', o.incoming.join(','), '--draining', o.draining.join(',')]);
+      '--own', o.owned.join(','), '--incoming', o.incoming.join(','), '--draining', o.draining.join(',')],
+    // Generous: under the VM lab's software emulation three of these at once take 10-20 s each.
+    { timeoutMs: 180_000 });
   }
 
   /** Static ownership: each node serves exactly its buckets of `owners`. */
