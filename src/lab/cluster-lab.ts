@@ -70,8 +70,8 @@ export class ClusterLab {
     }
   }
 
-  startDaemon(i: number): ChildProcess {
-    const child = this.lab.spawn(this.lab.nodeNs(i), [process.execPath, CLI, 'up', '--config', this.configFile, '--node', nodeName(i)],
+  startDaemon(i: number, extraArgs: string[] = []): ChildProcess {
+    const child = this.lab.spawn(this.lab.nodeNs(i), [process.execPath, CLI, 'up', '--config', this.configFile, '--node', nodeName(i), ...extraArgs],
       { ...process.env, AAVIP_LOG_LEVEL: 'info' });
     const lines: string[] = [];
     this.logs.set(i, lines);

@@ -77,6 +77,8 @@ export class Daemon {
   private stopped = false;
   private director?: Director;
   private lastTick = 0;
+  /** No view changes before this time (set after this process was held up). */
+  private judgeFrom = 0;
 
   /**
    * Loads and validates everything (cluster.yaml, the ldirectord.cf it names) before anything
@@ -234,8 +236,16 @@ export class Daemon {
   private tick(): void {
     if (this.stopped) return;
     const t0 = Date.now();
-    if (this.lastTick && t0 - this.lastTick > 3 * this.tickMs) this.log.warn({ ms: t0 - this.lastTick, expectedMs: this.tickMs }, 'the daemon was held up');
+    const gap = this.lastTick ? t0 - this.lastTick : 0;
     this.lastTick = t0;
+    if (gap > 3 * this.tickMs) {
+      // This process was held up (CPU starvation, a long pause): what it heard meanwhile is not
+      // to be trusted yet, and peers on a starved host were likely held up too. Nobody is judged
+      // dead until a heartbeat interval has passed awake (a real death is seen that much later).
+      this.judgeFrom = t0 + this.config.heartbeat.intervalMs + this.tickMs;
+      if (gap > Math.max(100, this.config.heartbeat.deadtimeMs / 3)) this.log.warn({ ms: gap, expectedMs: this.tickMs }, 'the daemon was held up');
+    }
+    if (t0 < this.judgeFrom) return;
     const before = this.membership.view();
     const view = this.membership.tick(t0);
     if (!view) return;
