@@ -23,7 +23,9 @@ describe('IPv6 VIP: neighbour discovery with the cluster MAC', () => {
   }
 
   beforeAll(async () => {
-    vl = await VipLab.create({ prefix: 'dpnd', family: 6, hashmode: 'sourceip-sourceport-destport', buckets: 1024, seed: 0xc0ffee });
+    // 50 client addresses: the kernel's IPv6 neighbour table is shared by every namespace, and above
+    // gc_thresh2 (512) entries its forced collection would purge the entries these tests set up.
+    vl = await VipLab.create({ prefix: 'dpnd', family: 6, hashmode: 'sourceip-sourceport-destport', buckets: 1024, seed: 0xc0ffee, clientAddresses: 50 });
     // Forget whatever the lab told the client: from here on it learns the VIP's MAC by itself.
     await clientExec(['ip', '-6', 'neigh', 'flush', 'dev', 'eth0']);
     await clientExec(['ip', '-6', 'neigh', 'del', vip(), 'dev', 'eth0']);
@@ -132,14 +134,15 @@ describe('IPv6 VIP: neighbour discovery with the cluster MAC', () => {
   it('announces the VIP with unsolicited advertisements when its address appears on a node', async () => {
     const wrongMac = '02:00:00:00:00:99';
     const neigh = async () => (await clientExec(['ip', '-6', 'neigh', 'show', vip(), 'dev', 'eth0'])).stdout;
+    // A neighbour holding some other MAC for the VIP (as after a unicast setup; set just before the
+    // address comes back, so that no probe of the bogus MAC fails and purges the entry first) ...
     const readd = async (arpCount: number) => {
       await vl.lab.execNode(1, [process.execPath, CLI, 'vip', 'remove', ...vl.vipArgs()]);
+      await clientExec(['ip', '-6', 'neigh', 'replace', vip(), 'lladdr', wrongMac, 'dev', 'eth0', 'nud', 'stale']);
       await vl.lab.execNode(1, [process.execPath, CLI, 'vip', 'apply', ...vl.vipArgs(), '--arp-count', String(arpCount), '--own', bucketsOf(vl.owners, 1).join(',')]);
       await new Promise((r) => setTimeout(r, 200));
     };
-    // A neighbour holding some other MAC for the VIP (as after a unicast setup) keeps it when the
-    // address comes back silently ...
-    await clientExec(['ip', '-6', 'neigh', 'replace', vip(), 'lladdr', wrongMac, 'dev', 'eth0', 'nud', 'stale']);
+    // ... keeps it when the address comes back silently ...
     await readd(0);
     expect(await neigh()).toContain(`lladdr ${wrongMac}`);
     // ... and is corrected, with no traffic needed, when it comes back announced.
@@ -152,7 +155,7 @@ describe('IPv6 VIP: neighbour discovery with the cluster MAC', () => {
 
 describe('IPv6 VIP on the xt_cluster backend: the same neighbour discovery', () => {
   let vl: VipLab;
-  beforeAll(async () => { vl = await VipLab.create({ prefix: 'dpnx', family: 6, backend: 'xt_cluster', hashmode: 'sourceip', buckets: 3, seed: 0x5eed }); });
+  beforeAll(async () => { vl = await VipLab.create({ prefix: 'dpnx', family: 6, backend: 'xt_cluster', hashmode: 'sourceip', buckets: 3, seed: 0x5eed, clientAddresses: 50 }); });
   afterAll(async () => { await vl?.destroy(); });
 
   it('answers every connection from the predicted owner, the client resolving the cluster MAC', async () => {
