@@ -39,8 +39,13 @@ export function openFlowsPerBucket(vip: VipSpec, flows: TrackedFlow[]): Map<numb
   return counts;
 }
 
+/**
+ * This node's tracked flows to the VIP. Throws when the table cannot be read: an unreadable
+ * table must never pass for an empty one (that would end every drain and reset its connections).
+ */
 export async function listConntrack(vip: VipSpec): Promise<TrackedFlow[]> {
   const family = vip.address.family === 4 ? 'ipv4' : 'ipv6';
   const r = await run('conntrack', ['-L', '-f', family, '--orig-dst', formatAddress(vip.address)], { allowFailure: true });
+  if (r.status !== 0) throw new Error(`conntrack -L failed (${r.status}): ${r.stderr.trim().split('\n').pop()}`);
   return parseConntrack(r.stdout);
 }

@@ -18,7 +18,7 @@ import { loadLdirectordConfig } from '../lvs/config/parse.js';
 import type { LdirectordConfig } from '../lvs/config/model.js';
 import { Director } from '../lvs/director.js';
 import { openIpvs } from '../lvs/ipvs/index.js';
-import { BucketKeeper } from './handover.js';
+import { BucketKeeper, ownersOfView } from './handover.js';
 import { Membership, viewKey, type View } from './membership.js';
 import { bucketBitmap, bucketsOfBitmap, decodeHeartbeat, encodeHeartbeat, type Heartbeat } from './wire.js';
 
@@ -223,8 +223,12 @@ export class Daemon {
     const leftover = (await v.dataplane.read(v.spec)).ownership;
     const mine = new Set(leftover ? [...leftover.owned, ...leftover.incoming, ...leftover.draining] : []);
     const served = peers.map((h) => ({ id: h.from, buckets: bucketsOfBitmap(h.holding[v.key] ?? '') }));
+    // A live peer never heard directly (only by hearsay) is assumed to hold what it would hold
+    // without us: its buckets are handed over, never taken from under its connections.
+    const unheard = new Set(view.live.filter((id) => id !== this.config.local && !peers.some((h) => h.from === id)));
+    const without = ownersOfView({ ...view, live: view.live.filter((id) => id !== this.config.local) }, this.config.nodes, v.spec.buckets);
     const previous: Owners = Array.from({ length: v.spec.buckets }, (_, i) =>
-      served.find((p) => p.buckets.has(i + 1))?.id ?? (mine.has(i + 1) ? this.config.local : 0));
+      served.find((p) => p.buckets.has(i + 1))?.id ?? (mine.has(i + 1) ? this.config.local : unheard.has(without[i]) ? without[i] : 0));
     const change = v.keeper.onView(view, now, previous);
     const o = v.keeper.ownership();
     this.log.info({ vip: v.key, epoch: view.epoch, live: view.live, quorate: view.quorate, leftover: mine.size, gained: change.gained.length,
@@ -272,7 +276,12 @@ export class Daemon {
   private async settleDraining(): Promise<void> {
     for (const v of this.vips) {
       if (v.keeper.drainingBuckets().length === 0) continue;
-      const open = openFlowsPerBucket(v.spec, await listConntrack(v.spec));
+      let open: Map<number, number>;
+      try { open = openFlowsPerBucket(v.spec, await listConntrack(v.spec)); } catch (e) {
+        // Unknown is not empty: the drains go on (only their timeout can end them this round).
+        this.log.warn({ vip: v.key, err: (e as Error).message }, 'cannot read conntrack; draining buckets stay draining');
+        open = new Map(v.keeper.drainingBuckets().map((b) => [b, Infinity]));
+      }
       const emptied = new Set(v.keeper.drainingBuckets().filter((b) => !open.get(b)));
       const ended = v.keeper.settleDraining(Date.now(), emptied);
       if (ended.length) {

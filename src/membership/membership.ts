@@ -143,12 +143,9 @@ export class Membership {
     return !!e && !e.leaving && now - e.at <= (e.paused ? this.opts.restartGraceMs ?? this.opts.deadtimeMs : this.opts.deadtimeMs);
   }
 
-  /** The latest heartbeat of a peer heard directly within the deadtime (or its restart grace). */
+  /** The latest heartbeat heard directly from a peer that is live (by any evidence). */
   lastHeartbeat(id: number, now: number): Heartbeat | undefined {
-    const p = this.peers.get(id);
-    if (!p) return undefined;
-    const limit = p.last.paused ? this.opts.restartGraceMs ?? this.opts.deadtimeMs : this.opts.deadtimeMs;
-    return now - p.heardAt <= limit ? p.last : undefined;
+    return this.isLive(id, now) ? this.peers.get(id)?.last : undefined;
   }
 
   /** What this node tells the others it hears directly (hearsay is never passed on). */
