@@ -270,9 +270,16 @@ describe('virtual=', () => {
       ['virtual=1.2.3.4:nosuchport\n\treal=10.0.0.1 gate\n', 1, 'invalid address for virtual service'],
       ['virtual=1.2.3.4:70000\n', 1, 'invalid address for virtual service'],
       ['virtual6=1.2.3.4:80\n', 1, 'invalid address for virtual service'],
-      ['virtual=0\n', 1, 'invalid firewall mark 0: it must be 1..4294967295'],
     ];
     for (const [text, line, message] of cases) expect([text, errorOf(text).message, errorOf(text).where.line]).toEqual([text, message, line]);
+  });
+
+  it('leaves out firewall marks IPVS refuses (0, above 32 bits), with a warning, as ldirectord ends up doing', () => {
+    const c = parse('virtual=0\n\treal=10.0.0.1 gate\nvirtual=4294967296\nvirtual=4294967295\n');
+    expect(c.virtualServices.map((v) => v.fwmark)).toEqual([4294967295]);
+    expect(c.warnings.map((w) => w.line)).toEqual([1, 3]);
+    expect(c.warnings[0].message).toBe('virtual=0: firewall mark 0 is outside 1..4294967295, which IPVS refuses: this virtual service is ignored');
+    expect(errorOf('virtual=0\nvirtual=00\nvirtual=0\n').where.line).toBe(3);
   });
 
   it('tells fwmark services of the two families apart, and finds duplicates by protocol and address', () => {
@@ -316,8 +323,8 @@ describe('real=', () => {
 
   it('refuses what ldirectord refuses, naming the line', () => {
     const cases: [string, string][] = [
-      ['10.0.0.1:80 gate 1 junk', 'Invalid real server line, around "junk"'],
-      ['10.0.0.1:80 gate "l:5"', 'Invalid real server line, around ""l:5"" (connection thresholds are written without quotes: l:N u:N)'],
+      ['10.0.0.1:80 gate 1 junk', 'Invalid real server line, around " junk"'],
+      ['10.0.0.1:80 gate "l:5"', 'Invalid real server line, around " "l:5"" (connection thresholds are written without quotes: l:N u:N)'],
       ['10.0.0.1:80 ', 'forward method must be gate, masq or ipip'],
       ['10.0.0.1:99999 gate', 'invalid port (99999) for real server (could not resolve port)'],
       ['999.0.0.1:80 gate', 'invalid address (999.0.0.1) for real server (could not resolve host)'],
@@ -482,6 +489,19 @@ describe('global directives', () => {
     expect(desiredWhenHealthy(c).map((s) => s.realServers.map((r) => r.address))).toEqual([['127.0.0.1:80'], ['127.0.0.1:53'], [], ['[::1]:80']]);
   });
 
+  it('cuts timeouts and intervals longer than a timer can hold, with a warning', () => {
+    const c = parse('checkinterval=99999999\nvirtual=1.2.3.4:80\n\tchecktimeout=3000000\n');
+    expect([c.globals.checkinterval, c.virtualServices[0].checktimeout]).toEqual([2147483, 2147483]);
+    expect(c.warnings).toEqual([
+      { line: 1, message: 'checkinterval 99999999 is more than 2147483 seconds: taken as 2147483' },
+      { line: 3, message: 'checktimeout 3000000 is more than 2147483 seconds: taken as 2147483' },
+    ]);
+  });
+
+  it('checks the log file only when it is used (not with supervised=yes, as ldirectord)', () => {
+    expect(parse('supervised=yes\nlogfile="/nonexistent-aavip-dir/x.log"\n', { files: systemFileChecks }).globals.logfile).toBe('/nonexistent-aavip-dir/x.log');
+  });
+
   it('accepts a bare supervised with a warning', () => {
     const c = parse('supervised\n');
     expect(c.globals.supervised).toBe(true);
@@ -494,7 +514,7 @@ describe('global directives', () => {
       ['checktimeout=0', 'invalid check timeout value'],
       ['negotiatetimeout=x', 'invalid negotiate timeout value'],
       ['checkcount=0', 'invalid check count value'],
-      ['checkinterval=99999999', 'invalid check interval value'],
+      ['checkinterval=0s', 'invalid check interval value'],
       ['connecttimeout=5', 'connecttimeout directive deprecated in favour of negotiatetimeout'],
       ['fork=true', "fork must be 'yes' or 'no'"],
       ['readdquiescent=', "readdquiescent must be 'yes' or 'no'"],

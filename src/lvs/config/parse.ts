@@ -24,8 +24,9 @@
 //  8. A request that is an absolute URL (`http://host/path`, optionally after a `/`) is kept as a
 //     URL for the check (ldirectord does so only for per-real requests and http_proxy).
 //  9. Limits ldirectord does not have, so nothing can hang: directive lines of at most 4,096 characters,
-//     a range of at most 65,536 addresses, 262,144 real servers in all; timeouts and intervals
-//     of at most 2,147,483 s; firewall marks 1..4294967295 (ipvsadm refuses others anyway).
+//     a range of at most 65,536 addresses, 262,144 real servers in all; longer timeouts and
+//     intervals than 2,147,483 s are cut to that, with a warning. A firewall mark outside 1..4294967295 (which ipvsadm refuses, so
+//     ldirectord never installed it) leaves its virtual out of the model, with a warning.
 //  10. CRLF line ends are accepted (ldirectord kept the CR in values: `quiescent=yes\r` failed).
 import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
@@ -61,13 +62,16 @@ export function defaultGlobals(): Globals {
   };
 }
 
-// Grammar pieces, as ldirectord matches them.
+// Grammar pieces, as ldirectord matches them. Perl's `.` matches any character but a newline, so
+// every pattern with `.` has the `s` flag (lines hold no newline; a CR inside a line is kept).
 /** A port as written after `:` (digits or a service name). */
 const PORT = '(\\d+|[A-Za-z0-9_-]+)';
+/** The port of `virtual=` (one class: `80x` is the port name `80x`, not 80). */
+const VIRTUAL_PORT = '([0-9A-Za-z_-]+)';
 const REAL_HOST = '(\\d+\\.\\d+\\.\\d+\\.\\d+|[A-Za-z0-9.-]+|\\[[0-9A-fa-f:]+\\])';
 /** `ADDR[->ADDR2][:PORT] FLAGS`, searched anywhere in the value (ldirectord does not anchor it). */
-const REAL_LINE = new RegExp(`${REAL_HOST}(->${REAL_HOST})?(:${PORT})?\\s+(.*)`);
-const URL_REQUEST = /^\/?([A-Za-z][A-Za-z0-9+.-]*:\/\/.*)$/;
+const REAL_LINE = new RegExp(`${REAL_HOST}(->${REAL_HOST})?(:${PORT})?\\s+(.*)`, 's');
+const URL_REQUEST = /^\/?([A-Za-z][A-Za-z0-9+.-]*:\/\/.*)$/s;
 
 /** Cuts a `#` comment, keeping a `#` inside a balanced pair of double quotes. */
 function stripComment(line: string): string {
@@ -92,14 +96,21 @@ function normaliseRequest(request: string): string {
 const ipv4ToNumber = (a: string) => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
 const numberToIpv4 = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
 
+interface FallbackText { line: number; field: string; server: string; portText?: string; forwarding: Forwarding }
+
 interface OpenSection {
   v: VirtualService;
   /** `host` and `port` as written, resolved when the section ends (the protocol may still change). */
   host?: string;
   portText?: string;
-  fallbackText?: { text: string; line: number };
+  fallback?: FallbackText;
+  /** `real=` lines, resolved when the section ends (after the fallback and the virtual, as ldirectord does). */
+  reals: { value: string; line: number; field: string }[];
   serviceSet: boolean;
   checkintervalLine?: number;
+  /** A firewall mark as written (marks out of range are checked for duplicates, then left out). */
+  markText?: string;
+  unusable?: boolean;
 }
 
 export function parseLdirectordConfig(text: string, file: string, options: ParseOptions = {}): LdirectordConfig {
@@ -122,19 +133,26 @@ export function parseLdirectordConfig(text: string, file: string, options: Parse
   const warn = (line: number, message: string) => warnings.push({ line, message });
 
   // Values, extracted as ldirectord extracts them.
-  /** The first run of digits anywhere in the value, required non-zero (and bounded). */
-  const positive = (value: string, line: number, field: string, message: string, max = Number.MAX_SAFE_INTEGER): number => {
+  /** The first run of digits anywhere in the value, required non-zero. */
+  const positive = (value: string, line: number, field: string, message: string): number => {
     const m = value.match(/\d+/);
     const n = m ? Number(m[0]) : 0;
-    if (n < 1 || n > max) fail(line, message, field);
+    if (n < 1) fail(line, message, field);
     return n;
+  };
+  /** A time in seconds, as `positive`; beyond what a timer can hold, the longest one, with a warning. */
+  const seconds = (value: string, line: number, field: string, message: string): number => {
+    const n = positive(value, line, field, message);
+    if (n <= MAX_SECONDS) return n;
+    warn(line, `${field} ${n} is more than ${MAX_SECONDS} seconds: taken as ${MAX_SECONDS}`);
+    return MAX_SECONDS;
   };
   const yesno = (field: string, value: string, line: number): boolean => {
     if (value !== 'yes' && value !== 'no') fail(line, `${field} must be 'yes' or 'no'`, field);
     return value === 'yes';
   };
   /** `"..."` up to the last quote (greedy, as ldirectord), or undefined when the value is not quoted. */
-  const quotedValue = (value: string): string | undefined => value.match(/^"(.*)"/)?.[1];
+  const quotedValue = (value: string): string | undefined => value.match(/^"(.*)"/s)?.[1];
   /** Quoted or not: ldirectord strips a pair of quotes when there is one. */
   const optionallyQuoted = (value: string): string => quotedValue(value) ?? value;
   const portNumber = (text: string, protocol: 'tcp' | 'udp' | ''): number | undefined => {
@@ -142,7 +160,7 @@ export function parseLdirectordConfig(text: string, file: string, options: Parse
     return resolver.service(text, protocol);
   };
   /** ld_gethostbyname: brackets stripped, then resolved in the family. */
-  const hostAddress = (name: string, family: 4 | 6): string | undefined => resolver.host(name.match(/\[(.*)\]/)?.[1] ?? name, family);
+  const hostAddress = (name: string, family: 4 | 6): string | undefined => resolver.host(name.match(/\[(.*)\]/s)?.[1] ?? name, family);
 
   const emailAlert = (value: string, line: number, field: string): string => {
     const addr = value.match(/^"([^"]*)"$/)?.[1] ?? value;
@@ -173,26 +191,28 @@ export function parseLdirectordConfig(text: string, file: string, options: Parse
     return m![0];
   };
 
-  /** `host[:port] [gate|masq|ipip]`, resolved; `defaultPort` is the virtual's (undefined for the global fallback). */
-  const parseFallback = (text: string, line: number, field: string, family: 4 | 6, protocols: ('tcp' | 'udp')[], defaultPort?: number): Fallback => {
+  /** `host[:port] [gate|masq|ipip]` taken apart (read time: a bad method is reported at once). */
+  const splitFallback = (text: string, line: number, field: string): FallbackText => {
     let hostPort = text;
     let method: string | undefined;
     const split = text.match(/(\S+)(\s+(\S+))?\s*$/);
     if (split) { hostPort = split[1]; method = split[3]; }
     const p = hostPort.match(new RegExp(`(:${PORT})?$`))!;
-    const portText = p[2];
-    const server = hostPort.slice(0, p.index);
     if (method !== undefined && !(FORWARDINGS as readonly string[]).includes(method)) fail(line, 'forward method must be gate, masq or ipip', field);
-    const address = hostAddress(server, family);
-    if (address === undefined) fail(line, `invalid IPv${family} address or could not resolve for fallback server: ${server}`, field);
-    // A port of 0 (or none) leaves the default: the virtual's port, or none for the global fallback.
-    let port = portText === '0' ? 0 : defaultPort;
-    if (portText !== undefined && portText !== '0') {
-      const numbers = protocols.map((protocol) => portNumber(portText, protocol));
-      if (numbers.some((n) => n === undefined)) fail(line, 'invalid port for fallback server', field);
+    return { line, field, server: hostPort.slice(0, p.index), portText: p[2], forwarding: (method ?? 'gate') as Forwarding };
+  };
+  /** Resolves a fallback; without a port it takes `defaultPortText` (the virtual's port as written); "0" is 0. */
+  const resolveFallback = (f: FallbackText, family: 4 | 6, protocols: ('tcp' | 'udp')[], defaultPortText?: string): Fallback => {
+    const address = hostAddress(f.server, family);
+    if (address === undefined) fail(f.line, `invalid IPv${family} address or could not resolve for fallback server: ${f.server}`, f.field);
+    const text = f.portText ?? defaultPortText;
+    let port: number | undefined;
+    if (text !== undefined && text !== '0') {
+      const numbers = protocols.map((protocol) => portNumber(text, protocol));
+      if (numbers.some((n) => n === undefined)) fail(f.line, 'invalid port for fallback server', f.field);
       port = numbers[0];
-    }
-    return { line, address: address!, port, forwarding: (method ?? 'gate') as Forwarding };
+    } else if (text === '0') port = 0;
+    return { line: f.line, address: address!, port, forwarding: f.forwarding };
   };
 
   /** `real=`: one line, one server or an IPv4 range of them. */
@@ -217,17 +237,17 @@ export function parseLdirectordConfig(text: string, file: string, options: Parse
 
     // The flags, taken apart as ldirectord does: each later part is searched for in what follows
     // the previous one, and only text left over after the last part found is an error.
-    const method = flags.match(/(\w+)(.*)/);
+    const method = flags.match(/(\w+)(.*)/s);
     if (!method || !(FORWARDINGS as readonly string[]).includes(method[1])) fail(line, 'forward method must be gate, masq or ipip', field);
     let rest = method![2];
     let weight = 1;
-    const w = rest.match(/\s+(\d+)(.*)/);
+    const w = rest.match(/\s+(\d+)(.*)/s);
     if (w) { weight = Number(w[1]); rest = w[2]; }
     let request: string | undefined;
     let receive: string | undefined;
     let lower = 0;
     let upper = 0;
-    const rr = rest.match(/\s+"(.*)"[, ]\s*"(.*)"(.*)/);
+    const rr = rest.match(/\s+"(.*)"[, ]\s*"(.*)"(.*)/s);
     if (rr) {
       rest = rr[3];
       const [l, u] = [rr[1].match(/^l:(\d+)$/), rr[2].match(/^u:(\d+)$/)];
@@ -239,13 +259,13 @@ export function parseLdirectordConfig(text: string, file: string, options: Parse
         receive = rr[2];
       }
     }
-    const lm = rest.match(/\s+l:(\d+)(.*)/);
+    const lm = rest.match(/\s+l:(\d+)(.*)/s);
     if (lm) { lower = Number(lm[1]); rest = lm[2]; }
-    const um = rest.match(/\s+u:(\d+)(.*)/);
+    const um = rest.match(/\s+u:(\d+)(.*)/s);
     if (um) { upper = Number(um[1]); rest = um[2]; }
     if (/\S/.test(rest)) {
       const hint = /"[lu]:\d+"/.test(rest) ? ' (connection thresholds are written without quotes: l:N u:N)' : '';
-      fail(line, `Invalid real server line, around "${rest.trim()}"${hint}`, field);
+      fail(line, `Invalid real server line, around "${rest}"${hint}`, field);
     }
     if (weight > 65535) warn(line, `weight ${weight} is above 65535, which ipvsadm refuses`);
     realCount += addresses.length;
@@ -264,17 +284,19 @@ export function parseLdirectordConfig(text: string, file: string, options: Parse
     let m: RegExpMatchArray | null;
     let host: string;
     let portText: string;
-    if ((!six && (m = value.match(new RegExp(`^(\\d+\\.\\d+\\.\\d+\\.\\d+):${PORT}`)))) || (m = value.match(new RegExp(`^([0-9A-Za-z._+-]+):${PORT}`)))) {
+    if ((!six && (m = value.match(new RegExp(`^(\\d+\\.\\d+\\.\\d+\\.\\d+):${VIRTUAL_PORT}`)))) || (m = value.match(new RegExp(`^([0-9A-Za-z._+-]+):${VIRTUAL_PORT}`)))) {
       [host, portText] = [m[1], m[2]];
     } else if ((m = value.match(/^\d+/))) {
       const mark = Number(m[0]);
-      if (mark < 1 || mark > 0xffffffff) fail(line, `invalid firewall mark ${m[0]}: it must be 1..4294967295`, field);
+      // ipvsadm refuses other marks, so ldirectord never installs such a service; nor does aavip.
+      const unusable = mark < 1 || mark > 0xffffffff;
+      if (unusable) warn(line, `${field}=${m[0]}: firewall mark ${m[0]} is outside 1..4294967295, which IPVS refuses: this virtual service is ignored`);
       const next = value.charAt(m[0].length);
       if (next !== '' && !/\s/.test(next)) {
         warn(line, `${field}=${value.trim()} has no port: it is firewall mark ${mark}, as ldirectord reads it (an address service is written ${field}=${six ? '[ADDRESS]' : 'ADDRESS'}:PORT)`);
       }
-      return { v: { ...base, protocol: 'fwm', fwmark: mark }, serviceSet: false };
-    } else if ((m = value.match(new RegExp(`^\\[([0-9A-Fa-f:]+)\\]:${PORT}`)))) {
+      return { v: { ...base, protocol: 'fwm', fwmark: mark }, markText: m[0], unusable, serviceSet: false, reals: [] };
+    } else if ((m = value.match(new RegExp(`^\\[([0-9A-Fa-f:]+)\\]:${VIRTUAL_PORT}`)))) {
       if (!six) fail(line, 'cannot specify an IPv6 address here. please use "virtual6" instead.', field);
       if (canonicalAddress(m[1], 6) === undefined) fail(line, 'invalid ipv6 address for virtual server', field);
       [host, portText] = [`[${m[1]}]`, m[2]];
@@ -282,12 +304,16 @@ export function parseLdirectordConfig(text: string, file: string, options: Parse
       return fail(line, 'invalid address for virtual server', field);
     }
     const protocol = portText === '53' || portText === 'domain' ? 'udp' : 'tcp';
-    return { v: { ...base, protocol }, host, portText, serviceSet: false };
+    return { v: { ...base, protocol }, host, portText, serviceSet: false, reals: [] };
   };
 
   const closeSection = (s: OpenSection) => {
     const { v } = s;
     const field = v.family === 6 ? 'virtual6' : 'virtual';
+    if (s.fallback) {
+      const protocol = v.protocol === 'fwm' ? 'tcp' : v.protocol;
+      v.fallback = resolveFallback(s.fallback, v.family, [protocol], s.portText ?? '0');
+    }
     if (v.protocol !== 'fwm') {
       const address = hostAddress(s.host!, v.family);
       const port = portNumber(s.portText!, v.protocol);
@@ -295,24 +321,21 @@ export function parseLdirectordConfig(text: string, file: string, options: Parse
       v.address = address;
       v.port = port;
     }
-    if (s.fallbackText) {
-      const key = v.family === 6 ? 'fallback6' : 'fallback';
-      const protocol = v.protocol === 'fwm' ? 'tcp' : v.protocol;
-      v.fallback = parseFallback(s.fallbackText.text, s.fallbackText.line, key, v.family, [protocol], v.port ?? 0);
-    }
+    for (const r of s.reals) v.realServers.push(...parseReal(r.value, r.line, r.field, v.family));
     if (!s.serviceSet) v.service = v.protocol === 'fwm' ? 'none' : SERVICE_BY_PORT[v.port!] ?? 'none';
-    const id = virtualId(v);
+    const id = s.markText !== undefined ? `fwm${v.family === 6 ? '6' : ''}:${s.markText}` : virtualId(v);
     const first = seen.get(id);
     if (first !== undefined) fail(v.line, `duplicate virtual server (${id} is already defined at line ${first})`, field);
     seen.set(id, v.line);
+    if (s.unusable) return;
     if (s.checkintervalLine !== undefined) checkintervalLines.set(v, s.checkintervalLine);
     virtuals.push(v);
   };
 
   const sectionDirective = (s: OpenSection, rcmd: string, raw: string, line: number) => {
     const { v } = s;
-    const unknown = (): never => fail(line, `Unknown command "${raw}"`);
-    const d = rcmd.match(/^(\w+)\s*=\s*(.*)$/);
+    const d = rcmd.match(/^(\w+)\s*=\s*(.*)$/s);
+    const unknown = (): never => fail(line, `Unknown command "${raw}"`, d?.[1]);
     if (!d) return unknown();
     const [, key, value] = d;
     const quoted = (): string => quotedValue(value) ?? unknown();
@@ -321,7 +344,7 @@ export function parseLdirectordConfig(text: string, file: string, options: Parse
     switch (key) {
       case 'real': case 'real6': {
         if ((key === 'real6') !== (v.family === 6)) fail(line, `cannot specify "${key}" here.  please use "real${v.family === 6 ? '6' : ''}" instead`, key);
-        v.realServers.push(...parseReal(value, line, key, v.family));
+        s.reals.push({ value, line, field: key });
         return;
       }
       case 'request': v.request = normaliseRequest(nonEmpty(quoted(), 'no request string specified')); return;
@@ -335,8 +358,8 @@ export function parseLdirectordConfig(text: string, file: string, options: Parse
         return;
       }
       case 'checkcommand': v.checkcommand = nonEmpty(optionallyQuoted(value), 'invalid check command'); return;
-      case 'checktimeout': v.checktimeout = positive(value, line, key, 'invalid check timeout', MAX_SECONDS); return;
-      case 'negotiatetimeout': v.negotiatetimeout = positive(value, line, key, 'invalid negotiate timeout', MAX_SECONDS); return;
+      case 'checktimeout': v.checktimeout = seconds(value, line, key, 'invalid check timeout'); return;
+      case 'negotiatetimeout': v.negotiatetimeout = seconds(value, line, key, 'invalid negotiate timeout'); return;
       case 'connecttimeout': return fail(line, 'connecttimeout directive deprecated in favour of negotiatetimeout', key);
       case 'checkcount':
         v.checkcount = positive(value, line, key, 'invalid check count');
@@ -344,7 +367,7 @@ export function parseLdirectordConfig(text: string, file: string, options: Parse
         return;
       case 'failurecount': v.failurecount = positive(value, line, key, 'invalid failure count'); return;
       case 'checkinterval':
-        v.checkinterval = positive(value, line, key, 'invalid checkinterval', MAX_SECONDS);
+        v.checkinterval = seconds(value, line, key, 'invalid checkinterval');
         s.checkintervalLine = line;
         return;
       case 'checkport': {
@@ -430,7 +453,7 @@ export function parseLdirectordConfig(text: string, file: string, options: Parse
       }
       case 'fallback': case 'fallback6':
         if ((key === 'fallback6') !== (v.family === 6)) fail(line, `cannot specify "${key}" here.  please use "fallback${v.family === 6 ? '6' : ''}" instead`, key);
-        s.fallbackText = { text: value, line };
+        s.fallback = splitFallback(value, line, key);
         return;
       case 'fallbackcommand': v.fallbackcommand = nonEmpty(optionallyQuoted(value), 'invalid fallback command'); return;
       case 'quiescent': v.quiescent = yesno(key, value, line); return;
@@ -454,7 +477,7 @@ export function parseLdirectordConfig(text: string, file: string, options: Parse
 
   const globalDirective = (raw: string, line: number) => {
     if (raw.startsWith('supervised')) {
-      const m = raw.match(/^supervised\s*=\s*(.*)$/);
+      const m = raw.match(/^supervised\s*=\s*(.*)$/s);
       if (m && (m[1] === 'yes' || m[1] === 'no')) globals.supervised = m[1] === 'yes';
       else if (/^supervised\s*$/.test(raw)) {
         globals.supervised = true;
@@ -462,23 +485,23 @@ export function parseLdirectordConfig(text: string, file: string, options: Parse
       } else fail(line, "supervised must be 'yes' or 'no'", 'supervised');
       return;
     }
-    const unknown = (): never => fail(line, `Unknown command ${raw}`);
-    const d = raw.match(/^(\w+)\s*=\s*(.*)$/);
+    const d = raw.match(/^(\w+)\s*=\s*(.*)$/s);
+    const unknown = (): never => fail(line, `Unknown command ${raw}`, d?.[1]);
     if (!d) return unknown();
     const [, key, value] = d;
     const quoted = (): string => quotedValue(value) ?? unknown();
     switch (key) {
-      case 'checktimeout': globals.checktimeout = positive(value, line, key, 'invalid check timeout value', MAX_SECONDS); return;
+      case 'checktimeout': globals.checktimeout = seconds(value, line, key, 'invalid check timeout value'); return;
       case 'connecttimeout': return fail(line, 'connecttimeout directive deprecated in favour of negotiatetimeout', key);
-      case 'negotiatetimeout': globals.negotiatetimeout = positive(value, line, key, 'invalid negotiate timeout value', MAX_SECONDS); return;
-      case 'checkinterval': globals.checkinterval = positive(value, line, key, 'invalid check interval value', MAX_SECONDS); return;
+      case 'negotiatetimeout': globals.negotiatetimeout = seconds(value, line, key, 'invalid negotiate timeout value'); return;
+      case 'checkinterval': globals.checkinterval = seconds(value, line, key, 'invalid check interval value'); return;
       case 'checkcount':
         globals.checkcount = positive(value, line, key, 'invalid check count value');
         warn(line, "checkcount option is deprecated and slated for removal.  please see 'failurecount'");
         return;
       case 'failurecount': globals.failurecount = positive(value, line, key, 'invalid failure count value'); return;
-      case 'fallback': globals.fallback = parseFallback(value, line, key, 4, ['tcp', 'udp']); return;
-      case 'fallback6': globals.fallback6 = parseFallback(value, line, key, 6, ['tcp', 'udp']); return;
+      case 'fallback': globals.fallback = resolveFallback(splitFallback(value, line, key), 4, ['tcp', 'udp']); return;
+      case 'fallback6': globals.fallback6 = resolveFallback(splitFallback(value, line, key), 6, ['tcp', 'udp']); return;
       case 'fallbackcommand':
         if (value === '') fail(line, 'invalid fallback command', key);
         globals.fallbackcommand = value;
@@ -487,7 +510,8 @@ export function parseLdirectordConfig(text: string, file: string, options: Parse
       case 'callback': { const c = quoted(); globals.callback = c === '' ? undefined : c; return; }
       case 'logfile': {
         const path = quoted();
-        if (path.startsWith('/') && files?.appendError(path) !== undefined) fail(line, `unable to open logfile: ${path}`, key);
+        // Opened (and so checked) only when logging goes to it: not in supervised mode, as in ldirectord.
+        if (path.startsWith('/') && !globals.supervised && files?.appendError(path) !== undefined) fail(line, `unable to open logfile: ${path}`, key);
         globals.logfile = path;
         return;
       }
@@ -521,7 +545,7 @@ export function parseLdirectordConfig(text: string, file: string, options: Parse
     i++;
     if (/^\s*$/.test(raw) || /^\s*#/.test(raw)) continue;
     if (raw.length > MAX_LINE_LENGTH) fail(line, `line longer than ${MAX_LINE_LENGTH} characters`);
-    const open = raw.match(/^virtual(6)?\s*=\s*(.*)$/);
+    const open = raw.match(/^virtual(6)?\s*=\s*(.*)$/s);
     if (!open) {
       globalDirective(raw, line);
       continue;
@@ -535,7 +559,7 @@ export function parseLdirectordConfig(text: string, file: string, options: Parse
       const text = stripComment(body).replace(/\t/g, '    ');
       if (/^\s*$/.test(text)) continue;
       if (text.length > MAX_LINE_LENGTH) fail(i + 1, `line longer than ${MAX_LINE_LENGTH} characters`);
-      const m = text.match(/^ {4,}(.+)$/);
+      const m = text.match(/^ {4,}(.+)$/s);
       if (!m) break;
       sectionDirective(section, m[1], body, i + 1);
     }

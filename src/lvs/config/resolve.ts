@@ -38,11 +38,12 @@ export const literalResolver: Resolver = {
   service: (name) => (Object.hasOwn(COMMON_PORTS, name) ? COMMON_PORTS[name] : undefined),
 };
 
+/** getent's output; '' when the key is unknown (exit 2); undefined when getent cannot run. */
 function getent(args: string[]): string | undefined {
   try {
     return execFileSync('getent', args, { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] });
-  } catch {
-    return undefined; // not found (exit 2), or no getent
+  } catch (e) {
+    return (e as { status?: number }).status === 2 ? '' : undefined;
   }
 }
 
@@ -67,8 +68,9 @@ export function systemResolver(): Resolver {
       if (name.startsWith('-')) return undefined;
       const key = `${name}/${protocol}`;
       if (!services.has(key)) {
-        const m = (getent(['services', protocol ? key : name]) ?? '').match(/^\S+\s+(\d+)\//);
-        services.set(key, m ? Number(m[1]) : literalResolver.service(name, protocol));
+        const out = getent(['services', protocol ? key : name]);
+        // Without getent (no C library tools), the common names still work.
+        services.set(key, out === undefined ? literalResolver.service(name, protocol) : Number(out.match(/^\S+\s+(\d+)\//)?.[1] ?? NaN) || undefined);
       }
       return services.get(key);
     },
