@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { run } from '../dataplane/exec.js';
@@ -43,6 +43,9 @@ export const VM_MODULES = [
   'ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_lc', 'ip_vs_wlc', 'ip_vs_lblc', 'ip_vs_lblcr', 'ip_vs_dh', 'ip_vs_sh',
   'ip_vs_sed', 'ip_vs_nq', 'ip_vs_fo', 'ip_vs_ovf', 'ip_vs_mh',
 ];
+
+/** Module parameters: no devices created behind the labs' backs (dummy would add dummy0). */
+const MODULE_OPTIONS: Record<string, string> = { dummy: 'numdummies=0 ' };
 
 /** Without these the lab is pointless: fail loudly if the package lacks one. */
 const ESSENTIAL = ['9pnet_virtio', '9p', 'veth', 'bridge', 'ipt_CLUSTERIP', 'xt_cluster', 'nf_tables', 'ip_vs'];
@@ -235,9 +238,7 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-for m in ${modules.map((m) => basename(m)).join(' ')}; do
-  insmod /modules/$m || echo "aavip-vm: insmod $m failed"
-done
+${modules.map((m) => basename(m)).map((m) => `insmod /modules/${m} ${MODULE_OPTIONS[m.replace(/\.ko$/, '')] ?? ''}|| echo "aavip-vm: insmod ${m} failed"`).join('\n')}
 fail() { echo "aavip-vm: $1"; poweroff -f; }
 opts=trans=virtio,version=9p2000.L,msize=262144
 mount -t 9p -o $opts,ro,cache=loose host /host || fail "cannot mount the host's root"
@@ -270,7 +271,11 @@ export async function buildInitramfs(k: Kernel, extraModules: readonly string[] 
   const key = createHash('sha256').update(k.debSha256).update(modules.join('\n')).update(init).digest('hex').slice(0, 16);
   const out = join(k.dir, `initramfs-${key}.cpio.gz`);
   const recorded = await readFile(`${out}.sha256`, 'utf8').catch(() => '');
-  if (recorded && existsSync(out) && (await sha256(out)) === recorded.trim()) return out;
+  if (recorded && existsSync(out) && (await sha256(out)) === recorded.trim()) {
+    const now = new Date();
+    await utimes(out, now, now); // marks it in use (see pruneInitramfs)
+    return out;
+  }
 
   requireCommand('cpio', 'cpio');
   requireCommand('gzip', 'gzip');
@@ -293,5 +298,17 @@ export async function buildInitramfs(k: Kernel, extraModules: readonly string[] 
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+  await pruneInitramfs(k.dir, out);
   return out;
+}
+
+/** Removes initramfs files (other module sets, older /init scripts, interrupted builds) not used for a day. */
+async function pruneInitramfs(dir: string, keep: string): Promise<void> {
+  for (const name of await readdir(dir)) {
+    const path = join(dir, name);
+    if (!name.startsWith('initramfs-') || path === keep || path === `${keep}.sha256`) continue;
+    const image = path.replace(/\.sha256$/, '');
+    const used = await stat(image).then((s) => s.mtimeMs, () => 0);
+    if (Date.now() - used > 86_400_000) await rm(path, { force: true });
+  }
 }

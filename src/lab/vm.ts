@@ -138,11 +138,11 @@ export async function runInVm(o: VmRunOptions): Promise<VmRunResult> {
       '-virtfs', virtfs(results, 'results', false),
       ...shares.flatMap((p, i) => ['-virtfs', virtfs(p, `keep${i}`, true)]),
     ];
-    log(`booting ${kernel.version} under qemu (software emulation)`);
     const t0 = Date.now();
     let tRun = 0;
     const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     qemuPid = qemu.pid;
+    log(`booting ${kernel.version} under qemu (software emulation, pid ${qemu.pid})`);
     let consoleText = '';
     const onConsole = (d: Buffer) => {
       consoleText = (consoleText + d.toString()).slice(-CONSOLE_KEEP);

@@ -72,6 +72,11 @@ export class Director {
     const live = await this.ipvs.read();
     this.rememberTable(live);
     for (const v of this.config.virtualServices) {
+      // At start-up ldirectord puts every real server of a quiescent service in the table, the
+      // down ones at weight 0 (through add/remove churn aavip skips): the same end state.
+      if (effective(v, this.config.globals).quiescent && v.checktype.kind !== 'off') {
+        for (const r of v.realServers) this.inTable.get(virtualId(v))!.add(realKey(v, r));
+      }
       const cur = live.find((s) => serviceKey(s) === serviceKey(desiredService(v, this.config, () => undefined)));
       for (const r of v.realServers) {
         const d = cur?.realServers.find((x) => x.address === realKey(v, r));
