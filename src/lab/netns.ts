@@ -3,6 +3,7 @@
 // IPv6 when asked), nothing in the root namespace and no route out. Every process it starts is
 // tracked by PID and killed on destroy; a leftover lab with the same prefix is removed first.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { run, type RunOptions, type RunResult } from '../dataplane/exec.js';
 
 export interface LabOptions {
@@ -167,13 +168,23 @@ export class NetnsLab {
   private async removeNamespaces(): Promise<void> {
     for (const ns of await this.namespaces()) {
       // Processes still inside (from a crashed run) would keep the namespace's devices alive.
-      const pids = await run('ip', ['netns', 'pids', ns], { allowFailure: true });
-      for (const pid of pids.stdout.split('\n').map(Number).filter((p) => p > 0)) {
+      const pids = (await run('ip', ['netns', 'pids', ns], { allowFailure: true })).stdout.split('\n').map(Number).filter((p) => p > 0);
+      for (const pid of pids) {
         try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
       }
+      // A killed process takes a moment to exit (more under load): wait, so "down" means gone.
+      for (let k = 0; k < 100 && pids.some(isRunning); k++) await new Promise((r) => setTimeout(r, 50));
       await run('ip', ['netns', 'del', ns], { allowFailure: true });
     }
   }
+}
+
+/** Whether a process exists and has not exited (a zombie waiting for its parent has). */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch { return false; }
 }
 
 /** Builds a lab (removing a leftover one with the same prefix first). */

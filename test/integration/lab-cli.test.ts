@@ -3,11 +3,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/dataplane/exec.js';
 import type { BurstOptions, Attempt } from '../../src/lab/client.js';
-import { NetnsLab } from '../../src/lab/netns.js';
+import { isRunning, NetnsLab } from '../../src/lab/netns.js';
 import { built } from '../../src/paths.js';
 
 const aavip = (args: string[]) => run(process.execPath, [built('cli/main.js'), ...args], { allowFailure: true, timeoutMs: 180_000 });
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 
 describe('aavip lab', () => {
   afterAll(async () => {
@@ -44,8 +43,7 @@ describe('aavip lab', () => {
     const down = await aavip(['lab', 'down', '--prefix', 'dpup']);
     expect(down.status, down.stderr).toBe(0);
     expect(await NetnsLab.namespacesOf('dpup')).toEqual([]);
-    await new Promise((r) => setTimeout(r, 200));
-    expect(pids.filter(alive)).toEqual([]);
+    expect(pids.filter(isRunning)).toEqual([]);
     const gone = await aavip(['lab', 'status', '--prefix', 'dpup']);
     expect(gone.status).toBe(3);
   });

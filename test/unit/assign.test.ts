@@ -56,12 +56,22 @@ describe('assignment', () => {
         const want = shares(members.filter((m) => live.has(m.id)), buckets);
         const c = counts(owners);
         for (const [id, s] of want) expect(c.get(id) ?? 0).toBe(s);
-        // Live nodes keep their home buckets up to their share.
+        // Live nodes keep their home buckets up to their share (which, with few buckets, can round
+        // below their home count: 5 buckets, live weights 4,4,1,3 give the weight-1 node none).
         const home = homeOwners(members, buckets);
-        const kept = home.filter((o, b) => live.has(o) && owners[b] === o).length;
-        const homeLive = home.filter((o) => live.has(o)).length;
-        expect(kept).toBe(homeLive);
+        for (const id of live) {
+          const kept = home.filter((o, b) => o === id && owners[b] === id).length;
+          expect(kept).toBe(Math.min(home.filter((o) => o === id).length, want.get(id)!));
+        }
       }), { numRuns: 300 });
+  });
+
+  it('keeps home buckets up to the share when the share rounds below the home count', () => {
+    const members = [4, 2, 4, 1, 1, 3].map((weight, i) => ({ id: i + 1, weight }));
+    const owners = assign(members, new Set([1, 3, 4, 6]), 5);
+    expect(homeOwners(members, 5)).toEqual([1, 2, 3, 4, 6]);
+    expect(owners.filter((o) => o === 4)).toEqual([]); // its share of 5 is 0
+    expect([owners[0], owners[2], owners[4]]).toEqual([1, 3, 6]);
   });
 
   it('all nodes compute the same owners (no hidden state)', () => {
