@@ -9,7 +9,7 @@ import { sendUnsolicitedAdverts } from './nd-announce.js';
 import { executeClusterip, planClusterip, planClusteripRemove, readClusterip, requireClusterip, servedBuckets } from './clusterip.js';
 import { run } from './exec.js';
 import { addAddress, hasAddress, joinedMacs, joinMac, leaveMac, removeAddress, interfaceIndex, interfaceMac } from './link.js';
-import { arpComment, nftApply, planNft, readArpTable, readNftTable, renderArpDelete, renderArpTable, renderDelete, nftTableName, ndComment, readNdComment, renderNdTable } from './nft.js';
+import { arpComment, nftApply, planNft, readArpTable, readNftTable, renderArpDelete, renderArpTable, renderDelete, nftTableName, ndComment, readNdComment, renderNdTable, renderOwnership } from './nft.js';
 import type { Backend, BackendChoice, Dataplane, Ownership, VipSpec, VipState } from './types.js';
 import { executeXt, planXt, planXtRemove, readXt, servedFromRules } from './xtcluster.js';
 
@@ -18,6 +18,8 @@ interface Rules {
   apply(vip: VipSpec, ownership: Ownership): Promise<void>;
   read(vip: VipSpec): Promise<Ownership | undefined>;
   remove(vip: VipSpec): Promise<void>;
+  /** Only the bucket sets, assuming the rest is in place (see Dataplane.applyOwnership). */
+  applyOwnership?(vip: VipSpec, ownership: Ownership): Promise<void>;
   /** Whether aavip must join the MAC and mangle ARP itself. */
   ownsLinkLayer: boolean;
 }
@@ -31,6 +33,8 @@ const nftRules: Rules = {
   },
   async read(vip) { return (await readNftTable(vip))?.ownership; },
   async remove(vip) { await nftApply(renderDelete(vip)); },
+  // The map's elements replaced in one transaction; it fails, changing nothing, if the table is gone.
+  async applyOwnership(vip, ownership) { await nftApply(renderOwnership(vip, ownership)); },
 };
 
 const clusteripRules: Rules = {
@@ -87,6 +91,12 @@ class VipDataplane implements Dataplane {
       await sendUnsolicitedAdverts(vip, await interfaceIndex(vip.interface), this.arpCount)
         .catch((e) => log.warn({ err: (e as Error).message }, 'unsolicited neighbour advertisement failed'));
     }
+  }
+
+  async applyOwnership(vip: VipSpec, ownership: Ownership): Promise<boolean> {
+    if (!this.rules.applyOwnership) return false;
+    await this.rules.applyOwnership(vip, ownership);
+    return true;
   }
 
   async read(vip: VipSpec): Promise<VipState> {

@@ -51,6 +51,12 @@ export interface Dataplane {
   readonly backend: Backend;
   /** Reconcile the kernel to carry `vip` with `ownership`; applying twice changes nothing. */
   apply(vip: VipSpec, ownership: Ownership): Promise<void>;
+  /**
+   * The fast path for a caller that fully applied `vip` before and since changed only the
+   * ownership: one kernel transaction, nothing read back. False if this backend has no such path
+   * (the caller then applies in full); throws if the kernel refused, e.g. the table is gone.
+   */
+  applyOwnership(vip: VipSpec, ownership: Ownership): Promise<boolean>;
   /** What is in the kernel for `vip` now. */
   read(vip: VipSpec): Promise<VipState>;
   /** Remove exactly what apply added; removing twice is fine. */

@@ -28,7 +28,10 @@ interface VipRuntime {
   key: string;
   dataplane: Dataplane;
   keeper: BucketKeeper;
+  /** The ownership last applied, while the kernel is known to hold the rest of the VIP too. */
   applied?: string;
+  /** When the VIP was last applied in full (read back from the kernel, rebuilt where it drifted). */
+  fullAt: number;
   /** When the view behind the ownership not yet applied was made (for the log's timings). */
   viewAt?: number;
   /** Serialises kernel updates of one VIP. */
@@ -51,6 +54,9 @@ export type ControlRequest =
   | { cmd: 'status' }
   | { cmd: 'drain' | 'undrain'; node?: string }
   | { cmd: 'reload' };
+
+/** How often each VIP is reconciled in full even when nothing changed (drift repair). */
+const FULL_RECONCILE_MS = 5000;
 
 const ownershipKey = (o: Ownership) => `${o.owned.join(',')}|${o.incoming.join(',')}|${o.draining.join(',')}`;
 /** A VIP's identity for reloads: any change of its parameters makes it a different VIP. */
@@ -105,7 +111,7 @@ export class Daemon {
   private async vipRuntime(spec: VipSpec): Promise<VipRuntime> {
     const key = formatAddress(spec.address);
     return {
-      spec, key, dataplane: await createDataplane(spec.backend), queue: Promise.resolve(),
+      spec, key, dataplane: await createDataplane(spec.backend), queue: Promise.resolve(), fullAt: 0,
       keeper: new BucketKeeper({ local: this.config.local, nodes: this.config.nodes, buckets: spec.buckets, vip: key, drainTimeoutMs: this.config.drainTimeoutMs }),
     };
   }
@@ -116,6 +122,9 @@ export class Daemon {
     await this.openControlSocket();
     this.startHeartbeats();
     this.timers.push(setInterval(() => void this.settleDraining(), 1000));
+    // Ownership changes take the fast path (one transaction, nothing read back); this full
+    // reconcile restores whatever someone else changed or removed meanwhile.
+    this.timers.push(setInterval(() => { if (this.joined) for (const v of this.vips) if (Date.now() - v.fullAt >= FULL_RECONCILE_MS) this.reconcile(v, true); }, 1000));
     if (this.ldirectord) {
       // The director role runs beside the VIP: same process, its own checks and IPVS table.
       this.director = new Director(this.ldirectord, await openIpvs('netlink'), { log: this.log.child({ role: 'ldirectord' }) });
@@ -291,23 +300,43 @@ export class Daemon {
     }
   }
 
-  private reconcile(v: VipRuntime): void {
+  /**
+   * Brings the kernel to the VIP's current ownership, one update at a time per VIP. A change of
+   * ownership alone, after a full apply, takes the backend's fast path (the outage of a failover
+   * is mostly this); a full apply reads the kernel back and repairs it, and is the fallback.
+   */
+  private reconcile(v: VipRuntime, full = false): void {
     v.queue = v.queue.then(async () => {
       if (this.stopped) return;
       const ownership = v.keeper.ownership();
       const key = ownershipKey(ownership);
-      if (key === v.applied) return;
+      if (key === v.applied && !full) return;
       const t0 = performance.now();
       const viewAt = v.viewAt;
       v.viewAt = undefined;
+      let path: 'fast' | 'full' = 'full';
       try {
-        await v.dataplane.apply(v.spec, ownership);
+        if (!full && v.applied !== undefined) {
+          try {
+            if (await v.dataplane.applyOwnership(v.spec, ownership)) path = 'fast';
+          } catch (e) {
+            this.log.warn({ vip: v.key, err: (e as Error).message }, 'fast ownership update refused; applying in full');
+          }
+        }
+        if (path === 'full') {
+          await v.dataplane.apply(v.spec, ownership);
+          v.fullAt = Date.now();
+        }
+        const changed = key !== v.applied;
         v.applied = key;
-        this.log.info({ vip: v.key, owned: ownership.owned.length, incoming: ownership.incoming.length, draining: ownership.draining.length,
-          applyMs: Number((performance.now() - t0).toFixed(1)), ...(viewAt ? { sinceViewMs: Date.now() - viewAt } : {}) }, 'ownership applied');
+        if (changed) {
+          this.log.info({ vip: v.key, owned: ownership.owned.length, incoming: ownership.incoming.length, draining: ownership.draining.length, path,
+            applyMs: Number((performance.now() - t0).toFixed(1)), ...(viewAt ? { sinceViewMs: Date.now() - viewAt } : {}) }, 'ownership applied');
+        }
       } catch (e) {
-        this.log.error({ vip: v.key, err: (e as Error).message }, 'applying ownership failed; retrying on the next change');
+        this.log.error({ vip: v.key, err: (e as Error).message }, `applying ownership failed; retrying in full within ${FULL_RECONCILE_MS / 1000} s`);
         v.applied = undefined;
+        v.fullAt = Date.now(); // the periodic reconcile retries
       }
     });
   }

@@ -184,6 +184,21 @@ describe('a three-node cluster', () => {
     expect(st.vips[0].perNode).toEqual({ [nodeName(1)]: 86, [nodeName(2)]: 85, [nodeName(3)]: 85 });
   });
 
+  it('moves ownership on the fast path, and rebuilds a table deleted behind its back within the full-reconcile period', async () => {
+    // The drains and returns above changed node 2's ownership while its table was in place.
+    const entries = cl.logs.get(2)!.flatMap((l) => { try { return [JSON.parse(l)]; } catch { return []; } });
+    const applied = entries.filter((e) => e.msg === 'ownership applied');
+    expect(applied.some((e) => e.path === 'fast')).toBe(true);
+    const before = (await kernelOwners()).get(2)!;
+    expect(before.length).toBe(85);
+    await cl.lab.exec(cl.lab.nodeNs(2), ['nft', 'delete', 'table', 'ip', 'aavip_198_18_0_100']);
+    expect((await kernelOwners()).get(2)).toEqual([]);
+    const t0 = Date.now();
+    while ((await kernelOwners()).get(2)!.length === 0 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 200));
+    expect(Date.now() - t0).toBeLessThan(7_000); // every 5 s, checked each second
+    expect((await kernelOwners()).get(2)).toEqual(before);
+  });
+
   it('with --remove-on-stop, a stopping daemon removes its VIP and its peers take over at once', async () => {
     await cl.stopDaemon(3, 'SIGTERM');
     cl.startDaemon(3, ['--remove-on-stop']);
