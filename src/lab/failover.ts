@@ -37,7 +37,9 @@ export interface RoundResult {
   rejoinResets: number;
 }
 
-export interface FailoverResult {
+/** Over all rounds: counts summed, the fewest long-lived connections held, the worst max/min shares. */
+export interface FailoverResult extends Pick<RoundResult, 'survivorFailed' | 'maxMinShareAfter' | 'maxMinConnectionShareAfter'
+  | 'longLivedHeld' | 'longLivedInReturningBuckets' | 'rejoinResets'> {
   intervalMs: number;
   deadtimeMs: number;
   buckets: number;
@@ -48,13 +50,6 @@ export interface FailoverResult {
   outageMsP50: number;
   outageMsP99: number;
   outageMsMax: number;
-  survivorFailed: number;
-  /** Worst over the rounds. */
-  maxMinShareAfter: number;
-  maxMinConnectionShareAfter: number;
-  longLivedHeld: number;
-  longLivedInReturningBuckets: number;
-  rejoinResets: number;
   /** Share of new connections the last returning node answers once the handover has settled. */
   rejoinedShare: number;
   rejoinMispredicted: number;

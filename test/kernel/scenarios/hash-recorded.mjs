@@ -43,7 +43,7 @@ async function connect() {
   const worker = async () => {
     for (let i = next++; i < plan.length; i = next++) {
       const p = plan[i];
-      results[i] = { ...p, ...(await attempt(p.dst, p.dport, p.src, timeoutMs)) };
+      results[i] = { ...p, ...(await attempt(p.dst, p.dport, p.src, timeoutMs, p.sport)) };
       if (++done % 250 === 0) process.stderr.write(`${done}/${plan.length} connections\n`);
     }
   };
@@ -129,13 +129,15 @@ async function scenario() {
     meta.timings.setupMs = Date.now() - t0;
     log('rules and servers up');
 
-    // Many source addresses and (ephemeral) ports, all four destination ports, configs interleaved.
+    // Many source addresses and ports, all four destination ports, configs interleaved.
     const sources = lab.clientSources;
     const plan = [];
     const longest = Math.max(...configs.map((c) => c.connections));
     for (let j = 0; j < longest; j++) {
       configs.forEach((c, k) => {
-        if (j < c.connections) plan.push({ config: k, src: sources[(j * 7 + k * 31) % sources.length], dst: c.vip, dport: PORTS[(j + k) % PORTS.length] });
+        // Source ports chosen here, all distinct and spread: the kernel's ephemeral choice would
+        // repeat a port now and then, and one tuple recorded twice would make a mismatch ambiguous.
+        if (j < c.connections) plan.push({ config: k, src: sources[(j * 7 + k * 31) % sources.length], sport: 20_000 + ((plan.length * 7919) % 40_000), dst: c.vip, dport: PORTS[(j + k) % PORTS.length] });
       });
     }
     const t1 = Date.now();
