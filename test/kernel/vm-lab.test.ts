@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runInVm, VmError, type VmRunResult } from '../../src/lab/vm.js';
+import { PACKAGE_ROOT } from '../../src/paths.js';
 
 const hostDir = mkdtempSync(join(tmpdir(), 'aavip-vmtest-'));
 const vmFolders = () => readdirSync(tmpdir()).filter((f) => f.startsWith('aavip-vm-'));
@@ -55,8 +56,11 @@ describe('runInVm', () => {
 
   it("shows the host's root read-only, gives the guest its own /tmp, and still shows the working folder under the host's /tmp", () => {
     expect(r.files['host-root'].trim()).toBe('read-only');
-    // The guest's /tmp holds its own scratch file, and the working folder shared again at its host path.
-    expect(r.files.tmp.trim().split('\n').sort()).toEqual([basename(hostDir), 'scratch'].sort());
+    // The guest's /tmp holds its own scratch file, and the working folder shared again at its host
+    // path (and the package's folder, when the checkout itself lives under /tmp, as in CI).
+    const underTmp = [hostDir, PACKAGE_ROOT].filter((p) => p.startsWith('/tmp/')).map((p) => p.split('/')[2]);
+    expect(r.files.tmp.trim().split('\n').sort()).toEqual([...new Set([...underTmp, 'scratch'])].sort());
+    expect(underTmp).toContain(basename(hostDir));
     expect(r.files.pwd.trim()).toBe(hostDir);
     expect(r.files['seen-input']).toBe('from the host\n');
   });
