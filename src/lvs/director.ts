@@ -191,13 +191,18 @@ export class Director {
     return this.config.virtualServices.map((v) => {
       const e = effective(v, this.config.globals);
       const present = this.inTable.get(virtualId(v)) ?? new Set<string>();
-      return desiredService(v, this.config, (r) => {
+      const s = desiredService(v, this.config, (r) => {
         const st = this.stateOf(v, r);
         if (st.up) return r.weight;
         // Down: quiescent keeps it at weight 0 if it is in the table (or re-adds it with readdquiescent).
         if (e.quiescent && (present.has(realKey(v, r)) || this.config.globals.readdquiescent)) return 0;
         return undefined;
       });
+      // A quiesced real has no thresholds: ldirectord quiesces (and re-adds) with `ipvsadm -e|-a ... -w 0`,
+      // without -x/-y, which sets both to 0.
+      const upKeys = new Set(v.realServers.filter((r) => this.stateOf(v, r).up).map((r) => realKey(v, r)));
+      for (const d of s.realServers) if (!d.fallback && !upKeys.has(d.address)) { d.lower = 0; d.upper = 0; }
+      return s;
     });
   }
 
