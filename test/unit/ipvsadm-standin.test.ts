@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseIpvsadmSave } from '../../src/lvs/ipvs/ipvsadm.js';
+import { mergeThresholds, parseIpvsadmSave } from '../../src/lvs/ipvs/ipvsadm.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 
 const STANDIN = join(PACKAGE_ROOT, 'test', 'fixtures', 'ipvsadm-standin.mjs');
@@ -49,6 +49,11 @@ TCP  198.18.40.100:80
     expect(parseIpvsadmSave(saved).map((s) => [s.protocol, s.family, s.address, s.scheduler, s.persistent, s.netmask, s.ops, s.realServers.length]))
       .toEqual([['tcp', 4, '198.18.40.100:80', 'rr', null, null, false, 2], ['udp', 4, '198.18.40.106:53', 'wrr', null, null, true, 0],
         ['fwm', 4, 5, 'sh', 300, '255.255.255.0', false, 1], ['fwm', 6, 7, 'wrr', 100, '64', false, 1]]);
+    // ... and takes the thresholds from the threshold listing, so it does not re-send them each time.
+    const merged = mergeThresholds(parseIpvsadmSave(saved), ipvsadm('-L', '-n', '--thresholds').stdout);
+    expect(merged[0].realServers.map((r) => [r.address, r.upper, r.lower])).toEqual([['198.18.40.11:80', 0, 0], ['198.18.40.12:8080', 10, 3]]);
+    expect(merged[3].realServers.map((r) => r.address)).toEqual(['[2001:2::40:11]:0']);
+    expect(mergeThresholds(parseIpvsadmSave(saved), '')).toEqual(parseIpvsadmSave(saved)); // listings disagree: as saved
 
     // A gate real takes the service's port on -a, not on -d: ldirectord's port-mapped re-add and delete fail.
     expect(ipvsadm('-a', '-t', '198.18.40.100:80', '-r', '198.18.40.11:8080', '-g', '-w', '2')).toMatchObject({ status: 255, stderr: 'Destination already exists\n' });

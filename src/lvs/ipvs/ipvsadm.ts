@@ -62,12 +62,37 @@ export function parseIpvsadmSave(text: string): IpvsServiceState[] {
   return services;
 }
 
+/**
+ * Fills in the thresholds `ipvsadm -S` leaves out, from `ipvsadm -L -n --thresholds` (the same
+ * services in the same order: ipvsadm lists both from one walk of the table). Real servers are
+ * matched by address; if the listings disagree, the thresholds stay as saved (0).
+ */
+export function mergeThresholds(services: IpvsServiceState[], listing: string): IpvsServiceState[] {
+  const blocks: Map<string, [number, number]>[] = [];
+  for (const line of listing.split('\n')) {
+    if (/^(TCP|UDP|FWM|SCTP)\s/.test(line)) blocks.push(new Map());
+    const d = line.match(/^\s+->\s+(\S+)\s+(\d+)\s+(\d+)\s/);
+    if (d && blocks.length) blocks[blocks.length - 1].set(d[1], [Number(d[2]), Number(d[3])]);
+  }
+  if (blocks.length !== services.length) return services;
+  return services.map((s, i) => ({
+    ...s,
+    realServers: s.realServers.map((r) => {
+      const t = blocks[i].get(r.address);
+      return t ? { ...r, upper: t[0], lower: t[1] } : r;
+    }),
+  }));
+}
+
 export class IpvsadmIpvs implements Ipvs {
   readonly kind = 'ipvsadm';
   constructor(private readonly binary = process.env.AAVIP_IPVSADM ?? 'ipvsadm') {}
 
   async read(): Promise<IpvsServiceState[]> {
-    return parseIpvsadmSave((await run(this.binary, ['-S', '-n'])).stdout);
+    const saved = parseIpvsadmSave((await run(this.binary, ['-S', '-n'])).stdout);
+    // Without the thresholds every reconcile would see them as 0 and re-send each real that has one.
+    if (!saved.some((s) => s.realServers.length)) return saved;
+    return mergeThresholds(saved, (await run(this.binary, ['-L', '-n', '--thresholds'])).stdout);
   }
 
   async apply(ops: IpvsOp[]): Promise<void> {
