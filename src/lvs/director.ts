@@ -42,6 +42,13 @@ export interface DirectorOptions {
 /** A real's key within its virtual: its kernel address. */
 const realKey = (v: VirtualService, r: RealServer) => destinationAddress(v, r.address, r.port, r.forwarding);
 
+/** A scheduled round spreads its checks over this share of checkinterval. */
+const SPREAD = 0.8;
+/** The pacer starts checks in batches at most this often (one timer wake per batch). */
+const PACE_MS = 4;
+
+interface Job { v: VirtualService; r: RealServer; e: ReturnType<typeof effective> }
+
 export class Director {
   private readonly states = new Map<string, Map<string, RealState>>();
   private readonly fallbackCommandState = new Map<string, 'start' | 'stop'>();
@@ -50,7 +57,16 @@ export class Director {
   private queue: Promise<void> = Promise.resolve();
   private timer?: NodeJS.Timeout;
   private stopped = false;
+  /** Checks out now, and the reals they are for: a real is never checked twice at once. */
+  private inFlight = 0;
+  private readonly running = new Set<RealState>();
+  /** Bumped when a real goes up or down; the table is settled when `settledGen` catches up. */
+  private stateGen = 0;
+  private settledGen = 0;
+  private settling?: Promise<void>;
   rounds = 0;
+  /** Checks completed, over all rounds. */
+  checks = 0;
 
   constructor(private config: LdirectordConfig, private readonly ipvs: Ipvs, private readonly opts: DirectorOptions) {}
 
@@ -92,32 +108,122 @@ export class Director {
 
   /**
    * Rounds start every checkinterval (ldirectord sleeps checkinterval *after* each round, so its
-   * period grows with the time its sequential checks take; with concurrent checks a round is short).
+   * period grows with the time its sequential checks take). A scheduled round spreads its checks
+   * evenly over most of the interval rather than starting them in one burst (thousands of connects
+   * at once queue behind each other and load both ends in spikes); each real keeps its slot, so
+   * it is checked once per interval. The next round waits only for this one's checks to be
+   * started, not answered: a hung server, skipped while its check is out, delays no other.
    */
   private schedule(lastStart = performance.now()): void {
     if (this.stopped) return;
-    const wait = Math.max(0, this.config.globals.checkinterval * 1000 - (performance.now() - lastStart));
+    const interval = this.config.globals.checkinterval * 1000;
+    const wait = Math.max(0, interval - (performance.now() - lastStart));
     this.timer = setTimeout(() => {
       const start = performance.now();
-      void this.round().finally(() => this.schedule(start));
+      void this.pacedRound(interval * SPREAD).finally(() => this.schedule(start));
     }, wait);
   }
 
-  /** One round: every real of every virtual checked concurrently (bounded), then one reconcile. */
-  async round(): Promise<void> {
-    const jobs: (() => Promise<void>)[] = [];
+  /** The checks of one round, in configuration order (a real's place gives its slot). */
+  private jobs(): Job[] {
+    const jobs: Job[] = [];
     for (const v of this.config.virtualServices) {
+      if (v.checktype.kind === 'off') continue;
       const e = effective(v, this.config.globals);
-      for (const r of v.realServers) jobs.push(() => this.checkReal(v, r, e.checktimeout, e.negotiatetimeout, e.checkcount, e.failurecount));
+      for (const r of v.realServers) jobs.push({ v, r, e });
     }
+    return jobs;
+  }
+
+  /** One round: every real of every virtual checked at once (bounded), then the table brought in line. */
+  async round(): Promise<void> {
+    const jobs = this.jobs();
     let next = 0;
     const workers = Array.from({ length: Math.min(this.opts.concurrency ?? 1000, jobs.length) }, async () => {
-      for (let i = next++; i < jobs.length && !this.stopped; i = next++) await jobs[i]();
+      for (let i = next++; i < jobs.length && !this.stopped; i = next++) await this.runJob(jobs[i], false);
     });
     await Promise.all(workers);
+    await this.endRound();
+  }
+
+  /**
+   * A scheduled round: real i of n starts at i/n of the window, in batches every few ms, within
+   * the concurrency bound. Resolves once every check is started; the round ends (count,
+   * fallbackcommand, table) when they are all back. A state change reaches IPVS at once.
+   */
+  private async pacedRound(windowMs: number): Promise<void> {
+    const jobs = this.jobs();
+    const n = jobs.length;
+    const limit = this.opts.concurrency ?? 1000;
+    const start = performance.now();
+    const out: Promise<void>[] = [];
+    // Each pass starts at least one check or waits for a slot or a free place: n passes plus waits bounded by the window and the checks' timeouts.
+    for (let i = 0; i < n && !this.stopped;) {
+      const due = Math.min(n, Math.floor(((performance.now() - start) / windowMs) * n) + 1);
+      while (i < due && this.inFlight < limit) {
+        out.push(this.runJob(jobs[i++], true).catch((e: unknown) => this.opts.log.error({ err: (e as Error).message }, 'check failed to run')));
+      }
+      if (i >= n) break;
+      const wait = this.inFlight >= limit ? PACE_MS : Math.max(PACE_MS, start + (i / n) * windowMs - performance.now());
+      await new Promise<void>((r) => { this.timer = setTimeout(r, wait); });
+    }
+    void Promise.all(out).then(() => this.endRound()).catch((e: unknown) => this.opts.log.error({ err: (e as Error).message }, 'end of round failed'));
+  }
+
+  private async runJob(j: Job, paced: boolean): Promise<void> {
+    const st = this.stateOf(j.v, j.r);
+    if (this.running.has(st)) return;
+    this.running.add(st);
+    this.inFlight++;
+    const was = st.up;
+    try {
+      await this.checkReal(j.v, j.r, j.e.checktimeout, j.e.negotiatetimeout, j.e.checkcount, j.e.failurecount);
+      this.checks++;
+    } finally {
+      this.running.delete(st);
+      this.inFlight--;
+      if (st.up !== was) {
+        this.stateGen++;
+        if (paced) this.settleInBackground();
+      }
+    }
+  }
+
+  private async endRound(): Promise<void> {
+    if (this.stopped) return;
     this.rounds++;
     for (const v of this.config.virtualServices) await this.fallbackCommand(v);
-    await this.reconcile();
+    await this.settle();
+  }
+
+  /**
+   * Brings IPVS in line with the states, once per batch of changes: changes that arrive while it
+   * writes are taken by its next pass. Each pass reads the live table (no shortcut through the
+   * last fingerprint, which a change landing mid-write would make stale).
+   */
+  private settle(): Promise<void> {
+    if (this.settledGen === this.stateGen) return this.settling ?? this.queue;
+    if (this.settling) return this.settling;
+    const settling = (async () => {
+      // Each pass takes every change made before it; the bound only yields now and then under constant change.
+      for (let pass = 0; pass < 100 && this.settledGen !== this.stateGen && !this.stopped; pass++) {
+        const gen = this.stateGen;
+        this.applied = '';
+        await this.reconcile();
+        this.settledGen = gen;
+      }
+    })();
+    this.settling = settling;
+    // A change that came just as the last pass ended (or past the bound) gets its own; a failed write waits for the next round.
+    settling.then(() => {
+      this.settling = undefined;
+      if (this.settledGen !== this.stateGen && !this.stopped) this.settleInBackground();
+    }, () => { this.settling = undefined; });
+    return settling;
+  }
+
+  private settleInBackground(): void {
+    this.settle().catch((e: unknown) => this.opts.log.error({ err: (e as Error).message }, 'IPVS update failed'));
   }
 
   private target(v: VirtualService, r: RealServer, timeoutS: number, checkcount: number): CheckTarget {

@@ -1,10 +1,12 @@
 // Health checks of real servers, one function per check, each bounded by its own timeout and
 // all running concurrently on the event loop: a hung server never delays the others.
 // A check resolves to { up, message }; it never throws.
+// The checks that run thousands of times a second (HTTP and connect) are plain callbacks on one
+// socket each, and every check's deadline is kept by one shared sweep instead of a timer apiece.
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { Resolver } from 'node:dns/promises';
-import { connect as tcpConnect, isIP, type Socket } from 'node:net';
+import { connect as tcpConnect, isIP, Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import raw from 'raw-socket';
 import type { VirtualService } from '../config/model.js';
@@ -27,13 +29,89 @@ export interface CheckTarget extends Pick<VirtualService, 'service' | 'request' 
 
 const ok = (message: string): CheckResult => ({ up: true, message });
 const fail = (message: string): CheckResult => ({ up: false, message });
+const errorText = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+
+/** A check's deadline: `fire` runs once, unless the check settles first. */
+interface Deadline { at: number; done: boolean; fire: () => void }
+
+/** How late a deadline may be handled: sweeps come at most this often. */
+const SWEEP_MS = 10;
+
+/**
+ * The deadlines of checks in flight, swept by one timer. They are queued by timeout length, so
+ * each queue is in deadline order and setting one is an append. A sweep runs after the event loop
+ * has taken in pending I/O (setImmediate), so an answer that arrived while the loop was busy still
+ * counts. Settled entries stay queued until a sweep passes them (no search to remove them).
+ */
+class Deadlines {
+  private readonly queues = new Map<number, { items: Deadline[]; head: number }>();
+  private timer?: NodeJS.Timeout;
+  private armedAt = Infinity;
+  /** Deadlines neither met nor fired: while there are none, the timer holds no process open. */
+  private open = 0;
+
+  set(ms: number, fire: () => void): Deadline {
+    const d: Deadline = { at: performance.now() + ms, done: false, fire };
+    let q = this.queues.get(ms);
+    if (!q) { q = { items: [], head: 0 }; this.queues.set(ms, q); }
+    q.items.push(d);
+    if (this.open++ === 0) this.timer?.ref();
+    if (d.at + SWEEP_MS < this.armedAt) this.arm(d.at);
+    return d;
+  }
+
+  /** Marks a deadline met; false when it had already fired (or been met): the caller is too late. */
+  settle(d: Deadline): boolean {
+    if (d.done) return false;
+    d.done = true;
+    if (--this.open === 0) this.timer?.unref();
+    return true;
+  }
+
+  private arm(at: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.armedAt = at;
+    this.timer = setTimeout(this.onTimer, Math.max(SWEEP_MS, at - performance.now()));
+    if (this.open === 0) this.timer.unref();
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.armedAt = Infinity;
+    setImmediate(this.sweep);
+  };
+
+  private readonly sweep = (): void => {
+    const now = performance.now();
+    let next = Infinity;
+    for (const q of this.queues.values()) {
+      const items = q.items;
+      // Bounded by the queue's length; fire() may append (a new check), which a later sweep takes.
+      for (const end = items.length; q.head < end; q.head++) {
+        const d = items[q.head];
+        if (d.done) continue;
+        if (d.at > now) break;
+        d.done = true;
+        this.open--;
+        try { d.fire(); } catch { /* one check's clean-up failing must not stop the others expiring */ }
+      }
+      if (q.head === items.length) { items.length = 0; q.head = 0; } else {
+        if (q.head > 1024 && q.head * 2 > items.length) { items.splice(0, q.head); q.head = 0; }
+        next = Math.min(next, items[q.head].at);
+      }
+    }
+    if (next < this.armedAt) this.arm(next);
+    else if (this.open === 0) this.timer?.unref();
+  };
+}
+
+const deadlines = new Deadlines();
 
 function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T | 'timeout'> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<'timeout'>((resolve) => { timer = setTimeout(() => { onTimeout(); resolve('timeout'); }, ms); }),
-  ]);
+  return new Promise((resolve, reject) => {
+    const d = deadlines.set(ms, () => { try { onTimeout(); } finally { resolve('timeout'); } });
+    p.then((v) => { if (deadlines.settle(d)) resolve(v); }, (e: unknown) => { if (deadlines.settle(d)) reject(e); });
+  });
 }
 
 /** Opens a TCP (or TLS) connection; resolves when connected. Idle past `timeoutMs`, it is destroyed. */
@@ -46,12 +124,15 @@ function open(host: string, port: number, tls: boolean, timeoutMs = 30_000): Pro
   });
 }
 
-export async function connectCheck(t: CheckTarget): Promise<CheckResult> {
-  let sock: Socket | undefined;
-  const r = await withTimeout(open(t.host, t.port, false, t.timeoutMs).then((s) => { sock = s; return ok('connected'); }, (e: NodeJS.ErrnoException) => fail(e.code ?? e.message)),
-    t.timeoutMs, () => sock?.destroy());
-  sock?.destroy();
-  return r === 'timeout' ? fail('connect timed out') : r;
+export function connectCheck(t: CheckTarget): Promise<CheckResult> {
+  return new Promise((resolve) => {
+    const s = new Socket();
+    const d = deadlines.set(t.timeoutMs, () => { s.destroy(); resolve(fail('connect timed out')); });
+    const settle = (r: CheckResult) => { s.destroy(); if (deadlines.settle(d)) resolve(r); };
+    s.on('error', (e) => settle(fail(errorText(e))));
+    s.on('connect', () => settle(ok('connected')));
+    try { s.connect(t.port, t.host); } catch (e) { settle(fail(errorText(e))); }
+  });
 }
 
 /** ICMP echo through a raw socket; up to `checkcount` tries, each waiting the timeout. */
@@ -91,45 +172,93 @@ export async function externalCheck(t: CheckTarget): Promise<CheckResult> {
   return r === 'timeout' ? fail('timed out') : r;
 }
 
-/**
- * One HTTP/1.0 exchange on a plain socket (TLS for https): far cheaper per check than node:http,
- * which matters at thousands of checks a second. Follows up to 5 redirects, as ldirectord's LWP does.
- */
-async function httpGet(url: string, t: CheckTarget, viaProxy: boolean, redirects = 5): Promise<{ status: number; body: string }> {
-  const u = new URL(url);
-  const tls = u.protocol === 'https:' && !viaProxy;
-  const host = viaProxy ? t.host : u.hostname.replace(/^\[(.*)\]$/, '$1');
-  const port = viaProxy ? t.port : Number(u.port || (tls ? 443 : 80));
-  const target = viaProxy ? url : u.pathname + u.search;
-  const hostHeader = viaProxy ? u.host : t.virtualhost ?? u.host;
-  const sock = await open(host, port, tls, t.timeoutMs);
-  try {
-    sock.write(`${t.httpmethod} ${target} HTTP/1.0\r\nHost: ${hostHeader}\r\nUser-Agent: aavip\r\nConnection: close\r\n\r\n`);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of sock) { chunks.push(chunk as Buffer); size += (chunk as Buffer).length; if (size > 1_000_000) break; }
-    const text = Buffer.concat(chunks).toString('latin1');
-    const headEnd = text.indexOf('\r\n\r\n');
-    const head = headEnd >= 0 ? text.slice(0, headEnd) : text;
-    const status = Number(head.match(/^HTTP\/\d\.\d (\d{3})/)?.[1] ?? 0);
-    const location = head.match(/^location:\s*(.+)$/im)?.[1]?.trim();
-    if (status >= 300 && status < 400 && location && redirects > 0) return httpGet(new URL(location, url).toString(), t, viaProxy, redirects - 1);
-    return { status, body: headEnd >= 0 ? text.slice(headEnd + 4) : '' };
-  } finally {
-    sock.destroy();
+
+/** An HTTP check's connection and request, derived once per URL (URL parsing is dear at this rate). */
+interface HttpRequest { tls: boolean; host: string; port: number; servername?: string; text: Buffer }
+
+const httpRequests = new Map<string, HttpRequest>();
+const receivePatterns = new Map<string, RegExp>();
+/** Caches are keyed by configuration strings; past this many entries (configs churning) they start over. */
+const CACHE_LIMIT = 100_000;
+
+function cached<V>(cache: Map<string, V>, key: string, make: () => V): V {
+  let v = cache.get(key);
+  if (v === undefined) {
+    v = make();
+    if (cache.size >= CACHE_LIMIT) cache.clear();
+    cache.set(key, v);
   }
+  return v;
 }
 
-async function httpCheck(t: CheckTarget, scheme: 'http' | 'https' | 'proxy'): Promise<CheckResult> {
-  const url = t.request.includes('://') ? t.request : `${scheme === 'https' ? 'https' : 'http'}://${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}${t.request}`;
-  try {
-    const { status, body } = await httpGet(url, t, scheme === 'proxy');
-    if (status < 200 || status > 299) return fail(`HTTP ${status}`);
-    if (t.receive && !new RegExp(t.receive).test(body)) return fail(`HTTP ${status}, body does not match /${t.receive}/`);
-    return ok(`HTTP ${status}`);
-  } catch (e) {
-    return fail((e as NodeJS.ErrnoException).code ?? (e as Error).message);
-  }
+function httpRequest(url: string, t: CheckTarget, viaProxy: boolean): HttpRequest {
+  const key = `${viaProxy ? `${t.host}\0${t.port}` : ''}\0${t.httpmethod}\0${t.virtualhost ?? '\u0001'}\0${url}`;
+  return cached(httpRequests, key, () => {
+    const u = new URL(url);
+    const tls = u.protocol === 'https:' && !viaProxy;
+    const host = viaProxy ? t.host : u.hostname.replace(/^\[(.*)\]$/, '$1');
+    const port = viaProxy ? t.port : Number(u.port || (tls ? 443 : 80));
+    const target = viaProxy ? url : u.pathname + u.search;
+    const hostHeader = viaProxy ? u.host : t.virtualhost ?? u.host;
+    const text = Buffer.from(`${t.httpmethod} ${target} HTTP/1.0\r\nHost: ${hostHeader}\r\nUser-Agent: aavip\r\nConnection: close\r\n\r\n`);
+    return { tls, host, port, servername: tls && !isIP(host) ? host : undefined, text };
+  });
+}
+
+const STATUS = /^HTTP\/\d\.\d (\d{3})/;
+const LOCATION = /^location:\s*(.+)$/im;
+/** A reply is read to this size at most; the check judges what it has. */
+const MAX_REPLY = 1_000_000;
+
+/**
+ * One HTTP/1.0 exchange per connection on a plain socket (TLS for https), all callbacks: far
+ * cheaper per check than node:http or promise chains, which matters at thousands of checks a
+ * second. Follows up to 5 redirects, as ldirectord's LWP does; the timeout covers them all.
+ */
+function httpCheck(t: CheckTarget, scheme: 'http' | 'https' | 'proxy'): Promise<CheckResult> {
+  const viaProxy = scheme === 'proxy';
+  const first = t.request.includes('://') ? t.request : `${scheme === 'https' ? 'https' : 'http'}://${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}${t.request}`;
+  return new Promise((resolve) => {
+    let sock: Socket | undefined;
+    const d = deadlines.set(t.timeoutMs, () => { sock?.destroy(); resolve(fail(`${t.service} check timed out`)); });
+    const settle = (r: CheckResult) => { sock?.destroy(); if (deadlines.settle(d)) resolve(r); };
+
+    const judge = (reply: string, url: string, redirects: number): void => {
+      const headEnd = reply.indexOf('\r\n\r\n');
+      const head = headEnd >= 0 ? reply.slice(0, headEnd) : reply;
+      const status = Number(STATUS.exec(head)?.[1] ?? 0);
+      if (status >= 300 && status < 400 && redirects > 0) {
+        const location = LOCATION.exec(head)?.[1]?.trim();
+        if (location) { get(new URL(location, url).toString(), redirects - 1); return; }
+      }
+      if (status < 200 || status > 299) { settle(fail(`HTTP ${status}`)); return; }
+      const body = headEnd >= 0 ? reply.slice(headEnd + 4) : '';
+      const re = t.receive ? cached(receivePatterns, t.receive, () => new RegExp(t.receive)) : undefined;
+      settle(re && !re.test(body) ? fail(`HTTP ${status}, body does not match /${t.receive}/`) : ok(`HTTP ${status}`));
+    };
+
+    const get = (url: string, redirects: number): void => {
+      const req = httpRequest(url, t, viaProxy);
+      sock?.destroy();
+      const s = req.tls ? tlsConnect({ host: req.host, port: req.port, rejectUnauthorized: false, servername: req.servername }) : new Socket();
+      sock = s;
+      let reply = '';
+      let judged = false;
+      const done = () => {
+        if (judged) return;
+        judged = true;
+        s.destroy();
+        try { judge(reply, url, redirects); } catch (e) { settle(fail(errorText(e))); }
+      };
+      s.on('error', (e) => { if (!judged) { judged = true; settle(fail(errorText(e))); } });
+      s.once(req.tls ? 'secureConnect' : 'connect', () => s.write(req.text));
+      s.on('data', (chunk: Buffer) => { reply += chunk.toString('latin1'); if (reply.length > MAX_REPLY) done(); });
+      s.on('end', done);
+      if (!req.tls) s.connect(req.port, req.host);
+    };
+
+    try { get(first, 5); } catch (e) { settle(fail(errorText(e))); }
+  });
 }
 
 /** A line-protocol dialogue: read a greeting, send lines, expect prefixes. */
@@ -235,13 +364,24 @@ async function pgsqlCheck(t: CheckTarget): Promise<CheckResult> {
 }
 
 /** Negotiate checks by service. */
-export async function negotiateCheck(t: CheckTarget): Promise<CheckResult> {
+export function negotiateCheck(t: CheckTarget): Promise<CheckResult> {
+  switch (t.service) {
+    // The hot paths keep their own deadline (same message as below on a timeout).
+    case 'http': return httpCheck(t, 'http');
+    case 'https': return httpCheck(t, 'https');
+    case 'http_proxy': return httpCheck(t, 'proxy');
+    case 'none': return Promise.resolve(ok('service none: not checked'));
+    case 'smtp': case 'submission': case 'pop': case 'pops': case 'imap': case 'imaps': case 'ftp': case 'nntp':
+    case 'dns': case 'simpletcp': case 'sip': case 'mysql': case 'pgsql': return dialogueCheck(t);
+    default: return connectCheck(t); // ldap(s), radius, oracle: a TCP connect (see the README)
+  }
+}
+
+/** The less common negotiate checks: written as dialogues, bounded by one timeout. */
+async function dialogueCheck(t: CheckTarget): Promise<CheckResult> {
   const login = t.login ? [{ send: `USER ${t.login}`, expect: /^\+OK/ }, { send: `PASS ${t.passwd}`, expect: /^\+OK/ }] : [];
   const run = async (): Promise<CheckResult> => {
     switch (t.service) {
-      case 'http': return httpCheck(t, 'http');
-      case 'https': return httpCheck(t, 'https');
-      case 'http_proxy': return httpCheck(t, 'proxy');
       case 'smtp': case 'submission': return dialogue(t, false, [{ expect: /^220/ }, { send: 'EHLO aavip', expect: /^250/ }, { send: 'QUIT', expect: /^221/ }]);
       // Unlike ldirectord (which calls a POP server up even when unreachable if no login is set), connect and greet.
       case 'pop': return dialogue(t, false, [{ expect: /^\+OK/ }, ...login, { send: 'QUIT', expect: /^\+OK/ }]);
@@ -254,9 +394,7 @@ export async function negotiateCheck(t: CheckTarget): Promise<CheckResult> {
       case 'simpletcp': return simpletcpCheck(t);
       case 'sip': return sipCheck(t);
       case 'mysql': return mysqlCheck(t);
-      case 'pgsql': return pgsqlCheck(t);
-      case 'none': return ok('service none: not checked');
-      default: return connectCheck(t); // ldap(s), radius, oracle: a TCP connect (see the README)
+      default: return pgsqlCheck(t);
     }
   };
   const r = await withTimeout(run().catch((e: NodeJS.ErrnoException) => fail(e.code ?? e.message)), t.timeoutMs, () => {});
