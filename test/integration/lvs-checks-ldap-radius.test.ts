@@ -10,7 +10,7 @@ import { connect as tcpConnect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CheckResult, CheckTarget } from '../../src/lvs/checks/checks.js';
+import { negotiateCheck, type CheckResult, type CheckTarget } from '../../src/lvs/checks/checks.js';
 import { ldapCheck } from '../../src/lvs/checks/ldap.js';
 import { radiusCheck } from '../../src/lvs/checks/radius.js';
 
@@ -228,6 +228,11 @@ userPassword: wonderland
     expect(result.message).toBe(`Success: ${BASE}`);
   });
 
+  it('is what a negotiate check of service ldap runs', async () => {
+    expect(await negotiateCheck(ldap({ request: `/${BASE}` }))).toEqual({ up: true, message: `Success: ${BASE}` });
+    expect((await negotiateCheck(ldap({ request: '/dc=nowhere' }))).up).toBe(false);
+  });
+
   it('bound as a user with its password, receive matching the DN: up', async () => {
     await both(ldapCheck, ldap({ request: `/ou=people,${BASE}`, receive: '^ou=people,dc=example', login: ALICE, passwd: 'wonderland' }), true);
   });
@@ -346,6 +351,11 @@ server default {
     const { result } = await both(radiusCheck, radius({}), true);
     expect(result.message).toBe('Access-Accept');
     expect(radiusd.output()).toMatch(/Sent Access-Accept/);
+  });
+
+  it('is what a negotiate check of service radius runs', async () => {
+    expect(await negotiateCheck(radius({}))).toEqual({ up: true, message: 'Access-Accept' });
+    expect((await negotiateCheck(radius({ passwd: 'looking-glass' }))).up).toBe(false);
   });
 
   it('a wrong password (Access-Reject): down, as check_pwd returns "" for a reject', async () => {

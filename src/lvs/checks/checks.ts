@@ -10,6 +10,8 @@ import { connect as tcpConnect, isIP, Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import raw from 'raw-socket';
 import type { VirtualService } from '../config/model.js';
+import { ldapCheck } from './ldap.js';
+import { radiusCheck } from './radius.js';
 
 export interface CheckResult { up: boolean; message: string }
 
@@ -373,7 +375,9 @@ export function negotiateCheck(t: CheckTarget): Promise<CheckResult> {
     case 'none': return Promise.resolve(ok('service none: not checked'));
     case 'smtp': case 'submission': case 'pop': case 'pops': case 'imap': case 'imaps': case 'ftp': case 'nntp':
     case 'dns': case 'simpletcp': case 'sip': case 'mysql': case 'pgsql': return dialogueCheck(t);
-    default: return connectCheck(t); // ldap(s), radius, oracle: a TCP connect (see the README)
+    case 'ldap': case 'ldaps': return ldapCheck(t);
+    case 'radius': return radiusCheck(t);
+    default: return connectCheck(t); // oracle: a TCP connect (see the README)
   }
 }
 
