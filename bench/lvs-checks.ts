@@ -5,14 +5,16 @@
 //   checks/s   connections the listeners accepted per second, over the measuring window;
 //   CPU        the tool's own CPU time over the window (aavip: this process, process.cpuUsage;
 //              the others: their process tree from /proc, children they forked included);
-//   detection  listeners are closed one at a time (three servers: at 1/4, 1/2 and 3/4 of the list);
+//   detection  listeners are closed one at a time (three servers: at 1/4, 1/2 and 3/4 of the list;
+//              with --failure hang they accept and never answer instead, so checks time out);
 //              time until the tool sets that server's weight to 0 (aavip: its IPVS table;
 //              ldirectord: its ./ipvsadm stand-in's log; keepalived: its IPVS stand-in's log),
-//              polled every 10 ms; mean and worst. The bound is checkinterval + checktimeout.
+//              polled every 10 ms; mean and worst. Each close comes after a random 0-1 s pause, so
+//              it falls anywhere in the checking cycle. The bound is checkinterval + checktimeout.
 // Every tool first checks each server once (its start-up, bounded) and runs 2 s more before the window.
 // Ratios compare aavip with each from the same run. Progress goes to stderr.
-// Usage: node dist/bench/lvs-checks.js [--servers 1000,10000] [--seconds 10] [--tools aavip,ldirectord,keepalived]
-//        [--startup-limit S] [--detect-limit S] [--json]
+// Usage: node dist/bench/lvs-checks.js [--servers 1000,10000] [--seconds 10] [--tools aavip,keepalived,ldirectord]
+//        [--failure stop|hang] [--startup-limit S] [--detect-limit S] [--json]
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +49,10 @@ export interface ToolResult {
   detectSamplesMs: (number | null)[];
   /** Time from launch until every server had been checked once, in ms. */
   startupMs: number | null;
+  /** aavip: mean time between round starts over the window (the interval kept), in s. */
+  roundPeriodS?: number | null;
+  /** IPVS changes the tool made in its phase (rivals: through their stand-ins). */
+  ipvsChanges?: number;
   windowS: number;
   /** Why a figure is missing, or what qualifies it. */
   note?: string;
@@ -54,6 +60,8 @@ export interface ToolResult {
 
 export interface SizeResult {
   servers: number;
+  /** How the servers for the detection figure failed: stopped (refusing) or hung (silent). */
+  failure: 'stop' | 'hang';
   boundMs: number;
   tools: ToolResult[];
   /** CPU share of the listener process while each tool ran (the load generator, for context). */
@@ -96,12 +104,15 @@ class Listeners {
   }
 }
 
-interface Limits { seconds: number; startupS: number; detectS: number }
+interface Limits { seconds: number; startupS: number; detectS: number; failure: 'close' | 'hang' }
 
 /** What a phase needs from a tool: its CPU so far, whether it quiesced server i, and how to stop. */
 interface Running {
   cpu(): number;
   removed(i: number): boolean;
+  changes(): number;
+  /** Rounds completed so far (aavip only). */
+  rounds?(): number;
   failed(): string | undefined;
   stop(): Promise<void>;
 }
@@ -126,10 +137,13 @@ async function phase(tool: Tool, s: BenchSetup, listeners: Listeners, limits: Li
       const failed = running.failed();
       if (failed) { result.note = failed; return { result, listenerCpu: 0 }; }
       if (performance.now() - t0 > limits.startupS * 1000) {
-        notes.push(`start-up: ${seen} of ${s.n} servers checked in the first ${limits.startupS} s; measured while still starting`);
+        notes.push(`start-up: ${seen} of ${s.n} servers checked and ${running.changes()} IPVS changes made in the first ${limits.startupS} s; measured while still starting`);
         break;
       }
-      if (performance.now() - lastReport > 5000) { progress(`  ${tool}: starting, ${seen}/${s.n} servers checked after ${((performance.now() - t0) / 1000).toFixed(0)} s`); lastReport = performance.now(); }
+      if (performance.now() - lastReport > 5000) {
+        progress(`  ${tool}: starting, ${seen}/${s.n} servers checked, ${running.changes()} IPVS changes after ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+        lastReport = performance.now();
+      }
       await sleep(100);
     }
     await sleep(SETTLE_MS);
@@ -139,9 +153,11 @@ async function phase(tool: Tool, s: BenchSetup, listeners: Listeners, limits: Li
     const l0 = treeCpuSeconds(listeners.pid);
     const w0 = performance.now();
     const n0 = await listeners.ask({ op: 'count' });
+    const r0 = running.rounds?.();
     await sleep(limits.seconds * 1000);
     const n1 = await listeners.ask({ op: 'count' });
     const wall = (performance.now() - w0) / 1000;
+    if (r0 !== undefined) { const rounds = running.rounds!() - r0; result.roundPeriodS = rounds > 0 ? wall / rounds : null; }
     result.windowS = wall;
     result.checksPerSec = (n1 - n0) / wall;
     result.cpuShare = (running.cpu() - c0) / wall;
@@ -151,8 +167,9 @@ async function phase(tool: Tool, s: BenchSetup, listeners: Listeners, limits: Li
     // Detection, one stopped server after the other.
     for (const victim of s.victims) {
       if (running.removed(victim)) { notes.push(`server #${victim} was taken out before it was stopped (a false failure)`); continue; }
+      await sleep(Math.random() * 1000);
       progress(`  ${tool}: stopping server #${victim}, waiting up to ${limits.detectS} s for its weight 0`);
-      await listeners.ask({ op: 'close', index: victim });
+      await listeners.ask({ op: limits.failure, index: victim });
       const d0 = performance.now();
       let ms: number | null = null;
       lastReport = d0;
@@ -168,6 +185,7 @@ async function phase(tool: Tool, s: BenchSetup, listeners: Listeners, limits: Li
     if (seen.length) { result.detectMs = seen.reduce((a, b) => a + b, 0) / seen.length; result.detectMaxMs = Math.max(...seen); }
     return { result, listenerCpu };
   } finally {
+    result.ipvsChanges = running.changes();
     if (notes.length) result.note = notes.join('; ');
     await running.stop();
     for (const victim of s.victims) await listeners.ask({ op: 'open', index: victim });
@@ -183,6 +201,8 @@ async function launchAavip(s: BenchSetup): Promise<Running> {
   return {
     cpu,
     removed: (i) => ipvs.table[0]?.realServers.find((d) => d.address === `${s.host}:${s.basePort + i}`)?.weight === 0,
+    changes: () => ipvs.log.length,
+    rounds: () => director.rounds,
     failed: () => undefined,
     stop: () => director.stop(),
   };
@@ -192,6 +212,7 @@ function wrapRival(r: Rival): Running {
   return {
     cpu: () => treeCpuSeconds(r.pid),
     removed: (i) => r.removed(i),
+    changes: () => r.changes(),
     failed: () => (r.exited() ? `${r.name} exited: ${r.tail().trim().split('\n').slice(-3).join(' | ')}` : undefined),
     stop: () => r.stop(),
   };
@@ -201,7 +222,7 @@ export async function measureSize(n: number, tools: Tool[], limits: Limits): Pro
   const s: BenchSetup = { host: HOST, basePort: BASE_PORT, n, vip: VIP, vport: 80, victims: [Math.floor(n / 4), Math.floor(n / 2), Math.floor((3 * n) / 4)] };
   progress(`${n} servers: starting the listeners on ${HOST}:${BASE_PORT}-${BASE_PORT + n - 1}`);
   const listeners = await Listeners.start(n);
-  const out: SizeResult = { servers: n, boundMs: BOUND_MS, tools: [], listenerCpu: {}, ratios: {} };
+  const out: SizeResult = { servers: n, failure: limits.failure === 'close' ? 'stop' : 'hang', boundMs: BOUND_MS, tools: [], listenerCpu: {}, ratios: {} };
   try {
     for (const tool of tools) {
       progress(`${n} servers: ${tool}`);
@@ -231,11 +252,12 @@ export async function measureSize(n: number, tools: Tool[], limits: Limits): Pro
 const fmt = (v: number | null, digits = 0, unit = '') => (v === null ? 'n/a' : `${v.toFixed(digits)}${unit}`);
 
 export function formatSize(r: SizeResult): string {
-  const lines = [`${r.servers} servers, checked every 1 s (bound for detection: ${r.boundMs} ms):`];
+  const lines = [`${r.servers} servers, checked every 1 s (detection of a ${r.failure === 'stop' ? 'stopped' : 'hung'} server; bound ${r.boundMs} ms):`];
   for (const t of r.tools) {
     lines.push(`  ${t.tool.padEnd(10)} ${fmt(t.checksPerSec).padStart(6)} checks/s  CPU ${fmt(t.cpuShare === null ? null : t.cpuShare * 100, 0, '%').padStart(5)} of a core  ` +
       `${fmt(t.cpuShare !== null && t.checksPerSec ? (t.cpuShare * 1e6) / t.checksPerSec : null, 0, ' µs/check').padStart(13)}  detection ${fmt(t.detectMs, 0)}/${fmt(t.detectMaxMs, 0, ' ms')} (mean/worst)  ` +
-      `start-up ${fmt(t.startupMs === null ? null : t.startupMs / 1000, 1, ' s')}  (listeners ${fmt((r.listenerCpu[t.tool] ?? 0) * 100, 0, '%')})${t.note ? `\n             ${t.note}` : ''}`);
+      `start-up ${fmt(t.startupMs === null ? null : t.startupMs / 1000, 1, ' s')}  (listeners ${fmt((r.listenerCpu[t.tool] ?? 0) * 100, 0, '%')})` +
+      `${t.roundPeriodS !== undefined ? `  rounds every ${fmt(t.roundPeriodS, 2, ' s')}` : ''}${t.note ? `\n             ${t.note}` : ''}`);
   }
   for (const [k, v] of Object.entries(r.ratios)) {
     lines.push(`  ${k}: checks/s ×${fmt(v.checksPerSec, 2)}, CPU ×${fmt(v.cpuShare, 2)}, CPU per check ×${fmt(v.cpuPerCheck, 3)}, detection time ×${fmt(v.detectMs, 3)}`);
@@ -249,7 +271,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const tools = opt('tools', 'aavip,keepalived,ldirectord').split(',') as Tool[];
   const bad = tools.filter((t) => !['aavip', 'ldirectord', 'keepalived'].includes(t));
   if (bad.length) { progress(`unknown tool: ${bad.join(', ')}`); process.exit(2); }
-  const limits: Limits = { seconds: Number(opt('seconds', '10')), startupS: Number(opt('startup-limit', '120')), detectS: Number(opt('detect-limit', '60')) };
+  const failure = opt('failure', 'stop');
+  if (failure !== 'stop' && failure !== 'hang') { progress(`--failure is stop or hang, not ${failure}`); process.exit(2); }
+  const limits: Limits = {
+    seconds: Number(opt('seconds', '10')), startupS: Number(opt('startup-limit', '120')), detectS: Number(opt('detect-limit', '60')),
+    failure: failure === 'stop' ? 'close' : 'hang',
+  };
   const results: SizeResult[] = [];
   for (const n of opt('servers', '1000,10000').split(',').map(Number)) {
     const r = await measureSize(n, tools, limits);

@@ -2,12 +2,14 @@
 // counting the connections they accept, so every checker is measured the same way (checks per
 // second = connections accepted per second). Run as a child with an IPC channel:
 //   node lvs-listeners.js HOST BASEPORT N
-// Messages in: { op: 'count' } | { op: 'close', index } | { op: 'open', index }; every message is
-// answered with { accepted } (after the change). 'ready' is sent once all ports listen.
+// Messages in: { op: 'count' } | { op: 'close', index } | { op: 'hang', index } | { op: 'open', index };
+// every message is answered with { accepted } (after the change). 'close' stops a server (connections
+// are refused); 'hang' replaces it with one that accepts and never answers; 'open' restores it.
+// 'ready' is sent once all ports listen.
 import { createServer, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
-export type ListenerRequest = { op: 'count' } | { op: 'close'; index: number } | { op: 'open'; index: number };
+export type ListenerRequest = { op: 'count' } | { op: 'close' | 'hang' | 'open'; index: number };
 export interface ListenerReply { accepted: number }
 
 const REPLY = Buffer.from('HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nOK');
@@ -30,10 +32,26 @@ async function serve(host: string, basePort: number, n: number): Promise<void> {
     await listen(s, basePort + i);
     servers.push(s);
   }
+  // Connections held by hung servers, dropped when the server is restored.
+  const held = new Map<number, Socket[]>();
+  const stop = async (i: number) => {
+    // Held connections first: close() waits for the server's connections to end.
+    for (const c of held.get(i) ?? []) c.destroy();
+    held.delete(i);
+    if (servers[i]?.listening) await new Promise((r) => servers[i].close(r));
+  };
   process.on('message', (m: ListenerRequest) => {
     void (async () => {
-      if (m.op === 'close' && servers[m.index]?.listening) await new Promise((r) => servers[m.index].close(r));
-      if (m.op === 'open' && !servers[m.index]?.listening) {
+      if (m.op === 'close') await stop(m.index);
+      if (m.op === 'hang') {
+        await stop(m.index);
+        const sockets: Socket[] = [];
+        held.set(m.index, sockets);
+        servers[m.index] = createServer((c) => { accepted++; c.on('error', () => {}); sockets.push(c); });
+        await listen(servers[m.index], basePort + m.index);
+      }
+      if (m.op === 'open') {
+        await stop(m.index);
         servers[m.index] = createServer(onConnection);
         await listen(servers[m.index], basePort + m.index);
       }

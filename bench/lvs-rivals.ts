@@ -62,6 +62,8 @@ export interface Rival {
   exited(): boolean;
   /** Whether the server at index `i` has been set to weight 0 (or removed). */
   removed(i: number): boolean;
+  /** IPVS changes it has made so far (through its stand-in). */
+  changes(): number;
   stop(): Promise<void>;
 }
 
@@ -119,18 +121,22 @@ export function startLdirectord(s: BenchSetup): Rival {
   const child = spawn(LDIRECTORD, ['-d', cf, 'start'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   // Its debug output is a few lines per check: drained, only the tail kept.
   const tail = keepTail(child);
-  const changes = follower(join(dir, 'ipvsadm.log'));
+  const newLines = follower(join(dir, 'ipvsadm.log'));
   const removed = new Set<string>();
+  let changes = 0;
+  const poll = () => {
+    // Quiescent: "-e -t VIP -r REAL -m -w 0"; without quiescent it would be "-d -t VIP -r REAL".
+    for (const l of newLines().split('\n')) {
+      if (!l) continue;
+      changes++;
+      const real = / -r (\S+)/.exec(l)?.[1];
+      if (real && ((l.startsWith('-e ') && l.endsWith(' -w 0')) || l.startsWith('-d '))) removed.add(real);
+    }
+  };
   return {
     name: 'ldirectord', pid: child.pid!, tail, exited: () => child.exitCode !== null || child.signalCode !== null,
-    removed: (i) => {
-      // Quiescent: "-e -t VIP -r REAL -m -w 0"; without quiescent it would be "-d -t VIP -r REAL".
-      for (const l of changes().split('\n')) {
-        const real = / -r (\S+)/.exec(l)?.[1];
-        if (real && ((l.startsWith('-e ') && l.endsWith(' -w 0')) || l.startsWith('-d '))) removed.add(real);
-      }
-      return removed.has(`${s.host}:${s.basePort + i}`);
-    },
+    removed: (i) => { poll(); return removed.has(`${s.host}:${s.basePort + i}`); },
+    changes: () => { poll(); return changes; },
     stop: async () => {
       await stopPid(child, 10_000);
       rmSync(`/var/run/ldirectord.${cf.split('/').pop()}.pid`, { force: true });
@@ -179,24 +185,28 @@ export function startKeepalived(s: BenchSetup): Rival | { why: string } {
   const conf = join(dir, 'keepalived.conf');
   writeFileSync(conf, keepalivedConfig(s));
   const log = join(dir, 'ipvs.log');
-  const child = spawn(KEEPALIVED, ['-n', '-l', '-D', '-C', '-f', conf, '-p', join(dir, 'keepalived.pid'), '-c', join(dir, 'checkers.pid'), '-r', join(dir, 'vrrp.pid')], {
+  const child = spawn(KEEPALIVED, ['-n', '-G', '-C', '-f', conf, '-p', join(dir, 'keepalived.pid'), '-c', join(dir, 'checkers.pid'), '-r', join(dir, 'vrrp.pid')], {
     cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LD_PRELOAD: so, AAVIP_IPVS_LOG: log },
   });
   const tail = keepTail(child);
-  const changes = follower(log);
+  const newLines = follower(log);
   const removed = new Set<string>();
+  let changes = 0;
+  const poll = () => {
+    // "<time> editdest REAL 0" (inhibit_on_failure), or "<time> deldest REAL <weight>".
+    for (const l of newLines().split('\n')) {
+      if (!l) continue;
+      changes++;
+      const [, op, real, weight] = l.split(' ');
+      if ((op === 'editdest' && weight === '0') || op === 'deldest') removed.add(real);
+    }
+  };
   // The checker is a child keepalived forks: its PID file names it.
   const checker = () => { try { return [Number(readFileSync(join(dir, 'checkers.pid'), 'utf8').trim())].filter((p) => p > 0); } catch { return []; } };
   return {
     name: 'keepalived', pid: child.pid!, tail, exited: () => child.exitCode !== null || child.signalCode !== null,
-    removed: (i) => {
-      // "<time> editdest REAL 0" (inhibit_on_failure), or "<time> deldest REAL <weight>".
-      for (const l of changes().split('\n')) {
-        const [, op, real, weight] = l.split(' ');
-        if ((op === 'editdest' && weight === '0') || op === 'deldest') removed.add(real);
-      }
-      return removed.has(`${s.host}:${s.basePort + i}`);
-    },
+    removed: (i) => { poll(); return removed.has(`${s.host}:${s.basePort + i}`); },
+    changes: () => { poll(); return changes; },
     stop: async () => {
       await stopPid(child, 10_000, checker);
       rmSync(dir, { recursive: true, force: true });
