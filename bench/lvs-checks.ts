@@ -7,9 +7,9 @@
 //              the others: their process tree from /proc, children they forked included);
 //   detection  listeners are closed one at a time (three servers: at 1/4, 1/2 and 3/4 of the list;
 //              with --failure hang they accept and never answer instead, so checks time out);
-//              time until the tool sets that server's weight to 0 (aavip: its IPVS table;
-//              ldirectord: its ./ipvsadm stand-in's log; keepalived: its IPVS stand-in's log),
-//              polled every 10 ms; mean and worst. Each close comes after a random 0-1 s pause, so
+//              time until the tool issues the weight-0 change for that server (aavip: the call
+//              that writes it to its IPVS table; ldirectord: its ./ipvsadm stand-in's log;
+//              keepalived: its IPVS stand-in's log, both polled every 10 ms); mean and worst. Each close comes after a random 0-1 s pause, so
 //              it falls anywhere in the checking cycle. The bound is checkinterval + checktimeout.
 // Every tool first checks each server once (its start-up, bounded) and runs 2 s more before the window.
 // Ratios compare aavip with each from the same run. Progress goes to stderr.
@@ -109,7 +109,8 @@ interface Limits { seconds: number; startupS: number; detectS: number; failure: 
 /** What a phase needs from a tool: its CPU so far, whether it quiesced server i, and how to stop. */
 interface Running {
   cpu(): number;
-  removed(i: number): boolean;
+  /** When the weight-0 change for server i was issued (performance.now()), if it has been. */
+  removedAt(i: number): number | undefined;
   changes(): number;
   /** Rounds completed so far (aavip only). */
   rounds?(): number;
@@ -166,7 +167,7 @@ async function phase(tool: Tool, s: BenchSetup, listeners: Listeners, limits: Li
     if (failed) { result.note = [...notes, failed].join('; '); return { result, listenerCpu }; }
     // Detection, one stopped server after the other.
     for (const victim of s.victims) {
-      if (running.removed(victim)) { notes.push(`server #${victim} was taken out before it was stopped (a false failure)`); continue; }
+      if (running.removedAt(victim) !== undefined) { notes.push(`server #${victim} was taken out before it was stopped (a false failure)`); continue; }
       await sleep(Math.random() * 1000);
       progress(`  ${tool}: stopping server #${victim}, waiting up to ${limits.detectS} s for its weight 0`);
       await listeners.ask({ op: limits.failure, index: victim });
@@ -174,7 +175,8 @@ async function phase(tool: Tool, s: BenchSetup, listeners: Listeners, limits: Li
       let ms: number | null = null;
       lastReport = d0;
       while (performance.now() - d0 < limits.detectS * 1000 && !running.failed()) {
-        if (running.removed(victim)) { ms = performance.now() - d0; break; }
+        const at = running.removedAt(victim);
+        if (at !== undefined) { ms = at - d0; break; }
         if (performance.now() - lastReport > 5000) { progress(`  ${tool}: ${((performance.now() - d0) / 1000).toFixed(0)} s, not yet`); lastReport = performance.now(); }
         await sleep(POLL_MS);
       }
@@ -195,12 +197,22 @@ async function phase(tool: Tool, s: BenchSetup, listeners: Listeners, limits: Li
 async function launchAavip(s: BenchSetup): Promise<Running> {
   const ipvs = new MemoryIpvs();
   const director = new Director(parseLdirectordConfig(ldirectordConfig(s), 'bench.cf'), ipvs, { log: createLogger('bench', 'silent'), concurrency: 2000 });
+  // The moment each weight-0 change is written (the director may keep the event loop busy a while
+  // after it, which a poll here would count).
+  const removedAt = new Map<string, number>();
+  const apply = ipvs.apply.bind(ipvs);
+  ipvs.apply = async (ops) => {
+    for (const o of ops) {
+      if ((o.op === 'edit-dest' && o.dest.weight === 0) || o.op === 'delete-dest') { if (!removedAt.has(o.dest.address)) removedAt.set(o.dest.address, performance.now()); }
+    }
+    return apply(ops);
+  };
   // start() runs the first round at once; rounds then come every checkinterval.
   await director.start();
   const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
   return {
     cpu,
-    removed: (i) => ipvs.table[0]?.realServers.find((d) => d.address === `${s.host}:${s.basePort + i}`)?.weight === 0,
+    removedAt: (i) => removedAt.get(`${s.host}:${s.basePort + i}`),
     changes: () => ipvs.log.length,
     rounds: () => director.rounds,
     failed: () => undefined,
@@ -211,7 +223,8 @@ async function launchAavip(s: BenchSetup): Promise<Running> {
 function wrapRival(r: Rival): Running {
   return {
     cpu: () => treeCpuSeconds(r.pid),
-    removed: (i) => r.removed(i),
+    // Seen in the stand-in's log by this poll: within POLL_MS of the change.
+    removedAt: (i) => (r.removed(i) ? performance.now() : undefined),
     changes: () => r.changes(),
     failed: () => (r.exited() ? `${r.name} exited: ${r.tail().trim().split('\n').slice(-3).join(' | ')}` : undefined),
     stop: () => r.stop(),
