@@ -376,14 +376,20 @@ export class Director {
   }
 
   status() {
-    return this.config.virtualServices.map((v) => ({
-      virtualService: virtualId(v),
-      realServers: v.realServers.map((r) => {
-        const st = this.stateOf(v, r);
-        const d = this.desired().find((s) => serviceKey(s) === serviceKey(desiredService(v, this.config, () => undefined)))?.realServers.find((x) => x.address === realKey(v, r));
-        return { address: hostPort(r.address, r.port), state: st.up ? 'up' : 'down', weight: d?.weight ?? null, failcount: st.failcount, message: st.message, checkedAt: st.checkedAt ?? null };
-      }),
-    }));
+    // The table computed once, indexed by service and destination (status is polled every second).
+    const desired = this.desired();
+    const weights = new Map(desired.map((s) => [serviceKey(s), new Map(s.realServers.map((d) => [d.address, d]))]));
+    return this.config.virtualServices.map((v) => {
+      const inTable = weights.get(serviceKey(desiredService(v, this.config, () => undefined)));
+      return {
+        virtualService: virtualId(v),
+        realServers: v.realServers.map((r) => {
+          const st = this.stateOf(v, r);
+          const d = inTable?.get(realKey(v, r));
+          return { address: hostPort(r.address, r.port), state: st.up ? 'up' : 'down', weight: d?.weight ?? null, failcount: st.failcount, message: st.message, checkedAt: st.checkedAt ?? null };
+        }),
+      };
+    });
   }
 }
 

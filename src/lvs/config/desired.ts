@@ -53,11 +53,13 @@ export function serviceAddress(v: VirtualService): string | number {
 export function desiredService(v: VirtualService, config: LdirectordConfig, weightOf: (r: RealServer) => number | undefined, anyUp?: boolean): IpvsServiceState {
   const e = effective(v, config.globals);
   const realServers: IpvsDestination[] = [];
+  const seen = new Set<string>(); // the first of duplicate destinations wins (a set: 10,000 reals)
   for (const r of v.realServers) {
     const weight = weightOf(r);
     if (weight === undefined) continue;
     const address = destinationAddress(v, r.address, r.port, r.forwarding);
-    if (realServers.some((d) => d.address === address)) continue;
+    if (seen.has(address)) continue;
+    seen.add(address);
     realServers.push({ address, forwarding: r.forwarding, weight, lower: r.lower, upper: r.upper });
   }
   const up = anyUp ?? realServers.some((d) => d.weight > 0);
