@@ -89,15 +89,30 @@ function keepTail(child: ChildProcess): () => string {
 }
 
 /** Lines appended to `file` since the last call. */
-function follower(file: string): () => string {
+/**
+ * A tool's IPVS change log, read as it grows: how many changes so far, and which reals were
+ * taken out (`removalOf` names the real a line takes out, if any).
+ */
+function changeLog(file: string, removalOf: (line: string) => string | undefined) {
   let offset = 0;
-  return () => {
-    if (!existsSync(file)) return '';
+  let changes = 0;
+  const removed = new Set<string>();
+  const poll = () => {
+    if (!existsSync(file)) return;
     const size = statSync(file).size;
-    if (size <= offset) return '';
+    if (size <= offset) return;
     const text = readFileSync(file, 'utf8').slice(offset);
     offset = size;
-    return text;
+    for (const l of text.split('\n')) {
+      if (!l) continue;
+      changes++;
+      const real = removalOf(l);
+      if (real) removed.add(real);
+    }
+  };
+  return {
+    removed: (real: string) => { poll(); return removed.has(real); },
+    changes: () => { poll(); return changes; },
   };
 }
 
@@ -121,22 +136,15 @@ export function startLdirectord(s: BenchSetup): Rival {
   const child = spawn(LDIRECTORD, ['-d', cf, 'start'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   // Its debug output is a few lines per check: drained, only the tail kept.
   const tail = keepTail(child);
-  const newLines = follower(join(dir, 'ipvsadm.log'));
-  const removed = new Set<string>();
-  let changes = 0;
-  const poll = () => {
-    // Quiescent: "-e -t VIP -r REAL -m -w 0"; without quiescent it would be "-d -t VIP -r REAL".
-    for (const l of newLines().split('\n')) {
-      if (!l) continue;
-      changes++;
-      const real = / -r (\S+)/.exec(l)?.[1];
-      if (real && ((l.startsWith('-e ') && l.endsWith(' -w 0')) || l.startsWith('-d '))) removed.add(real);
-    }
-  };
+  // Quiescent: "-e -t VIP -r REAL -m -w 0"; without quiescent it would be "-d -t VIP -r REAL".
+  const log = changeLog(join(dir, 'ipvsadm.log'), (l) => {
+    const real = / -r (\S+)/.exec(l)?.[1];
+    return real && ((l.startsWith('-e ') && l.endsWith(' -w 0')) || l.startsWith('-d ')) ? real : undefined;
+  });
   return {
     name: 'ldirectord', pid: child.pid!, tail, exited: () => child.exitCode !== null || child.signalCode !== null,
-    removed: (i) => { poll(); return removed.has(`${s.host}:${s.basePort + i}`); },
-    changes: () => { poll(); return changes; },
+    removed: (i) => log.removed(`${s.host}:${s.basePort + i}`),
+    changes: log.changes,
     stop: async () => {
       await stopPid(child, 10_000);
       rmSync(`/var/run/ldirectord.${cf.split('/').pop()}.pid`, { force: true });
@@ -189,24 +197,17 @@ export function startKeepalived(s: BenchSetup): Rival | { why: string } {
     cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LD_PRELOAD: so, AAVIP_IPVS_LOG: log },
   });
   const tail = keepTail(child);
-  const newLines = follower(log);
-  const removed = new Set<string>();
-  let changes = 0;
-  const poll = () => {
-    // "<time> editdest REAL 0" (inhibit_on_failure), or "<time> deldest REAL <weight>".
-    for (const l of newLines().split('\n')) {
-      if (!l) continue;
-      changes++;
-      const [, op, real, weight] = l.split(' ');
-      if ((op === 'editdest' && weight === '0') || op === 'deldest') removed.add(real);
-    }
-  };
+  // "<time> editdest REAL 0" (inhibit_on_failure), or "<time> deldest REAL <weight>".
+  const changes = changeLog(log, (l) => {
+    const [, op, real, weight] = l.split(' ');
+    return (op === 'editdest' && weight === '0') || op === 'deldest' ? real : undefined;
+  });
   // The checker is a child keepalived forks: its PID file names it.
   const checker = () => { try { return [Number(readFileSync(join(dir, 'checkers.pid'), 'utf8').trim())].filter((p) => p > 0); } catch { return []; } };
   return {
     name: 'keepalived', pid: child.pid!, tail, exited: () => child.exitCode !== null || child.signalCode !== null,
-    removed: (i) => { poll(); return removed.has(`${s.host}:${s.basePort + i}`); },
-    changes: () => { poll(); return changes; },
+    removed: (i) => changes.removed(`${s.host}:${s.basePort + i}`),
+    changes: changes.changes,
     stop: async () => {
       await stopPid(child, 10_000, checker);
       rmSync(dir, { recursive: true, force: true });
