@@ -89,24 +89,6 @@ try {
   out.table2 = ipvsadm();
   ld('stop');
 
-  // Weight changes per second: netlink in process vs forking ipvsadm.
-  ns('lvd', 'ipvsadm -A -t 198.18.9.9:80 -s wrr'); ns('lvd', 'ipvsadm -a -t 198.18.9.9:80 -r 198.18.2.11:80 -m -w 1');
-  writeFileSync('/mnt/rate.mjs', `
-    const { NetlinkIpvs } = await import('${root}/dist/src/lvs/ipvs/netlink.js');
-    const { execFileSync } = await import('node:child_process');
-    const svc = { protocol: 'tcp', family: 4, address: '198.18.9.9:80', scheduler: 'wrr', persistent: null, netmask: null, schedflags: null, ops: false, realServers: [] };
-    const ipvs = await NetlinkIpvs.open();
-    const N = 400;
-    let t0 = performance.now();
-    for (let i = 0; i < N; i++) await ipvs.apply([{ op: 'edit-dest', service: svc, dest: { address: '198.18.2.11:80', forwarding: 'masq', weight: i % 7 + 1, lower: 0, upper: 0 } }]);
-    const netlink = N / ((performance.now() - t0) / 1000);
-    t0 = performance.now();
-    const M = 100;
-    for (let i = 0; i < M; i++) execFileSync('ipvsadm', ['-e', '-t', '198.18.9.9:80', '-r', '198.18.2.11:80', '-m', '-w', String(i % 7 + 1)]);
-    const ipvsadm = M / ((performance.now() - t0) / 1000);
-    ipvs.close();
-    console.log(JSON.stringify({ netlinkPerSec: netlink, ipvsadmPerSec: ipvsadm, ratio: netlink / ipvsadm }));`);
-  out.rate = JSON.parse(ns('lvd', `${process.execPath} /mnt/rate.mjs`));
 } catch (e) {
   out.error = String(e?.stack ?? e);
 } finally {
