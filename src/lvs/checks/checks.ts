@@ -10,10 +10,12 @@ import { connect as tcpConnect, isIP, Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import raw from 'raw-socket';
 import type { VirtualService } from '../config/model.js';
+import { deadlines, withTimeout } from './deadlines.js';
 import { ldapCheck } from './ldap.js';
 import { radiusCheck } from './radius.js';
+import { errorText, fail, ok, type CheckResult } from './result.js';
 
-export interface CheckResult { up: boolean; message: string }
+export type { CheckResult } from './result.js';
 
 /** What a check needs: the real server to reach, and the virtual service's check settings. */
 export interface CheckTarget extends Pick<VirtualService, 'service' | 'request' | 'receive' | 'httpmethod' | 'virtualhost' | 'login' | 'passwd' | 'database' | 'secret' | 'checkcommand'> {
@@ -27,93 +29,6 @@ export interface CheckTarget extends Pick<VirtualService, 'service' | 'request' 
   protocol: VirtualService['protocol'];
   timeoutMs: number;
   checkcount: number;
-}
-
-const ok = (message: string): CheckResult => ({ up: true, message });
-const fail = (message: string): CheckResult => ({ up: false, message });
-const errorText = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-
-/** A check's deadline: `fire` runs once, unless the check settles first. */
-interface Deadline { at: number; done: boolean; fire: () => void }
-
-/** How late a deadline may be handled: sweeps come at most this often. */
-const SWEEP_MS = 10;
-
-/**
- * The deadlines of checks in flight, swept by one timer. They are queued by timeout length, so
- * each queue is in deadline order and setting one is an append. A sweep runs after the event loop
- * has taken in pending I/O (setImmediate), so an answer that arrived while the loop was busy still
- * counts. Settled entries stay queued until a sweep passes them (no search to remove them).
- */
-class Deadlines {
-  private readonly queues = new Map<number, { items: Deadline[]; head: number }>();
-  private timer?: NodeJS.Timeout;
-  private armedAt = Infinity;
-  /** Deadlines neither met nor fired: while there are none, the timer holds no process open. */
-  private open = 0;
-
-  set(ms: number, fire: () => void): Deadline {
-    const d: Deadline = { at: performance.now() + ms, done: false, fire };
-    let q = this.queues.get(ms);
-    if (!q) { q = { items: [], head: 0 }; this.queues.set(ms, q); }
-    q.items.push(d);
-    if (this.open++ === 0) this.timer?.ref();
-    if (d.at + SWEEP_MS < this.armedAt) this.arm(d.at);
-    return d;
-  }
-
-  /** Marks a deadline met; false when it had already fired (or been met): the caller is too late. */
-  settle(d: Deadline): boolean {
-    if (d.done) return false;
-    d.done = true;
-    if (--this.open === 0) this.timer?.unref();
-    return true;
-  }
-
-  private arm(at: number): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.armedAt = at;
-    this.timer = setTimeout(this.onTimer, Math.max(SWEEP_MS, at - performance.now()));
-    if (this.open === 0) this.timer.unref();
-  }
-
-  private readonly onTimer = (): void => {
-    this.timer = undefined;
-    this.armedAt = Infinity;
-    setImmediate(this.sweep);
-  };
-
-  private readonly sweep = (): void => {
-    const now = performance.now();
-    let next = Infinity;
-    for (const q of this.queues.values()) {
-      const items = q.items;
-      // Bounded by the queue's length; fire() may append (a new check), which a later sweep takes.
-      for (const end = items.length; q.head < end; q.head++) {
-        const d = items[q.head];
-        if (d.done) continue;
-        if (d.at > now) break;
-        d.done = true;
-        this.open--;
-        try { d.fire(); } catch { /* one check's clean-up failing must not stop the others expiring */ }
-      }
-      if (q.head === items.length) { items.length = 0; q.head = 0; } else {
-        if (q.head > 1024 && q.head * 2 > items.length) { items.splice(0, q.head); q.head = 0; }
-        next = Math.min(next, items[q.head].at);
-      }
-    }
-    if (next < this.armedAt) this.arm(next);
-    else if (this.open === 0) this.timer?.unref();
-  };
-}
-
-const deadlines = new Deadlines();
-
-function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T | 'timeout'> {
-  return new Promise((resolve, reject) => {
-    const d = deadlines.set(ms, () => { try { onTimeout(); } finally { resolve('timeout'); } });
-    p.then((v) => { if (deadlines.settle(d)) resolve(v); }, (e: unknown) => { if (deadlines.settle(d)) reject(e); });
-  });
 }
 
 /** Opens a TCP (or TLS) connection; resolves when connected. Idle past `timeoutMs`, it is destroyed. */
@@ -304,7 +219,7 @@ async function dnsCheck(t: CheckTarget): Promise<CheckResult> {
     if (!t.receive) return fail('no receive string: ldirectord counts a dns check without one as down');
     return answers.some((a) => new RegExp(t.receive).test(a)) ? ok(`answered ${answers.join(',')}`) : fail(`answers ${answers.join(',')} do not match`);
   } catch (e) {
-    return fail((e as NodeJS.ErrnoException).code ?? (e as Error).message);
+    return fail(errorText(e));
   } finally {
     resolver.cancel();
   }
@@ -401,6 +316,6 @@ async function dialogueCheck(t: CheckTarget): Promise<CheckResult> {
       default: return pgsqlCheck(t);
     }
   };
-  const r = await withTimeout(run().catch((e: NodeJS.ErrnoException) => fail(e.code ?? e.message)), t.timeoutMs, () => {});
+  const r = await withTimeout(run().catch((e: unknown) => fail(errorText(e))), t.timeoutMs, () => {});
   return r === 'timeout' ? fail(`${t.service} check timed out`) : r;
 }

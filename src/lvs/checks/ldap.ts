@@ -6,16 +6,14 @@
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { Client } from 'ldapts';
-import type { CheckResult, CheckTarget } from './checks.js';
-
-const ok = (message: string): CheckResult => ({ up: true, message });
-const fail = (message: string): CheckResult => ({ up: false, message });
-const errorText = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+import type { CheckTarget } from './checks.js';
+import { withTimeout } from './deadlines.js';
+import { errorText, fail, ok, type CheckResult } from './result.js';
 
 /** Perl truth, as in ldirectord's `if ($$v{login} && $$v{passwd})`: "" and "0" are false. */
 const perlTrue = (s: string | undefined): boolean => !!s && s !== '0';
 
-export function ldapCheck(t: CheckTarget): Promise<CheckResult> {
+export async function ldapCheck(t: CheckTarget): Promise<CheckResult> {
   const tls = t.service === 'ldaps';
   let sock: Socket | undefined;
   let connected = false;
@@ -64,23 +62,14 @@ export function ldapCheck(t: CheckTarget): Promise<CheckResult> {
     }
   };
 
-  return new Promise((resolve) => {
-    let settled = false;
-    const settle = (r: CheckResult) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(r);
-    };
-    const timer = setTimeout(() => {
-      settle(fail(`${t.service} check timed out`));
-      // An error, not a plain destroy: it rejects what ldapts still waits for, so nothing is left
-      // pending. ldapts swaps the socket's error listeners once connected, hence the fresh no-op one.
-      if (sock && !sock.destroyed) {
-        sock.on('error', () => {});
-        sock.destroy(new Error('timed out'));
-      }
-    }, t.timeoutMs);
-    run().then(settle, (e: unknown) => settle(fail(errorText(e))));
+  // On the deadline the socket is destroyed with an error, not plainly: that rejects what ldapts
+  // still waits for, so nothing is left pending. ldapts swaps the socket's error listeners once
+  // connected, hence the fresh no-op one.
+  const r = await withTimeout(run().catch((e: unknown) => fail(errorText(e))), t.timeoutMs, () => {
+    if (sock && !sock.destroyed) {
+      sock.on('error', () => {});
+      sock.destroy(new Error('timed out'));
+    }
   });
+  return r === 'timeout' ? fail(`${t.service} check timed out`) : r;
 }

@@ -7,12 +7,11 @@
 // `defined($rcv) and $rcv == ACCESS_ACCEPT`, which is "" for a reject as for an error.
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { isIPv4, isIPv6 } from 'node:net';
-import type { CheckResult, CheckTarget } from './checks.js';
-
-const ok = (message: string): CheckResult => ({ up: true, message });
-const fail = (message: string): CheckResult => ({ up: false, message });
-const errorText = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+import { isIPv6 } from 'node:net';
+import { parseAddress } from '../../hash/flow.js';
+import type { CheckTarget } from './checks.js';
+import { deadlines } from './deadlines.js';
+import { errorText, fail, ok, type CheckResult } from './result.js';
 
 const ACCESS_REQUEST = 1;
 const ACCESS_ACCEPT = 2;
@@ -46,24 +45,6 @@ function hidePassword(passwd: Buffer, secret: Buffer, authenticator: Buffer): Bu
   return out;
 }
 
-/** The 16 bytes of an IPv6 address (with or without an embedded IPv4 tail or a zone). */
-function ipv6Bytes(address: string): Buffer {
-  let text = address.replace(/%.*$/, '');
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4) {
-    const [a, b, c, d] = v4[1].split('.').map(Number);
-    text = `${text.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head, tail] = text.split('::');
-  const groups = (s: string | undefined) => (s ? s.split(':') : []);
-  const h = groups(head);
-  const t = groups(tail);
-  const all = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  const out = Buffer.alloc(16);
-  all.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-  return out;
-}
-
 /** Why a reply does not answer our request, as Authen::Radius's recv_packet judges it; undefined if it does. */
 function replyProblem(reply: Buffer, requestAuthenticator: Buffer, secret: Buffer): string | undefined {
   if (reply.length < HEADER) return 'reply shorter than a RADIUS header';
@@ -87,15 +68,9 @@ function replyProblem(reply: Buffer, requestAuthenticator: Buffer, secret: Buffe
 export function radiusCheck(t: CheckTarget): Promise<CheckResult> {
   return new Promise((resolve) => {
     const s = createSocket(isIPv6(t.host) ? 'udp6' : 'udp4');
-    let settled = false;
-    const settle = (r: CheckResult) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      try { s.close(); } catch { /* already closed */ }
-      resolve(r);
-    };
-    const timer = setTimeout(() => settle(fail(`${t.service} check timed out`)), t.timeoutMs);
+    const close = () => { try { s.close(); } catch { /* already closed */ } };
+    const d = deadlines.set(t.timeoutMs, () => { close(); resolve(fail(`${t.service} check timed out`)); });
+    const settle = (r: CheckResult) => { close(); if (deadlines.settle(d)) resolve(r); };
     const secret = Buffer.from(t.secret);
     const authenticator = randomBytes(16);
     // A connected socket: only the server's datagrams arrive, and an ICMP port unreachable comes
@@ -113,9 +88,9 @@ export function radiusCheck(t: CheckTarget): Promise<CheckResult> {
       if (err) { settle(fail(errorText(err))); return; }
       try {
         // The NAS address is the socket's own, as Authen::Radius sends it (127.0.0.1 if unknown).
-        const local = s.address().address;
-        const nas = isIPv4(local) ? attribute(NAS_IP_ADDRESS, Buffer.from(local.split('.').map(Number)))
-          : isIPv6(local) ? attribute(NAS_IPV6_ADDRESS, ipv6Bytes(local)) : attribute(NAS_IP_ADDRESS, Buffer.from([127, 0, 0, 1]));
+        const local = parseAddress(s.address().address.replace(/%.*$/, ''));
+        const nas = local?.family === 6 ? attribute(NAS_IPV6_ADDRESS, Buffer.from(local.bytes))
+          : attribute(NAS_IP_ADDRESS, Buffer.from(local?.bytes ?? [127, 0, 0, 1]));
         const attrs = Buffer.concat([
           attribute(USER_NAME, Buffer.from(t.login)),
           attribute(USER_PASSWORD, hidePassword(Buffer.from(t.passwd), secret, authenticator)),
