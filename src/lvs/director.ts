@@ -297,16 +297,16 @@ export class Director {
     return this.config.virtualServices.map((v) => {
       const e = effective(v, this.config.globals);
       const present = this.inTable.get(virtualId(v)) ?? new Set<string>();
+      const upKeys = new Set<string>();
       const s = desiredService(v, this.config, (r) => {
         const st = this.stateOf(v, r);
-        if (st.up) return r.weight;
+        if (st.up) { upKeys.add(realKey(v, r)); return r.weight; }
         // Down: quiescent keeps it at weight 0 if it is in the table (or re-adds it with readdquiescent).
         if (e.quiescent && (present.has(realKey(v, r)) || this.config.globals.readdquiescent)) return 0;
         return undefined;
       });
       // A quiesced real has no thresholds: ldirectord quiesces (and re-adds) with `ipvsadm -e|-a ... -w 0`,
       // without -x/-y, which sets both to 0.
-      const upKeys = new Set(v.realServers.filter((r) => this.stateOf(v, r).up).map((r) => realKey(v, r)));
       for (const d of s.realServers) if (!d.fallback && !upKeys.has(d.address)) { d.lower = 0; d.upper = 0; }
       return s;
     });
@@ -376,11 +376,11 @@ export class Director {
   }
 
   status() {
-    // The table computed once, indexed by service and destination (status is polled every second).
+    // The table computed once (status is polled every second); desired() lists the services in
+    // configuration order, so service i is virtual i's.
     const desired = this.desired();
-    const weights = new Map(desired.map((s) => [serviceKey(s), new Map(s.realServers.map((d) => [d.address, d]))]));
-    return this.config.virtualServices.map((v) => {
-      const inTable = weights.get(serviceKey(desiredService(v, this.config, () => undefined)));
+    return this.config.virtualServices.map((v, i) => {
+      const inTable = new Map(desired[i].realServers.map((d) => [d.address, d]));
       return {
         virtualService: virtualId(v),
         realServers: v.realServers.map((r) => {
