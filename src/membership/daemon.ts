@@ -124,7 +124,15 @@ export class Daemon {
     this.timers.push(setInterval(() => void this.settleDraining(), 1000));
     // Ownership changes take the fast path (one transaction, nothing read back); this full
     // reconcile restores whatever someone else changed or removed meanwhile.
-    this.timers.push(setInterval(() => { if (this.joined) for (const v of this.vips) if (Date.now() - v.fullAt >= FULL_RECONCILE_MS) this.reconcile(v, true); }, 1000));
+    // (fullAt is set as it is queued, so a slow apply is not queued again every second.)
+    this.timers.push(setInterval(() => {
+      if (!this.joined) return;
+      for (const v of this.vips) {
+        if (Date.now() - v.fullAt < FULL_RECONCILE_MS) continue;
+        v.fullAt = Date.now();
+        this.reconcile(v, true);
+      }
+    }, 1000));
     if (this.ldirectord) {
       // The director role runs beside the VIP: same process, its own checks and IPVS table.
       this.director = new Director(this.ldirectord, await openIpvs('netlink'), { log: this.log.child({ role: 'ldirectord' }) });
