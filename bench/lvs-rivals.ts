@@ -88,7 +88,6 @@ function keepTail(child: ChildProcess): () => string {
   return () => tail;
 }
 
-/** Lines appended to `file` since the last call. */
 /**
  * A tool's IPVS change log, read as it grows: how many changes so far, and which reals were
  * taken out (`removalOf` names the real a line takes out, if any).
