@@ -1,31 +1,27 @@
-// The ldirectord role: check every real server of every virtual service, keep a state per real
-// (up/down, consecutive failures), and reconcile IPVS to the weights those states ask for.
-// The state machine follows ldirectord (failurecount, quiescent, readdquiescent, fallback,
-// fallbackcommand); the checks run concurrently with a bound instead of one after another.
+// The ldirectord role: check every real server of every virtual service and keep IPVS in line
+// with what their states ask for. The decisions (failure counts, quiescent, fallback,
+// maintenance, fallbackcommand) are realserver.ts's pure functions; this class schedules the
+// checks, feeds their results through them and writes the table. A service the kernel refuses
+// is logged, reported in status() and retried on every round; the others are managed regardless.
 import { existsSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import type { Logger } from '../log.js';
-import { desiredService, destinationAddress, type IpvsServiceState } from './config/desired.js';
-import { effective, hostPort, virtualId, type LdirectordConfig, type RealServer, type Service, type VirtualService } from './config/model.js';
+import { checkTarget } from './check-target.js';
 import { connectCheck, externalCheck, negotiateCheck, pingCheck, type CheckResult, type CheckTarget } from './checks/checks.js';
+import { runShellBounded } from './command.js';
+import { desiredService, type IpvsServiceState } from './config/desired.js';
+import { effective, hostPort, virtualId, type LdirectordConfig, type RealServer, type VirtualService } from './config/model.js';
+import { applyByService, type ServiceRefusal } from './ipvs/apply.js';
 import { planIpvs, serviceKey } from './ipvs/plan.js';
 import type { Ipvs } from './ipvs/types.js';
+import { Pacer } from './pacer.js';
+import {
+  adopt, checkToRun, fallbackCommandDue, initialRealState, observe, realKey, realPolicy, virtualTable,
+  type CheckHow, type FallbackVerb, type Observation, type RealEvent, type RealState,
+} from './realserver.js';
 
-const DEFAULT_PORT: Partial<Record<Service, number>> = {
-  ftp: 21, smtp: 25, dns: 53, http: 80, pop: 110, nntp: 119, imap: 143, ldap: 389, https: 443, submission: 587, ldaps: 636, imaps: 993,
-  pops: 995, oracle: 1521, radius: 1812, http_proxy: 3128, mysql: 3306, sip: 5060, pgsql: 5432,
-};
+export type { RealState } from './realserver.js';
 
-export interface RealState {
-  up: boolean;
-  failcount: number;
-  /** Rounds of plain connect left before the next negotiate (combined checktype). */
-  connectRoundsLeft: number;
-  message: string;
-  checkedAt?: string;
-}
-
-export type CheckRunner = (kind: 'connect' | 'ping' | 'external' | 'negotiate', target: CheckTarget) => Promise<CheckResult>;
+export type CheckRunner = (kind: CheckHow, target: CheckTarget) => Promise<CheckResult>;
 
 const defaultRunner: CheckRunner = (kind, t) =>
   kind === 'connect' ? connectCheck(t) : kind === 'ping' ? pingCheck(t) : kind === 'external' ? externalCheck(t) : negotiateCheck(t);
@@ -35,55 +31,57 @@ export interface DirectorOptions {
   /** Checks in flight at once. */
   concurrency?: number;
   runCheck?: CheckRunner;
-  /** Runs fallbackcommand (default: through the shell). */
-  runCommand?: (command: string) => Promise<void>;
+  /** Runs fallbackcommand within timeoutMs (default: through the shell, its process group killed at the bound). */
+  runCommand?: (command: string, timeoutMs: number) => Promise<void>;
 }
 
-/** A real's key within its virtual: its kernel address. */
-const realKey = (v: VirtualService, r: RealServer) => destinationAddress(v, r.address, r.port, r.forwarding);
+interface Job { v: VirtualService; r: RealServer }
 
-/** A scheduled round spreads its checks over this share of checkinterval. */
-const SPREAD = 0.8;
-/** The pacer starts checks in batches at most this often (one timer wake per batch). */
-const PACE_MS = 4;
-
-interface Job { v: VirtualService; r: RealServer; e: ReturnType<typeof effective> }
+/** A virtual's kernel identity, whatever its reals' states. */
+const keyOf = (v: VirtualService, config: LdirectordConfig) => serviceKey(desiredService(v, config, () => undefined));
 
 export class Director {
   private readonly states = new Map<string, Map<string, RealState>>();
-  private readonly fallbackCommandState = new Map<string, 'start' | 'stop'>();
+  private readonly fallbackCommandState = new Map<string, FallbackVerb>();
   private inTable = new Map<string, Set<string>>();
+  /** Services the kernel refused at the last reconcile, by serviceKey. */
+  private refused = new Map<string, ServiceRefusal>();
   private applied = '';
   private queue: Promise<void> = Promise.resolve();
-  private timer?: NodeJS.Timeout;
-  private stopped = false;
-  /** Checks out now, and the reals they are for: a real is never checked twice at once. */
-  private inFlight = 0;
-  private readonly running = new Set<RealState>();
-  /** Bumped when a real goes up or down; the table is settled when `settledGen` catches up. */
-  private stateGen = 0;
-  private settledGen = 0;
-  private settling?: Promise<void>;
+  private readonly pacer: Pacer<Job>;
   rounds = 0;
   /** Checks completed, over all rounds. */
-  checks = 0;
+  get checks(): number { return this.pacer.checks; }
 
-  constructor(private config: LdirectordConfig, private readonly ipvs: Ipvs, private readonly opts: DirectorOptions) {}
+  constructor(private config: LdirectordConfig, private readonly ipvs: Ipvs, private readonly opts: DirectorOptions) {
+    this.pacer = new Pacer({
+      concurrency: opts.concurrency ?? 1000,
+      jobs: () => this.jobs(),
+      key: (j) => `${virtualId(j.v)} ${realKey(j.v, j.r)}`,
+      run: (j) => this.checkReal(j.v, j.r),
+      // Each pass reads the live table: the last fingerprint would be stale for a change landing mid-write.
+      settle: () => { this.applied = ''; return this.reconcile(); },
+      endRound: () => this.endRound(),
+      interval: () => this.config.globals.checkinterval * 1000,
+      log: opts.log,
+    });
+  }
 
   get currentConfig(): LdirectordConfig { return this.config; }
 
   private stateOf(v: VirtualService, r: RealServer): RealState {
-    const vs = this.states.get(virtualId(v)) ?? new Map<string, RealState>();
-    this.states.set(virtualId(v), vs);
+    let vs = this.states.get(virtualId(v));
+    if (!vs) { vs = new Map(); this.states.set(virtualId(v), vs); }
     let s = vs.get(realKey(v, r));
-    if (!s) { s = { up: false, failcount: 0, connectRoundsLeft: 0, message: 'not checked yet' }; vs.set(realKey(v, r), s); }
+    if (!s) { s = initialRealState(); vs.set(realKey(v, r), s); }
     return s;
   }
 
-  /**
-   * Start: adopt what the table holds (reals present with weight > 0 are up, as ldirectord does —
-   * without its add/remove churn), bring the table in line, then check.
-   */
+  private setState(v: VirtualService, r: RealServer, s: RealState): void {
+    this.states.get(virtualId(v))!.set(realKey(v, r), s);
+  }
+
+  /** Start: adopt what the table holds, bring the table in line, then check. */
   async start(): Promise<void> {
     const live = await this.ipvs.read();
     this.rememberTable(live);
@@ -93,35 +91,15 @@ export class Director {
       if (effective(v, this.config.globals).quiescent && v.checktype.kind !== 'off') {
         for (const r of v.realServers) this.inTable.get(virtualId(v))!.add(realKey(v, r));
       }
-      const cur = live.find((s) => serviceKey(s) === serviceKey(desiredService(v, this.config, () => undefined)));
+      const cur = live.find((s) => serviceKey(s) === keyOf(v, this.config));
       for (const r of v.realServers) {
         const d = cur?.realServers.find((x) => x.address === realKey(v, r));
-        const st = this.stateOf(v, r);
-        st.up = v.checktype.kind !== 'off' && !!d && d.weight > 0;
-        if (st.up) st.message = 'adopted from the IPVS table';
+        this.setState(v, r, adopt(this.stateOf(v, r), d?.weight, v.checktype));
       }
     }
     await this.reconcile();
     await this.round();
-    this.schedule();
-  }
-
-  /**
-   * Rounds start every checkinterval (ldirectord sleeps checkinterval *after* each round, so its
-   * period grows with the time its sequential checks take). A scheduled round spreads its checks
-   * evenly over most of the interval rather than starting them in one burst (thousands of connects
-   * at once queue behind each other and load both ends in spikes); each real keeps its slot, so
-   * it is checked once per interval. The next round waits only for this one's checks to be
-   * started, not answered: a hung server, skipped while its check is out, delays no other.
-   */
-  private schedule(lastStart = performance.now()): void {
-    if (this.stopped) return;
-    const interval = this.config.globals.checkinterval * 1000;
-    const wait = Math.max(0, interval - (performance.now() - lastStart));
-    this.timer = setTimeout(() => {
-      const start = performance.now();
-      void this.pacedRound(interval * SPREAD).finally(() => this.schedule(start));
-    }, wait);
+    this.pacer.schedule();
   }
 
   /** The checks of one round, in configuration order (a real's place gives its slot). */
@@ -129,111 +107,24 @@ export class Director {
     const jobs: Job[] = [];
     for (const v of this.config.virtualServices) {
       if (v.checktype.kind === 'off') continue;
-      const e = effective(v, this.config.globals);
-      for (const r of v.realServers) jobs.push({ v, r, e });
+      for (const r of v.realServers) jobs.push({ v, r });
     }
     return jobs;
   }
 
   /** One round: every real of every virtual checked at once (bounded), then the table brought in line. */
-  async round(): Promise<void> {
-    const jobs = this.jobs();
-    let next = 0;
-    const workers = Array.from({ length: Math.min(this.opts.concurrency ?? 1000, jobs.length) }, async () => {
-      for (let i = next++; i < jobs.length && !this.stopped; i = next++) await this.runJob(jobs[i], false);
-    });
-    await Promise.all(workers);
-    await this.endRound();
-  }
-
-  /**
-   * A scheduled round: real i of n starts at i/n of the window, in batches every few ms, within
-   * the concurrency bound. Resolves once every check is started; the round ends (count,
-   * fallbackcommand, table) when they are all back. A state change reaches IPVS at once.
-   */
-  private async pacedRound(windowMs: number): Promise<void> {
-    const jobs = this.jobs();
-    const n = jobs.length;
-    const limit = this.opts.concurrency ?? 1000;
-    const start = performance.now();
-    const out: Promise<void>[] = [];
-    // Each pass starts at least one check or waits for a slot or a free place: n passes plus waits bounded by the window and the checks' timeouts.
-    for (let i = 0; i < n && !this.stopped;) {
-      const due = Math.min(n, Math.floor(((performance.now() - start) / windowMs) * n) + 1);
-      while (i < due && this.inFlight < limit) {
-        out.push(this.runJob(jobs[i++], true).catch((e: unknown) => this.opts.log.error({ err: (e as Error).message }, 'check failed to run')));
-      }
-      if (i >= n) break;
-      const wait = this.inFlight >= limit ? PACE_MS : Math.max(PACE_MS, start + (i / n) * windowMs - performance.now());
-      await new Promise<void>((r) => { this.timer = setTimeout(r, wait); });
-    }
-    void Promise.all(out).then(() => this.endRound()).catch((e: unknown) => this.opts.log.error({ err: (e as Error).message }, 'end of round failed'));
-  }
-
-  private async runJob(j: Job, paced: boolean): Promise<void> {
-    const st = this.stateOf(j.v, j.r);
-    if (this.running.has(st)) return;
-    this.running.add(st);
-    this.inFlight++;
-    const was = st.up;
-    try {
-      await this.checkReal(j.v, j.r, j.e.checktimeout, j.e.negotiatetimeout, j.e.checkcount, j.e.failurecount);
-      this.checks++;
-    } finally {
-      this.running.delete(st);
-      this.inFlight--;
-      if (st.up !== was) {
-        this.stateGen++;
-        if (paced) this.settleInBackground();
-      }
-    }
+  round(): Promise<void> {
+    return this.pacer.round();
   }
 
   private async endRound(): Promise<void> {
-    if (this.stopped) return;
     this.rounds++;
     for (const v of this.config.virtualServices) await this.fallbackCommand(v);
-    await this.settle();
-  }
-
-  /**
-   * Brings IPVS in line with the states, once per batch of changes: changes that arrive while it
-   * writes are taken by its next pass. Each pass reads the live table (no shortcut through the
-   * last fingerprint, which a change landing mid-write would make stale).
-   */
-  private settle(): Promise<void> {
-    if (this.settledGen === this.stateGen) return this.settling ?? this.queue;
-    if (this.settling) return this.settling;
-    const settling = (async () => {
-      // Each pass takes every change made before it; the bound only yields now and then under constant change.
-      for (let pass = 0; pass < 100 && this.settledGen !== this.stateGen && !this.stopped; pass++) {
-        const gen = this.stateGen;
-        this.applied = '';
-        await this.reconcile();
-        this.settledGen = gen;
-      }
-    })();
-    this.settling = settling;
-    // A change that came just as the last pass ended (or past the bound) gets its own; a failed write waits for the next round.
-    settling.then(() => {
-      this.settling = undefined;
-      if (this.settledGen !== this.stateGen && !this.stopped) this.settleInBackground();
-    }, () => { this.settling = undefined; });
-    return settling;
-  }
-
-  private settleInBackground(): void {
-    this.settle().catch((e: unknown) => this.opts.log.error({ err: (e as Error).message }, 'IPVS update failed'));
-  }
-
-  private target(v: VirtualService, r: RealServer, timeoutS: number, checkcount: number): CheckTarget {
-    const port = v.checkport ?? (r.port > 0 ? r.port : DEFAULT_PORT[v.service] ?? 0);
-    return {
-      host: r.address, port, realPort: r.port, virtualHost: v.protocol === 'fwm' ? String(v.fwmark) : v.address!, virtualPort: v.port ?? 0,
-      protocol: v.protocol, service: v.service, request: r.request ?? v.request, receive: r.receive ?? v.receive, httpmethod: v.httpmethod,
-      virtualhost: v.virtualhost, login: v.login, passwd: v.passwd, database: v.database, secret: v.secret, checkcommand: v.checkcommand,
-      timeoutMs: timeoutS * 1000, checkcount,
-    };
+    // A refused service is retried every round, with no state change to prompt it.
+    if (this.refused.size) this.applied = '';
+    await this.pacer.settle();
+    if (this.refused.size) await this.reconcile();
+    await this.queue;
   }
 
   private inMaintenance(r: RealServer): boolean {
@@ -241,87 +132,70 @@ export class Director {
     return !!dir && (existsSync(`${dir}/${hostPort(r.address, r.port)}`) || existsSync(`${dir}/${r.address}`));
   }
 
-  private async checkReal(v: VirtualService, r: RealServer, checktimeout: number, negotiatetimeout: number, checkcount: number, failurecount: number): Promise<void> {
-    const st = this.stateOf(v, r);
-    const kind = v.checktype.kind;
-    if (kind === 'off') return;
-    let result: CheckResult;
-    if (this.inMaintenance(r)) result = { up: false, message: 'Server in maintenance' };
-    else if (kind === 'on') result = { up: true, message: 'checktype on' };
+  /** Checks one real and feeds the result through the state machine; true when it went up or down. */
+  private async checkReal(v: VirtualService, r: RealServer): Promise<boolean> {
+    const e = effective(v, this.config.globals);
+    const prev = this.stateOf(v, r);
+    const how = checkToRun(prev, v.checktype, v.protocol);
+    if (how === 'off') return false;
+    let obs: Observation;
+    if (this.inMaintenance(r)) obs = { kind: 'maintenance' };
+    else if (how === 'on') obs = { kind: 'checked', how, result: { up: true, message: 'checktype on' } };
     else {
-      const run = this.opts.runCheck ?? defaultRunner;
-      let how: 'connect' | 'ping' | 'external' | 'negotiate';
-      if (kind === 'combined') {
-        how = st.connectRoundsLeft > 0 && st.up ? 'connect' : 'negotiate';
-      } else if (kind === 'connect') how = v.protocol === 'udp' ? 'ping' : 'connect';
-      else if (kind === 'external-perl') how = 'external';
-      else how = kind;
-      result = await run(how, this.target(v, r, how === 'negotiate' ? negotiatetimeout : checktimeout, checkcount));
-      if (v.checktype.kind === 'combined') st.connectRoundsLeft = how === 'negotiate' ? (result.up ? v.checktype.connectRounds : 0) : result.up ? st.connectRoundsLeft - 1 : 0;
+      const target = checkTarget(v, r, how === 'negotiate' ? e.negotiatetimeout : e.checktimeout, e.checkcount);
+      obs = { kind: 'checked', how, result: await (this.opts.runCheck ?? defaultRunner)(how, target) };
     }
-    st.checkedAt = new Date().toISOString();
-    st.message = result.message;
+    // The real may have left the configuration (a reload) while its check was out.
+    if (this.stateOf(v, r) !== prev) return false;
+    const t = observe(prev, obs, realPolicy(v, e, r), new Date());
+    this.setState(v, r, t.state);
+    if (t.event) this.logEvent(v, r, t.event, t.state.message);
+    return t.effect.kind !== 'none';
+  }
+
+  private logEvent(v: VirtualService, r: RealServer, ev: RealEvent, message: string): void {
     const id = `${hostPort(r.address, r.port)} (${virtualId(v)})`;
-    if (result.up) {
-      if (st.failcount > 0 && st.up) this.opts.log.info(`Resetting soft failure count: ${id}`);
-      st.failcount = 0;
-      if (!st.up) { st.up = true; this.opts.log.info({ real: id, check: result.message }, `Restored real server: ${id}`); }
-      return;
+    const log = this.opts.log;
+    switch (ev.kind) {
+      case 'restored': log.info({ real: id, check: message }, `Restored real server: ${id}`); break;
+      case 'soft-failure-reset': log.info(`Resetting soft failure count: ${id}`); break;
+      case 'soft-failure': log.info(`Soft failure real server: ${id} failure ${ev.failcount}/${ev.failurecount}: ${message}`); break;
+      case 'down': log.warn({ real: id, check: message, alert: v.alerts.emailalert ?? this.config.globals.alerts.emailalert }, `Real server down: ${id}`); break;
     }
-    if (!st.up) return;
-    st.failcount++;
-    const forced = result.message === 'Server in maintenance';
-    if (st.failcount < failurecount && !forced) {
-      this.opts.log.info(`Soft failure real server: ${id} failure ${st.failcount}/${failurecount}: ${result.message}`);
-      return;
-    }
-    st.up = false;
-    this.opts.log.warn({ real: id, check: result.message, alert: v.alerts.emailalert ?? this.config.globals.alerts.emailalert }, `Real server down: ${id}`);
   }
 
   private async fallbackCommand(v: VirtualService): Promise<void> {
     const e = effective(v, this.config.globals);
     if (!e.fallbackcommand || v.checktype.kind === 'off') return;
-    const anyUp = v.realServers.some((r) => this.stateOf(v, r).up);
-    const verb = anyUp ? 'stop' : 'start';
-    if (this.fallbackCommandState.get(virtualId(v)) === verb || (verb === 'stop' && !this.fallbackCommandState.has(virtualId(v)))) return;
+    const verb = fallbackCommandDue(this.fallbackCommandState.get(virtualId(v)), v.realServers.some((r) => this.stateOf(v, r).up));
+    if (!verb) return;
     this.fallbackCommandState.set(virtualId(v), verb);
     const where = v.protocol === 'fwm' ? ':0 fwm' : `${hostPort(v.address!, v.port!)} ${v.protocol}`;
     const command = `${e.fallbackcommand} ${verb} ${where}`;
     this.opts.log.info({ command }, 'fallbackcommand');
-    await (this.opts.runCommand ?? runShell)(command);
+    // Bounded by checktimeout, as ldirectord bounds its checks: a hung command must not hold every later round.
+    const timeoutMs = e.checktimeout * 1000;
+    if (this.opts.runCommand) { await this.opts.runCommand(command, timeoutMs); return; }
+    const out = await runShellBounded(command, timeoutMs);
+    if (out.kind === 'timed-out') this.opts.log.error({ command, pid: out.pid, timeoutS: e.checktimeout }, `fallbackcommand timed out after ${e.checktimeout} s; killed its process group ${out.pid}`);
+    else if (out.kind === 'failed') this.opts.log.error({ command, err: out.error }, 'fallbackcommand could not be run');
   }
 
-  /** The table the current states ask for. */
+  /** The table the current states ask for, in configuration order. */
   desired(): IpvsServiceState[] {
-    return this.config.virtualServices.map((v) => {
-      const e = effective(v, this.config.globals);
-      const present = this.inTable.get(virtualId(v)) ?? new Set<string>();
-      const upKeys = new Set<string>();
-      const s = desiredService(v, this.config, (r) => {
-        const st = this.stateOf(v, r);
-        if (st.up) { upKeys.add(realKey(v, r)); return r.weight; }
-        // Down: quiescent keeps it at weight 0 if it is in the table (or re-adds it with readdquiescent).
-        if (e.quiescent && (present.has(realKey(v, r)) || this.config.globals.readdquiescent)) return 0;
-        return undefined;
-      });
-      // A quiesced real has no thresholds: ldirectord quiesces (and re-adds) with `ipvsadm -e|-a ... -w 0`,
-      // without -x/-y, which sets both to 0.
-      for (const d of s.realServers) if (!d.fallback && !upKeys.has(d.address)) { d.lower = 0; d.upper = 0; }
-      return s;
-    });
+    return this.config.virtualServices.map((v) =>
+      virtualTable(v, this.config, (r) => this.stateOf(v, r), this.inTable.get(virtualId(v)) ?? new Set<string>()));
   }
 
   private rememberTable(live: IpvsServiceState[]): void {
     this.inTable = new Map();
+    const byKey = new Map(live.map((s) => [serviceKey(s), s]));
     for (const v of this.config.virtualServices) {
-      const key = serviceKey(desiredService(v, this.config, () => undefined));
-      const cur = live.find((s) => serviceKey(s) === key);
-      this.inTable.set(virtualId(v), new Set(cur?.realServers.map((d) => d.address) ?? []));
+      this.inTable.set(virtualId(v), new Set(byKey.get(keyOf(v, this.config))?.realServers.map((d) => d.address) ?? []));
     }
   }
 
-  /** Reads the live table and applies the difference; serialised. */
+  /** Reads the live table and applies the difference, service by service; serialised. */
   reconcile(previousKeys: Set<string> = new Set()): Promise<void> {
     this.queue = this.queue.then(async () => {
       const desired = this.desired();
@@ -329,25 +203,35 @@ export class Director {
       if (fingerprint === this.applied && previousKeys.size === 0) return;
       const live = await this.ipvs.read();
       const managed = new Set([...desired.map(serviceKey), ...previousKeys]);
-      const ops = planIpvs(desired, live, managed);
-      if (ops.length) {
-        await this.ipvs.apply(ops);
-        for (const o of ops) this.opts.log.info({ op: o.op, service: o.service.address, dest: 'dest' in o ? o.dest.address : undefined, weight: 'dest' in o ? o.dest.weight : undefined }, 'ipvs');
-      }
+      const { applied, refused } = await applyByService(this.ipvs, planIpvs(desired, live, managed));
+      for (const o of applied) this.opts.log.info({ op: o.op, service: o.service.address, dest: 'dest' in o ? o.dest.address : undefined, weight: 'dest' in o ? o.dest.weight : undefined }, 'ipvs');
+      this.noteRefusals(refused);
       this.rememberTable(await this.ipvs.read());
-      this.applied = JSON.stringify(this.desired());
+      this.applied = refused.length ? '' : JSON.stringify(this.desired());
     });
     return this.queue;
   }
 
+  private noteRefusals(refused: ServiceRefusal[]): void {
+    const next = new Map(refused.map((r) => [r.key, r]));
+    for (const v of this.config.virtualServices) {
+      const key = keyOf(v, this.config);
+      const now = next.get(key);
+      const before = this.refused.get(key);
+      // Logged when it starts or its reason changes, not on every retry.
+      if (now && now.reason !== before?.reason) this.opts.log.error({ virtualService: virtualId(v), op: now.op, reason: now.reason }, `IPVS refused virtual service ${virtualId(v)}: ${now.reason}; the others are managed, it is retried every round`);
+      if (!now && before) this.opts.log.info({ virtualService: virtualId(v) }, `IPVS accepted virtual service ${virtualId(v)}`);
+    }
+    this.refused = next;
+  }
+
   /** A new configuration: states of unchanged reals carry over; removed services are deleted. */
   async reload(config: LdirectordConfig): Promise<void> {
-    const before = new Set(this.config.virtualServices.map((v) => serviceKey(desiredService(v, this.config, () => undefined))));
-    const old = this.states;
+    const before = new Set(this.config.virtualServices.map((v) => keyOf(v, this.config)));
     this.config = config;
-    for (const [vid, reals] of [...old]) if (!config.virtualServices.some((v) => virtualId(v) === vid)) old.delete(vid);
+    for (const vid of [...this.states.keys()]) if (!config.virtualServices.some((v) => virtualId(v) === vid)) this.states.delete(vid);
     for (const v of config.virtualServices) {
-      const vs = old.get(virtualId(v));
+      const vs = this.states.get(virtualId(v));
       if (!vs) continue;
       const keep = new Set(v.realServers.map((r) => realKey(v, r)));
       for (const k of [...vs.keys()]) if (!keep.has(k)) vs.delete(k);
@@ -359,20 +243,18 @@ export class Director {
 
   /** Stop: with cleanstop, remove this director's real servers and services. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.pacer.stop();
     await this.queue;
     const live = await this.ipvs.read();
     const ops = [];
     for (const v of this.config.virtualServices) {
       if (!effective(v, this.config.globals).cleanstop) continue;
-      const key = serviceKey(desiredService(v, this.config, () => undefined));
-      const cur = live.find((s) => serviceKey(s) === key);
+      const cur = live.find((s) => serviceKey(s) === keyOf(v, this.config));
       if (!cur) continue;
       for (const d of cur.realServers) ops.push({ op: 'delete-dest' as const, service: cur, dest: d });
       ops.push({ op: 'delete-service' as const, service: cur });
     }
-    await this.ipvs.apply(ops);
+    await applyByService(this.ipvs, ops);
   }
 
   status() {
@@ -381,22 +263,17 @@ export class Director {
     const desired = this.desired();
     return this.config.virtualServices.map((v, i) => {
       const inTable = new Map(desired[i].realServers.map((d) => [d.address, d]));
+      const refused = this.refused.get(serviceKey(desired[i]));
       return {
         virtualService: virtualId(v),
+        /** Why the kernel refused this service at the last reconcile, or null. */
+        ipvsError: refused ? refused.reason : null,
         realServers: v.realServers.map((r) => {
           const st = this.stateOf(v, r);
-          const d = inTable?.get(realKey(v, r));
+          const d = refused ? undefined : inTable.get(realKey(v, r));
           return { address: hostPort(r.address, r.port), state: st.up ? 'up' : 'down', weight: d?.weight ?? null, failcount: st.failcount, message: st.message, checkedAt: st.checkedAt ?? null };
         }),
       };
     });
   }
-}
-
-function runShell(command: string): Promise<void> {
-  return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', command], { stdio: 'ignore' });
-    child.on('exit', () => resolve());
-    child.on('error', () => resolve());
-  });
 }

@@ -3,6 +3,7 @@
 import { run } from '../../dataplane/exec.js';
 import type { Forwarding } from '../config/model.js';
 import type { IpvsDestination, IpvsServiceState } from '../config/desired.js';
+import { refusedAs } from './apply.js';
 import type { IpvsOp } from './plan.js';
 import type { Ipvs } from './types.js';
 
@@ -96,6 +97,6 @@ export class IpvsadmIpvs implements Ipvs {
   }
 
   async apply(ops: IpvsOp[]): Promise<void> {
-    for (const o of ops) await run(this.binary, ipvsadmArgs(o));
+    for (const o of ops) await refusedAs(o, () => run(this.binary, ipvsadmArgs(o)));
   }
 }
