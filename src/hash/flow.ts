@@ -52,11 +52,26 @@ export function parseAddress(text: string): Address | undefined {
   return { family: 6, bytes };
 }
 
+/**
+ * The canonical text of an address (RFC 5952, as the kernel and `ip` print it): the longest run
+ * of two or more zero groups becomes `::` (the first such run on a tie), lower-case hex. Addresses
+ * are compared as text throughout (heartbeat senders, conntrack output), so this must be exact.
+ */
 export function formatAddress(a: Address): string {
   if (a.family === 4) return Array.from(a.bytes).join('.');
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((a.bytes[i] << 8) | a.bytes[i + 1]).toString(16));
-  return groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::').replace(/:{3,}/, '::');
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((a.bytes[i] << 8) | a.bytes[i + 1]);
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) { best = i; bestLen = j - i; }
+    i = j;
+  }
+  const hex = (from: number, to: number) => groups.slice(from, to).map((g) => g.toString(16)).join(':');
+  return best < 0 ? hex(0, 8) : `${hex(0, best)}::${hex(best + bestLen, 8)}`;
 }
 
 /** An IPv4 address as a host-order number: 10.0.0.1 → 0x0A000001 (the kernel's ntohl(saddr)). */
