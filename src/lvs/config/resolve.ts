@@ -2,7 +2,8 @@
 // ldirectord does with getaddrinfo and getservbyname). The parser itself stays pure: it takes a
 // Resolver. `literalResolver` knows IP literals, localhost and common port names; the system
 // resolver asks the C library through getent, so /etc/hosts, DNS and /etc/services answer
-// exactly as they would for ldirectord.
+// exactly as they would for ldirectord. The asynchronous resolver (resolve-async.ts) asks the
+// same questions and reads the answers with the same functions.
 import { execFileSync } from 'node:child_process';
 import { isIPv4, isIPv6 } from 'node:net';
 
@@ -38,40 +39,61 @@ export const literalResolver: Resolver = {
   service: (name) => (Object.hasOwn(COMMON_PORTS, name) ? COMMON_PORTS[name] : undefined),
 };
 
+/** What the system resolver answers without asking the C library, or undefined when it must ask. */
+export function localHostAnswer(name: string, family: 4 | 6): { address: string | undefined } | undefined {
+  const literal = canonicalAddress(name, family);
+  return literal !== undefined || name.startsWith('-') ? { address: literal } : undefined;
+}
+
+/** getent's arguments for a host or a port name (the C library's getaddrinfo and getservbyname, through NSS). */
+export const hostQuery = (name: string, family: 4 | 6) => [family === 4 ? 'ahostsv4' : 'ahostsv6', name];
+export const serviceQuery = (name: string, protocol: 'tcp' | 'udp' | '') => ['services', protocol ? `${name}/${protocol}` : name];
+
+/** The first address of `getent ahostsv4|ahostsv6` output ('' = unknown), in the kernel's form. */
+export function hostFromGetent(out: string, family: 4 | 6): string | undefined {
+  // ahostsv6 adds v4-mapped addresses; getaddrinfo(AF_INET6) without AI_V4MAPPED, as ldirectord calls it, does not.
+  const first = out.split('\n').map((l) => l.split(/\s+/)[0]).find((a) => a && !(family === 6 && a.startsWith('::ffff:')));
+  return first === undefined ? undefined : canonicalAddress(first, family);
+}
+
+/** The port of `getent services` output; undefined output (getent cannot run) falls back to the common names. */
+export function serviceFromGetent(out: string | undefined, name: string, protocol: 'tcp' | 'udp' | ''): number | undefined {
+  if (out === undefined) return literalResolver.service(name, protocol);
+  return Number(out.match(/^\S+\s+(\d+)\//)?.[1] ?? NaN) || undefined;
+}
+
+/** How long one name may take (getaddrinfo's own DNS retries stay below it). */
+export const LOOKUP_TIMEOUT_MS = 10_000;
+
 /** getent's output; '' when the key is unknown (exit 2); undefined when getent cannot run. */
-function getent(args: string[]): string | undefined {
+function getentSync(args: string[]): string | undefined {
   try {
-    return execFileSync('getent', args, { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] });
+    return execFileSync('getent', args, { encoding: 'utf8', timeout: LOOKUP_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'ignore'] });
   } catch (e) {
     return (e as { status?: number }).status === 2 ? '' : undefined;
   }
 }
 
-/** The C library's answers (getent), cached; IP literals never leave the process. */
+/**
+ * The C library's answers (getent), cached; IP literals never leave the process. Synchronous: it
+ * blocks the event loop for every name, so only for one-shot commands and tests; a daemon uses
+ * systemResolverAsync (through loadLdirectordConfig).
+ */
 export function systemResolver(): Resolver {
   const hosts = new Map<string, string | undefined>();
   const services = new Map<string, number | undefined>();
   return {
     host(name, family) {
-      const literal = canonicalAddress(name, family);
-      if (literal !== undefined || name.startsWith('-')) return literal;
+      const local = localHostAnswer(name, family);
+      if (local) return local.address;
       const key = `${family} ${name}`;
-      if (!hosts.has(key)) {
-        const out = getent([family === 4 ? 'ahostsv4' : 'ahostsv6', name]) ?? '';
-        // ahostsv6 adds v4-mapped addresses; getaddrinfo(AF_INET6) without AI_V4MAPPED, as ldirectord calls it, does not.
-        const first = out.split('\n').map((l) => l.split(/\s+/)[0]).find((a) => a && !(family === 6 && a.startsWith('::ffff:')));
-        hosts.set(key, first === undefined ? undefined : canonicalAddress(first, family));
-      }
+      if (!hosts.has(key)) hosts.set(key, hostFromGetent(getentSync(hostQuery(name, family)) ?? '', family));
       return hosts.get(key);
     },
     service(name, protocol) {
       if (name.startsWith('-')) return undefined;
       const key = `${name}/${protocol}`;
-      if (!services.has(key)) {
-        const out = getent(['services', protocol ? key : name]);
-        // Without getent (no C library tools), the common names still work.
-        services.set(key, out === undefined ? literalResolver.service(name, protocol) : Number(out.match(/^\S+\s+(\d+)\//)?.[1] ?? NaN) || undefined);
-      }
+      if (!services.has(key)) services.set(key, serviceFromGetent(getentSync(serviceQuery(name, protocol)), name, protocol));
       return services.get(key);
     },
   };
