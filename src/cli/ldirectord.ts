@@ -10,7 +10,7 @@ import { log } from '../log.js';
 import { desiredWhenHealthy, type IpvsServiceState } from '../lvs/config/desired.js';
 import { DEFAULT_CONFIG_NAME, resolveConfigPath } from '../lvs/config/files.js';
 import type { LdirectordConfig } from '../lvs/config/model.js';
-import { loadLdirectordConfig } from '../lvs/config/parse.js';
+import { loadLdirectordConfigSync as loadLdirectordConfig } from '../lvs/config/parse.js';
 import { Director } from '../lvs/director.js';
 import { openIpvs, type IpvsKind } from '../lvs/ipvs/index.js';
 import { positiveInt } from './options.js';
