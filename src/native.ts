@@ -1,4 +1,5 @@
-// The native addon (native/): the C twin of the hash models, and gratuitous ARP over AF_PACKET.
+// The native addon (native/): the C twin of the hash models, gratuitous ARP over AF_PACKET, and
+// nft scripts through libnftables (no process spawned).
 // `npm ci` builds it with node-gyp; loading fails loudly if it was not built.
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -11,6 +12,8 @@ interface NativeAddon {
   bucketsV4(mechanism: number, fields: number, seed: number, buckets: number, saddr: Uint32Array, sport: Uint16Array, dport: Uint16Array, out: Uint32Array): void;
   jhash(bytes: Uint8Array, seed: number): number;
   sendGratuitousArp(ifname: string, ip: Uint8Array, mac: Uint8Array, count: number): void;
+  /** Absent from an addon built before libnftables was bound. */
+  nftRun?(script: string): Promise<void>;
 }
 
 const candidates = [join(PACKAGE_ROOT, 'native/build/Release/aavip_native.node')];
@@ -44,4 +47,14 @@ export function sendGratuitousArp(ifname: string, ip: string, mac: string, count
   const macBytes = Uint8Array.from(mac.split(':').map((h) => parseInt(h, 16)));
   if (macBytes.length !== 6 || macBytes.some((b) => Number.isNaN(b))) throw new Error(`not a MAC address: ${mac}`);
   load().sendGratuitousArp(ifname, addr.bytes, macBytes, count);
+}
+
+/**
+ * Runs an nft script (as `nft -f -` reads it) in this process through libnftables, on libuv's
+ * thread pool: one transaction. Undefined if the addon was built without it; rejects with nft's
+ * message if the kernel refused.
+ */
+export function nativeNftRun(): ((script: string) => Promise<void>) | undefined {
+  const a = load();
+  return a.nftRun ? (script) => a.nftRun!(script) : undefined;
 }

@@ -1,8 +1,10 @@
 // N-API surface of the native helpers: batch hashing (speed reference and cross-check for the
-// TypeScript models) and gratuitous ARP over AF_PACKET.
+// TypeScript models), gratuitous ARP over AF_PACKET, and nft scripts run through libnftables.
 #include <napi.h>
+#include <string>
 #include "garp.h"
 #include "hash.h"
+#include "nftables.h"
 
 namespace {
 
@@ -52,10 +54,40 @@ Napi::Value SendGratuitousArp(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
+// Runs the script on the libuv thread pool, so the event loop (heartbeats) never waits on the kernel.
+class NftRunWorker : public Napi::AsyncWorker {
+ public:
+  NftRunWorker(Napi::Env env, std::string script)
+      : Napi::AsyncWorker(env), script_(std::move(script)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { rc_ = aavip_nft_run(script_.c_str(), err_, sizeof err_); }
+  void OnOK() override {
+    if (rc_ == 0) deferred_.Resolve(Env().Undefined());
+    else deferred_.Reject(Napi::Error::New(Env(), err_).Value());
+  }
+
+ private:
+  std::string script_;
+  Napi::Promise::Deferred deferred_;
+  int rc_ = -1;
+  char err_[1024] = "";
+};
+
+// nftRun(script) → Promise<void>, rejected with nft's message
+Napi::Value NftRun(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsString()) return Fail(env, "nftRun(script)");
+  auto *worker = new NftRunWorker(env, info[0].As<Napi::String>().Utf8Value());
+  auto promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("bucketsV4", Napi::Function::New(env, BucketsV4));
   exports.Set("jhash", Napi::Function::New(env, Jhash));
   exports.Set("sendGratuitousArp", Napi::Function::New(env, SendGratuitousArp));
+  exports.Set("nftRun", Napi::Function::New(env, NftRun));
   return exports;
 }
 

@@ -5,7 +5,7 @@ import { createDataplane } from '../dataplane/index.js';
 import { requireClusterip } from '../dataplane/clusterip.js';
 import { withVipLock } from '../dataplane/lock.js';
 import { interfaceIndex } from '../dataplane/link.js';
-import { noBuckets, type Ownership, type VipSpec } from '../dataplane/types.js';
+import { noBuckets, type Dataplane, type Lease, type Ownership, type VipSpec } from '../dataplane/types.js';
 import { parseVipSpec, vipCidr } from '../dataplane/vipspec.js';
 import { log } from '../log.js';
 
@@ -53,21 +53,66 @@ function bucketList(text: string | undefined, vip: VipSpec, field: string): numb
 
 const total = (o: Ownership) => o.owned.length + o.incoming.length + o.draining.length;
 
+function leaseOf(text: string | undefined): Lease | undefined {
+  if (text === undefined) return undefined;
+  const ms = Number(text);
+  if (!Number.isInteger(ms) || ms < 1 || ms > 2 ** 31) throw new InputError(`'${text}' is not a lease in milliseconds (1..2^31)`, { field: '--lease' });
+  return { ms };
+}
+
+/**
+ * The spec with the bucket count the kernel already hashes this VIP into (the one source of
+ * truth: the other nodes hash with it too). An explicit --buckets that differs is refused, since
+ * applying it would rehash every flow away from the other nodes' buckets.
+ */
+async function withKernelBuckets(spec: VipSpec, o: VipOptions, dp: Dataplane): Promise<VipSpec> {
+  const inKernel = (await dp.read(spec)).buckets;
+  if (inKernel === undefined || inKernel === spec.buckets) return spec;
+  if (o.buckets !== undefined) {
+    throw new InputError(`the kernel hashes ${vipCidr(spec)} into ${inKernel} buckets, not ${spec.buckets}: changing the count would move every flow `
+      + `away from the other nodes' buckets; give --buckets ${inKernel} (or omit it), or remove the VIP first to change it`, { field: '--buckets' });
+  }
+  return parseVipSpec({ address: o.ip, interface: o.nic, mac: o.mac, hashmode: o.hashmode, seed: o.seed, buckets: inKernel, backend: o.backend });
+}
+
+function ownershipOf(spec: VipSpec, o: { own: string; incoming: string; draining: string }): Ownership {
+  const ownership = { owned: bucketList(o.own, spec, '--own'), incoming: bucketList(o.incoming, spec, '--incoming'), draining: bucketList(o.draining, spec, '--draining') };
+  const all = [...ownership.owned, ...ownership.incoming, ...ownership.draining];
+  if (new Set(all).size !== all.length) throw new InputError('a bucket is listed twice', { field: '--own/--incoming/--draining' });
+  return ownership;
+}
+
+type OwnershipOptions = VipOptions & { own: string; incoming: string; draining: string; lease?: string };
+const ownershipOptions = (cmd: Command) => cmd
+  .option('--own <list>', 'buckets served fully, comma-separated', '')
+  .option('--incoming <list>', 'buckets taken over from a live node: new connections only', '')
+  .option('--draining <list>', 'buckets handed over: existing connections only', '')
+  .option('--lease <ms>', 'nft: the kernel stops serving these buckets after this long unless applied or renewed again');
+
 export function register(program: Command): void {
   const vip = program.command('vip').description('carry a VIP on this node and set which buckets it serves');
 
-  vipOptions(vip.command('apply').description('make this node serve exactly the given buckets of the VIP (a reconcile: applying twice changes nothing)'))
-    .option('--own <list>', 'buckets served fully, comma-separated', '')
-    .option('--incoming <list>', 'buckets taken over from a live node: new connections only', '')
-    .option('--draining <list>', 'buckets handed over: existing connections only', '')
-    .action(withOptionNames(async (o: VipOptions & { own: string; incoming: string; draining: string }) => {
+  ownershipOptions(vipOptions(vip.command('apply').description('make this node serve exactly the given buckets of the VIP (a reconcile: applying twice changes nothing)')))
+    .action(withOptionNames(async (o: OwnershipOptions) => {
       const spec = specOf(o);
-      const ownership = { owned: bucketList(o.own, spec, '--own'), incoming: bucketList(o.incoming, spec, '--incoming'), draining: bucketList(o.draining, spec, '--draining') };
-      const all = [...ownership.owned, ...ownership.incoming, ...ownership.draining];
-      if (new Set(all).size !== all.length) throw new InputError('a bucket is listed twice', { field: '--own/--incoming/--draining' });
+      const ownership = ownershipOf(spec, o);
+      const lease = leaseOf(o.lease);
       const dp = await createDataplane(spec.backend, { arpCount: o.arpCount });
-      await withVipLock(spec, () => dp.apply(spec, ownership));
-      log.info({ vip: vipCidr(spec), backend: dp.backend, ...ownership }, 'vip applied');
+      if (lease && !dp.leases) throw new InputError(`the ${dp.backend} backend cannot lease buckets (the kernel has no expiry for them): use nft`, { field: '--lease' });
+      await withVipLock(spec, () => dp.apply(spec, ownership, lease));
+      log.info({ vip: vipCidr(spec), backend: dp.backend, ...ownership, leaseMs: lease?.ms }, 'vip applied');
+    }));
+
+  ownershipOptions(vipOptions(vip.command('renew').description("renew the lease on the buckets as last applied: one nft transaction (the daemon's heartbeat path)")))
+    .action(withOptionNames(async (o: OwnershipOptions) => {
+      const spec = specOf(o);
+      const ownership = ownershipOf(spec, o);
+      if (o.lease === undefined) throw new InputError('renew needs the lease: --lease <ms>', { field: '--lease' });
+      const lease = leaseOf(o.lease);
+      const dp = await createDataplane(spec.backend, { arpCount: o.arpCount });
+      if (!(await withVipLock(spec, () => dp.renew(spec, ownership, lease!.ms)))) {
+        throw new InputError(`the ${dp.backend} backend cannot lease buckets (the kernel has no expiry for them)`, { field: '--backend' });
+      }
     }));
 
   const bucket = vip.command('bucket').description('add or remove one bucket, leaving the others as they are');
@@ -75,10 +120,11 @@ export function register(program: Command): void {
     vipOptions(bucket.command(verb).argument('<n>', 'bucket number (1-based)'))
       .addOption(new Option('--keep', 'keep the VIP address when the last bucket goes').hideHelp(verb === 'add'))
       .action(withOptionNames(async (n: string, o: VipOptions & { keep?: boolean }) => {
-        const spec = specOf(o);
-        const [b] = bucketList(n, spec, 'bucket');
-        const dp = await createDataplane(spec.backend, { arpCount: o.arpCount });
-        await withVipLock(spec, async () => {
+        const given = specOf(o);
+        const dp = await createDataplane(given.backend, { arpCount: o.arpCount });
+        await withVipLock(given, async () => {
+          const spec = await withKernelBuckets(given, o, dp);
+          const [b] = bucketList(n, spec, 'bucket');
           const current = (await dp.read(spec)).ownership ?? noBuckets();
           const strip = (xs: number[]) => xs.filter((x) => x !== b);
           const next: Ownership = { owned: strip(current.owned), incoming: strip(current.incoming), draining: strip(current.draining) };
@@ -101,7 +147,8 @@ export function register(program: Command): void {
       else {
         const own = state.ownership;
         process.stdout.write(`${out.vip} on ${spec.interface} (${dp.backend}): address ${state.addressPresent ? 'present' : 'absent'}, MAC ${state.macJoined ? 'joined' : 'not joined'}\n`
-          + (own ? `  owned ${own.owned.join(',') || '-'}  incoming ${own.incoming.join(',') || '-'}  draining ${own.draining.join(',') || '-'}\n` : '  no bucket rules\n'));
+          + (own ? `  owned ${own.owned.join(',') || '-'}  incoming ${own.incoming.join(',') || '-'}  draining ${own.draining.join(',') || '-'}`
+            + `${state.buckets ? ` of ${state.buckets}` : ''}${state.leased ? ' (leased: lapse unless renewed)' : ''}\n` : '  no bucket rules\n'));
       }
       process.exitCode = state.addressPresent && state.ownership && total(state.ownership) > 0 ? 0 : 7;
     }));

@@ -26,6 +26,8 @@ export const procPath = (vip: VipSpec) => `/proc/net/ipt_CLUSTERIP/${formatAddre
 export interface ClusteripState {
   /** The rule as `iptables -S` prints it, if present. */
   rule?: string;
+  /** The rule's --total-nodes: the bucket count the kernel hashes into. */
+  totalNodes?: number;
   localNodes: number[];
 }
 
@@ -56,11 +58,55 @@ export function planClusterip(vip: VipSpec, served: number[], current: Clusterip
   return plan;
 }
 
+/**
+ * An `iptables -S` line as its options: `-A INPUT ! -i eth0 -j CLUSTERIP --new` →
+ * { -A: [INPUT], !-i: [eth0], -j: [CLUSTERIP], --new: [] }. Fields are compared whole, never as
+ * substrings (`--total-nodes 1` is not `--total-nodes 16`, `eth1` not `eth10`).
+ */
+export function ruleFields(rule: string): Map<string, string[]> {
+  const fields = new Map<string, string[]>();
+  let current: string[] | undefined;
+  let negate = false;
+  for (const token of rule.trim().split(/\s+/)) {
+    if (token === '!') { negate = true; continue; }
+    if (/^--?[A-Za-z]/.test(token)) {
+      current = [];
+      fields.set(negate ? `!${token}` : token, current);
+      negate = false;
+    } else current?.push(token);
+  }
+  return fields;
+}
+
+const only = (fields: Map<string, string[]>, name: string): string | undefined => {
+  const v = fields.get(name);
+  return v?.length === 1 ? v[0] : undefined;
+};
+
+/** Whether an `iptables -S INPUT` line is a CLUSTERIP rule for this VIP on its interface (whatever its parameters). */
+export function isVipRule(vip: VipSpec, rule: string): boolean {
+  const f = ruleFields(rule);
+  return only(f, '-A') === 'INPUT' && only(f, '-d') === `${formatAddress(vip.address)}/32` && only(f, '-i') === vip.interface && only(f, '-j') === 'CLUSTERIP';
+}
+
+/** The VIP's CLUSTERIP rule among the lines of `iptables -S INPUT`. */
+export function findClusteripRule(vip: VipSpec, listing: string): string | undefined {
+  return listing.split('\n').find((l) => isVipRule(vip, l));
+}
+
+/** The --total-nodes of a CLUSTERIP rule line. */
+export function ruleTotalNodes(rule: string): number | undefined {
+  const t = only(ruleFields(rule), '--total-nodes');
+  return t !== undefined && /^\d+$/.test(t) ? Number(t) : undefined;
+}
+
 /** Whether an `iptables -S` line is the rule this VIP spec asks for. */
 export function ruleMatches(vip: VipSpec, rule: string): boolean {
   if (rule === 'new') return true;
-  const want = [`--hashmode ${vip.hashmode}`, `--clustermac ${vip.mac.toUpperCase()}`, `--total-nodes ${vip.buckets}`, `--hash-init ${vip.seed}`];
-  return want.every((w) => rule.toUpperCase().includes(w.toUpperCase()));
+  const f = ruleFields(rule);
+  const seed = only(f, '--hash-init');
+  return only(f, '--hashmode') === vip.hashmode && only(f, '--clustermac')?.toUpperCase() === vip.mac.toUpperCase()
+    && ruleTotalNodes(rule) === vip.buckets && seed !== undefined && /^(0x[0-9a-f]+|\d+)$/i.test(seed) && Number(seed) === vip.seed;
 }
 
 export function planClusteripRemove(vip: VipSpec, current: ClusteripState): ClusteripPlan {
@@ -92,15 +138,11 @@ export async function readClusterip(vip: VipSpec): Promise<ClusteripState> {
   // Without the target loaded no CLUSTERIP rule can exist; and asking iptables-legacy would create
   // the legacy filter table in this namespace, which is more than a read should do.
   if (!(await hasTarget())) return { localNodes: [] };
-  const rules = await run(IPTABLES_LEGACY, ['-S', 'INPUT']);
-  const addr = `${formatAddress(vip.address)}/32`;
-  const rule = rules.stdout.split('\n').find((l) => l.includes(`-d ${addr}`) && l.includes(`-i ${vip.interface}`) && l.includes('-j CLUSTERIP'));
-  let localNodes: number[] = [];
-  if (rule !== undefined) {
-    const text = await readFile(procPath(vip), 'utf8').catch(() => '');
-    localNodes = text.trim() === '' ? [] : text.trim().split(',').map(Number);
-  }
-  return { rule, localNodes };
+  const rule = findClusteripRule(vip, (await run(IPTABLES_LEGACY, ['-S', 'INPUT'])).stdout);
+  if (rule === undefined) return { localNodes: [] };
+  const text = await readFile(procPath(vip), 'utf8').catch(() => '');
+  const localNodes = text.trim() === '' ? [] : text.trim().split(',').map(Number);
+  return { rule, totalNodes: ruleTotalNodes(rule), localNodes };
 }
 
 export async function executeClusterip(vip: VipSpec, plan: ClusteripPlan): Promise<void> {

@@ -4,54 +4,74 @@
 // (so the node never accepts buckets it does not own), and the address goes first on removal.
 import { formatAddress } from '../hash/flow.js';
 import { log } from '../log.js';
-import { sendGratuitousArp } from '../native.js';
+import { nativeNftRun, sendGratuitousArp } from '../native.js';
+import { hostKernel, resolveMechanism } from './backend.js';
 import { sendUnsolicitedAdverts } from './nd-announce.js';
 import { executeClusterip, planClusterip, planClusteripRemove, readClusterip, requireClusterip, servedBuckets } from './clusterip.js';
-import { run } from './exec.js';
 import { addAddress, hasAddress, joinedMacs, joinMac, leaveMac, removeAddress, interfaceIndex, interfaceMac } from './link.js';
 import { arpComment, nftApply, planNft, readArpTable, readNftTable, renderArpDelete, renderArpTable, renderDelete, nftTableName, ndComment, readNdComment, renderNdTable, renderOwnership } from './nft.js';
-import type { Backend, BackendChoice, Dataplane, Ownership, VipSpec, VipState } from './types.js';
-import { executeXt, planXt, planXtRemove, readXt, servedFromRules } from './xtcluster.js';
+import type { Backend, BackendChoice, Dataplane, Lease, Ownership, VipSpec, VipState } from './types.js';
+import { executeXt, planXt, planXtRemove, readXt, servedFromRules, totalFromRules } from './xtcluster.js';
+
+/** What the kernel's rules say of a VIP's buckets. */
+interface RulesState {
+  ownership: Ownership;
+  leased?: boolean;
+  buckets?: number;
+}
 
 interface Rules {
-  /** Makes the kernel's rules match; returns nothing. */
-  apply(vip: VipSpec, ownership: Ownership): Promise<void>;
-  read(vip: VipSpec): Promise<Ownership | undefined>;
+  /** Makes the kernel's rules match; returns nothing. Backends without leases ignore `lease`. */
+  apply(vip: VipSpec, ownership: Ownership, lease?: Lease): Promise<void>;
+  read(vip: VipSpec): Promise<RulesState | undefined>;
   remove(vip: VipSpec): Promise<void>;
   /** Only the bucket sets, assuming the rest is in place (see Dataplane.applyOwnership). */
-  applyOwnership?(vip: VipSpec, ownership: Ownership): Promise<void>;
+  applyOwnership?(vip: VipSpec, ownership: Ownership, lease?: Lease): Promise<void>;
+  /** Whether buckets can be leased (applyOwnership then honours `lease`). */
+  leases: boolean;
   /** Whether aavip must join the MAC and mangle ARP itself. */
   ownsLinkLayer: boolean;
 }
 
+/** The fast path's runner: libnftables in this process when the addon has it, else `nft -f -`. */
+async function nftFast(script: string): Promise<void> {
+  const native = nativeNftRun();
+  if (!native) return nftApply(script);
+  await native(script).catch((e: Error) => { throw new Error(`nft (libnftables) refused the transaction: ${e.message.trim()}`); });
+}
+
 const nftRules: Rules = {
   ownsLinkLayer: true,
-  async apply(vip, ownership) {
+  leases: true,
+  async apply(vip, ownership, lease) {
     const nodeMac = vip.address.family === 6 ? await interfaceMac(vip.interface) : undefined;
-    const plan = planNft(vip, ownership, await readNftTable(vip), nodeMac);
+    const plan = planNft(vip, ownership, await readNftTable(vip), nodeMac, lease);
     if (plan) await nftApply(plan);
   },
-  async read(vip) { return (await readNftTable(vip))?.ownership; },
+  async read(vip) { return readNftTable(vip); },
   async remove(vip) { await nftApply(renderDelete(vip)); },
   // The map's elements replaced in one transaction; it fails, changing nothing, if the table is gone.
-  async applyOwnership(vip, ownership) { await nftApply(renderOwnership(vip, ownership)); },
+  async applyOwnership(vip, ownership, lease) { await nftFast(renderOwnership(vip, ownership, lease)); },
 };
 
+// CLUSTERIP's local nodes and xt_cluster's rules have no expiry in the kernel: no leases.
 const clusteripRules: Rules = {
   ownsLinkLayer: false,
+  leases: false,
   async apply(vip, ownership) {
     await requireClusterip();
     await executeClusterip(vip, planClusterip(vip, servedBuckets(ownership), await readClusterip(vip)));
   },
   async read(vip) {
     const s = await readClusterip(vip);
-    return s.rule === undefined ? undefined : { owned: s.localNodes, incoming: [], draining: [] };
+    return s.rule === undefined ? undefined : { ownership: { owned: s.localNodes, incoming: [], draining: [] }, buckets: s.totalNodes };
   },
   async remove(vip) { await executeClusterip(vip, planClusteripRemove(vip, await readClusterip(vip))); },
 };
 
 const xtRules: Rules = {
   ownsLinkLayer: true,
+  leases: false,
   async apply(vip, ownership) {
     await executeXt(planXt(vip, servedBuckets(ownership), await readXt(vip)));
     if (vip.address.family === 4) {
@@ -64,7 +84,7 @@ const xtRules: Rules = {
   async read(vip) {
     const s = await readXt(vip);
     if (!s.chain) return undefined;
-    return { owned: servedFromRules(s.rules), incoming: [], draining: [] };
+    return { ownership: { owned: servedFromRules(s.rules), incoming: [], draining: [] }, buckets: totalFromRules(s.rules) };
   },
   async remove(vip) {
     await executeXt(planXtRemove(vip, await readXt(vip)));
@@ -75,11 +95,12 @@ const xtRules: Rules = {
 const RULES: Record<Backend, Rules> = { nft: nftRules, clusterip: clusteripRules, xt_cluster: xtRules };
 
 class VipDataplane implements Dataplane {
-  constructor(readonly backend: Backend, private readonly rules: Rules, private readonly arpCount: number) {}
+  readonly leases: boolean;
+  constructor(readonly backend: Backend, private readonly rules: Rules, private readonly arpCount: number) { this.leases = rules.leases; }
 
-  async apply(vip: VipSpec, ownership: Ownership): Promise<void> {
+  async apply(vip: VipSpec, ownership: Ownership, lease?: Lease): Promise<void> {
     await interfaceIndex(vip.interface); // refuse an unknown interface before touching anything
-    await this.rules.apply(vip, ownership);
+    await this.rules.apply(vip, ownership, lease);
     if (this.rules.ownsLinkLayer) await joinMac(vip.interface, vip.mac);
     const fresh = !(await hasAddress(vip.interface, vip.address, vip.prefixLength));
     await addAddress(vip.interface, vip.address, vip.prefixLength);
@@ -93,17 +114,23 @@ class VipDataplane implements Dataplane {
     }
   }
 
-  async applyOwnership(vip: VipSpec, ownership: Ownership): Promise<boolean> {
+  async applyOwnership(vip: VipSpec, ownership: Ownership, lease?: Lease): Promise<boolean> {
     if (!this.rules.applyOwnership) return false;
-    await this.rules.applyOwnership(vip, ownership);
+    await this.rules.applyOwnership(vip, ownership, lease);
+    return true;
+  }
+
+  async renew(vip: VipSpec, ownership: Ownership, leaseMs: number): Promise<boolean> {
+    if (!this.rules.leases || !this.rules.applyOwnership) return false;
+    await this.rules.applyOwnership(vip, ownership, { ms: leaseMs });
     return true;
   }
 
   async read(vip: VipSpec): Promise<VipState> {
-    const ownership = await this.rules.read(vip);
+    const rules = await this.rules.read(vip);
     const addressPresent = await hasAddress(vip.interface, vip.address, vip.prefixLength);
-    const macJoined = this.rules.ownsLinkLayer ? (await joinedMacs(vip.interface)).includes(vip.mac) : ownership !== undefined;
-    return { addressPresent, macJoined, ownership };
+    const macJoined = this.rules.ownsLinkLayer ? (await joinedMacs(vip.interface)).includes(vip.mac) : rules !== undefined;
+    return { addressPresent, macJoined, ownership: rules?.ownership, ...(rules?.leased ? { leased: true } : {}), ...(rules?.buckets ? { buckets: rules.buckets } : {}) };
   }
 
   async remove(vip: VipSpec): Promise<void> {
@@ -113,16 +140,13 @@ class VipDataplane implements Dataplane {
   }
 }
 
-/** Whether this kernel runs nf_tables with jhash: the kernel checks a throwaway table (`nft --check`: nothing is committed). */
+/** Whether this kernel runs nf_tables with jhash (probed once per process: backend.ts). */
 export async function kernelHasNftJhash(): Promise<boolean> {
-  const script = `table ip aavip_probe {\n  chain c {\n    meta mark set jhash ip saddr mod 2 seed 0x1\n  }\n}\n`;
-  const r = await run('nft', ['--check', '-f', '-'], { input: script, allowFailure: true }).catch(() => ({ status: 1 }));
-  return r.status === 0;
+  return hostKernel().nftJhash;
 }
 
 export async function resolveBackend(choice: BackendChoice): Promise<Backend> {
-  if (choice !== 'auto') return choice;
-  return (await kernelHasNftJhash()) ? 'nft' : 'clusterip';
+  return choice === 'auto' ? resolveMechanism(choice, hostKernel()) : choice;
 }
 
 export interface DataplaneOptions {
@@ -136,3 +160,4 @@ export async function createDataplane(choice: BackendChoice, opts: DataplaneOpti
 }
 
 export { nftTableName };
+export { mechanismOf } from './backend.js';

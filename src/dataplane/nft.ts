@@ -2,13 +2,15 @@
 // verdict map keyed by bucket (jhash of the conntrack original tuple, laid out by hash/hashmode.ts):
 // owned buckets are accepted, handover buckets go through `incoming`/`draining`, the rest are
 // dropped. Ownership changes replace the map's elements in one transaction; rules never change.
+// Elements may carry a lease (a timeout): the kernel drops the bucket by itself unless the daemon
+// renews it, so a daemon killed with SIGKILL stops serving before its peers take its buckets.
 import { createHash } from 'node:crypto';
 import { formatAddress } from '../hash/flow.js';
 import { NFT_PORT_PROTOCOLS, nftFields, nftKeyExpression } from '../hash/hashmode.js';
 import { PROTOCOLS } from '../hash/flow.js';
 import { run } from './exec.js';
 import { renderNdRules } from './nd.js';
-import type { Ownership, VipSpec } from './types.js';
+import type { Lease, Ownership, VipSpec } from './types.js';
 
 export function nftFamily(vip: VipSpec): 'ip' | 'ip6' {
   return vip.address.family === 4 ? 'ip' : 'ip6';
@@ -23,16 +25,33 @@ export function nftTableName(vip: VipSpec): string {
  * the interface's own MAC, which the neighbour-discovery rewrite matches (nd.ts).
  */
 export function nftSignature(vip: VipSpec, nodeMac?: string): string {
-  const facts = [formatAddress(vip.address), vip.mac, vip.hashmode, vip.seed, vip.buckets, ...(vip.address.family === 6 ? [nodeMac] : [])].join('|');
+  const facts = [formatAddress(vip.address), vip.mac, vip.hashmode, vip.seed, vip.buckets, ...(vip.address.family === 6 ? [nodeMac] : []), MAP_LAYOUT].join('|');
   return createHash('sha256').update(facts).digest('hex').slice(0, 16);
 }
 
 const CHAIN_OF = { owned: 'own', incoming: 'incoming', draining: 'draining' } as const;
 
-function elements(o: Ownership): string {
+/**
+ * The bucket map's declaration. The key is any 32-bit integer type: `typeof jhash ...` (the
+ * natural one) makes Debian 12's nft 1.0.6 segfault when it lists the table, `type integer` is
+ * refused, and `type mark` does not match jhash's integer; numgen's type is a plain 32-bit integer
+ * that 1.0.6 lists back. `flags timeout` lets elements carry a lease.
+ */
+const MAP_DECLARATION = ['    typeof numgen inc mod 2 : verdict', '    flags timeout', '    comment "key: the bucket number hashed in chain vip"'];
+/** Part of the signature, so tables made with an older map declaration are rebuilt once. */
+const MAP_LAYOUT = 'map:numgen+timeout';
+
+/** The nft timeout of a lease, refusing what the kernel cannot hold. */
+function leaseTimeout(lease: Lease): string {
+  if (!Number.isInteger(lease.ms) || lease.ms < 1 || lease.ms > 2 ** 31) throw new Error(`a bucket lease must be a whole number of milliseconds in 1..2^31, not ${lease.ms}`);
+  return ` timeout ${lease.ms}ms`;
+}
+
+function elements(o: Ownership, lease?: Lease): string {
+  const timeout = lease ? leaseTimeout(lease) : '';
   const all = (Object.keys(CHAIN_OF) as (keyof Ownership)[]).flatMap((k) => o[k].map((b) => ({ b, chain: CHAIN_OF[k] })));
   all.sort((x, y) => x.b - y.b);
-  return all.map(({ b, chain }) => `${b} : goto ${chain}`).join(', ');
+  return all.map(({ b, chain }) => `${b}${timeout} : goto ${chain}`).join(', ');
 }
 
 /** The bucket expression for packets of protocol `proto` (a number), from the one layout definition. */
@@ -45,21 +64,20 @@ function bucketExpression(vip: VipSpec, proto: number): string {
  * The whole table (and the ARP table for IPv4), with `ownership` as the map's elements. An IPv6
  * table needs `nodeMac`, the interface's own MAC, for its neighbour-discovery rewrite.
  */
-export function renderVipTables(vip: VipSpec, ownership: Ownership, nodeMac?: string): string {
+export function renderVipTables(vip: VipSpec, ownership: Ownership, nodeMac?: string, lease?: Lease): string {
   const fam = nftFamily(vip);
   const name = nftTableName(vip);
   const addr = formatAddress(vip.address);
   const daddr = fam === 'ip' ? 'ip daddr' : 'ip6 daddr';
-  const keyType = fam === 'ip' ? 'jhash ip saddr mod 2' : 'jhash ip6 saddr mod 2';
   const hashRules = NFT_PORT_PROTOCOLS.map((p) => `    ct original protocol ${p} ${bucketExpression(vip, PROTOCOLS[p])} vmap @buckets`);
   // Port-less protocols (ICMP echo, GRE, ...) hash the address alone.
   hashRules.push(`    ct original protocol != { ${NFT_PORT_PROTOCOLS.join(', ')} } ${bucketExpression(vip, PROTOCOLS.icmp)} vmap @buckets`);
-  const elems = elements(ownership);
+  const elems = elements(ownership, lease);
   if (fam === 'ip6' && !nodeMac) throw new Error('an IPv6 VIP table needs the interface MAC');
   const lines = [
     `table ${fam} ${name} {`,
     `  map buckets {`,
-    `    typeof ${keyType} : verdict`,
+    ...MAP_DECLARATION,
     ...(elems ? [`    elements = { ${elems} }`] : []),
     `  }`,
     `  chain prerouting {`,
@@ -160,16 +178,26 @@ export function renderDelete(vip: VipSpec): string {
   return fams.map((f) => `add table ${f} ${name}\ndelete table ${f} ${name}\n`).join('');
 }
 
-export function renderOwnership(vip: VipSpec, ownership: Ownership): string {
+/**
+ * The map's elements replaced in one transaction (packets see the old set or the new, never a
+ * gap). Also how a lease is renewed: re-added elements get fresh timeouts. (A plain re-add of an
+ * existing element keeps its old expiry unless the timeout differs or `expires` is given, and
+ * only kernels with element updates (6.18 does) honour that; flush and add works everywhere.)
+ */
+export function renderOwnership(vip: VipSpec, ownership: Ownership, lease?: Lease): string {
   const name = nftTableName(vip);
   const fam = nftFamily(vip);
-  const elems = elements(ownership);
+  const elems = elements(ownership, lease);
   return `flush map ${fam} ${name} buckets\n` + (elems ? `add element ${fam} ${name} buckets { ${elems} }\n` : '');
 }
 
 export interface NftTableState {
   signature?: string;
   ownership: Ownership;
+  /** True if the map's elements carry a lease (expired elements are gone from the kernel, so not here either). */
+  leased?: boolean;
+  /** The bucket count the rules hash into (the `mod` of their jhash), if there are rules. */
+  buckets?: number;
   arp: boolean;
   /** Rules per chain as the kernel lists them, when read from the kernel (see ruleCounts). */
   rules?: Record<string, number>;
@@ -181,9 +209,14 @@ type NftJson = { nftables: Record<string, any>[] };
 export function parseTableState(json: NftJson): NftTableState {
   const ownership: Ownership = { owned: [], incoming: [], draining: [] };
   let signature: string | undefined;
+  let leased = false;
+  let buckets: number | undefined;
   for (const obj of json.nftables) {
     if (obj.map?.name === 'buckets') {
-      for (const [bucket, verdict] of obj.map.elem ?? []) {
+      for (const [key, verdict] of obj.map.elem ?? []) {
+        // An element with a timeout is listed as { elem: { val, timeout, expires } }.
+        const bucket = typeof key === 'number' ? key : key?.elem?.val;
+        if (key?.elem?.timeout !== undefined) leased = true;
         const chain = verdict?.goto?.target as string;
         const kind = (Object.keys(CHAIN_OF) as (keyof Ownership)[]).find((k) => CHAIN_OF[k] === chain);
         if (kind && typeof bucket === 'number') ownership[kind].push(bucket);
@@ -191,9 +224,22 @@ export function parseTableState(json: NftJson): NftTableState {
     }
     const comment = obj.rule?.comment as string | undefined;
     if (obj.rule?.chain === 'prerouting' && comment?.startsWith('aavip:')) signature = comment.slice(6);
+    if (obj.rule?.chain === 'vip') buckets ??= jhashModulus(obj.rule.expr);
   }
   for (const k of Object.keys(ownership) as (keyof Ownership)[]) ownership[k].sort((a, b) => a - b);
-  return { signature, ownership, arp: false };
+  return { signature, ownership, ...(leased ? { leased } : {}), ...(buckets === undefined ? {} : { buckets }), arp: false };
+}
+
+/** The `mod` of the jhash in a rule's JSON expression, wherever it sits. */
+function jhashModulus(expr: unknown): number | undefined {
+  if (expr === null || typeof expr !== 'object') return undefined;
+  const mod = (expr as { jhash?: { mod?: unknown } }).jhash?.mod;
+  if (typeof mod === 'number') return mod;
+  for (const v of Object.values(expr)) {
+    const found = jhashModulus(v);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 /** Rules per chain of a listed table: a chain flushed or a rule deleted behind aavip's back shows here. */
@@ -237,15 +283,17 @@ export async function readNftTable(vip: VipSpec): Promise<NftTableState | undefi
 }
 
 /**
- * The one transaction that takes the kernel from `current` to (vip, ownership); '' if nothing to
- * do. `nodeMac` (the interface's MAC) is needed for IPv6 VIPs.
+ * The one transaction that takes the kernel from `current` to (vip, ownership, lease); '' if
+ * nothing to do. `nodeMac` (the interface's MAC) is needed for IPv6 VIPs.
  */
-export function planNft(vip: VipSpec, ownership: Ownership, current: NftTableState | undefined, nodeMac?: string): string {
+export function planNft(vip: VipSpec, ownership: Ownership, current: NftTableState | undefined, nodeMac?: string, lease?: Lease): string {
   const needsArp = nftFamily(vip) === 'ip';
-  const full = renderVipTables(vip, ownership, nodeMac);
+  const full = renderVipTables(vip, ownership, nodeMac, lease);
   // Rebuilt (atomically) when made for other parameters, or changed by someone else since.
   const drifted = current?.rules !== undefined && !sameCounts(current.rules, renderedRuleCounts(full));
   if (!current || current.signature !== nftSignature(vip, nodeMac) || current.arp !== needsArp || drifted) return renderDelete(vip) + full;
   const same = (Object.keys(CHAIN_OF) as (keyof Ownership)[]).every((k) => [...ownership[k]].sort((a, b) => a - b).join() === current.ownership[k].join());
-  return same ? '' : renderOwnership(vip, ownership);
+  // A lease is always written afresh (that is the renewal); elements leased before and wanted
+  // without a lease now are rewritten without one.
+  return same && !lease && !current.leased ? '' : renderOwnership(vip, ownership, lease);
 }

@@ -40,23 +40,58 @@ export interface Ownership {
 
 export const noBuckets = (): Ownership => ({ owned: [], incoming: [], draining: [] });
 
+/**
+ * A bucket lease: the kernel stops serving the buckets by itself `ms` milliseconds after they were
+ * last applied or renewed, so a daemon that dies without a word (SIGKILL, a crash, a hang) stops
+ * answering before its peers take its buckets over: never two owners. Without a lease (aavip vip
+ * apply by hand, the OCF agent) the buckets are served until changed.
+ * Only the nft backend can lease (map elements with a timeout). CLUSTERIP's local nodes and
+ * xt_cluster's rules have no expiry in the kernel: those backends cannot lapse, so a caller that
+ * needs the guarantee must fence such a node another way (Dataplane.leases says which).
+ */
+export interface Lease {
+  ms: number;
+}
+
 /** What aavip finds in the kernel for a VIP (undefined fields: not present). */
 export interface VipState {
   addressPresent: boolean;
   macJoined: boolean;
+  /**
+   * The buckets the kernel serves now. Leased buckets that lapsed are gone from the kernel and so
+   * from here: an expired bucket reads as not owned.
+   */
   ownership?: Ownership;
+  /** True if the buckets are on a lease (nft), i.e. will lapse unless renewed. */
+  leased?: boolean;
+  /** The bucket count the kernel's rules hash into, if there are rules that say (the one source of truth). */
+  buckets?: number;
 }
 
 export interface Dataplane {
   readonly backend: Backend;
-  /** Reconcile the kernel to carry `vip` with `ownership`; applying twice changes nothing. */
-  apply(vip: VipSpec, ownership: Ownership): Promise<void>;
+  /** Whether this backend's buckets can be leased (nft); clusterip and xt_cluster cannot lapse. */
+  readonly leases: boolean;
+  /**
+   * Reconcile the kernel to carry `vip` with `ownership`; applying twice changes nothing. With a
+   * lease the buckets are (re)written with a fresh one each time; without, they never lapse (and
+   * a lease left by an earlier apply is lifted). Backends without leases ignore `lease`.
+   */
+  apply(vip: VipSpec, ownership: Ownership, lease?: Lease): Promise<void>;
   /**
    * The fast path for a caller that fully applied `vip` before and since changed only the
    * ownership: one kernel transaction, nothing read back. False if this backend has no such path
    * (the caller then applies in full); throws if the kernel refused, e.g. the table is gone.
    */
-  applyOwnership(vip: VipSpec, ownership: Ownership): Promise<boolean>;
+  applyOwnership(vip: VipSpec, ownership: Ownership, lease?: Lease): Promise<boolean>;
+  /**
+   * Renews the lease on `ownership` (the buckets as last applied) for `leaseMs`: one kernel
+   * transaction that replaces the buckets with freshly leased ones, nothing read back, no process
+   * spawned where the native addon has libnftables (a heartbeat's cost: bench/nft-renew.ts).
+   * False if this backend cannot lease (clusterip, xt_cluster: nothing done); throws if the kernel
+   * refused, e.g. the table is gone (the caller then applies in full).
+   */
+  renew(vip: VipSpec, ownership: Ownership, leaseMs: number): Promise<boolean>;
   /** What is in the kernel for `vip` now. */
   read(vip: VipSpec): Promise<VipState>;
   /** Remove exactly what apply added; removing twice is fine. */

@@ -1,11 +1,13 @@
 // A VIP as the user writes it (YAML, CLI options, OCF parameters) → a validated VipSpec.
-// Pure: nothing here touches the kernel, so a bad VIP is refused before anything is applied.
+// Nothing here changes the kernel, so a bad VIP is refused before anything is applied; `auto`
+// is resolved for the host kernel (probed once, backend.ts) unless the caller gives its facts.
 import { InputError, type Where } from '../errors.js';
 import { formatAddress, parseAddress } from '../hash/flow.js';
 import { isHashmode } from '../hash/hashmode.js';
 import { jhash } from '../hash/jhash.js';
 import { checkParams, isMechanism, parseSeed } from '../hash/mechanisms.js';
 import { isMulticastMac, multicastMacFor, parseMac } from './mac.js';
+import { mechanismOf, type KernelFacts } from './backend.js';
 import type { BackendChoice, VipSpec } from './types.js';
 
 export interface VipInput {
@@ -22,7 +24,7 @@ export const VIP_DEFAULTS = { hashmode: 'sourceip-sourceport', buckets: { nft: 2
 
 const at = (where: Where, field: string): Where => ({ ...where, field: where.field ? `${where.field}.${field}` : field });
 
-export function parseVipSpec(input: VipInput, where: Where = {}): VipSpec {
+export function parseVipSpec(input: VipInput, where: Where = {}, kernel?: KernelFacts): VipSpec {
   const text = input.address?.trim();
   if (!text) throw new InputError('a VIP address is required (e.g. 198.18.0.100/24)', at(where, 'address'));
   const m = text.match(/^(.+)\/(\d{1,3})$/);
@@ -60,7 +62,8 @@ export function parseVipSpec(input: VipInput, where: Where = {}): VipSpec {
     seed = s;
   }
 
-  const concrete = backend === 'auto' ? 'nft' : backend;
+  // Defaults and limits are the mechanism's that will run it: auto is CLUSTERIP's 16 on an old kernel.
+  const concrete = mechanismOf({ backend }, kernel);
   let buckets: number = VIP_DEFAULTS.buckets[concrete];
   if (input.buckets !== undefined) {
     buckets = Number(input.buckets);

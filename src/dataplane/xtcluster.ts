@@ -86,6 +86,12 @@ export function servedFromRules(rules: string[]): number[] {
     .sort((a, b) => a - b);
 }
 
+/** The --cluster-total-nodes the chain's ACCEPT rules hash into (undefined: no such rule, or they disagree). */
+export function totalFromRules(rules: string[]): number | undefined {
+  const totals = new Set(rules.map((r) => r.match(/--cluster-total-nodes (\d+)(\s|$)/)?.[1]).filter((t) => t !== undefined).map(Number));
+  return totals.size === 1 ? [...totals][0] : undefined;
+}
+
 /** What takes the kernel from `current` to serving `served`; no restore and no commands if nothing differs. */
 export function planXt(vip: VipSpec, served: number[], current: XtState): XtPlan {
   const plan: XtPlan = { bin: current.bin, commands: [] };
