@@ -9,6 +9,14 @@ export function seedOption(text: string): number {
   return s;
 }
 
+/** A seed, or `auto` (derived from the VIP address, as a VIP's `seed: auto`). */
+export function seedOrAutoOption(text: string): number | 'auto' {
+  if (text.trim() === 'auto') return 'auto';
+  const s = parseSeed(text);
+  if (s === undefined) throw new InvalidArgumentError('a seed is a 32-bit number, decimal or 0x hex, or auto');
+  return s;
+}
+
 export function positiveInt(text: string): number {
   if (!/^\d+$/.test(text) || Number(text) < 1) throw new InvalidArgumentError('expected a positive whole number');
   return Number(text);
