@@ -111,7 +111,7 @@ export interface Message extends BaseObject {
 // ---- one description per attribute set ---------------------------------------------------------
 
 interface Codec<T> { get(b: Buffer): T; put(x: T): StreamData }
-type Field<T> = readonly [type: number, key: keyof T & string, codec: Codec<any>];
+export type Field<T> = readonly [type: number, key: keyof T & string, codec: Codec<any>];
 
 const u8: Codec<number> = { get: getU8, put: putU8 };
 const u16: Codec<number> = { get: getU16, put: putU16 };
@@ -141,29 +141,41 @@ const statsFields = (counter: Codec<bigint>, bytesCounter: Codec<bigint>): Field
   [6, 'cps', counter], [7, 'inpps', counter], [8, 'outpps', counter], [9, 'inbps', counter], [10, 'outbps', counter],
 ];
 /** IPVS_*_ATTR_STATS: u32 counters, u64 byte counters. */
-export const stats = objectCodec<Stats>(statsFields(u32asBig, u64));
+const stats = objectCodec<Stats>(statsFields(u32asBig, u64));
 /** IPVS_*_ATTR_STATS64: every counter u64. */
-export const stats64 = objectCodec<Stats>(statsFields(u64, u64));
+const stats64 = objectCodec<Stats>(statsFields(u64, u64));
 
-export const service = objectCodec<Service>([
-  [1, 'af', u16], [2, 'protocol', u16], [3, 'addr', bytes], [4, 'port', be16], [5, 'fwmark', u32], [6, 'schedName', string],
-  [7, 'flags', flags], [8, 'timeout', u32], [9, 'netmask', bytes], [10, 'stats', stats], [11, 'peName', string], [12, 'stats64', stats64],
-]);
+/**
+ * Every attribute, as [IPVS_<SET>_ATTR_* value, field, codec]; a field's name is the header's
+ * name in camel case (IPVS_SVC_ATTR_SCHED_NAME → schedName). Exported for the test that reads
+ * the header.
+ */
+export const FIELDS = {
+  stats: statsFields(u32asBig, u64),
+  service: [
+    [1, 'af', u16], [2, 'protocol', u16], [3, 'addr', bytes], [4, 'port', be16], [5, 'fwmark', u32], [6, 'schedName', string],
+    [7, 'flags', flags], [8, 'timeout', u32], [9, 'netmask', bytes], [10, 'stats', stats], [11, 'peName', string], [12, 'stats64', stats64],
+  ] as Field<Service>[],
+  dest: [
+    [1, 'addr', bytes], [2, 'port', be16], [3, 'fwdMethod', u32], [4, 'weight', u32], [5, 'uThresh', u32], [6, 'lThresh', u32],
+    [7, 'activeConns', u32], [8, 'inactConns', u32], [9, 'persistConns', u32], [10, 'stats', stats], [11, 'addrFamily', u16],
+    [12, 'stats64', stats64], [13, 'tunType', u8], [14, 'tunPort', be16], [15, 'tunFlags', u16],
+  ] as Field<Dest>[],
+  daemon: [
+    [1, 'state', u32], [2, 'mcastIfn', string], [3, 'syncId', u32], [4, 'syncMaxlen', u16], [5, 'mcastGroup', bytes],
+    [6, 'mcastGroup6', bytes], [7, 'mcastPort', u16], [8, 'mcastTtl', u8],
+  ] as Field<Daemon>[],
+} as const;
 
-export const dest = objectCodec<Dest>([
-  [1, 'addr', bytes], [2, 'port', be16], [3, 'fwdMethod', u32], [4, 'weight', u32], [5, 'uThresh', u32], [6, 'lThresh', u32],
-  [7, 'activeConns', u32], [8, 'inactConns', u32], [9, 'persistConns', u32], [10, 'stats', stats], [11, 'addrFamily', u16],
-  [12, 'stats64', stats64], [13, 'tunType', u8], [14, 'tunPort', be16], [15, 'tunFlags', u16],
-]);
-
-export const daemon = objectCodec<Daemon>([
-  [1, 'state', u32], [2, 'mcastIfn', string], [3, 'syncId', u32], [4, 'syncMaxlen', u16], [5, 'mcastGroup', bytes],
-  [6, 'mcastGroup6', bytes], [7, 'mcastPort', u16], [8, 'mcastTtl', u8],
-]);
-
-export const message = objectCodec<Message>([
+const service = objectCodec<Service>(FIELDS.service);
+const dest = objectCodec<Dest>(FIELDS.dest);
+const daemon = objectCodec<Daemon>(FIELDS.daemon);
+/** IPVS_CMD_ATTR_*. */
+const cmdFields: Field<Message>[] = [
   [1, 'service', service], [2, 'dest', dest], [3, 'daemon', daemon], [4, 'timeoutTcp', u32], [5, 'timeoutTcpFin', u32], [6, 'timeoutUdp', u32],
-]);
+];
+export const CMD_FIELDS: readonly Field<Message>[] = cmdFields;
+const message = objectCodec<Message>(cmdFields);
 
 /** Parses the attributes of an IPVS request or reply (after the genl header). */
 export const parseMessage = (b: Buffer): Message => message.get(b);

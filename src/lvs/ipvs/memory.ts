@@ -14,6 +14,8 @@ export class MemoryIpvs implements Ipvs {
   readonly kind = 'memory';
   table: IpvsServiceState[] = [];
   readonly log: IpvsOp[] = [];
+  /** The scheduler modules this kernel has (a test adds one as modprobe would). */
+  readonly schedulers = new Set(KERNEL_SCHEDULERS);
 
   async read(): Promise<IpvsServiceState[]> {
     return structuredClone(this.table);
@@ -21,7 +23,7 @@ export class MemoryIpvs implements Ipvs {
 
   async apply(ops: IpvsOp[]): Promise<void> {
     for (const o of ops) {
-      if ((o.op === 'add-service' || o.op === 'edit-service') && !KERNEL_SCHEDULERS.has(o.service.scheduler)) {
+      if ((o.op === 'add-service' || o.op === 'edit-service') && !this.schedulers.has(o.service.scheduler)) {
         throw new IpvsOpError(o, Object.assign(new Error('Request rejected: ENOENT'), { code: 'ENOENT' }));
       }
       try { this.table = applyOps(this.table, [o]); } catch (e) { throw new IpvsOpError(o, e); }
