@@ -2,7 +2,7 @@
 // sweep instead of a timer apiece.
 
 /** A check's deadline: `fire` runs once, unless the check settles first. */
-interface Deadline { at: number; done: boolean; fire: () => void }
+export interface Deadline { at: number; done: boolean; fire: () => void }
 
 /** How late a deadline may be handled: sweeps come at most this often. */
 const SWEEP_MS = 10;
@@ -78,10 +78,3 @@ class Deadlines {
 /** The one sweep every check's deadline goes through. */
 export const deadlines = new Deadlines();
 
-/** `p`, or 'timeout' (after `onTimeout` ran) if it has not settled within `ms`. */
-export function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T | 'timeout'> {
-  return new Promise((resolve, reject) => {
-    const d = deadlines.set(ms, () => { try { onTimeout(); } finally { resolve('timeout'); } });
-    p.then((v) => { if (deadlines.settle(d)) resolve(v); }, (e: unknown) => { if (deadlines.settle(d)) reject(e); });
-  });
-}

@@ -9,9 +9,9 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { parseAddress } from '../../hash/flow.js';
-import type { CheckTarget } from './checks.js';
-import { deadlines } from './deadlines.js';
+import { startCheck, type CheckRun, type CheckType } from './lifecycle.js';
 import { errorText, fail, ok, type CheckResult } from './result.js';
+import type { CheckTarget } from './target.js';
 
 const ACCESS_REQUEST = 1;
 const ACCESS_ACCEPT = 2;
@@ -65,45 +65,44 @@ function replyProblem(reply: Buffer, requestAuthenticator: Buffer, secret: Buffe
   return undefined;
 }
 
-export function radiusCheck(t: CheckTarget): Promise<CheckResult> {
-  return new Promise((resolve) => {
-    const s = createSocket(isIPv6(t.host) ? 'udp6' : 'udp4');
-    const close = () => { try { s.close(); } catch { /* already closed */ } };
-    const d = deadlines.set(t.timeoutMs, () => { close(); resolve(fail(`${t.service} check timed out`)); });
-    const settle = (r: CheckResult) => { close(); if (deadlines.settle(d)) resolve(r); };
-    const secret = Buffer.from(t.secret);
-    const authenticator = randomBytes(16);
-    // A connected socket: only the server's datagrams arrive, and an ICMP port unreachable comes
-    // back as ECONNREFUSED (down at once, as Authen::Radius's failed recv).
-    s.on('error', (e) => settle(fail(errorText(e))));
-    s.on('message', (reply: Buffer) => {
-      const problem = replyProblem(reply, authenticator, secret);
-      if (problem) settle(fail(problem));
-      else {
-        const name = CODE_NAMES[reply[0]] ?? `RADIUS code ${reply[0]}`;
-        settle(reply[0] === ACCESS_ACCEPT ? ok(name) : fail(name));
-      }
-    });
-    s.connect(t.port, t.host, (err?: Error) => {
-      if (err) { settle(fail(errorText(err))); return; }
-      try {
-        // The NAS address is the socket's own, as Authen::Radius sends it (127.0.0.1 if unknown).
-        const local = parseAddress(s.address().address.replace(/%.*$/, ''));
-        const nas = local?.family === 6 ? attribute(NAS_IPV6_ADDRESS, Buffer.from(local.bytes))
-          : attribute(NAS_IP_ADDRESS, Buffer.from(local?.bytes ?? [127, 0, 0, 1]));
-        const attrs = Buffer.concat([
-          attribute(USER_NAME, Buffer.from(t.login)),
-          attribute(USER_PASSWORD, hidePassword(Buffer.from(t.passwd), secret, authenticator)),
-          nas,
-        ]);
-        const head = Buffer.alloc(4);
-        head[0] = ACCESS_REQUEST;
-        head[1] = randomBytes(1)[0];
-        head.writeUInt16BE(HEADER + attrs.length, 2);
-        s.send(Buffer.concat([head, authenticator, attrs]), (e) => { if (e) settle(fail(errorText(e))); });
-      } catch (e) {
-        settle(fail(errorText(e)));
-      }
-    });
+function radiusBody(run: CheckRun, t: CheckTarget): void {
+  const s = run.udp(isIPv6(t.host) ? 'udp6' : 'udp4');
+  const secret = Buffer.from(t.secret);
+  const authenticator = randomBytes(16);
+  // A connected socket: only the server's datagrams arrive, and an ICMP port unreachable comes
+  // back as ECONNREFUSED (the life cycle's error listener: down at once, as Authen::Radius's failed recv).
+  s.on('message', (reply: Buffer) => {
+    const problem = replyProblem(reply, authenticator, secret);
+    if (problem) run.settle(fail(problem));
+    else {
+      const name = CODE_NAMES[reply[0]] ?? `RADIUS code ${reply[0]}`;
+      run.settle(reply[0] === ACCESS_ACCEPT ? ok(name) : fail(name));
+    }
+  });
+  s.connect(t.port, t.host, (err?: Error) => {
+    if (err) { run.settle(fail(errorText(err))); return; }
+    try {
+      // The NAS address is the socket's own, as Authen::Radius sends it (127.0.0.1 if unknown).
+      const local = parseAddress(s.address().address.replace(/%.*$/, ''));
+      const nas = local?.family === 6 ? attribute(NAS_IPV6_ADDRESS, Buffer.from(local.bytes))
+        : attribute(NAS_IP_ADDRESS, Buffer.from(local?.bytes ?? [127, 0, 0, 1]));
+      const attrs = Buffer.concat([
+        attribute(USER_NAME, Buffer.from(t.login)),
+        attribute(USER_PASSWORD, hidePassword(Buffer.from(t.passwd), secret, authenticator)),
+        nas,
+      ]);
+      const head = Buffer.alloc(4);
+      head[0] = ACCESS_REQUEST;
+      head[1] = randomBytes(1)[0];
+      head.writeUInt16BE(HEADER + attrs.length, 2);
+      s.send(Buffer.concat([head, authenticator, attrs]), (e) => { if (e) run.settle(fail(errorText(e))); });
+    } catch (e) {
+      run.settle(fail(errorText(e)));
+    }
   });
 }
+
+export const radius: CheckType = { run: radiusBody };
+
+/** The radius check on its own life cycle (as the registry runs it). */
+export const radiusCheck = (t: CheckTarget): Promise<CheckResult> => startCheck(t.service, radius, t);

@@ -1,0 +1,142 @@
+// The http, https and http_proxy negotiate checks: one HTTP/1.0 exchange per connection on a plain
+// socket (TLS for https, the certificate not verified, as ldirectord), all callbacks — far cheaper
+// per check than node:http or promise chains, which matters at thousands of checks a second.
+// Follows up to 5 redirects, as ldirectord's LWP does; the check's one deadline covers them all.
+// What is read is bounded: headers up to HEAD_CAP; the body only when a receive string must
+// match it, and then its first BODY_CAP bytes (LWP would read it all).
+import { isIP, type Socket } from 'node:net';
+import type { CheckRun, CheckType } from './lifecycle.js';
+import { errorText, fail, ok } from './result.js';
+import type { CheckTarget } from './target.js';
+
+/** Headers longer than this fail the check (no status is judged on a head that never ends). */
+export const HEAD_CAP = 16 * 1024;
+/** A receive string is matched against this much of the body at most. */
+export const BODY_CAP = 1024 * 1024;
+
+/** An HTTP check's connection and request, derived once per URL (URL parsing is dear at this rate). */
+interface HttpRequest { tls: boolean; host: string; port: number; servername?: string; text: Buffer }
+
+const httpRequests = new Map<string, HttpRequest>();
+const receivePatterns = new Map<string, RegExp>();
+/** Caches are keyed by configuration strings; past this many entries (configs churning) they start over. */
+const CACHE_LIMIT = 100_000;
+
+function cached<V>(cache: Map<string, V>, key: string, make: () => V): V {
+  let v = cache.get(key);
+  if (v === undefined) {
+    v = make();
+    if (cache.size >= CACHE_LIMIT) cache.clear();
+    cache.set(key, v);
+  }
+  return v;
+}
+
+function httpRequest(url: string, t: CheckTarget, viaProxy: boolean): HttpRequest {
+  const key = `${viaProxy ? `${t.host}\0${t.port}` : ''}\0${t.httpmethod}\0${t.virtualhost ?? '\u0001'}\0${url}`;
+  return cached(httpRequests, key, () => {
+    const u = new URL(url);
+    const tls = u.protocol === 'https:' && !viaProxy;
+    const host = viaProxy ? t.host : u.hostname.replace(/^\[(.*)\]$/, '$1');
+    const port = viaProxy ? t.port : Number(u.port || (tls ? 443 : 80));
+    const target = viaProxy ? url : u.pathname + u.search;
+    const hostHeader = viaProxy ? u.host : t.virtualhost ?? u.host;
+    const text = Buffer.from(`${t.httpmethod} ${target} HTTP/1.0\r\nHost: ${hostHeader}\r\nUser-Agent: aavip\r\nConnection: close\r\n\r\n`);
+    return { tls, host, port, servername: tls && !isIP(host) ? host : undefined, text };
+  });
+}
+
+const STATUS = /^HTTP\/\d\.\d (\d{3})/;
+const LOCATION = /^location:\s*(.+)$/im;
+const HEAD_END = Buffer.from('\r\n\r\n');
+const EMPTY = Buffer.alloc(0);
+
+type Scheme = 'http' | 'https' | 'proxy';
+
+function start(run: CheckRun, t: CheckTarget, scheme: Scheme): void {
+  const first = t.request.includes('://') ? t.request : `${scheme === 'https' ? 'https' : 'http'}://${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}${t.request}`;
+  exchange(run, t, scheme === 'proxy', first, 5);
+}
+
+/** One request and its reply on a fresh connection; a redirect starts the next. */
+function exchange(run: CheckRun, t: CheckTarget, viaProxy: boolean, url: string, redirects: number): void {
+  const req = httpRequest(url, t, viaProxy);
+  const s: Socket = req.tls ? run.tls({ host: req.host, port: req.port, rejectUnauthorized: false, servername: req.servername }) : run.tcp(req.host, req.port);
+  const parts: Buffer[] = [];
+  let held = 0;
+  /** The last bytes of the head so far (a terminator may straddle two chunks). */
+  let tail = EMPTY;
+  let status = 0;
+  let headDone = false;
+
+  /** Judges a finished head; true when the body is wanted. */
+  const judgeHead = (head: string): boolean => {
+    status = Number(STATUS.exec(head)?.[1] ?? 0);
+    if (status >= 300 && status < 400 && redirects > 0) {
+      const location = LOCATION.exec(head)?.[1]?.trim();
+      if (location) {
+        run.close(s);
+        exchange(run, t, viaProxy, new URL(location, url).toString(), redirects - 1);
+        return false;
+      }
+    }
+    if (status < 200 || status > 299) { run.settle(fail(`HTTP ${status}`)); return false; }
+    if (!t.receive) { run.settle(ok(`HTTP ${status}`)); return false; }
+    return true;
+  };
+
+  const judgeBody = (capped: boolean): void => {
+    const body = Buffer.concat(parts).toString('latin1');
+    const re = cached(receivePatterns, t.receive, () => new RegExp(t.receive));
+    run.settle(re.test(body) ? ok(`HTTP ${status}`)
+      : fail(`HTTP ${status}, body does not match /${t.receive}/${capped ? ` (first ${BODY_CAP} bytes read)` : ''}`));
+  };
+
+  const takeBody = (chunk: Buffer): void => {
+    if (chunk.length === 0) return;
+    const room = BODY_CAP - held;
+    parts.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
+    held += Math.min(room, chunk.length);
+    if (held >= BODY_CAP) judgeBody(true);
+  };
+
+  const takeHead = (chunk: Buffer): void => {
+    const probe = tail.length ? Buffer.concat([tail, chunk]) : chunk;
+    const at = probe.indexOf(HEAD_END);
+    if (at < 0) {
+      held += chunk.length;
+      if (held > HEAD_CAP) { run.settle(fail(`HTTP: headers longer than ${HEAD_CAP} bytes`)); return; }
+      parts.push(chunk);
+      tail = probe.subarray(Math.max(0, probe.length - 3));
+      return;
+    }
+    const end = at + HEAD_END.length - tail.length;
+    parts.push(chunk.subarray(0, end));
+    const head = Buffer.concat(parts).toString('latin1', 0, held + end - HEAD_END.length);
+    headDone = true;
+    parts.length = 0;
+    held = 0;
+    if (judgeHead(head)) takeBody(chunk.subarray(end));
+  };
+
+  s.once(req.tls ? 'secureConnect' : 'connect', () => s.write(req.text));
+  // A bad redirect URL throws inside these handlers: the check is down with the reason.
+  s.on('data', (chunk: Buffer) => {
+    try { if (headDone) takeBody(chunk); else takeHead(chunk); } catch (e) { run.settle(fail(errorText(e))); }
+  });
+  s.on('end', () => {
+    try {
+      if (headDone) { judgeBody(false); return; }
+      // A reply that ends before its head does is judged on what came (a status line alone is enough).
+      headDone = true;
+      const head = Buffer.concat(parts).toString('latin1');
+      parts.length = 0;
+      held = 0;
+      if (judgeHead(head)) judgeBody(false);
+    } catch (e) { run.settle(fail(errorText(e))); }
+  });
+}
+
+export const http: CheckType = { run: (run, t) => start(run, t, 'http') };
+export const https: CheckType = { run: (run, t) => start(run, t, 'https') };
+export const httpProxy: CheckType = { run: (run, t) => start(run, t, 'proxy') };
