@@ -29,3 +29,29 @@ export class InputErrors extends Error {
     this.name = 'InputErrors';
   }
 }
+
+/** How the CLI reports a failure: one line for what the user can act on, a stack for a bug. */
+export interface FailureReport {
+  text: string;
+  exitCode: 1 | 2;
+  bug: boolean;
+}
+
+/**
+ * The JavaScript engine's own errors (a TypeError, a RangeError, ...) or a non-Error thrown are
+ * programming mistakes; an Error thrown on purpose — bad input (exit 2), the daemon not running,
+ * a refused request, a system call failing (exit 1) — is a message.
+ */
+export function reportFailure(err: unknown): FailureReport {
+  if (err instanceof InputError) return { text: err.describe(), exitCode: 2, bug: false };
+  if (err instanceof InputErrors) return { text: err.message, exitCode: 2, bug: false };
+  if (!(err instanceof Error)) return { text: `unexpected failure: ${String(err)}`, exitCode: 1, bug: true };
+  const engine = [TypeError, RangeError, ReferenceError, SyntaxError, EvalError, URIError].some((E) => err instanceof E);
+  if (engine) return { text: err.stack ?? err.message, exitCode: 1, bug: true };
+  const { code, syscall, address } = err as NodeJS.ErrnoException & { address?: string };
+  // A control client that passes the socket's error on as it is.
+  if (syscall === 'connect' && (code === 'ENOENT' || code === 'ECONNREFUSED')) {
+    return { text: `aavip is not running here (nothing listens on ${address ?? 'the control socket'})`, exitCode: 1, bug: false };
+  }
+  return { text: err.message, exitCode: 1, bug: false };
+}
