@@ -1,81 +1,21 @@
 // `aavip ldirectord [-f FILE] check|start|stop|reload|status`: the ldirectord role.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { InputError } from '../errors.js';
-import { log } from '../log.js';
 import { desiredWhenHealthy, type IpvsServiceState } from '../lvs/config/desired.js';
 import { DEFAULT_CONFIG_NAME, resolveConfigPath } from '../lvs/config/files.js';
 import type { LdirectordConfig } from '../lvs/config/model.js';
 import { loadLdirectordConfigSync as loadLdirectordConfig } from '../lvs/config/parse.js';
-import { Director } from '../lvs/director.js';
-import { openIpvs, type IpvsKind } from '../lvs/ipvs/index.js';
+import type { IpvsKind } from '../lvs/ipvs/index.js';
+import { pidFile, RUN_DIR, runDirector, runningPid, statusFile, waitUntil } from '../lvs/supervisor.js';
 import { positiveInt } from './options.js';
 import { table } from './progress.js';
-
-const RUN_DIR = process.env.AAVIP_RUN_DIR ?? '/run/aavip';
-const pidFile = (config: string) => `${RUN_DIR}/ldirectord.${basename(config)}.pid`;
-const statusFile = (config: string) => `${RUN_DIR}/ldirectord.${basename(config)}.json`;
 
 function ipvsOption(text: string): IpvsKind {
   if (text !== 'netlink' && text !== 'ipvsadm') throw new InvalidArgumentError('netlink or ipvsadm');
   return text;
-}
-
-/** The PID of a running director for this file, 'stale' if its PID file outlived it, or undefined. */
-function runningPid(config: string): number | 'stale' | undefined {
-  const text = existsSync(pidFile(config)) ? readFileSync(pidFile(config), 'utf8').trim() : '';
-  if (!text) return undefined;
-  const pid = Number(text);
-  try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return cmdline.includes('ldirectord') ? pid : 'stale';
-  } catch { return 'stale'; }
-}
-
-async function waitUntil(fn: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) { if (fn()) return true; await new Promise((r) => setTimeout(r, 100)); }
-  return fn();
-}
-
-/** Runs the director in this process until SIGTERM; SIGHUP (or a changed file with autoreload) reloads. */
-export async function runDirector(file: string, ipvsKind: IpvsKind, concurrency: number, onReady?: (d: Director) => void): Promise<void> {
-  const config = loadLdirectordConfig(file);
-  const ipvs = await openIpvs(ipvsKind);
-  const director = new Director(config, ipvs, { log: log.child({ role: 'ldirectord', config: basename(file) }), concurrency });
-  const digest = () => createHash('md5').update(readFileSync(file)).digest('hex');
-  let seen = digest();
-  const writeStatus = () => writeFileSync(statusFile(file), JSON.stringify({ pid: process.pid, ipvs: ipvs.kind, rounds: director.rounds, virtualServices: director.status() }));
-  const reload = async (why: string) => {
-    try {
-      const next = loadLdirectordConfig(file);
-      seen = digest();
-      await director.reload(next);
-      log.info({ why }, 'reloaded');
-    } catch (e) {
-      // A broken file never tears down the running configuration.
-      log.error({ err: e instanceof InputError ? e.describe() : (e as Error).message }, 'reload failed; keeping the running configuration');
-    }
-  };
-  await director.start();
-  writeStatus();
-  onReady?.(director);
-  const tick = setInterval(() => {
-    writeStatus();
-    if (director.currentConfig.globals.autoreload) {
-      try { if (digest() !== seen) { log.info(`Configuration file '${file}' has changed on disk - reread new configuration`); void reload('autoreload'); } } catch { /* file briefly absent */ }
-    }
-  }, 1000);
-  process.on('SIGHUP', () => void reload('SIGHUP'));
-  await new Promise<void>((resolve) => {
-    const stop = () => { clearInterval(tick); void director.stop().then(() => { ipvs.close?.(); resolve(); }); };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
 }
 
 /** ldirectord's default: the name `ldirectord.cf`, found as resolveConfigFile finds names. */
@@ -183,6 +123,8 @@ export function register(program: Command): Command {
       const rows: (string | number)[][] = [];
       for (const v of st.virtualServices) for (const r of v.realServers) rows.push([v.virtualService, r.address, r.state, r.weight ?? '-', r.message]);
       process.stdout.write(table(['virtual service', 'real server', 'state', 'weight', 'last check'], rows) + '\n');
+      // A service the kernel refused is not in the table at all: say so, with the kernel's reason.
+      for (const v of st.virtualServices) if (v.ipvsError) process.stdout.write(`${v.virtualService}: not in IPVS: ${v.ipvsError}\n`);
     });
   return ld;
 }
