@@ -3,10 +3,14 @@
 // Sockets are counted in /proc: the process's socket fds (/proc/self/fd) whose inode the kernel
 // lists as UDP or TCP (/proc/self/net/*), the TCP ones also by the test server's port.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { negotiateCheck, type CheckTarget } from '../../src/lvs/checks/checks.js';
+import { externalCheck, negotiateCheck, type CheckTarget } from '../../src/lvs/checks/checks.js';
+import { startCheck } from '../../src/lvs/checks/lifecycle.js';
 
 const HOST = '127.0.0.1';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -206,5 +210,70 @@ describe('an HTTP server with an endless body or endless headers', () => {
     expect(r).toEqual({ up: false, message: 'HTTP: headers longer than 16384 bytes' });
     expect(await eventually(() => head.closedByPeer === 1)).toBe(true);
     expect(ownTcpSocketsTo(head.port)).toBe(0);
+  });
+});
+
+describe('the life cycle itself', () => {
+  it('an external command still running at the deadline is killed, and the check is down', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aavip-checks-'));
+    const script = join(dir, 'hang.sh');
+    writeFileSync(script, `#!/bin/sh\necho $$ > ${dir}/pid\nexec sleep 30\n`);
+    chmodSync(script, 0o755);
+    try {
+      const r = await externalCheck(target({ checkcommand: script, timeoutMs: 500 }));
+      expect(r).toEqual({ up: false, message: 'external check timed out' });
+      const pid = Number(readFileSync(join(dir, 'pid'), 'utf8'));
+      expect(await eventually(() => !existsSync(`/proc/${pid}`))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a check that throws is down with the reason; one that opens after it ended is refused', async () => {
+    let late: unknown;
+    const r = await startCheck('probe', {
+      run: (run) => {
+        run.tcp(HOST, 1);
+        setImmediate(() => { try { run.tcp(HOST, 1); } catch (e) { late = e; } });
+        throw new Error('bad request line');
+      },
+    }, target({}));
+    expect(r).toEqual({ up: false, message: 'bad request line' });
+    expect(await eventually(() => late !== undefined)).toBe(true);
+    expect((late as Error).message).toBe('probe check has ended: nothing more may be opened');
+  });
+
+  it('a timer a check set is not run once the check has ended', async () => {
+    let fired = false;
+    const r = await startCheck('probe', { run: (run) => { run.after(200, () => { fired = true; }); run.settle({ up: true, message: 'early' }); } }, target({}));
+    expect(r).toEqual({ up: true, message: 'early' });
+    await sleep(400);
+    expect(fired).toBe(false);
+  });
+});
+
+describe('http redirects', () => {
+  let srv: Server;
+  let port: number;
+  beforeAll(async () => {
+    srv = createHttpServer((req, res) => {
+      if (req.url === '/a') res.writeHead(302, { Location: '/b' }).end();
+      else if (req.url === '/b') res.end('landed OK');
+      else res.writeHead(302, { Location: '/loop' }).end();
+    });
+    await new Promise<void>((r) => srv.listen(0, HOST, () => r()));
+    port = (srv.address() as { port: number }).port;
+    servers.push(srv);
+  });
+  const http = (request: string) => target({ service: 'http', request, receive: 'landed', port, realPort: port, virtualPort: 80, timeoutMs: 3000 });
+
+  it('follows a redirect and matches the final body; each hop\'s connection is closed', async () => {
+    expect(await negotiateCheck(http('/a'))).toEqual({ up: true, message: 'HTTP 200' });
+    expect(ownTcpSocketsTo(port)).toBe(0);
+  });
+
+  it('gives up after 5 redirects', async () => {
+    expect(await negotiateCheck(http('/loop'))).toEqual({ up: false, message: 'HTTP 302' });
+    expect(ownTcpSocketsTo(port)).toBe(0);
   });
 });
