@@ -222,6 +222,9 @@ export class Director {
       if (now && now.reason !== before?.reason) this.opts.log.error({ virtualService: virtualId(v), op: now.op, reason: now.reason }, `IPVS refused virtual service ${virtualId(v)}: ${now.reason}; the others are managed, it is retried every round`);
       if (!now && before) this.opts.log.info({ virtualService: virtualId(v) }, `IPVS accepted virtual service ${virtualId(v)}`);
     }
+    // A service left out by a reload whose removal the kernel refused.
+    const configured = new Set(this.config.virtualServices.map((v) => keyOf(v, this.config)));
+    for (const r of refused) if (!configured.has(r.key)) this.opts.log.error({ service: r.key, op: r.op, reason: r.reason }, `IPVS refused to ${r.op} ${r.key}: ${r.reason}`);
     this.refused = next;
   }
 

@@ -33,6 +33,24 @@ describe('the ldirectord role on real IPVS', () => {
     expect(r.afterStop).not.toMatch(/TCP|UDP|FWM/);
   });
 
+  it('manages the other services when the kernel refuses one (unknown scheduler), reports it, and adds it once the file is fixed', () => {
+    expect(r.table1).not.toMatch(/198\.18\.0\.100:81/);
+    expect(r.status1.virtualServices.map((v: any) => [v.virtualService, v.ipvsError])).toEqual([
+      ['tcp:198.18.0.100:80', null], ['tcp:198.18.0.100:81', 'Scheduler or persistence engine not found (ENOENT)'],
+    ]);
+    expect(r.tableFixed).toMatch(/TCP\s+198\.18\.0\.100:81 rr/);
+    expect(r.tableFixed).toMatch(/198\.18\.2\.11:8080\s+Masq\s+3/);
+    expect(r.statusFixed.virtualServices.map((v: any) => v.ipvsError)).toEqual([null, null]);
+    // Through ipvsadm too: the refusal is ipvsadm's failure, and :80 is managed all the same.
+    expect(r.status2.virtualServices[1].ipvsError).toMatch(/ipvsadm .*-s wrrr/);
+  });
+
+  it('starts, lists and stops a connection-sync daemon over netlink, as ipvsadm reads it', () => {
+    expect(r.sync.listed).toEqual([{ state: 'master', interface: 'eth0', syncId: 7, maxLength: 1400, group: '239.1.2.3', port: 8848, ttl: 2 }]);
+    expect(r.sync.shown).toMatch(/master sync daemon \(mcast=eth0, syncid=7, maxlen=1400, group=239\.1\.2\.3, port=8848, ttl=2\)/);
+    expect(r.sync.after).toEqual([]);
+  });
+
   it('reaches the same table through ipvsadm', () => {
     const rows = (t: string) => t.split('\n').filter((l) => /^(TCP|  ->)/.test(l) && !/RemoteAddress/.test(l)).map((l) => l.trim().split(/\s+/).slice(0, 3).join(' '));
     expect(rows(r.table2)).toEqual(rows(r.table1));
