@@ -5,6 +5,7 @@
 import { execFile } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
+import { stderrDestination } from '../log.js';
 
 /** The OCF exit codes (resource-agent API 1.0), as Pacemaker reads them. */
 export const OCF = {
@@ -147,9 +148,10 @@ export function clusterLogger(agent: string, env: Env): Logger {
   const tag = `${agent}(${instance ?? '-'})[${process.pid}]`;
   const facility = env.HA_LOGFACILITY && env.HA_LOGFACILITY !== 'none' ? env.HA_LOGFACILITY : undefined;
   const files = [...new Set([env.HA_LOGFILE, env.HA_DEBUGLOG].filter((f): f is string => !!f))];
+  const stderr = stderrDestination(); // a full disk or a closed pipe loses lines, not the action
   const stream = {
     write(line: string) {
-      process.stderr.write(line);
+      stderr.write(line);
       for (const f of files) { try { appendFileSync(f, line); } catch { /* a log file we cannot write must not fail the action */ } }
       if (facility) {
         try {
