@@ -49,12 +49,22 @@ export function sendGratuitousArp(ifname: string, ip: string, mac: string, count
   load().sendGratuitousArp(ifname, addr.bytes, macBytes, count);
 }
 
+/** The last nftRun queued: calls run one at a time, in the order they were made. */
+let nftTail: Promise<unknown> = Promise.resolve();
+
 /**
  * Runs an nft script (as `nft -f -` reads it) in this process through libnftables, on libuv's
- * thread pool: one transaction. Undefined if the addon was built without it; rejects with nft's
- * message if the kernel refused.
+ * thread pool: one transaction. Calls run in call order (the thread pool alone would not keep
+ * it, and a renewal must not overtake the ownership change made before it). Undefined if the
+ * addon is missing or was built without libnftables; rejects with nft's message if refused.
  */
 export function nativeNftRun(): ((script: string) => Promise<void>) | undefined {
-  const a = load();
-  return a.nftRun ? (script) => a.nftRun!(script) : undefined;
+  let a: NativeAddon;
+  try { a = load(); } catch { return undefined; }
+  if (!a.nftRun) return undefined;
+  return (script) => {
+    const done = nftTail.then(() => a.nftRun!(script));
+    nftTail = done.catch(() => undefined);
+    return done;
+  };
 }
