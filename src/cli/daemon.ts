@@ -4,9 +4,12 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { controlSocketOf, loadClusterConfig, type ClusterConfig } from '../config/cluster.js';
 import { createDataplane } from '../dataplane/index.js';
 import { vipCidr } from '../dataplane/vipspec.js';
+import { InputError } from '../errors.js';
 import { log } from '../log.js';
-import { askDaemon as ask } from '../membership/control.js';
-import { Daemon, type DaemonStatus } from '../membership/daemon.js';
+import { askDaemon as ask } from '../daemon/control-client.js';
+import type { DaemonStatus } from '../daemon/control-protocol.js';
+import { runningDaemon } from '../daemon/instance-lock.js';
+import { DaemonService } from '../daemon/service.js';
 import { table } from './progress.js';
 
 const DEFAULT_CONFIG = '/etc/aavip/cluster.yaml';
@@ -26,15 +29,20 @@ const withConfig = (cmd: Command) => cmd
 const load = (o: ConfigOptions): ClusterConfig => loadClusterConfig(o.config, { local: o.node });
 const socketOf = (o: ConfigOptions): string => controlSocketOf(o.config, { local: o.node });
 
+interface LvsStatus { virtualService: string; realServers: { address: string; state: string; weight?: number }[] }
+
 function printStatus(s: DaemonStatus): void {
   const lines = [
     `Cluster ${s.cluster}: node ${s.local.name} (id ${s.local.id}), view epoch ${s.view.epoch} since ${s.view.since}, ${s.view.quorate ? 'quorate' : 'NO QUORUM'}${s.joined ? '' : ' (joining)'}`,
     `Nodes: ${s.nodes.map((n) => `${n.name}${n.live ? '' : ' (OFFLINE)'}${n.weight === 0 ? ' (drained)' : ''}`).join(', ')}`,
+    ...(s.disagreeing.length ? [`CONFIGURATION DIFFERS on ${s.disagreeing.join(', ')}: owners follow what most nodes have; reload every node with the same cluster.yaml`] : []),
     '',
-    table(['VIP', 'backend', ...s.nodes.map((n) => n.name), 'here: owned/incoming/draining'],
-      s.vips.map((v) => [v.vip, v.backend, ...s.nodes.map((n) => v.perNode[n.name] ?? 0), `${v.local.owned.length}/${v.local.incoming.length}/${v.local.draining.length}`])),
+    table(['VIP', 'backend', 'hashmode', 'seed', ...s.nodes.map((n) => n.name), 'here: owned/incoming/draining', 'lease'],
+      s.vips.map((v) => [v.vip, v.backend, v.hashmode, `0x${v.seed.toString(16)}`, ...s.nodes.map((n) => v.perNode[n.name] ?? 0),
+        `${v.local.owned.length}/${v.local.incoming.length}/${v.local.draining.length}${v.excluded.length ? ` (left out: ${v.excluded.join(', ')})` : ''}`,
+        v.leaseMs === undefined ? '-' : `${v.leaseMs} ms`])),
     '',
-    ...(s.lvs ? ['', table(['virtual service', 'real server', 'state', 'weight'], s.lvs.flatMap((v) => v.realServers.map((r) => [v.virtualService, r.address, r.state, r.weight ?? '-']))), ''] : []),
+    ...(s.lvs ? ['', table(['virtual service', 'real server', 'state', 'weight'], (s.lvs as LvsStatus[]).flatMap((v) => v.realServers.map((r) => [v.virtualService, r.address, r.state, r.weight ?? '-']))), ''] : []),
     `Heartbeats: ${s.counters.accepted} accepted, ${s.counters.forged} forged, ${s.counters.replayed} replayed, ${s.counters.truncated} truncated, ${s.counters.malformed} malformed, ${s.counters.unknownSender} from unknown senders`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
@@ -45,13 +53,12 @@ export function register(program: Command): void {
     .option('--remove-on-stop', 'on SIGTERM/SIGINT remove this node\'s VIPs and let the peers take its buckets over at once (default: leave the rules serving, so a restart keeps the VIP up)')
     .option('--nice <n>', 'the daemon\'s nice value: heartbeats must keep time on a busy machine (corosync runs real-time for the same reason); 0 leaves it as it is', niceValue, -10)
     .action(async (o: ConfigOptions & { removeOnStop?: boolean; nice: number }) => {
-      const daemon = Daemon.load(o.config, { local: o.node }, log);
       if (o.nice !== 0) {
         try { setPriority(o.nice); } catch (e) { log.warn({ nice: o.nice, err: (e as Error).message }, 'could not raise the daemon\'s priority'); }
       }
-      await daemon.start();
-      // SIGHUP re-reads the configuration; a broken file is logged and changes nothing.
-      const onHup = () => { void daemon.reload(); };
+      const daemon = await DaemonService.start(o.config, { local: o.node }, log);
+      // SIGHUP re-reads the configuration; a broken file is logged (by reload) and changes nothing.
+      const onHup = () => { daemon.reload().catch((e: Error) => log.error({ err: e.message }, 'reload failed')); };
       process.on('SIGHUP', onHup);
       await new Promise<void>((resolve) => {
         const stop = () => { process.off('SIGHUP', onHup); void daemon.stop({ remove: o.removeOnStop }).then(resolve); };
@@ -84,7 +91,7 @@ export function register(program: Command): void {
   withConfig(program.command('reload').description('make the running daemon re-read its configuration (as SIGHUP does); a broken file changes nothing'))
     .action(async (o: ConfigOptions) => {
       // Validate here too, so that the mistakes are printed with their lines.
-      const r = await ask(load(o).controlSocket, { cmd: 'reload' });
+      const r = await ask(load(o).controlSocket, { cmd: 'reload', file: o.config });
       if (r.error) throw new Error(r.error);
       process.stderr.write(r.changes.length ? `reloaded: ${r.changes.join('; ')}\n` : 'reloaded: nothing changed\n');
     });
@@ -92,6 +99,12 @@ export function register(program: Command): void {
   withConfig(program.command('down').description('remove this node\'s VIPs from the kernel (the daemon leaves them in place when it stops)'))
     .action(async (o: ConfigOptions) => {
       const config = load(o);
+      // Taking the rules from under a running daemon would leave its buckets unserved until it
+      // re-adds them: the daemon must stop first (or hand its buckets over with drain).
+      const pid = await runningDaemon(config.controlSocket);
+      if (pid !== undefined) {
+        throw new InputError(`the daemon is running for this node${pid > 0 ? ` (pid ${pid})` : ''}: stop it with --remove-on-stop (its peers take its buckets at once), or \`aavip drain\` first`);
+      }
       for (const vip of config.vips) {
         const dp = await createDataplane(vip.backend);
         await dp.remove(vip);

@@ -19,8 +19,8 @@ export async function vipLockPath(vip: VipSpec): Promise<string> {
   return `${lockDir()}/vip-${netns}-${formatAddress(vip.address).replace(/[:.]/g, '_')}.lock`;
 }
 
-/** Holds an exclusive flock on `path` until release() (or until this process dies). */
-async function acquire(path: string, timeoutMs: number): Promise<() => Promise<void>> {
+/** Holds an exclusive flock on `path` until release() (or until this process dies); timeoutMs 0 does not wait. */
+export async function holdLock(path: string, timeoutMs: number): Promise<() => Promise<void>> {
   // `flock -w T FILE sh -c ...` prints once it holds the lock, then waits for stdin to close.
   const child = spawn('flock', ['--exclusive', '--wait', String(Math.ceil(timeoutMs / 1000)), path, 'sh', '-c', 'echo locked; exec cat >/dev/null'],
     { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -44,6 +44,6 @@ async function acquire(path: string, timeoutMs: number): Promise<() => Promise<v
 
 export async function withVipLock<T>(vip: VipSpec, fn: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
   await mkdir(lockDir(), { recursive: true });
-  const release = await acquire(await vipLockPath(vip), timeoutMs);
+  const release = await holdLock(await vipLockPath(vip), timeoutMs);
   try { return await fn(); } finally { await release(); }
 }

@@ -37,12 +37,15 @@ export interface OwnershipChange {
  * Owners of every bucket in a view. A drained node (weight 0) is left out like a dead one but
  * keeps its configured weight for its home buckets: draining it moves only its own buckets,
  * evenly, and taking its share back moves only those back. Without quorum nobody owns anything.
+ * Home weights are the ones the live nodes agree on (the view's `home`, else `nodes`); nodes the
+ * view leaves out of `vip` (their parameters for it differ) own none of its buckets.
  */
-export function ownersOfView(view: View, nodes: readonly Member[], buckets: number, strategy?: Strategy): Owners {
+export function ownersOfView(view: View, nodes: readonly Member[], buckets: number, strategy?: Strategy, vip?: string): Owners {
   if (!view.quorate) return new Array(buckets).fill(0);
   const weight = (id: number) => view.members.find((m) => m.id === id)?.weight ?? 0;
-  const home = nodes.map((n) => ({ id: n.id, weight: weight(n.id) > 0 ? weight(n.id) : n.weight }));
-  return assign(home, new Set(view.live.filter((id) => weight(id) > 0)), buckets, strategy);
+  const out = new Set(vip !== undefined ? view.excluded?.[vip] ?? [] : []);
+  const home = (view.home ?? nodes).map((n) => ({ id: n.id, weight: weight(n.id) > 0 ? weight(n.id) : n.weight }));
+  return assign(home, new Set(view.live.filter((id) => weight(id) > 0 && !out.has(id))), buckets, strategy);
 }
 
 export class BucketKeeper {
@@ -74,7 +77,7 @@ export class BucketKeeper {
   onView(view: View, now: number, previous?: Owners): OwnershipChange {
     const { local } = this.opts;
     const before = previous ?? this.owners;
-    const after = ownersOfView(view, this.opts.nodes, this.opts.buckets, this.opts.strategy);
+    const after = ownersOfView(view, this.opts.nodes, this.opts.buckets, this.opts.strategy, this.opts.vip);
     const change: OwnershipChange = { gained: [], lost: [], drainingStarted: [], drainingEnded: [], promoted: [] };
     const live = new Set(view.live);
     for (let i = 0; i < after.length; i++) {

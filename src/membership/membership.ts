@@ -8,7 +8,11 @@
 // the relay. A peer whose latest evidence says it is pausing (a daemon restart whose kernel rules
 // keep serving) stays live for the restart grace instead.
 import type { Member } from '../assignment/assign.js';
+import { agree, agreedMembers, type ClusterFacts } from './agreement.js';
 import type { Hearsay, Heartbeat, WeightSetting } from './wire.js';
+
+/** A weight setting stamped further than this ahead of the local wall clock is ignored (a hostile or broken stamp must not block every later setting). */
+export const MAX_STAMP_AHEAD_MS = 24 * 3600_000;
 
 export type Quorum = 'majority' | 'ignore';
 
@@ -21,6 +25,14 @@ export interface MembershipOptions {
   /** How long a peer that announced a pause (a daemon restart) stays live without heartbeats. */
   restartGraceMs?: number;
   quorum: Quorum;
+  /**
+   * This daemon's incarnation. When given, a peer's heartbeats count as evidence only once one of
+   * them shows it has heard this incarnation: recorded heartbeats replayed to a daemon that has
+   * just restarted (and so remembers no sequence numbers) fake nothing.
+   */
+  incarnation?: number;
+  /** What decides owners here (agreement.ts); peers' facts arrive in their heartbeats. */
+  facts?: ClusterFacts;
 }
 
 export interface View {
@@ -31,11 +43,19 @@ export interface View {
   quorate: boolean;
   /** Every configured node with its current weight (configured, or as set at run time). */
   members: Member[];
+  /** The configured weights the live nodes agree on (agreement.ts): what home buckets are dealt by. */
+  home?: Member[];
+  /** Per VIP, live nodes left out because their parameters for it differ from the agreed ones. */
+  excluded?: Record<string, number[]>;
+  /** Live nodes whose facts differ from the agreed ones. */
+  dissenters?: number[];
 }
 
 /** What decides the owners of a view, as a string: nodes that agree on it compute the same owners. */
-export const viewKey = (v: Pick<View, 'live' | 'members' | 'quorate'>): string =>
-  `${v.quorate ? 'q' : 'nq'}/${v.live.join(',')}/${v.members.map((m) => `${m.id}:${m.weight}`).join(',')}`;
+export const viewKey = (v: Pick<View, 'live' | 'members' | 'quorate' | 'home' | 'excluded'>): string =>
+  `${v.quorate ? 'q' : 'nq'}/${v.live.join(',')}/${v.members.map((m) => `${m.id}:${m.weight}`).join(',')}`
+  + (v.home ? `/h${v.home.map((m) => `${m.id}:${m.weight}`).join(',')}` : '')
+  + (v.excluded && Object.keys(v.excluded).length ? `/x${JSON.stringify(Object.entries(v.excluded).sort())}` : '');
 
 export interface Counters {
   accepted: number;
@@ -45,6 +65,10 @@ export interface Counters {
   malformed: number;
   unknownSender: number;
   wrongCluster: number;
+  /** Heartbeats of a peer that has not yet shown it heard this incarnation (not evidence yet). */
+  unconfirmed: number;
+  /** Weight settings refused for a stamp too far ahead. */
+  futureStamps: number;
 }
 
 interface Peer {
@@ -52,7 +76,16 @@ interface Peer {
   seq: number;
   heardAt: number;
   last: Heartbeat;
+  /** Has this incarnation of the peer shown it heard ours (see MembershipOptions.incarnation)? */
+  fresh: boolean;
+  /** The latest of our sequence numbers the peer says it heard (this incarnation of ours). */
+  ourSeq?: number;
+  /** Its recent heartbeats' (own seq, our seq it had heard by then), oldest first: what it relayed of us. */
+  relayed: { seq: number; ourSeq: number }[];
 }
+
+/** How many of a peer's recent heartbeats are remembered for relays (a few seconds' worth). */
+const RELAY_MEMORY = 64;
 
 interface Evidence {
   at: number;
@@ -75,7 +108,7 @@ export class Membership {
   private lastStamp = 0;
   private opts: MembershipOptions;
   private current: View;
-  readonly counters: Counters = { accepted: 0, replayed: 0, forged: 0, truncated: 0, malformed: 0, unknownSender: 0, wrongCluster: 0 };
+  readonly counters: Counters = { accepted: 0, replayed: 0, forged: 0, truncated: 0, malformed: 0, unknownSender: 0, wrongCluster: 0, unconfirmed: 0, futureStamps: 0 };
 
   constructor(opts: MembershipOptions) {
     if (!opts.nodes.some((n) => n.id === opts.local)) throw new Error(`local node ${opts.local} is not configured`);
@@ -87,7 +120,7 @@ export class Membership {
    * New timing or configured weights (a configuration reload); takes effect at the next tick.
    * The node set and the local node cannot change while running.
    */
-  reconfigure(opts: Pick<MembershipOptions, 'nodes' | 'deadtimeMs' | 'restartGraceMs' | 'quorum'>): void {
+  reconfigure(opts: Pick<MembershipOptions, 'nodes' | 'deadtimeMs' | 'restartGraceMs' | 'quorum' | 'facts'>): void {
     const ids = (nodes: readonly Member[]) => nodes.map((n) => n.id).sort((a, b) => a - b).join();
     if (ids(opts.nodes) !== ids(this.opts.nodes)) throw new Error('the set of nodes cannot change while running');
     this.opts = { ...this.opts, ...opts };
@@ -105,8 +138,11 @@ export class Membership {
     return this.opts.nodes.some((n) => n.id === id);
   }
 
-  /** An authenticated heartbeat: accepted only if it is newer than anything heard from its sender. */
-  receive(hb: Heartbeat, now: number): Verdict {
+  /**
+   * An authenticated heartbeat: accepted only if it is newer than anything heard from its sender.
+   * `wall` (the local wall clock) bounds the stamps of weight settings it may carry.
+   */
+  receive(hb: Heartbeat, now: number, wall?: number): Verdict {
     if (hb.from === this.opts.local || !this.configured(hb.from)) {
       this.counters.unknownSender++;
       return 'unknown-sender';
@@ -116,21 +152,61 @@ export class Membership {
       this.counters.replayed++;
       return 'replayed';
     }
-    this.peers.set(hb.from, { incarnation: hb.incarnation, seq: hb.seq, heardAt: now, last: hb });
+    const mine = hb.heard.find((h) => h.node === this.opts.local);
+    const echoes = this.opts.incarnation === undefined || mine?.inc === this.opts.incarnation;
+    const same = known?.incarnation === hb.incarnation;
+    const fresh = (same && known.fresh) || echoes;
+    const ourSeq = mine && echoes && mine.seq !== undefined ? mine.seq : same ? known.ourSeq : undefined;
+    const relayed = same ? known.relayed : [];
+    if (ourSeq !== undefined) { relayed.push({ seq: hb.seq, ourSeq }); if (relayed.length > RELAY_MEMORY) relayed.shift(); }
+    this.peers.set(hb.from, { incarnation: hb.incarnation, seq: hb.seq, heardAt: now, last: hb, fresh, ourSeq, relayed });
     this.counters.accepted++;
+    if (!fresh) { this.counters.unconfirmed++; return 'accepted'; }
     this.witness(hb.from, { at: now, paused: hb.paused === true, leaving: hb.leaving === true });
     for (const h of hb.heard) {
       if (h.node !== this.opts.local && this.configured(h.node)) this.witness(h.node, { at: now - h.ageMs, paused: h.paused }, true);
     }
-    for (const s of hb.weights) if (this.configured(s.node)) this.adopt(s);
+    for (const s of hb.weights) {
+      if (!this.configured(s.node)) continue;
+      if (wall !== undefined && s.stamp > wall + MAX_STAMP_AHEAD_MS) { this.counters.futureStamps++; continue; }
+      this.adopt(s);
+    }
     return 'accepted';
+  }
+
+  /**
+   * For each live peer, the latest of this node's heartbeats (by sequence number) it is known to
+   * have had news of: what bounds how long this node may keep serving (lease.ts), since the peer
+   * declares us dead a deadtime after its latest news, which is no older than the sending of that
+   * heartbeat. Its own echo counts, and so does a relay's: if the peer heard Q's heartbeat k, and
+   * Q had heard our heartbeat m when it sent k, Q's hearsay told the peer of m. Undefined for a
+   * live peer that has not shown it heard us at all.
+   */
+  confirmedSeqs(now: number): Map<number, number | undefined> {
+    // Only peers heard directly and running: a peer that is pausing (a restart) judges nobody,
+    // and one heard only by hearsay is told of us by the same relays that tell us of it.
+    const live = [...this.peers].filter(([id, p]) => p.fresh && this.isLive(id, now) && !p.last.paused && now - p.heardAt <= this.opts.deadtimeMs);
+    const out = new Map<number, number | undefined>();
+    for (const [id, p] of live) {
+      let best = p.ourSeq;
+      for (const [q, relay] of live) {
+        const heardQ = q === id ? undefined : p.last.heard.find((h) => h.node === q && h.inc === relay.incarnation);
+        if (heardQ?.seq === undefined) continue;
+        for (let i = relay.relayed.length - 1; i >= 0; i--) {
+          if (relay.relayed[i].seq <= heardQ.seq) { best = Math.max(best ?? -Infinity, relay.relayed[i].ourSeq); break; }
+        }
+      }
+      out.set(id, best);
+    }
+    return out;
   }
 
   private witness(id: number, e: Evidence, hearsay = false): void {
     const had = this.evidence.get(id);
     // Only the peer itself ends its leaving (a new daemon's heartbeat); hearsay may be a late echo.
     if (had?.leaving && hearsay) return;
-    if (!had || e.at > had.at || (e.at === had.at && !e.paused)) this.evidence.set(id, e);
+    // At the same moment the peer's own latest word wins (a pause right after a heartbeat); hearsay never un-pauses.
+    if (!had || e.at > had.at || (e.at === had.at && (!hearsay || !e.paused))) this.evidence.set(id, e);
   }
 
   private adopt(s: WeightSetting): void {
@@ -152,7 +228,7 @@ export class Membership {
   hearsay(now: number): Hearsay[] {
     const horizon = Math.max(this.opts.deadtimeMs, this.opts.restartGraceMs ?? 0);
     return [...this.peers].filter(([, p]) => now - p.heardAt <= horizon && !p.last.leaving)
-      .map(([node, p]) => ({ node, ageMs: Math.max(0, now - p.heardAt), paused: p.last.paused === true }));
+      .map(([node, p]) => ({ node, ageMs: Math.max(0, Math.round(now - p.heardAt)), paused: p.last.paused === true, inc: p.incarnation, seq: p.seq }));
   }
 
   /**
@@ -161,7 +237,7 @@ export class Membership {
    */
   setWeight(node: number, weight: number | null, now: number): WeightSetting {
     if (!this.configured(node)) throw new Error(`node ${node} is not configured`);
-    const s: WeightSetting = { node, weight, stamp: Math.max(now, this.lastStamp + 1), by: this.opts.local };
+    const s: WeightSetting = { node, weight, stamp: Math.max(Math.round(now), this.lastStamp + 1), by: this.opts.local };
     this.adopt(s);
     return s;
   }
@@ -182,8 +258,7 @@ export class Membership {
   /** Re-evaluates liveness at `now`; returns the new view if anything changed. */
   tick(now: number): View | undefined {
     const next = this.compute(this.current.epoch, now);
-    const same = next.quorate === this.current.quorate && next.live.join() === this.current.live.join()
-      && next.members.every((m, i) => m.weight === this.current.members[i].weight);
+    const same = viewKey(next) === viewKey(this.current) && (next.dissenters ?? []).join() === (this.current.dissenters ?? []).join();
     if (same) return undefined;
     next.epoch = this.current.epoch + 1;
     this.current = next;
@@ -195,8 +270,17 @@ export class Membership {
       .filter((n) => n.id === this.opts.local || this.isLive(n.id, now))
       .map((n) => n.id)
       .sort((a, b) => a - b);
-    const members = this.opts.nodes.map((n) => ({ id: n.id, weight: this.weightOf(n.id) }));
     const quorate = this.opts.quorum === 'ignore' || live.length * 2 > this.opts.nodes.length;
-    return { epoch, live, quorate, members };
+    if (!this.opts.facts) {
+      const members = this.opts.nodes.map((n) => ({ id: n.id, weight: this.weightOf(n.id) }));
+      return { epoch, live, quorate, members };
+    }
+    const byNode = new Map<number, ClusterFacts>([[this.opts.local, this.opts.facts]]);
+    for (const id of live) { const f = this.peers.get(id)?.last.facts; if (f && id !== this.opts.local) byNode.set(id, f); }
+    const agreement = agree(live, byNode, this.opts.local);
+    const ids = this.opts.nodes.map((n) => n.id);
+    const home = agreedMembers(agreement, ids);
+    const members = home.map((m) => { const s = this.settings.get(m.id); return { id: m.id, weight: s && s.weight !== null ? s.weight : m.weight }; });
+    return { epoch, live, quorate, members, home, excluded: agreement.excluded, dissenters: agreement.dissenters };
   }
 }

@@ -2,6 +2,7 @@
 // cluster's shared key. Layout: "AAV1" | u16 body length | body | 32-byte HMAC(magic+length+body).
 // Anything that does not verify is dropped by the caller and counted; nothing of it is trusted.
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { ClusterFacts } from './agreement.js';
 
 const MAGIC = Buffer.from('AAV1');
 const MAC_LENGTH = 32;
@@ -41,6 +42,8 @@ export interface Heartbeat {
   paused?: boolean;
   /** Sent by a daemon that has removed its rules and is going away: peers take its buckets over at once. */
   leaving?: boolean;
+  /** What decides owners at the sender (agreement.ts). */
+  facts?: ClusterFacts;
 }
 
 /**
@@ -61,6 +64,10 @@ export interface Hearsay {
   ageMs: number;
   /** The peer's last heartbeat announced a pause (a restart). */
   paused: boolean;
+  /** The incarnation heard: the peer it names learns that this heartbeat is younger than its own start. */
+  inc?: number;
+  /** The latest sequence number heard from it: the peer learns which of its heartbeats got through (lease.ts). */
+  seq?: number;
 }
 
 /** Buckets (1-based) as a hex bitmap: bit b-1 of the little-endian byte string. Compact for 1024 buckets. */
@@ -82,9 +89,20 @@ function mac(key: Buffer, data: Buffer): Buffer {
   return createHmac('sha256', key).update(data).digest();
 }
 
+/** The largest body a heartbeat may have: one UDP datagram (the configuration is checked against it). */
+export const MAX_BODY = 0xffff - HEADER - MAC_LENGTH - 28;
+
+/** The body as sent: bucket lists travel as bitmaps, so 1,024 draining buckets cost 256 bytes, not 5,000. */
+const wireBody = (hb: Heartbeat): Buffer => Buffer.from(JSON.stringify({
+  ...hb, draining: Object.fromEntries(Object.entries(hb.draining).map(([k, v]) => [k, bucketBitmap(v, v.length ? Math.max(...v) : 0)])),
+}));
+
+/** A heartbeat's body size as it would be sent. */
+export const bodyBytes = (hb: Heartbeat): number => wireBody(hb).length;
+
 export function encodeHeartbeat(hb: Heartbeat, key: Buffer): Buffer {
-  const body = Buffer.from(JSON.stringify(hb));
-  if (body.length > 0xffff - HEADER - MAC_LENGTH) throw new Error('heartbeat too large');
+  const body = wireBody(hb);
+  if (body.length > MAX_BODY) throw new Error(`heartbeat too large (${body.length} bytes)`);
   const head = Buffer.alloc(HEADER);
   MAGIC.copy(head);
   head.writeUInt16BE(body.length, MAGIC.length);
@@ -98,7 +116,12 @@ const isWeightSetting = (x: unknown): x is WeightSetting => isObject(x) && Numbe
   && (x.weight === null || (typeof x.weight === 'number' && Number.isFinite(x.weight) && x.weight >= 0))
   && Number.isSafeInteger(x.stamp) && Number.isSafeInteger(x.by);
 const isHearsay = (x: unknown): x is Hearsay => isObject(x) && Number.isSafeInteger(x.node)
-  && Number.isSafeInteger(x.ageMs) && (x.ageMs as number) >= 0 && typeof x.paused === 'boolean';
+  && Number.isSafeInteger(x.ageMs) && (x.ageMs as number) >= 0 && typeof x.paused === 'boolean'
+  && (x.inc === undefined || Number.isSafeInteger(x.inc)) && (x.seq === undefined || Number.isSafeInteger(x.seq));
+const isBitmap = (x: unknown): x is string => typeof x === 'string' && /^([0-9a-f]{2})*$/.test(x);
+const isFacts = (x: unknown): x is ClusterFacts => isObject(x) && Array.isArray(x.weights)
+  && x.weights.every((w) => Array.isArray(w) && w.length === 2 && Number.isSafeInteger(w[0]) && typeof w[1] === 'number' && Number.isFinite(w[1]) && w[1] >= 0)
+  && isObject(x.vips) && Object.values(x.vips).every((d) => typeof d === 'string');
 
 export function decodeHeartbeat(packet: Buffer, key: Buffer, cluster: string): DecodeResult {
   if (packet.length < HEADER + MAC_LENGTH) return { ok: false, reason: 'truncated' };
@@ -107,16 +130,17 @@ export function decodeHeartbeat(packet: Buffer, key: Buffer, cluster: string): D
   if (packet.length !== HEADER + length + MAC_LENGTH) return { ok: false, reason: 'truncated' };
   const signed = packet.subarray(0, HEADER + length);
   if (!timingSafeEqual(mac(key, signed), packet.subarray(HEADER + length))) return { ok: false, reason: 'bad-mac' };
-  let hb: Heartbeat;
+  let hb: Heartbeat & { draining: Record<string, unknown> };
   try { hb = JSON.parse(signed.subarray(HEADER).toString('utf8')) as Heartbeat; } catch { return { ok: false, reason: 'malformed' }; }
   const valid = hb !== null && typeof hb === 'object' && typeof hb.cluster === 'string' && Number.isSafeInteger(hb.from)
     && Number.isSafeInteger(hb.incarnation) && Number.isSafeInteger(hb.seq) && isIntArray(hb.live) && Number.isSafeInteger(hb.epoch)
     && typeof hb.quorate === 'boolean' && typeof hb.view === 'string'
     && Array.isArray(hb.weights) && hb.weights.every(isWeightSetting) && Array.isArray(hb.heard) && hb.heard.every(isHearsay)
-    && hb.draining !== null && typeof hb.draining === 'object' && Object.values(hb.draining).every(isIntArray)
+    && isObject(hb.draining) && Object.values(hb.draining).every(isBitmap) && (hb.facts === undefined || isFacts(hb.facts))
     && (hb.paused === undefined || typeof hb.paused === 'boolean') && (hb.leaving === undefined || typeof hb.leaving === 'boolean')
-    && hb.holding !== null && typeof hb.holding === 'object' && Object.values(hb.holding).every((x) => typeof x === 'string' && /^([0-9a-f]{2})*$/.test(x));
+    && isObject(hb.holding) && Object.values(hb.holding).every(isBitmap);
   if (!valid) return { ok: false, reason: 'malformed' };
   if (hb.cluster !== cluster) return { ok: false, reason: 'wrong-cluster' };
-  return { ok: true, heartbeat: hb };
+  const draining = Object.fromEntries(Object.entries(hb.draining as Record<string, string>).map(([k, v]) => [k, [...bucketsOfBitmap(v)].sort((a, b) => a - b)]));
+  return { ok: true, heartbeat: { ...hb, draining } };
 }

@@ -1,5 +1,5 @@
 // How many of this node's connections are still open in each bucket of a VIP: what a draining
-// bucket waits for. Conntrack entries are listed with the `conntrack` tool and put in buckets by the
+// bucket waits for (what ends a drain). Conntrack entries are listed with the `conntrack` tool and put in buckets by the
 // same kernel-exact model the rules use, so no connmark has to be spent on it.
 import { run } from '../dataplane/exec.js';
 import type { VipSpec } from '../dataplane/types.js';
@@ -12,9 +12,9 @@ const FINISHED = new Set(['TIME_WAIT', 'CLOSE']);
 export interface TrackedFlow { proto: number; src: string; sport: number; dst: string; dport: number; state?: string }
 
 /** Parses `conntrack -L` lines (original-direction fields come first). */
-export function parseConntrack(text: string): TrackedFlow[] {
+export function parseConntrack(text: string | readonly string[]): TrackedFlow[] {
   const out: TrackedFlow[] = [];
-  for (const line of text.split('\n')) {
+  for (const line of typeof text === 'string' ? text.split('\n') : text) {
     const m = line.match(/^(\S+)\s+(\d+)\s+\d+\s+(?:([A-Z_]+)\s+)?src=(\S+) dst=(\S+)(?: sport=(\d+) dport=(\d+))?/);
     if (!m) continue;
     const proto = parseProtocol(m[1]) ?? Number(m[2]);
@@ -43,9 +43,27 @@ export function openFlowsPerBucket(vip: VipSpec, flows: TrackedFlow[]): Map<numb
  * This node's tracked flows to the VIP. Throws when the table cannot be read: an unreadable
  * table must never pass for an empty one (that would end every drain and reset its connections).
  */
-export async function listConntrack(vip: VipSpec): Promise<TrackedFlow[]> {
+export async function listConntrack(vip: VipSpec): Promise<string[]> {
   const family = vip.address.family === 4 ? 'ipv4' : 'ipv6';
   const r = await run('conntrack', ['-L', '-f', family, '--orig-dst', formatAddress(vip.address)], { allowFailure: true });
   if (r.status !== 0) throw new Error(`conntrack -L failed (${r.status}): ${r.stderr.trim().split('\n').pop()}`);
-  return parseConntrack(r.stdout);
+  return r.stdout.split('\n');
+}
+
+const SLICE = 2000;
+const yieldLoop = () => new Promise<void>((r) => setImmediate(r));
+
+/**
+ * Open flows per bucket of this node's table, parsed and counted a slice at a time: the event
+ * loop sends the heartbeats, and 200,000 flows in one go stalled it for over a second.
+ * Throws when the table cannot be read.
+ */
+export async function openFlows(vip: VipSpec): Promise<Map<number, number>> {
+  const lines = await listConntrack(vip);
+  const total = new Map<number, number>();
+  for (let i = 0; i < lines.length; i += SLICE) {
+    for (const [b, n] of openFlowsPerBucket(vip, parseConntrack(lines.slice(i, i + SLICE)))) total.set(b, (total.get(b) ?? 0) + n);
+    if (i + SLICE < lines.length) await yieldLoop();
+  }
+  return total;
 }

@@ -1,0 +1,30 @@
+// The control socket's requests and replies: one JSON line each way.
+import type { Ownership } from '../dataplane/types.js';
+import type { Counters } from '../membership/membership.js';
+
+export type ControlRequest =
+  | { cmd: 'status' }
+  | { cmd: 'drain' | 'undrain'; node?: string }
+  | { cmd: 'reload'; file?: string };
+
+export interface DaemonStatus {
+  cluster: string;
+  pid: number;
+  local: { id: number; name: string; weight: number };
+  view: { epoch: number; live: number[]; quorate: boolean; since: string };
+  joined: boolean;
+  nodes: { id: number; name: string; address: string; live: boolean; weight: number }[];
+  /** Live nodes whose configuration decides owners differently (agreement.ts); empty when all agree. */
+  disagreeing: string[];
+  vips: {
+    vip: string; backend: string; buckets: number; seed: number; hashmode: string;
+    perNode: Record<string, number>; local: Ownership;
+    /** Nodes left out of this VIP because their parameters for it differ. */
+    excluded: string[];
+    /** The kernel lease on this node's buckets (ms left), where the backend has leases. */
+    leaseMs?: number;
+  }[];
+  counters: Counters & { sendErrors: number };
+  /** The ldirectord role's real servers, when `lvs.config` is set. */
+  lvs?: unknown[];
+}

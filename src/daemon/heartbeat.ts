@@ -1,0 +1,55 @@
+// What this node says in each heartbeat (pure): its view, its weight settings, whom it hears, and
+// per VIP what it holds and drains — so a joining node knows what to take over.
+import { bodyBytes, bucketBitmap, MAX_BODY, type Heartbeat, type Hearsay, type WeightSetting } from '../membership/wire.js';
+import type { ClusterFacts } from '../membership/agreement.js';
+import { viewKey, type View } from '../membership/membership.js';
+import type { VipRuntime } from './vip-runtime.js';
+
+export interface HeartbeatInput {
+  cluster: string;
+  from: number;
+  incarnation: number;
+  seq: number;
+  view: View;
+  weights: WeightSetting[];
+  heard: Hearsay[];
+  facts: ClusterFacts;
+  vips: readonly VipRuntime[];
+  /** Before joining, nothing is held (the kernel's leftovers are not yet ours to announce). */
+  joined: boolean;
+  farewell?: 'paused' | 'leaving';
+}
+
+export function buildHeartbeat(i: HeartbeatInput): Heartbeat {
+  return {
+    cluster: i.cluster, from: i.from, incarnation: i.incarnation, seq: i.seq,
+    live: i.view.live, epoch: i.view.epoch, view: viewKey(i.view), quorate: i.view.quorate,
+    weights: i.weights, heard: i.heard, facts: i.facts,
+    draining: Object.fromEntries(i.vips.map((v) => [v.key, v.keeper.drainingBuckets()])),
+    holding: Object.fromEntries(i.vips.map((v) => {
+      const o = v.keeper.ownership();
+      return [v.key, bucketBitmap(i.joined ? [...o.owned, ...o.incoming, ...o.draining] : [], v.spec.buckets)];
+    })),
+    ...(i.farewell ? { [i.farewell]: true } : {}),
+  };
+}
+
+/**
+ * The largest heartbeat a configuration can produce (every bucket of every VIP held and
+ * draining, every peer heard, a weight setting for every node), in bytes of body: a configuration
+ * whose heartbeat cannot fit one datagram is refused before anything starts.
+ */
+export function worstCaseBody(cluster: string, nodes: readonly number[], vips: readonly { key: string; buckets: number }[], facts: ClusterFacts): number {
+  const all = (n: number) => Array.from({ length: n }, (_, k) => k + 1);
+  const hb: Heartbeat = {
+    cluster, from: Math.max(...nodes), incarnation: Number.MAX_SAFE_INTEGER, seq: Number.MAX_SAFE_INTEGER, live: [...nodes], epoch: Number.MAX_SAFE_INTEGER,
+    view: `nq/${nodes.join(',')}/${nodes.map((n) => `${n}:1000000`).join(',')}/h${nodes.map((n) => `${n}:1000000`).join(',')}`, quorate: false,
+    weights: nodes.map((n) => ({ node: n, weight: 1_000_000, stamp: Number.MAX_SAFE_INTEGER, by: n })),
+    heard: nodes.map((n) => ({ node: n, ageMs: 1_000_000, paused: false, inc: Number.MAX_SAFE_INTEGER, seq: Number.MAX_SAFE_INTEGER })), facts,
+    draining: Object.fromEntries(vips.map((v) => [v.key, all(v.buckets)])),
+    holding: Object.fromEntries(vips.map((v) => [v.key, bucketBitmap(all(v.buckets), v.buckets)])),
+  };
+  return bodyBytes(hb);
+}
+
+export { MAX_BODY };

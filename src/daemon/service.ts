@@ -1,0 +1,157 @@
+// What runs when you type `aavip up`: everything is loaded and validated first, then this node
+// is locked (one daemon per node), the heartbeat port bound, the control socket opened, the
+// ldirectord role started and the daemon (daemon.ts) wired to the real clock, UDP and kernel.
+// Whatever fails on the way is undone, so a failed start leaves no socket or lock behind.
+import { resolve as resolvePath } from 'node:path';
+import { loadClusterConfig, type ClusterConfig, type LoadOptions } from '../config/cluster.js';
+import { createDataplane } from '../dataplane/index.js';
+import { InputError, InputErrors } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { LdirectordConfig } from '../lvs/config/model.js';
+import { loadLdirectordConfig } from '../lvs/config/parse.js';
+import { Director } from '../lvs/director.js';
+import { openIpvs } from '../lvs/ipvs/index.js';
+import { factsOf } from '../membership/agreement.js';
+import { systemClock } from './clock.js';
+import { openFlows } from './conntrack.js';
+import { openControlServer, type ControlServer } from './control-server.js';
+import type { ControlRequest } from './control-protocol.js';
+import { Daemon } from './daemon.js';
+import { MAX_BODY, worstCaseBody } from './heartbeat.js';
+import { takeIncarnation } from './incarnation.js';
+import { lockInstance, type InstanceLock } from './instance-lock.js';
+import { planReload } from './reload.js';
+import { openUdpTransport } from './transport.js';
+import { formatAddress } from '../hash/flow.js';
+
+const describe = (e: unknown) => (e instanceof InputError ? e.describe() : (e as Error).message);
+
+interface Loaded { config: ClusterConfig; ldirectord?: LdirectordConfig }
+
+/** Reads the configuration and the ldirectord.cf it names; throws InputError(s) on a broken one. */
+async function loadAll(file: string, opts: LoadOptions): Promise<Loaded> {
+  const config = loadClusterConfig(file, opts);
+  const vips = config.vips.map((s) => ({ key: formatAddress(s.address), buckets: s.buckets }));
+  const bytes = worstCaseBody(config.name, config.nodes.map((n) => n.id), vips, factsOf(config.nodes, Object.fromEntries(vips.map((v) => [v.key, 'x'.repeat(16)]))));
+  if (bytes > MAX_BODY) {
+    throw new InputError(`the VIPs' buckets make a heartbeat of up to ${bytes} bytes, more than one datagram carries (${MAX_BODY}): use fewer VIPs or buckets`, { file, field: 'vips' });
+  }
+  return { config, ldirectord: config.lvs ? await loadLdirectordConfig(config.lvs.config) : undefined };
+}
+
+export class DaemonService {
+  private control?: ControlServer;
+  private lock?: InstanceLock;
+
+  private constructor(readonly daemon: Daemon, private readonly opts: LoadOptions, private ldirectord: LdirectordConfig | undefined,
+    private readonly log: Logger) {}
+
+  /** Validates everything, then starts; nothing is touched when the configuration is broken. */
+  static async start(file: string, opts: LoadOptions, baseLog: Logger): Promise<DaemonService> {
+    const { config, ldirectord } = await loadAll(file, opts);
+    const local = config.nodes.find((n) => n.id === config.local)!;
+    const log = baseLog.child({ node: local.name });
+    const undo: (() => Promise<void> | void)[] = [];
+    try {
+      const lock = await lockInstance(config.controlSocket);
+      undo.push(() => lock.release());
+      const transport = await openUdpTransport(local.address, config.heartbeat.port, (e) => log.error({ err: e.message }, 'heartbeat socket error'));
+      undo.push(() => transport.close());
+      const clock = systemClock();
+      const incarnation = takeIncarnation(config.name, local.name, clock.wall(), (msg) => log.warn({}, msg));
+      const daemon = new Daemon(config, { clock, transport, dataplane: (s) => createDataplane(s.backend), openFlows, incarnation, log });
+      const vips = [];
+      for (const spec of config.vips) vips.push(await daemon.addVip(spec));
+      const service = new DaemonService(daemon, opts, ldirectord, log);
+      service.lock = lock;
+      service.control = await openControlServer(config.controlSocket, (r) => service.handle(r));
+      undo.push(() => service.control!.close());
+      if (ldirectord) {
+        // The director role runs beside the VIP: same process, its own checks and IPVS table.
+        daemon.director = new Director(ldirectord, await openIpvs('netlink'), { log: log.child({ role: 'ldirectord' }) });
+        await daemon.director.start();
+      }
+      await daemon.start(vips);
+      log.info({ incarnation, vips: daemon.describeVips(), pid: process.pid }, 'started; learning who is alive');
+      return service;
+    } catch (e) {
+      for (const u of undo.reverse()) await Promise.resolve(u()).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async handle(req: ControlRequest): Promise<unknown> {
+    switch (req.cmd) {
+      case 'status': return this.daemon.status();
+      case 'drain': return { ok: true, ...this.daemon.setWeight(req.node, 0) };
+      case 'undrain': return { ok: true, ...this.daemon.setWeight(req.node, null) };
+      case 'reload': return this.reload(req.file);
+      default: return { error: `unknown command ${(req as { cmd: string }).cmd}` };
+    }
+  }
+
+  /**
+   * Re-reads the configuration. Everything is validated and every new part built first; a
+   * broken file changes nothing and the daemon goes on with what it has.
+   */
+  async reload(file?: string): Promise<{ ok: true; changes: string[] } | { error: string }> {
+    const d = this.daemon;
+    if (file !== undefined && resolvePath(file) !== resolvePath(d.config.file)) {
+      return { error: `the daemon runs with ${d.config.file}, not ${file}: it re-reads its own file (restart it to use another)` };
+    }
+    let next: Loaded;
+    try { next = await loadAll(d.config.file, this.opts); } catch (e) {
+      const error = e instanceof InputErrors ? e.message : describe(e);
+      this.log.error({ err: error }, 'configuration not reloaded: the file is broken; running on unchanged');
+      return { error };
+    }
+    const plan = planReload(d.config, next.config, d.vips.map((v) => v.spec));
+    if (plan.needRestart.length) {
+      this.log.error({ fields: plan.needRestart }, 'configuration not reloaded: changes need a restart');
+      return { error: `${next.config.file}: ${plan.needRestart.join(', ')} changed: restart the daemon to apply that (nothing was reloaded)` };
+    }
+    try {
+      // Build before touching anything: a VIP whose data plane cannot be had fails the reload whole.
+      const added = [];
+      for (const spec of plan.added) added.push(await d.addVip(spec));
+      const changes = [...plan.changes];
+      d.reconfigure(next.config, plan.heartbeatChanged);
+      for (const v of d.vips.filter((x) => plan.removed.includes(x.spec))) {
+        await v.applier.settled();
+        v.applier.stopped = true;
+        await v.dataplane.remove(v.spec);
+        this.log.info({ vip: v.key }, 'VIP removed by reload');
+      }
+      d.vips = [...d.vips.filter((x) => !plan.removed.includes(x.spec)), ...added];
+      d.refreshFacts();
+      for (const v of added) await d.joinVip(v);
+      changes.push(...await this.reloadDirector(next.ldirectord));
+      d.tick();
+      this.log.info({ changes }, 'configuration reloaded');
+      return { ok: true, changes };
+    } catch (e) {
+      this.log.error({ err: describe(e) }, 'reload failed part-way');
+      return { error: describe(e) };
+    }
+  }
+
+  private async reloadDirector(next: LdirectordConfig | undefined): Promise<string[]> {
+    const d = this.daemon;
+    const director = d.director as Director | undefined;
+    let change: string[] = [];
+    if (next && director) { await director.reload(next); change = ['ldirectord role reloaded']; }
+    else if (next) {
+      d.director = new Director(next, await openIpvs('netlink'), { log: this.log.child({ role: 'ldirectord' }) });
+      await d.director.start();
+      change = ['ldirectord role started'];
+    } else if (director) { await director.stop(); d.director = undefined; change = ['ldirectord role stopped']; }
+    this.ldirectord = next;
+    return change;
+  }
+
+  async stop(o: { remove?: boolean } = {}): Promise<void> {
+    await this.daemon.stop(o);
+    await this.control?.close();
+    await this.lock?.release();
+  }
+}

@@ -1,0 +1,29 @@
+// `aavip status`: the daemon's state as data (the CLI prints it like crm_mon -1).
+import { bucketsOf } from '../assignment/assign.js';
+import { vipCidr } from '../dataplane/vipspec.js';
+import type { DaemonStatus } from './control-protocol.js';
+import type { Daemon } from './daemon.js';
+
+export function daemonStatus(d: Daemon): DaemonStatus {
+  const view = d.membership.view();
+  const now = d.deps.clock.now();
+  const names = (ids: readonly number[] | undefined) => (ids ?? []).map(d.name);
+  return {
+    cluster: d.config.name,
+    pid: process.pid,
+    local: { id: d.config.local, name: d.localNode.name, weight: d.membership.weightOf(d.config.local) },
+    view: { epoch: view.epoch, live: view.live, quorate: view.quorate, since: new Date(d.viewSince).toISOString() },
+    joined: d.joined,
+    nodes: d.config.nodes.map((n) => ({ id: n.id, name: n.name, address: n.address, live: view.live.includes(n.id), weight: view.members.find((m) => m.id === n.id)?.weight ?? 0 })),
+    disagreeing: names(view.dissenters),
+    vips: d.vips.map((v) => ({
+      vip: vipCidr(v.spec), backend: v.dataplane.backend, buckets: v.spec.buckets, seed: v.spec.seed, hashmode: v.spec.hashmode,
+      perNode: Object.fromEntries(d.config.nodes.map((n) => [n.name, bucketsOf(v.keeper.currentOwners, n.id).length])),
+      local: v.keeper.ownership(),
+      excluded: names(view.excluded?.[v.key]),
+      ...(v.applier.lease ? { leaseMs: Math.max(0, Math.round(v.applier.lease.grantedAt + v.applier.lease.ms - now)) } : {}),
+    })),
+    counters: { ...d.membership.counters, sendErrors: d.sendErrors },
+    ...(d.director ? { lvs: d.director.status() } : {}),
+  };
+}

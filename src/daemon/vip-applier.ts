@@ -1,0 +1,118 @@
+// Brings the kernel to one VIP's ownership, one update at a time. Requests coalesce: whatever is
+// asked while an update runs is done once, after it, with the ownership and lease of that
+// moment. An ownership change alone takes the backend's fast path (one transaction, nothing read
+// back: the outage of a failover is mostly this); a full apply reads the kernel back and repairs
+// it (every FULL_RECONCILE_MS, and after any failure); otherwise the update renews the lease.
+import type { Dataplane, Ownership, VipSpec } from '../dataplane/types.js';
+import type { Logger } from '../log.js';
+import { lapsed } from '../membership/lease.js';
+import type { Clock } from './clock.js';
+
+/** How often each VIP is reconciled in full even when nothing changed (drift repair). */
+export const FULL_RECONCILE_MS = 5000;
+
+const ownershipKey = (o: Ownership) => `${o.owned.join(',')}|${o.incoming.join(',')}|${o.draining.join(',')}`;
+const isEmpty = (o: Ownership) => o.owned.length + o.incoming.length + o.draining.length === 0;
+
+export interface ApplierOptions {
+  spec: VipSpec;
+  dataplane: Dataplane;
+  log: Logger;
+  clock: Clock;
+  /** The ownership wanted now. */
+  ownership: () => Ownership;
+  /** The lease to grant now in ms (0: grant none, let the buckets lapse); undefined: no lease (the backend cannot lapse). */
+  leaseMs: () => number | undefined;
+}
+
+export class VipApplier {
+  private applied?: string;
+  private fullAt = -Infinity;
+  private running = false;
+  private pending?: { full: boolean };
+  private idle: Promise<void> = Promise.resolve();
+  /** The lease the kernel holds: granted at (before the write, so a lower bound) for ms. */
+  lease?: { grantedAt: number; ms: number };
+  /** When the view behind the ownership not yet applied was made (for the log's timings). */
+  viewAt?: number;
+  stopped = false;
+
+  constructor(private readonly o: ApplierOptions) {}
+
+  get spec(): VipSpec { return this.o.spec; }
+  get dataplane(): Dataplane { return this.o.dataplane; }
+
+  /** Whether the kernel may have let this VIP's buckets lapse (never renewed in time). */
+  lapsed(now: number): boolean {
+    return !!this.lease && lapsed(now, this.lease.grantedAt, this.lease.ms);
+  }
+
+  /** Forgets what was applied: the next update is a full one (after a lapse, or a failure). */
+  forget(): void { this.applied = undefined; this.lease = undefined; }
+
+  /** Asks for an update (full: read back and repair). Resolves when it has run. */
+  request(full = false): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    this.pending = { full: full || (this.pending?.full ?? false) };
+    if (!this.running) this.idle = this.loop();
+    return this.idle;
+  }
+
+  /** Resolves once nothing is running or pending. */
+  settled(): Promise<void> { return this.idle; }
+
+  private async loop(): Promise<void> {
+    this.running = true;
+    try {
+      for (let i = 0; i < 1000 && this.pending && !this.stopped; i++) {
+        const { full } = this.pending;
+        this.pending = undefined;
+        await this.once(full || this.o.clock.now() - this.fullAt >= FULL_RECONCILE_MS);
+      }
+    } finally { this.running = false; }
+  }
+
+  private async once(full: boolean): Promise<void> {
+    const { spec, dataplane, log, clock } = this.o;
+    const ownership = this.o.ownership();
+    const key = ownershipKey(ownership);
+    const leaseMs = this.o.leaseMs();
+    if (leaseMs === 0 && !isEmpty(ownership)) return; // withheld: let the buckets lapse (lease.ts)
+    const lease = leaseMs ? { ms: leaseMs } : undefined;
+    const t0 = clock.now();
+    const viewAt = this.viewAt;
+    let path: 'fast' | 'full' | 'renew' = 'full';
+    try {
+      if (!full && this.applied !== undefined) {
+        if (key === this.applied) {
+          if (!lease) return;
+          path = 'renew';
+          if (!(await dataplane.renew(spec, ownership, lease.ms))) return;
+        } else {
+          this.viewAt = undefined;
+          try {
+            if (await dataplane.applyOwnership(spec, ownership, lease)) path = 'fast';
+          } catch (e) {
+            log.warn({ err: (e as Error).message }, 'fast ownership update refused; applying in full');
+          }
+        }
+      }
+      if (path === 'full') {
+        this.viewAt = undefined;
+        await dataplane.apply(spec, ownership, lease);
+        this.fullAt = clock.now();
+      }
+      this.lease = lease ? { grantedAt: t0, ms: lease.ms } : undefined;
+      const changed = key !== this.applied;
+      this.applied = key;
+      if (changed) {
+        log.info({ owned: ownership.owned.length, incoming: ownership.incoming.length, draining: ownership.draining.length, path,
+          applyMs: Number((clock.now() - t0).toFixed(1)), ...(viewAt !== undefined ? { sinceViewMs: Math.round(clock.now() - viewAt) } : {}) }, 'ownership applied');
+      }
+    } catch (e) {
+      log.error({ err: (e as Error).message, path }, `applying ownership failed; retrying in full within ${FULL_RECONCILE_MS / 1000} s`);
+      this.applied = undefined;
+      this.fullAt = clock.now() - FULL_RECONCILE_MS + 1000; // the next periodic request retries in about a second
+    }
+  }
+}

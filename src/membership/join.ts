@@ -1,0 +1,44 @@
+// Who held each bucket before this node (re)joins a VIP: what makes a join a handover rather
+// than a grab. Pure: it is given the view, the live peers' latest heartbeats and what this node's
+// own previous run left in the kernel.
+import type { Member, Owners } from '../assignment/assign.js';
+import { ownersOfView } from './handover.js';
+import type { View } from './membership.js';
+import { bucketsOfBitmap, type Heartbeat } from './wire.js';
+
+export interface JoinInput {
+  local: number;
+  view: View;
+  nodes: readonly Member[];
+  buckets: number;
+  /** The VIP's key in heartbeats. */
+  vip: string;
+  /** The latest heartbeat of each live peer heard directly. */
+  peers: readonly Heartbeat[];
+  /** Buckets this node's rules in the kernel still serve (a quick restart). */
+  leftover: ReadonlySet<number>;
+}
+
+/**
+ * Buckets a live peer holds (its heartbeat's bitmap) are the peer's, to be handed over without
+ * resets; buckets only our leftover rules serve are ours; a live peer heard only by hearsay is
+ * taken to hold what it would hold without us (handed over, never taken from under it).
+ */
+export function ownersBeforeJoin(i: JoinInput): Owners {
+  const served = i.peers.map((h) => ({ id: h.from, buckets: bucketsOfBitmap(h.holding[i.vip] ?? '') }));
+  const unheard = new Set(i.view.live.filter((id) => id !== i.local && !i.peers.some((h) => h.from === id)));
+  const without = ownersOfView({ ...i.view, live: i.view.live.filter((id) => id !== i.local) }, i.nodes, i.buckets, undefined, i.vip);
+  return Array.from({ length: i.buckets }, (_, k) =>
+    served.find((p) => p.buckets.has(k + 1))?.id ?? (i.leftover.has(k + 1) ? i.local : unheard.has(without[k]) ? without[k] : 0));
+}
+
+/**
+ * The previous owners for a view change: the keeper's, except that a bucket nobody owned in our
+ * last view (we had no quorum, say) may be held by a live peer now, which had quorum meanwhile:
+ * such a bucket is handed over by that peer, never grabbed from under its connections.
+ */
+export function ownersBeforeView(current: Owners, peers: readonly Heartbeat[], vip: string): Owners {
+  if (!current.includes(0)) return current;
+  const held = peers.map((h) => ({ id: h.from, buckets: bucketsOfBitmap(h.holding[vip] ?? '') }));
+  return current.map((id, k) => (id !== 0 ? id : held.find((p) => p.buckets.has(k + 1))?.id ?? 0));
+}

@@ -1,0 +1,225 @@
+// Membership scenarios with the real daemon over a simulated network, clock and kernel
+// (sim/world.ts): no root, milliseconds each. Every scenario checks both ownership invariants
+// throughout, sampled every 10 ms of simulated time: NEVER TWO OWNERS (no moment with two nodes
+// taking a bucket's new connections) and NEVER NONE (no bucket without such a node for longer
+// than the takeover bound). The namespace tests with real daemons and nft cover the same ground
+// on the real kernel.
+import { afterEach, describe, expect, it } from 'vitest';
+import { addressOf, DEADTIME, INTERVAL, SimCluster, VIP } from './sim/cluster.js';
+
+/** A dead node's buckets are answered again within this (its lease lapses first, then the takeover). */
+const TAKEOVER_BOUND = DEADTIME + 2 * INTERVAL;
+
+let sim: SimCluster;
+afterEach(async () => { await sim?.stopAll(); });
+
+async function steady(o?: ConstructorParameters<typeof SimCluster>[0]): Promise<SimCluster> {
+  sim = new SimCluster(o);
+  await sim.startAll();
+  sim.exempt = true; // the first join: nothing is served before the nodes have heard each other
+  await sim.run(1500);
+  sim.exempt = false;
+  return sim;
+}
+
+describe('daemon scenarios (simulated network and kernel)', () => {
+  it('deals every bucket to exactly one node once the nodes have heard each other', async () => {
+    await steady();
+    expect(sim.shares()).toEqual({ 1: 86, 2: 85, 3: 85 });
+    expect(sim.twoOwnerMs).toBe(0); // never two owners
+    await sim.run(3000);
+    expect(sim.twoOwnerMs).toBe(0);
+    expect(sim.longestUnserved.ms).toBe(0); // never none: the leases are renewed in time
+  });
+});
+
+describe('a node dies, returns, is cut off', () => {
+  it('SIGKILL: the dead node\'s leases lapse before the survivors take its buckets, spread evenly', async () => {
+    await steady();
+    sim.kill(3); // its kernel keeps the rules it had, on their lease
+    await sim.run(2000);
+    expect(sim.twoOwnerMs).toBe(0); // never two owners
+    expect(sim.longestUnserved.ms).toBeGreaterThan(0);
+    expect(sim.longestUnserved.ms).toBeLessThanOrEqual(TAKEOVER_BOUND); // never none beyond the takeover
+    expect(sim.shares()).toEqual({ 1: 128, 2: 128, 3: 0 });
+  });
+
+  it('the invariant check catches a broken lease rule (leases that outlive the deadtime)', async () => {
+    await steady({ deps: { leaseRule: () => 10_000 } });
+    sim.kill(3);
+    await sim.run(2000);
+    expect(sim.twoOwnerMs).toBeGreaterThan(1000); // two owners: node 3's kernel serves on while the others took over
+  });
+
+  it('a returning node takes its share back by handover, never beside the old owner', async () => {
+    await steady();
+    sim.kill(3);
+    await sim.run(2000);
+    await sim.start(3);
+    await sim.run(3000);
+    expect(sim.twoOwnerMs).toBe(0); // never two owners
+    expect(sim.longestUnserved.ms).toBeLessThanOrEqual(TAKEOVER_BOUND); // never none beyond the takeover
+    expect(sim.shares()).toEqual({ 1: 86, 2: 85, 3: 85 });
+  });
+
+  it('partition 2|1: the lone node serves nothing, the majority everything; healed, each its share', async () => {
+    await steady();
+    sim.world.isolate(addressOf(1), sim.ids.map(addressOf));
+    await sim.run(2000);
+    expect(sim.twoOwnerMs).toBe(0); // never two owners
+    expect(sim.longestUnserved.ms).toBeLessThanOrEqual(TAKEOVER_BOUND); // never none beyond the takeover
+    expect(sim.shares()).toEqual({ 1: 0, 2: 128, 3: 128 });
+    expect(sim.daemons.get(1)!.membership.view().quorate).toBe(false);
+    sim.world.heal();
+    await sim.run(3000);
+    expect(sim.twoOwnerMs).toBe(0);
+    expect(sim.shares()).toEqual({ 1: 86, 2: 85, 3: 85 });
+  });
+
+  it('one-sided cut (the others no longer hear node 1, node 1 still hears them): node 1 lets go before they take over', async () => {
+    await steady();
+    for (const id of [2, 3]) sim.world.cut(addressOf(1), addressOf(id), true);
+    await sim.run(2000);
+    expect(sim.twoOwnerMs).toBe(0); // never two owners (before leases: node 1 served on beside the takeover)
+    expect(sim.longestUnserved.ms).toBeLessThanOrEqual(TAKEOVER_BOUND); // never none beyond the takeover
+    expect(sim.shares()).toEqual({ 1: 0, 2: 128, 3: 128 });
+    sim.world.heal();
+    await sim.run(3000);
+    expect(sim.twoOwnerMs).toBe(0);
+    expect(sim.shares()).toEqual({ 1: 86, 2: 85, 3: 85 });
+  });
+
+  it('30% heartbeat loss on every path: no view change, every bucket served throughout', async () => {
+    await steady();
+    const epochs = sim.ids.map((id) => sim.daemons.get(id)!.membership.view().epoch);
+    for (const a of sim.ids) for (const b of sim.ids) if (a !== b) sim.world.lossy(addressOf(a), addressOf(b), 0.3);
+    await sim.run(10_000);
+    expect(sim.ids.map((id) => sim.daemons.get(id)!.membership.view().epoch)).toEqual(epochs);
+    expect(sim.twoOwnerMs).toBe(0); // never two owners
+    expect(sim.longestUnserved.ms).toBe(0); // never none
+  });
+});
+
+describe('held up, restarted, clocks stepped', () => {
+  it('SIGSTOP longer than the deadtime: the frozen node\'s leases lapse before the takeover; thawed, it takes its share back by handover', async () => {
+    await steady();
+    sim.freeze(1);
+    await sim.run(1500);
+    expect(sim.twoOwnerMs).toBe(0); // never two owners, while frozen
+    expect(sim.shares()).toEqual({ 1: 0, 2: 128, 3: 128 });
+    sim.thaw(1);
+    await sim.run(3000);
+    expect(sim.twoOwnerMs).toBe(0); // never two owners, after the thaw (its old view said it owned its buckets)
+    expect(sim.longestUnserved.ms).toBeLessThanOrEqual(TAKEOVER_BOUND); // never none beyond the takeover
+    expect(sim.shares()).toEqual({ 1: 86, 2: 85, 3: 85 });
+  });
+
+  it('a pause shorter than the deadtime but longer than the lease: served again at once, no view change', async () => {
+    await steady();
+    const epoch = sim.daemons.get(2)!.membership.view().epoch;
+    sim.freeze(1);
+    await sim.run(DEADTIME - INTERVAL / 2);
+    sim.thaw(1);
+    await sim.run(2000);
+    expect(sim.daemons.get(2)!.membership.view().epoch).toBe(epoch);
+    expect(sim.twoOwnerMs).toBe(0); // never two owners
+    expect(sim.longestUnserved.ms).toBeLessThanOrEqual(TAKEOVER_BOUND); // never none beyond the takeover
+    expect(sim.shares()).toEqual({ 1: 86, 2: 85, 3: 85 });
+  });
+
+  it('SIGTERM restart: the leases stretch to the restart grace, the new daemon carries on, nothing unserved', async () => {
+    await steady();
+    await sim.daemons.get(2)!.stop();
+    sim.kill(2);
+    await sim.run(500);
+    await sim.start(2);
+    await sim.run(3000);
+    expect(sim.twoOwnerMs).toBe(0); // never two owners
+    expect(sim.longestUnserved.ms).toBe(0); // never none: a restart loses nothing
+    expect(sim.shares()).toEqual({ 1: 86, 2: 85, 3: 85 });
+  });
+
+  it('a wall clock stepped back a minute on one node neither hides a death nor fakes one', async () => {
+    await steady();
+    sim.world.wallOffset.set(addressOf(1), -60_000);
+    await sim.run(1000);
+    expect(sim.daemons.get(1)!.membership.view().live).toEqual([1, 2, 3]);
+    sim.kill(3);
+    await sim.run(1000);
+    expect(sim.daemons.get(1)!.membership.view().live).toEqual([1, 2]);
+    expect(sim.twoOwnerMs).toBe(0);
+    expect(sim.longestUnserved.ms).toBeLessThanOrEqual(TAKEOVER_BOUND);
+  });
+});
+
+describe('hostile and broken input', () => {
+  it('recorded heartbeats replayed to a freshly restarted node fake no live peer and no quorum', async () => {
+    await steady();
+    await sim.run(3000);
+    const recorded = sim.world.sent.filter((s) => s.to === addressOf(1)).slice(-200);
+    expect(recorded.length).toBe(200);
+    sim.kill(1);
+    sim.kill(2);
+    sim.kill(3);
+    const d = await sim.start(1);
+    const seen = new Set<string>();
+    for (let round = 0; round < 20; round++) {
+      for (const r of recorded.slice(round * 10, round * 10 + 10)) sim.world.inject(r.from, r.to, r.packet);
+      await sim.run(30);
+      seen.add(d.membership.view().live.join());
+    }
+    expect([...seen]).toEqual(['1']); // not once did a replayed peer count as live
+    expect(d.membership.view().quorate).toBe(false);
+    expect(d.membership.counters.unconfirmed).toBeGreaterThan(0);
+  });
+
+  it('a weight setting stamped 2^53-1 by a member with the key does not block later drains', async () => {
+    await steady();
+    const d1 = sim.daemons.get(1)!;
+    d1.membership.setWeight(3, 1, Number.MAX_SAFE_INTEGER - 1); // as if such a stamp had arrived
+    // ...which the other nodes refuse when it reaches them: far ahead of their clocks.
+    await sim.run(500);
+    expect(sim.daemons.get(2)!.membership.counters.futureStamps).toBeGreaterThan(0);
+    sim.daemons.get(2)!.setWeight('node3', 0);
+    await sim.run(3000);
+    expect(sim.daemons.get(2)!.membership.weightOf(3)).toBe(0);
+    expect(sim.shares()[3]).toBe(0);
+    expect(sim.twoOwnerMs).toBe(0);
+  });
+});
+
+describe('nodes that disagree on what decides owners', () => {
+  it('a weight changed on one node only: everyone follows the majority\'s weights, says so, and no bucket is served twice or by nobody', async () => {
+    sim = new SimCluster();
+    await sim.start(1);
+    await sim.start(2);
+    const odd = sim.config(3);
+    odd.nodes = odd.nodes.map((n) => (n.id === 1 ? { ...n, weight: 3 } : n));
+    await sim.start(3, odd);
+    sim.exempt = true;
+    await sim.run(1500);
+    sim.exempt = false;
+    await sim.run(2000);
+    expect(sim.twoOwnerMs).toBe(0); // never two owners
+    expect(sim.longestUnserved.ms).toBe(0); // never none
+    expect(sim.shares()).toEqual({ 1: 86, 2: 85, 3: 85 });
+    for (const id of sim.ids) expect(sim.daemons.get(id)!.status().disagreeing).toEqual(['node3']);
+  });
+
+  it('a VIP with another bucket count on one node: that node is left out of the VIP, the others serve it all', async () => {
+    sim = new SimCluster();
+    await sim.start(1);
+    await sim.start(2);
+    const odd = sim.config(3);
+    odd.vips = [{ ...odd.vips[0], buckets: 128 }];
+    await sim.start(3, odd);
+    sim.exempt = true;
+    await sim.run(1500);
+    sim.exempt = false;
+    await sim.run(2000);
+    expect(sim.twoOwnerMs).toBe(0); // never two owners
+    expect(sim.longestUnserved.ms).toBe(0); // never none
+    expect(sim.shares()).toEqual({ 1: 128, 2: 128, 3: 0 });
+    expect(sim.daemons.get(1)!.status().vips[0].excluded).toEqual(['node3']);
+  });
+});
