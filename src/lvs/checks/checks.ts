@@ -3,7 +3,7 @@
 // (lifecycle.ts), which owns its deadline, its timeout message and the closing of all it opened.
 // A check resolves to { up, message }; it never throws. The hot ones (HTTP and connect) are plain
 // callbacks on one socket each, and every deadline is kept by one shared sweep (deadlines.ts).
-import { startCheck } from './lifecycle.js';
+import { startCheck, type CheckType } from './lifecycle.js';
 import { KIND_CHECKS, negotiateCheckFor } from './registry.js';
 import { fail, type CheckResult } from './result.js';
 import type { CheckTarget } from './target.js';
@@ -21,7 +21,7 @@ export const externalCheck = (t: CheckTarget): Promise<CheckResult> => startChec
 
 /** The negotiate check of the target's service; a service without one is down, with the reason. */
 export function negotiateCheck(t: CheckTarget): Promise<CheckResult> {
-  let type;
+  let type: CheckType;
   try {
     type = negotiateCheckFor(t.service);
   } catch (e) {
