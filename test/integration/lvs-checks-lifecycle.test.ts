@@ -207,7 +207,7 @@ describe('an HTTP server with an endless body or endless headers', () => {
 
   it('headers that never end: down, not judged on a status line alone', async () => {
     const r = await negotiateCheck(http(head.port, ''));
-    expect(r).toEqual({ up: false, message: 'HTTP: headers longer than 16384 bytes' });
+    expect(r).toEqual({ up: false, message: 'HTTP: headers longer than 65536 bytes' });
     expect(await eventually(() => head.closedByPeer === 1)).toBe(true);
     expect(ownTcpSocketsTo(head.port)).toBe(0);
   });

@@ -9,8 +9,8 @@ import type { CheckRun, CheckType } from './lifecycle.js';
 import { errorText, fail, ok } from './result.js';
 import type { CheckTarget } from './target.js';
 
-/** Headers longer than this fail the check (no status is judged on a head that never ends). */
-export const HEAD_CAP = 16 * 1024;
+/** Headers longer than this fail the check (no status is judged on a head that never ends); generous, as LWP has no limit. */
+export const HEAD_CAP = 64 * 1024;
 /** A receive string is matched against this much of the body at most. */
 export const BODY_CAP = 1024 * 1024;
 
