@@ -5,7 +5,7 @@
 // reader that does not keep up loses log lines — counted in logStats() — and nothing else.
 // (pino's own destination re-throws such errors as an uncaught exception, and its exit flush
 // retries ENOSPC for ever, so systemd never gets to restart the daemon.)
-import { write as writeAsync, writeSync } from 'node:fs';
+import { fstatSync, write as writeAsync, writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { pino, type Logger } from 'pino';
 
@@ -20,8 +20,12 @@ export interface LogStats {
   lastError?: string;
 }
 
-/** Lines waiting beyond this (a reader that has stopped reading) are dropped rather than kept. */
-const MAX_QUEUED_BYTES = 1 << 20;
+/**
+ * Lines waiting beyond this (a reader that has stopped reading) are dropped rather than kept;
+ * far more than a burst of logging (10,000 lines at once are about 2 MiB).
+ */
+const MAX_QUEUED_BYTES = 16 << 20;
+const MAX_WRITE_BYTES = 64 << 10;
 /** A non-blocking descriptor that is full is tried again a few times, then its lines are dropped. */
 const EAGAIN_RETRY_MS = 20;
 const EAGAIN_RETRIES = 50;
@@ -29,12 +33,18 @@ const EAGAIN_RETRIES = 50;
 /** A queued write: a log line, or aavip's own note (a line break, a report of lost lines). */
 interface Chunk { buf: Buffer; line: boolean; reports?: number }
 
+const codeOf = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+
 /**
- * A pino destination on a file descriptor. Writes are asynchronous and one at a time (the event
- * loop never waits on the disk); a failed write drops what is queued, and the next line tries again.
+ * A pino destination on a file descriptor that never throws and never retries for ever.
+ * A regular file or a character device (a terminal, /dev/full) is written synchronously: that
+ * never waits long, and keeps every line up to an exit. A pipe or socket is written
+ * asynchronously, one batch at a time, since a reader that stops reading would block the
+ * process: the event loop goes on, and what waits is bounded.
  */
 export class FdDestination {
   readonly stats: LogStats = { written: 0, dropped: 0 };
+  private readonly sync: boolean;
   private queue: Chunk[] = [];
   private queuedBytes = 0;
   private inFlight = false;
@@ -46,14 +56,39 @@ export class FdDestination {
   /** A line was cut by a failed write: the next write starts a new line. */
   private cut = false;
 
-  constructor(private readonly fd: number, private readonly maxQueuedBytes = MAX_QUEUED_BYTES) {}
+  constructor(private readonly fd: number, private readonly maxQueuedBytes = MAX_QUEUED_BYTES) {
+    let sync = true;
+    try { const st = fstatSync(fd); sync = !st.isFIFO() && !st.isSocket(); } catch { /* a closed fd: every write fails at once */ }
+    this.sync = sync;
+  }
 
   write(line: string): boolean {
     const buf = Buffer.from(line);
-    if (this.queuedBytes + buf.length > this.maxQueuedBytes) this.drop(1, 'the log destination does not keep up');
-    else this.enqueue({ buf, line: true });
-    this.pump();
+    if (this.sync) this.writeNow({ buf, line: true });
+    else if (this.queuedBytes + buf.length > this.maxQueuedBytes) this.drop(1, 'the log destination does not keep up');
+    else { this.enqueue({ buf, line: true }); this.pump(); }
     return true; // never ask pino to wait
+  }
+
+  /** The synchronous path: the whole chunk, or it is dropped (false). */
+  private writeNow(chunk: Chunk): boolean {
+    let off = 0;
+    try {
+      if (this.cut) { writeSync(this.fd, '\n'); this.cut = false; }
+      while (off < chunk.buf.length) {
+        const n = writeSync(this.fd, chunk.buf, off, chunk.buf.length - off);
+        if (n <= 0) throw new Error('the log destination takes nothing');
+        off += n;
+      }
+    } catch (e) {
+      this.cut ||= off > 0;
+      this.unreported += chunk.reports ?? 0;
+      if (chunk.line) this.drop(1, codeOf(e)); else this.stats.lastError = codeOf(e);
+      return false;
+    }
+    this.written(chunk);
+    if (this.unreported > 0) this.writeNow(this.report());
+    return true;
   }
 
   private enqueue(chunk: Chunk, first = false): void {
@@ -64,19 +99,38 @@ export class FdDestination {
   private pump(): void {
     if (this.inFlight || this.queue.length === 0) return;
     if (this.cut) { this.enqueue({ buf: Buffer.from('\n'), line: false }, true); this.cut = false; }
-    const head = this.queue[0];
+    // Many lines in one write: a burst of logging costs a few system calls, not one a line.
+    let size = 0;
+    let count = 0;
+    for (const c of this.queue) {
+      if (count > 0 && size + c.buf.length > MAX_WRITE_BYTES) break;
+      size += c.buf.length;
+      count++;
+    }
+    const buf = count === 1 ? this.queue[0].buf : Buffer.concat(this.queue.slice(0, count).map((c) => c.buf), size);
     this.inFlight = true;
-    writeAsync(this.fd, head.buf, 0, head.buf.length, null, (err, n) => {
+    writeAsync(this.fd, buf, 0, buf.length, null, (err, n) => {
       this.inFlight = false;
       if (err) { this.failed(err); return; }
       this.retries = 0;
-      this.queuedBytes -= n;
-      this.headPartial = n < head.buf.length;
-      if (this.headPartial) head.buf = head.buf.subarray(n);
-      else this.written(this.queue.shift()!);
-      if (this.unreported > 0) this.reportDrops();
+      this.consume(n);
+      if (this.unreported > 0) this.enqueue(this.report());
       this.pump();
     });
+  }
+
+  /** Takes `n` written bytes off the head of the queue. */
+  private consume(n: number): void {
+    this.queuedBytes -= n;
+    this.headPartial = false;
+    for (let left = n; left > 0;) {
+      const head = this.queue[0];
+      if (left >= head.buf.length) { left -= head.buf.length; this.written(this.queue.shift()!); } else {
+        head.buf = head.buf.subarray(left);
+        this.headPartial = true;
+        left = 0;
+      }
+    }
   }
 
   private written(chunk: Chunk): void {
@@ -91,7 +145,7 @@ export class FdDestination {
     this.retries = 0;
     this.cut = this.headPartial;
     this.headPartial = false;
-    this.dropQueue(err.code ?? err.message);
+    this.dropQueue(codeOf(err));
   }
 
   private dropQueue(reason: string): void {
@@ -111,32 +165,26 @@ export class FdDestination {
     this.stats.lastError = reason;
   }
 
-  /** Says in the log itself that lines are missing, once writing works again. */
-  private reportDrops(): void {
+  /** A line saying in the log itself that lines are missing, for when writing works again. */
+  private report(): Chunk {
     const note = { level: 40, time: Date.now(), pid: process.pid, msg: 'log lines were lost: the log destination failed', dropped: this.unreported, err: this.stats.lastError };
-    this.enqueue({ buf: Buffer.from(JSON.stringify(note) + '\n'), line: false, reports: this.unreported });
+    const chunk = { buf: Buffer.from(JSON.stringify(note) + '\n'), line: false, reports: this.unreported };
     this.unreported = 0;
+    return chunk;
   }
 
   /**
-   * At exit, once: what is queued, written synchronously if no write is under way, and given up
-   * at the first error (never retried). A write still under way means a destination that does
-   * not take data: its lines are dropped rather than waited for.
+   * At exit (pipes and sockets): what is queued, written synchronously if no write is under way,
+   * given up at the first error (never retried). A write still under way may be one the reader
+   * does not take: what waits behind it is dropped rather than waited for.
    */
   flushAtExit(): void {
     if (this.inFlight) { this.dropQueue('exit while a log write was under way'); return; }
-    try {
-      while (this.queue.length) {
-        const { buf } = this.queue[0];
-        for (let off = 0; off < buf.length;) {
-          const n = writeSync(this.fd, buf, off, buf.length - off);
-          if (n <= 0) throw new Error('the log destination takes nothing');
-          off += n;
-        }
-        this.written(this.queue.shift()!);
-      }
-      this.queuedBytes = 0;
-    } catch (e) { this.dropQueue((e as NodeJS.ErrnoException).code ?? (e as Error).message); }
+    while (this.queue.length) {
+      const chunk = this.queue.shift()!;
+      this.queuedBytes -= chunk.buf.length;
+      if (!this.writeNow(chunk)) { this.dropQueue(this.stats.lastError ?? 'write failed'); return; }
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 // Logging must never kill or hang the process: a child that logs 10,000 lines to a destination
 // that fails (a full disk, /dev/full, a closed pipe) keeps running, and exits when told.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ const script = join(dir, 'logger.mjs');
 writeFileSync(script, `import { log, logStats } from ${JSON.stringify(join(process.cwd(), 'dist/src/log.js'))};
 for (let i = 0; i < 10000; i++) log.info({ i, pad: 'x'.repeat(64) }, 'a line of log');
 process.stdout.write('logged\\n');
+if (process.argv[2] === 'exit-at-once') process.exit(0); // with most lines still queued
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', (d) => {
   for (const cmd of d.split('\\n').filter(Boolean)) {
@@ -63,6 +64,20 @@ function expectSurvived(o: Outcome): void {
 
 describe('the log on a failing destination', () => {
   for (const how of ['exit', 'exit-now'] as const) {
+    it(`writes every line, in order, to a destination that works (${how}: what is queued is flushed)`, async () => {
+      const file = join(dir, `ok-${how}.log`);
+      const fd = openSync(file, 'w');
+      const child = spawn(process.execPath, [script], { stdio: ['pipe', 'pipe', fd] });
+      closeSync(fd);
+      const o = await drive(child, how);
+      expectSurvived(o);
+      expect(o.stats).toEqual({ written: 10000, dropped: 0 });
+      const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.i)).toEqual(Array.from({ length: 10000 }, (_, i) => i));
+    });
+  }
+
+  for (const how of ['exit', 'exit-now'] as const) {
     it(`drops and counts lines on /dev/full (ENOSPC), keeps running and exits when told (${how})`, async () => {
       const full = openSync('/dev/full', 'w');
       const child = spawn(process.execPath, [script], { stdio: ['pipe', 'pipe', full] });
@@ -72,6 +87,28 @@ describe('the log on a failing destination', () => {
       expect(o.stats).toMatchObject({ written: 0, dropped: 10000, lastError: 'ENOSPC' });
     });
   }
+
+  it('writes every line, in order, through a pipe that is read (written asynchronously)', async () => {
+    const o = await drive(spawn(process.execPath, [script], { stdio: ['pipe', 'pipe', 'pipe'] }), 'exit');
+    expectSurvived(o);
+    expect(o.stats).toEqual({ written: 10000, dropped: 0 });
+    expect(o.stderr.trim().split('\n').map((l) => JSON.parse(l).i)).toEqual(Array.from({ length: 10000 }, (_, i) => i));
+  });
+
+  it('flushes what is queued when the process exits at once after logging', () => {
+    const file = join(dir, 'at-once.log');
+    const fd = openSync(file, 'w');
+    const r = spawnSync(process.execPath, [script, 'exit-at-once'], { stdio: ['ignore', 'pipe', fd], encoding: 'utf8', timeout: BOUND_MS });
+    closeSync(fd);
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(0);
+    expect(readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l).i)).toEqual(Array.from({ length: 10000 }, (_, i) => i));
+    const full = openSync('/dev/full', 'w');
+    const onFull = spawnSync(process.execPath, [script, 'exit-at-once'], { stdio: ['ignore', 'pipe', full], encoding: 'utf8', timeout: BOUND_MS });
+    closeSync(full);
+    expect(onFull.signal, 'the exit flush gave up instead of retrying for ever').toBeNull();
+    expect(onFull.status).toBe(0);
+  });
 
   it('drops and counts lines on a closed pipe (EPIPE)', async () => {
     const child = spawn(process.execPath, [script], { stdio: ['pipe', 'pipe', 'pipe'] });
