@@ -92,10 +92,8 @@ export class Director {
         for (const r of v.realServers) this.inTable.get(virtualId(v))!.add(realKey(v, r));
       }
       const cur = live.find((s) => serviceKey(s) === keyOf(v, this.config));
-      for (const r of v.realServers) {
-        const d = cur?.realServers.find((x) => x.address === realKey(v, r));
-        this.setState(v, r, adopt(this.stateOf(v, r), d?.weight, v.checktype));
-      }
+      const liveWeight = new Map(cur?.realServers.map((d) => [d.address, d.weight]) ?? []);
+      for (const r of v.realServers) this.setState(v, r, adopt(this.stateOf(v, r), liveWeight.get(realKey(v, r)), v.checktype));
     }
     await this.reconcile();
     await this.round();
