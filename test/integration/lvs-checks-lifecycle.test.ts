@@ -252,6 +252,21 @@ describe('the life cycle itself', () => {
   });
 });
 
+describe('an HTTP server that keeps the connection open after its reply', () => {
+  let srv: TcpServer;
+  beforeAll(async () => {
+    // Ignores "Connection: close": the reply is complete by its Content-Length, the socket stays open.
+    srv = await tcpServer((c) => c.once('data', () => c.write('HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhealth OK')));
+    servers.push(srv.server);
+  });
+
+  it('is judged on the body its Content-Length gives, not left to time out', async () => {
+    const r = await negotiateCheck(target({ service: 'http', request: '/', receive: 'health OK', port: srv.port, realPort: srv.port, virtualPort: 80, timeoutMs: 30_000 }));
+    expect(r).toEqual({ up: true, message: 'HTTP 200' });
+    expect(await eventually(() => srv.closedByPeer === 1)).toBe(true);
+  });
+});
+
 describe('http redirects', () => {
   let srv: Server;
   let port: number;

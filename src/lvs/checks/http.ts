@@ -48,6 +48,7 @@ function httpRequest(url: string, t: CheckTarget, viaProxy: boolean): HttpReques
 
 const STATUS = /^HTTP\/\d\.\d (\d{3})/;
 const LOCATION = /^location:\s*(.+)$/im;
+const CONTENT_LENGTH = /^content-length:\s*(\d+)\s*$/im;
 const HEAD_END = Buffer.from('\r\n\r\n');
 const EMPTY = Buffer.alloc(0);
 
@@ -67,6 +68,8 @@ function exchange(run: CheckRun, t: CheckTarget, viaProxy: boolean, url: string,
   /** The last bytes of the head so far (a terminator may straddle two chunks). */
   let tail = EMPTY;
   let status = 0;
+  /** The body's length when the head gives it: a server keeping the connection open is judged once it has come. */
+  let length = Infinity;
   let headDone = false;
 
   /** Judges a finished head; true when the body is wanted. */
@@ -82,6 +85,7 @@ function exchange(run: CheckRun, t: CheckTarget, viaProxy: boolean, url: string,
     }
     if (status < 200 || status > 299) { run.settle(fail(`HTTP ${status}`)); return false; }
     if (!t.receive) { run.settle(ok(`HTTP ${status}`)); return false; }
+    length = Number(CONTENT_LENGTH.exec(head)?.[1] ?? Infinity);
     return true;
   };
 
@@ -93,11 +97,12 @@ function exchange(run: CheckRun, t: CheckTarget, viaProxy: boolean, url: string,
   };
 
   const takeBody = (chunk: Buffer): void => {
-    if (chunk.length === 0) return;
+    if (chunk.length === 0) { if (length === 0) judgeBody(false); return; }
     const room = BODY_CAP - held;
     parts.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
     held += Math.min(room, chunk.length);
     if (held >= BODY_CAP) judgeBody(true);
+    else if (held >= length) judgeBody(false);
   };
 
   const takeHead = (chunk: Buffer): void => {
