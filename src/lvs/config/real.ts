@@ -3,11 +3,9 @@
 import { MAX_RANGE, MAX_REAL_SERVERS, type ParseContext } from './context.js';
 import { FORWARDINGS, type Forwarding, type RealServer } from './model.js';
 import { afterBlanks, quotedPair } from './scan.js';
-import { normaliseRequest, PORT } from './values.js';
+import { matchRealLine } from './real-address.js';
+import { normaliseRequest } from './values.js';
 
-const REAL_HOST = '(\\d+\\.\\d+\\.\\d+\\.\\d+|[A-Za-z0-9.-]+|\\[[0-9A-fa-f:]+\\])';
-/** `ADDR[->ADDR2][:PORT] FLAGS`, searched anywhere in the value (ldirectord does not anchor it). */
-const REAL_LINE = new RegExp(`${REAL_HOST}(->${REAL_HOST})?(:${PORT})?\\s+(.*)`, 's');
 
 const ipv4ToNumber = (a: string) => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
 const numberToIpv4 = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
@@ -72,9 +70,10 @@ export function realFlags(ctx: ParseContext, flags: string, line: number, field:
 
 /** `real=`: one line, one server or an IPv4 range of them. */
 export function parseReal(ctx: ParseContext, value: string, line: number, field: string, family: 4 | 6): RealServer[] {
-  const m = value.match(REAL_LINE);
+  // `ADDR[->ADDR2][:PORT] FLAGS`, searched anywhere in the value (ldirectord does not anchor it).
+  const m = matchRealLine(value);
   if (!m) return ctx.fail(line, 'invalid address for real server (wrong format)', field);
-  const [, ip1, , ip2, , portText = '0', flagText] = m;
+  const { ip1, ip2, portText = '0', flags: flagText } = m;
   const first = ctx.hostAddress(ip1, family);
   if (first === undefined) return ctx.fail(line, `invalid address (${ip1}) for real server (could not resolve host)`, field);
   const port = ctx.portNumber(portText, '');

@@ -6,8 +6,10 @@ import { lastWords, splitCommaList } from './scan.js';
 
 // Grammar pieces, as ldirectord matches them. Perl's `.` matches any character but a newline, so
 // every pattern with `.` has the `s` flag (lines hold no newline; a CR inside a line is kept).
+/** The characters of a port name. */
+export const PORT_CHARS = 'A-Za-z0-9_-';
 /** A port as written after `:` (digits or a service name). */
-export const PORT = '(\\d+|[A-Za-z0-9_-]+)';
+export const PORT = `(\\d+|[${PORT_CHARS}]+)`;
 const URL_REQUEST = /^\/?([A-Za-z][A-Za-z0-9+.-]*:\/\/.*)$/s;
 
 /** Cuts a `#` comment, keeping a `#` inside a balanced pair of double quotes. */
