@@ -98,6 +98,21 @@ describe.skipIf(!existsSync(LDIRECTORD))('aavip\'s parser against ldirectord\'s'
     expect(r.same).toBeGreaterThanOrEqual(examples.length - 3);
   }, 300_000);
 
+  it('a whitespace-only line inside a section: ldirectord stops at it (Unknown command), aavip skips it (README, ldirectord\'s bugs)', async () => {
+    // 8 spaces or two tabs: after ldirectord takes off one indentation, what is left is not blank to it.
+    for (const [k, blank] of ['        ', '\t\t', '            '].entries()) {
+      const text = `virtual=127.0.0.100:80\n\treal=127.0.0.2:8080 gate\n${blank}\n\tscheduler=rr\n`;
+      const file = join(dir, `blank${k}.cf`);
+      writeFileSync(file, text);
+      const b = await theirs(file);
+      expect(b.ok).toBe(false);
+      expect(b.line).toBe(3);
+      expect(b.message).toMatch(/^Unknown command "\s+"$/);
+      expect(ours(file, text)).toEqual({ ok: true });
+      expect(knownDifference(text, ours(file, text), b)).toBe('blank line inside a section');
+    }
+  }, 120_000);
+
   it('random files from directive lines, with small mutations: differences only where documented', async () => {
     const lines = [
       'virtual=127.0.0.100:80', 'virtual=127.0.0.100:53', 'virtual=5', 'virtual6=[::1]:80', 'virtual=127.0.0.101:http', 'virtual=localhost:8080', 'virtual=0',
