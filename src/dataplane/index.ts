@@ -5,7 +5,7 @@
 import { formatAddress } from '../hash/flow.js';
 import { log } from '../log.js';
 import { nativeNftRun, sendGratuitousArp } from '../native.js';
-import { hostKernel, resolveMechanism } from './backend.js';
+import { mechanismOf } from './backend.js';
 import { sendUnsolicitedAdverts } from './nd-announce.js';
 import { executeClusterip, planClusterip, planClusteripRemove, readClusterip, requireClusterip, servedBuckets } from './clusterip.js';
 import { addAddress, hasAddress, joinedMacs, joinMac, leaveMac, removeAddress, interfaceIndex, interfaceMac } from './link.js';
@@ -140,13 +140,9 @@ class VipDataplane implements Dataplane {
   }
 }
 
-/** Whether this kernel runs nf_tables with jhash (probed once per process: backend.ts). */
-export async function kernelHasNftJhash(): Promise<boolean> {
-  return hostKernel().nftJhash;
-}
-
+/** The backend `choice` runs on here: `auto` resolved for this kernel (backend.ts, probed once per process). */
 export async function resolveBackend(choice: BackendChoice): Promise<Backend> {
-  return choice === 'auto' ? resolveMechanism(choice, hostKernel()) : choice;
+  return mechanismOf({ backend: choice });
 }
 
 export interface DataplaneOptions {
