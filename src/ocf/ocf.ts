@@ -92,6 +92,21 @@ ${actions.join('\n')}
 `;
 }
 
+/**
+ * A whole-number parameter in min..max, or an OcfError(ERR_CONFIGURED) naming it: a value that
+ * is out of range is a configuration error, never a crash of the agent (exit 1).
+ */
+export function wholeNumber(name: string, text: string, min: number, max: number): number {
+  const t = text.trim();
+  if (!/^\d+$/.test(t)) throw new OcfError(OCF.ERR_CONFIGURED, `${name}: '${text}' is not a whole number`);
+  const n = Number(t);
+  if (n < min || n > max) throw new OcfError(OCF.ERR_CONFIGURED, `${name}: ${t} is out of range ${min}..${max}`);
+  return n;
+}
+
+/** More clone instances than anyone runs; the bound keeps instance numbers exact. */
+export const MAX_CLONES = 65536;
+
 /** ocf_is_true: the spellings resource-agents accepts for a true boolean. */
 export function isTrue(value: string | undefined): boolean {
   return ['yes', 'true', '1', 'on'].includes((value ?? '').trim().toLowerCase());
@@ -122,13 +137,11 @@ export function cloneInstance(env: Env): CloneInstance | undefined {
   const clone = env.OCF_RESKEY_CRM_meta_clone;
   const max = env.OCF_RESKEY_CRM_meta_clone_max;
   if (clone === undefined || clone === '' || max === undefined || max === '') return undefined;
-  const c = Number(clone);
-  const m = Number(max);
-  if (!Number.isInteger(c) || !Number.isInteger(m) || c < 0 || m < 1 || c >= m) {
-    throw new OcfError(OCF.ERR_CONFIGURED, `clone instance ${clone} of ${max} is not a valid clone number`);
-  }
-  const nodeMax = Number(env.OCF_RESKEY_CRM_meta_clone_node_max);
-  return { clone: c, cloneMax: m, cloneNodeMax: Number.isInteger(nodeMax) && nodeMax > 0 ? nodeMax : undefined, globallyUnique: isTrue(env.OCF_RESKEY_CRM_meta_globally_unique) };
+  const m = wholeNumber('clone-max', max, 1, MAX_CLONES);
+  const c = wholeNumber('clone', clone, 0, MAX_CLONES - 1);
+  if (c >= m) throw new OcfError(OCF.ERR_CONFIGURED, `clone instance ${clone} of ${max} is not a valid clone number`);
+  const nodeMax = env.OCF_RESKEY_CRM_meta_clone_node_max;
+  return { clone: c, cloneMax: m, cloneNodeMax: nodeMax ? wholeNumber('clone-node-max', nodeMax, 1, MAX_CLONES) : undefined, globallyUnique: isTrue(env.OCF_RESKEY_CRM_meta_globally_unique) };
 }
 
 /** Whether Pacemaker is probing (a monitor with interval 0: "is it running here at all?"). */

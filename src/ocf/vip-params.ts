@@ -4,7 +4,8 @@ import { InputError } from '../errors.js';
 import { formatAddress, parseAddress, type Address } from '../hash/flow.js';
 import { noBuckets, type Ownership } from '../dataplane/types.js';
 import type { VipInput } from '../dataplane/vipspec.js';
-import { OCF, OcfError, STANDARD_ACTIONS, isTrue, type AgentDoc, type CloneInstance } from './ocf.js';
+import { LIMITS } from '../hash/mechanisms.js';
+import { OCF, OcfError, STANDARD_ACTIONS, isTrue, wholeNumber, type AgentDoc, type CloneInstance } from './ocf.js';
 
 export const VIP_AGENT: AgentDoc = {
   name: 'vip',
@@ -102,6 +103,11 @@ export function addToAddress(a: Address, n: number): Address {
   return { family: a.family, bytes };
 }
 
+/** The most buckets any backend takes (each backend's own limit is checked with the spec). */
+const MAX_BUCKETS = Math.max(...Object.values(LIMITS).map((l) => l.maxBuckets));
+/** Gratuitous ARP pairs are sent back to back: more than this announces nothing more. */
+const MAX_ARP_COUNT = 100;
+
 /** What one instance of the agent stands for: the VIP as the dataplane reads it, and its buckets. */
 export interface VipInstance {
   /** The VIP for parseVipSpec: address with prefix, interface, and the hash settings. */
@@ -136,11 +142,11 @@ export function vipInstance(p: Record<string, string>, clone: CloneInstance | un
   if (unique && clone) address = addToAddress(address, clone.clone);
   const shared = clone !== undefined && !unique;
 
-  const buckets = p.buckets ? Number(p.buckets) : shared ? clone.cloneMax : 1;
-  if (!Number.isInteger(buckets) || buckets < 1) throw bad('buckets', `'${p.buckets}' is not a positive number of buckets`);
+  // Bounded here, before the bucket list is built; the backend's own limit is checked with the spec.
+  if (!p.buckets && shared && clone.cloneMax > MAX_BUCKETS) throw bad('buckets', `clone-max=${clone.cloneMax} instances need as many buckets, and there are at most ${MAX_BUCKETS}`);
+  const buckets = p.buckets ? wholeNumber('buckets', p.buckets, 1, MAX_BUCKETS) : shared ? clone.cloneMax : 1;
   if (shared && buckets < clone.cloneMax) throw bad('buckets', `${buckets} buckets cannot be shared by clone-max=${clone.cloneMax} instances`);
-  const arpCount = Number(p.arp_count);
-  if (!Number.isInteger(arpCount) || arpCount < 0) throw bad('arp_count', `'${p.arp_count}' is not a count`);
+  const arpCount = wholeNumber('arp_count', p.arp_count, 0, MAX_ARP_COUNT);
 
   const all = Array.from({ length: buckets }, (_, i) => i + 1);
   return {

@@ -53,7 +53,10 @@ async function monitor({ instance, spec, dp }: Validated): Promise<OcfCode> {
 }
 
 /** The lock waits at most for most of the action's timeout, so a stuck holder fails the action, not the cluster. */
-const lockTimeout = (env: Env) => Math.max(1000, Math.min(60_000, Number(env.OCF_RESKEY_CRM_meta_timeout ?? 20_000) * 0.8));
+const lockTimeout = (env: Env) => {
+  const timeout = Number(env.OCF_RESKEY_CRM_meta_timeout ?? 20_000); // Pacemaker's, in ms
+  return Math.max(1000, Math.min(60_000, (Number.isFinite(timeout) ? timeout : 20_000) * 0.8));
+};
 
 async function start({ instance, spec, dp }: Validated, env: Env, log: Logger): Promise<OcfCode> {
   await withVipLock(spec, async () => {

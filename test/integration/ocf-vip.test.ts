@@ -9,7 +9,7 @@ import { installAgents } from '../../src/cli/agents.js';
 import { run } from '../../src/dataplane/exec.js';
 import { built } from '../../src/paths.js';
 
-const NS = 'pmocfv';
+const NS = 'hcfocfv';
 const DTD = '/usr/share/resource-agents/ra-api-1.dtd';
 let agent: string;
 let dir: string;
@@ -134,6 +134,23 @@ describe('ocf:aavip:vip', () => {
     expect(clusterip.stderr).toMatch(/ocf-exit-reason:backend: .*CLUSTERIP/);
     expect(ocf('validate-all', params).status).toBe(0);
     expect(ocf('frobnicate', params).status).toBe(3);
+  });
+
+  it('refuses an out-of-range number in any parameter as a configuration error (6) with its reason, never a crash (1)', () => {
+    const cases: [string, string][] = [['buckets', '4294967296'], ['buckets', '0'], ['arp_count', '4294967296'], ['clusterip_hash_seed', '4294967296'], ['cidr_netmask', '4294967296']];
+    for (const [param, value] of cases) {
+      const r = ocf('validate-all', { ...params, [`OCF_RESKEY_${param}`]: value });
+      expect(r.status, `${param}=${value}: ${r.stderr}`).toBe(6);
+      expect(r.stderr).toMatch(new RegExp(`^ocf-exit-reason:${param}: `, 'm'));
+      expect(r.stderr).not.toMatch(/RangeError|^\s+at /m);
+    }
+    const clones = ocf('start', instance(0, { OCF_RESKEY_CRM_meta_clone_max: '4294967296' }));
+    expect(clones.status, clones.stderr).toBe(6);
+    expect(clones.stderr).toMatch(/^ocf-exit-reason:clone-max: 4294967296 is out of range/m);
+    const many = ocf('start', instance(0, { OCF_RESKEY_CRM_meta_clone_max: '5000' }));
+    expect(many.status, many.stderr).toBe(6);
+    expect(many.stderr).toMatch(/^ocf-exit-reason:buckets: clone-max=5000 instances need as many buckets/m);
+    expect(kernel().addressPresent).toBe(false);
   });
 
   it('without aavip on the node: a probe finds nothing, stop succeeds, start is not installed', () => {

@@ -57,6 +57,25 @@ describe('ocf:aavip:vip parameters', () => {
     expect(reasonOf(() => vipInstance(params({ nic: '', cidr_netmask: '' }), undefined))).toMatch(/^6 nic: no directly connected route contains 198\.18\.0\.100/);
   });
 
+  it('checks every numeric parameter for range: a configuration error (6) naming it, never a crash', () => {
+    // 2^32 buckets used to reach Array.from and end the agent with a RangeError (exit 1).
+    expect(reasonOf(() => vipInstance(params({ buckets: '4294967296' }), undefined))).toBe('6 buckets: 4294967296 is out of range 1..1024');
+    expect(reasonOf(() => vipInstance(params({ buckets: '4294967296' }), clone(0)))).toBe('6 buckets: 4294967296 is out of range 1..1024');
+    expect(reasonOf(() => vipInstance(params({ buckets: '0' }), undefined))).toBe('6 buckets: 0 is out of range 1..1024');
+    expect(reasonOf(() => vipInstance(params({ buckets: '0x10' }), undefined))).toBe("6 buckets: '0x10' is not a whole number");
+    expect(reasonOf(() => vipInstance(params({ buckets: '1e3' }), undefined))).toBe("6 buckets: '1e3' is not a whole number");
+    expect(reasonOf(() => vipInstance(params({ arp_count: '4294967296' }), undefined))).toBe('6 arp_count: 4294967296 is out of range 0..100');
+    expect(reasonOf(() => vipInstance(params({ cidr_netmask: '4294967296' }), undefined))).toMatch(/^6 cidr_netmask: /);
+    // Buckets default to clone-max: a huge clone-max must not build a huge bucket list either.
+    expect(reasonOf(() => vipInstance(params(), clone(0, 60000)))).toBe('6 buckets: clone-max=60000 instances need as many buckets, and there are at most 1024');
+    expect(vipInstance(params({ buckets: '1024' }), clone(1, 1000)).buckets).toEqual([2, 1002]);
+    const meta = (clone: string, max: string, nodeMax = '1') => () => cloneInstance({ OCF_RESKEY_CRM_meta_clone: clone, OCF_RESKEY_CRM_meta_clone_max: max, OCF_RESKEY_CRM_meta_clone_node_max: nodeMax });
+    expect(reasonOf(meta('0', '4294967296'))).toBe('6 clone-max: 4294967296 is out of range 1..65536');
+    expect(reasonOf(meta('1.5', '3'))).toBe("6 clone: '1.5' is not a whole number");
+    expect(reasonOf(meta('0', '3', 'lots'))).toBe("6 clone-node-max: 'lots' is not a whole number");
+    expect(meta('65535', '65536')()).toMatchObject({ clone: 65535, cloneMax: 65536 });
+  });
+
   it('accepts a dotted netmask for IPv4', () => {
     expect(parseNetmask('255.255.252.0', 4)).toBe(22);
     expect(parseNetmask('255.255.255.255', 4)).toBe(32);
