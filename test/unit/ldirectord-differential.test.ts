@@ -3,54 +3,21 @@
 // line N: MESSAGE` on a broken one. For the same files, aavip must accept what it accepts and
 // refuse what it refuses, at the same line with the same message, except for the documented
 // differences (parse.ts header), each recognised here by its cause.
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InputError } from '../../src/errors.js';
 import { systemFileChecks } from '../../src/lvs/config/files.js';
-import { parseLdirectordConfig } from '../../src/lvs/config/parse.js';
 import { systemResolver } from '../../src/lvs/config/resolve.js';
+import { aavipOutcome, knownDifference, LDIRECTORD, ldirectordOutcome, sameOutcome, type Outcome } from './ldirectord-oracle.js';
 
-const LDIRECTORD = '/usr/sbin/ldirectord';
 const dir = mkdtempSync(join(tmpdir(), 'aavip-ld-diff-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Outcome { ok: boolean; line?: number; message?: string }
-
 const resolver = systemResolver();
-function ours(file: string, text: string): Outcome {
-  try {
-    parseLdirectordConfig(text, file, { resolver, files: systemFileChecks });
-    return { ok: true };
-  } catch (e) {
-    if (!(e instanceof InputError)) throw e;
-    return { ok: false, line: e.where.line, message: e.message };
-  }
-}
-
-function theirs(file: string): Promise<Outcome> {
-  return new Promise((resolve) => execFile(LDIRECTORD, [file, 'status'], { timeout: 60_000 }, (err, _stdout, stderr) => {
-    const code = err ? (err as { code?: number }).code : 0;
-    const m = stderr.match(/Error \[\d+\] reading file \S+ at line (\d+): ([\s\S]*)$/);
-    // Its messages end with the raw line's newline (and a space after a global line's).
-    resolve({ ok: code !== 2, line: m ? Number(m[1]) : undefined, message: m?.[2].replace(/\n ?\n?$/, '').replace(/\n"$/, '"') });
-  }));
-}
-
-/** Why the two may differ (a documented difference), or undefined. */
-function knownDifference(text: string, a: Outcome, b: Outcome): string | undefined {
-  const lines = text.split('\n');
-  if (lines.at(-1) === '') lines.pop();
-  if (a.ok && b.message === 'duplicate virtual server' && /^virtual6?\s*=/.test(lines.at(-1) ?? '') && b.line === lines.length) return 'virtual= on the last line';
-  if (!a.ok && !b.ok && a.message?.startsWith('duplicate virtual server') && b.message === 'duplicate virtual server') return 'duplicate reported at its own line';
-  if (/\n[ \t]*\n[ \t]/.test(text)) return 'blank line inside a section';
-  if (text.includes('\r')) return 'CR';
-  if (/"[^"\n]*#[^"\n]*"/.test(text)) return '# inside quotes';
-  return undefined;
-}
+const ours = (file: string, text: string): Outcome => aavipOutcome(file, text, { resolver, files: systemFileChecks });
+const theirs = (file: string): Promise<Outcome> => ldirectordOutcome(file);
 
 async function compare(texts: string[]): Promise<{ same: number; known: Record<string, number>; unexplained: unknown[] }> {
   const result = { same: 0, known: {} as Record<string, number>, unexplained: [] as unknown[] };
@@ -61,8 +28,7 @@ async function compare(texts: string[]): Promise<{ same: number; known: Record<s
       const file = join(dir, `c${k}.cf`);
       writeFileSync(file, texts[k]);
       const [a, b] = [ours(file, texts[k]), await theirs(file)];
-      const trim = (o: Outcome) => (o.message?.startsWith('Unknown command') ? o.message.trimEnd() : o.message);
-      if (a.ok === b.ok && (a.ok || (a.line === b.line && trim(a) === trim(b)))) { result.same++; continue; }
+      if (sameOutcome(a, b)) { result.same++; continue; }
       const why = knownDifference(texts[k], a, b);
       if (why) result.known[why] = (result.known[why] ?? 0) + 1;
       else result.unexplained.push({ text: texts[k], aavip: a, ldirectord: b });
