@@ -51,8 +51,6 @@ export class CheckRun {
     this.deadline = deadlines.set(timeoutMs, this.expire);
   }
 
-  get settled(): boolean { return this.done; }
-
   /** Ends the check with `r` (the first call wins) and closes everything it opened. */
   settle(r: CheckResult): void {
     if (this.done) return;
