@@ -89,9 +89,8 @@ const ownershipOptions = (cmd: Command) => cmd
   .option('--draining <list>', 'buckets handed over: existing connections only', '')
   .option('--lease <ms>', 'nft: the kernel stops serving these buckets after this long unless applied or renewed again');
 
-export function register(program: Command): void {
-  const vip = program.command('vip').description('carry a VIP on this node and set which buckets it serves');
-
+/** `vip apply` and `vip renew`: the whole ownership of this node, with or without a lease. */
+function registerOwnershipCommands(vip: Command): void {
   ownershipOptions(vipOptions(vip.command('apply').description('make this node serve exactly the given buckets of the VIP (a reconcile: applying twice changes nothing)')))
     .action(withOptionNames(async (o: OwnershipOptions) => {
       const spec = specOf(o);
@@ -114,7 +113,10 @@ export function register(program: Command): void {
         throw new InputError(`the ${dp.backend} backend cannot lease buckets (the kernel has no expiry for them)`, { field: '--backend' });
       }
     }));
+}
 
+/** `vip bucket add|remove N`: one bucket changed, in the kernel's bucket count. */
+function registerBucketCommands(vip: Command): void {
   const bucket = vip.command('bucket').description('add or remove one bucket, leaving the others as they are');
   for (const verb of ['add', 'remove'] as const) {
     vipOptions(bucket.command(verb).argument('<n>', 'bucket number (1-based)'))
@@ -135,6 +137,12 @@ export function register(program: Command): void {
         });
       }));
   }
+}
+
+export function register(program: Command): void {
+  const vip = program.command('vip').description('carry a VIP on this node and set which buckets it serves');
+  registerOwnershipCommands(vip);
+  registerBucketCommands(vip);
 
   vipOptions(vip.command('status').description('what the kernel carries for the VIP (exit 0 if this node serves at least one bucket, 7 if none)'))
     .option('--json', 'print as JSON')
