@@ -1,7 +1,7 @@
 // The hash-distribution benchmark: how evenly each mechanism × hashmode × bucket count spreads
 // the flow populations users meet, how fast the models run, and how many flows change owner
 // when a node leaves and returns under each assignment strategy.
-import { assign, STRATEGIES, type Member, type Owners, type Strategy } from '../src/assignment/assign.js';
+import { assign, moves, STRATEGIES, type Member, type Owners, type Strategy } from '../src/assignment/assign.js';
 import { HASHMODES, type Hashmode } from '../src/hash/hashmode.js';
 import { bucketsOfColumns, LIMITS, MECHANISMS, type FlowColumns, type HashParams, type Mechanism } from '../src/hash/mechanisms.js';
 import { xorshift32 } from '../src/hash/random.js';
@@ -177,7 +177,7 @@ function measureDisruption(o: HashBenchOptions, members: Member[]): DisruptionRe
     for (const strategy of STRATEGIES) {
       const before = assign(members, all, buckets, strategy);
       const during = assign(members, survivors, buckets, strategy);
-      const moved = (a: Owners, b: Owners) => a.reduce((s, owner, i) => s + (owner !== b[i] ? counts[i] : 0), 0) / o.flows;
+      const moved = (a: Owners, b: Owners) => moves(a, b, all).reduce((s, m) => s + counts[m.bucket - 1], 0) / o.flows;
       const shares = nodeSharesOf(counts, during, o.nodes, o.flows).slice(0, o.nodes - 1);
       out.push({ strategy, buckets, nodes: o.nodes, movedOnLeave: moved(before, during), movedOnReturn: moved(during, before), maxMinAfterLeave: ratio(shares) });
     }

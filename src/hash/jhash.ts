@@ -109,6 +109,3 @@ export function reciprocalScale(v: number, n: number): number {
 /** The 16-bit byte swap: a network-order port read as a native LE u16 (CLUSTERIP, nft). */
 export const bswap16 = (p: number): number => ((p & 0xff) << 8) | ((p >>> 8) & 0xff);
 
-/** A network-order IPv4 address (host number 0x0A000001 for 10.0.0.1) loaded as a LE word. */
-export const bswap32 = (x: number): number =>
-  (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
