@@ -9,7 +9,7 @@ import { table } from './progress.js';
 export function register(lab: Command): void {
   lab.command('failover')
     .description('three real daemons under client load: kill one (daemon and cable), measure the outage of its buckets, bring it back with long-lived connections open')
-    .option('--interval <ms>', 'heartbeat interval', positiveInt, 100)
+    .option('--interval <ms>', 'heartbeat interval (a fifth of the deadtime lets the leases ride out lost heartbeats)', positiveInt, 60)
     .option('--deadtime <ms>', 'deadtime', positiveInt, 300)
     .option('--copies <n>', 'heartbeat copies per interval', positiveInt, 2)
     .option('--buckets <n>', 'buckets', positiveInt, 256)

@@ -51,6 +51,10 @@ export class DaemonService {
     const { config, ldirectord } = await loadAll(file, opts);
     const local = config.nodes.find((n) => n.id === config.local)!;
     const log = baseLog.child({ node: local.name });
+    const { intervalMs, deadtimeMs } = config.heartbeat;
+    if (deadtimeMs < 5 * intervalMs) {
+      log.warn({ intervalMs, deadtimeMs }, `deadtime below five heartbeat intervals: a lost heartbeat or two can let this node's bucket leases run out (briefly unserved); use interval ${Math.floor(deadtimeMs / 5)}ms or less`);
+    }
     const undo: (() => Promise<void> | void)[] = [];
     try {
       const lock = await lockInstance(config.controlSocket);

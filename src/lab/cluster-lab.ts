@@ -52,7 +52,7 @@ export class ClusterLab {
       writeFileSync(configFile, stringify({
         cluster: {
           name: o.prefix, local: 'auto', authkey: key, quorum: o.quorum ?? 'majority', drainTimeout: `${o.drainTimeoutMs ?? 30000}ms`,
-          heartbeat: { port: 5405, interval: `${o.intervalMs ?? 100}ms`, deadtime: `${o.deadtimeMs ?? 300}ms`, copies: o.copies ?? 2 },
+          heartbeat: { port: 5405, interval: `${o.intervalMs ?? Math.max(20, Math.round((o.deadtimeMs ?? 300) / 5))}ms`, deadtime: `${o.deadtimeMs ?? 300}ms`, copies: o.copies ?? 2 },
           nodes: lab.nodeIds.map((i) => ({ id: i, name: nodeName(i), address: lab.nodeAddress(i) })),
         },
         vips: [{ address: `${VIP_ADDRESS}/${LAB_PREFIX_LENGTH}`, interface: 'eth0', hashmode: 'sourceip-sourceport', buckets: o.buckets ?? 256, seed: 0x5eed, backend: 'nft' }],

@@ -6,7 +6,7 @@ import { runFailover } from '../../src/lab/failover.js';
 
 describe('failover and rejoin with three daemons', () => {
   it('takes a dead node\'s buckets over, spreads them evenly, and hands them back without resets', async () => {
-    const r = await runFailover({ prefix: 'mbfo', intervalMs: 100, deadtimeMs: 300, copies: 2, buckets: 256, longLived: 200 });
+    const r = await runFailover({ prefix: 'mbfo', intervalMs: 60, deadtimeMs: 300, copies: 2, buckets: 256, longLived: 200 });
     expect(r.deadBucketsProbed).toBeGreaterThan(10);
     // Every probed dead bucket answered again, within a few deadtimes.
     expect(r.outageMsMax).toBeLessThan(5 * r.deadtimeMs);
