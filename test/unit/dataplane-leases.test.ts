@@ -2,6 +2,7 @@
 // fields compared whole, and `auto` resolved as the dataplane resolves it.
 import { describe, expect, it } from 'vitest';
 import { resolveMechanism } from '../../src/dataplane/backend.js';
+import { createDataplane } from '../../src/dataplane/index.js';
 import { clusteripRuleSpec, findClusteripRule, planClusterip, ruleFields, ruleMatches, ruleTotalNodes } from '../../src/dataplane/clusterip.js';
 import { parseTableState, planNft, renderOwnership, renderVipTables } from '../../src/dataplane/nft.js';
 import { parseVipSpec } from '../../src/dataplane/vipspec.js';
@@ -43,6 +44,17 @@ describe('nft bucket leases', () => {
         { vmap: { key: { jhash: { mod: 2, seed: 4660, offset: 1, expr: { ct: { key: 'saddr' } } } }, data: '@buckets' } }] } },
     ] };
     expect(parseTableState(json)).toEqual({ signature: 'abc', ownership: own([3], { incoming: [5] }), leased: true, buckets: 2, arp: false });
+  });
+});
+
+describe('which backends lease', () => {
+  it('nft does; clusterip and xt_cluster cannot lapse, and renew says so without touching the kernel', async () => {
+    expect((await createDataplane('nft')).leases).toBe(true);
+    for (const backend of ['clusterip', 'xt_cluster'] as const) {
+      const dp = await createDataplane(backend);
+      expect(dp.leases).toBe(false);
+      expect(await dp.renew(vip({ backend, buckets: 3, hashmode: 'sourceip' }), own([1]), 400)).toBe(false);
+    }
   });
 });
 
