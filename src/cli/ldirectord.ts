@@ -13,6 +13,9 @@ import { pidFile, RUN_DIR, runDirector, runningPid, statusFile, waitUntil } from
 import { positiveInt } from './options.js';
 import { table } from './progress.js';
 
+/** How long `start` waits for the director's first round. */
+const START_TIMEOUT_MS = 180_000;
+
 function ipvsOption(text: string): IpvsKind {
   if (text !== 'netlink' && text !== 'ipvsadm') throw new InvalidArgumentError('netlink or ipvsadm');
   return text;
@@ -83,7 +86,13 @@ export function register(program: Command): Command {
       const child = spawn(process.execPath, [process.argv[1], 'ldirectord', '-f', f, 'run', '--ipvs', o.ipvs, '--concurrency', String(o.concurrency)],
         { detached: true, stdio: 'ignore' });
       child.unref();
-      if (!(await waitUntil(() => existsSync(statusFile(f)), 15_000))) throw new Error(`the director for ${f} did not come up`);
+      // It is up once its first round is done and its status written; a child that dies first is
+      // reported at once. The bound is generous: a loaded or emulated machine takes tens of seconds.
+      let exited: string | undefined;
+      child.once('exit', (code, signal) => { exited = signal ?? `exit ${code}`; });
+      const up = await waitUntil(() => existsSync(statusFile(f)) || exited !== undefined, START_TIMEOUT_MS);
+      if (exited !== undefined && !existsSync(statusFile(f))) throw new Error(`the director for ${f} stopped while starting (${exited}); run 'aavip ldirectord -f ${f} run' to see why`);
+      if (!up) throw new Error(`the director for ${f} did not come up within ${START_TIMEOUT_MS / 1000} s`);
     });
 
   ld.command('stop')
@@ -93,7 +102,7 @@ export function register(program: Command): Command {
       const pid = runningPid(f);
       if (typeof pid !== 'number') return;
       process.kill(pid, 'SIGTERM');
-      if (!(await waitUntil(() => runningPid(f) === undefined, 15_000))) throw new Error(`pid ${pid} did not stop`);
+      if (!(await waitUntil(() => runningPid(f) === undefined, 60_000))) throw new Error(`pid ${pid} did not stop within 60 s`);
     });
 
   ld.command('reload')
