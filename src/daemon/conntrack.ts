@@ -2,6 +2,7 @@
 // bucket waits for (what ends a drain). Conntrack entries are listed with the `conntrack` tool and put in buckets by the
 // same kernel-exact model the rules use, so no connmark has to be spent on it.
 import { run } from '../dataplane/exec.js';
+import { mechanismOf } from '../dataplane/backend.js';
 import type { VipSpec } from '../dataplane/types.js';
 import { formatAddress, parseAddress, parseProtocol } from '../hash/flow.js';
 import { bucketOf } from '../hash/mechanisms.js';
@@ -26,7 +27,7 @@ export function parseConntrack(text: string | readonly string[]): TrackedFlow[] 
 /** Open flows per bucket (bucket → count) among `flows` to the VIP. */
 export function openFlowsPerBucket(vip: VipSpec, flows: TrackedFlow[]): Map<number, number> {
   const counts = new Map<number, number>();
-  const mechanism = vip.backend === 'auto' ? 'nft' : vip.backend;
+  const mechanism = mechanismOf(vip);
   const dst = formatAddress(vip.address);
   for (const f of flows) {
     if (f.dst !== dst || (f.state && FINISHED.has(f.state))) continue;

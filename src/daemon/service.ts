@@ -76,7 +76,7 @@ export class DaemonService {
         await daemon.director.start();
       }
       await daemon.start(vips);
-      log.info({ incarnation, vips: daemon.describeVips(), pid: process.pid }, 'started; learning who is alive');
+      log.info({ incarnation, vips: daemon.describeVips() }, 'started; learning who is alive');
       return service;
     } catch (e) {
       for (const u of undo.reverse()) await Promise.resolve(u()).catch(() => undefined);

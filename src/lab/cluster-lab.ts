@@ -38,7 +38,8 @@ export class ClusterLab {
   private readonly sockets = new Map<number, string>();
 
   private constructor(readonly lab: NetnsLab, readonly dir: string, readonly configFile: string) {
-    this.config = loadClusterConfig(configFile, { local: nodeName(1) });
+    // Read on the host, where the nodes' interfaces (inside their namespaces) do not exist.
+    this.config = loadClusterConfig(configFile, { local: nodeName(1), interfaceExists: () => true });
   }
 
   static async create(o: ClusterLabOptions): Promise<ClusterLab> {
@@ -70,9 +71,9 @@ export class ClusterLab {
     }
   }
 
-  startDaemon(i: number, extraArgs: string[] = []): ChildProcess {
+  startDaemon(i: number, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): ChildProcess {
     const child = this.lab.spawn(this.lab.nodeNs(i), [process.execPath, CLI, 'up', '--config', this.configFile, '--node', nodeName(i), ...extraArgs],
-      { ...process.env, AAVIP_LOG_LEVEL: 'info' });
+      { ...process.env, AAVIP_LOG_LEVEL: 'info', ...env });
     const lines: string[] = [];
     this.logs.set(i, lines);
     child.stderr!.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean)));
@@ -95,7 +96,7 @@ export class ClusterLab {
    * and that load alone can hold the daemons up on a small machine.
    */
   async status(i: number): Promise<DaemonStatus | undefined> {
-    if (!this.sockets.has(i)) this.sockets.set(i, controlSocketOf(this.configFile, { local: nodeName(i) }));
+    if (!this.sockets.has(i)) this.sockets.set(i, controlSocketOf(this.configFile, { local: nodeName(i), interfaceExists: () => true }));
     return askDaemon(this.sockets.get(i)!, { cmd: 'status' }, 2000).catch(() => undefined) as Promise<DaemonStatus | undefined>;
   }
 

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { assign, bucketsOf, type Owners } from '../assignment/assign.js';
+import { mechanismOf } from '../dataplane/backend.js';
 import type { Ownership } from '../dataplane/types.js';
 import { parseVipSpec } from '../dataplane/vipspec.js';
 import type { VipSpec } from '../dataplane/types.js';
@@ -99,7 +100,7 @@ export class VipLab {
   /** The bucket the hash model puts a client's TCP connection to the service in. */
   bucketOfConnection(src: string, sport: number): number {
     const flow = { src: parseAddress(src)!, srcPort: sport, dst: this.vip.address, dstPort: SERVICE_PORT, proto: 6 };
-    const mechanism = this.vip.backend === 'auto' ? 'nft' : this.vip.backend;
+    const mechanism = mechanismOf(this.vip);
     return bucketOf({ mechanism, hashmode: this.vip.hashmode, seed: this.vip.seed, buckets: this.vip.buckets }, flow);
   }
 
