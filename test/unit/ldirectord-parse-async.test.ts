@@ -2,12 +2,12 @@
 // processes (concurrent, bounded, each with a timeout) while the event loop goes on, and gives the
 // same model, or the same error, as the blocking loader and the pure parser.
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { loadLdirectordConfig, loadLdirectordConfigSync, parseLdirectordConfig, parseLdirectordConfigAsync } from '../../src/lvs/config/parse.js';
-import { literalResolver, type Resolver } from '../../src/lvs/config/resolve.js';
+import { literalResolver, systemResolver, type Resolver } from '../../src/lvs/config/resolve.js';
 import { systemResolverAsync, type AsyncResolver } from '../../src/lvs/config/resolve-async.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aavip-ld-async-'));
@@ -48,21 +48,35 @@ describe.skipIf(services.length < 100)('loadLdirectordConfig: names through the 
     expect(asynchronous.value.virtualServices[0].realServers).toHaveLength(services.length);
   });
 
-  it('runs at most `concurrency` getent processes at once', async () => {
+  it('asks getent for the names of a round together, and runs at most `concurrency` getent processes at once', async () => {
     // Each lookup logs its start, waits (bounded) until three have started, logs its end, then asks getent.
     const log = join(dir, 'concurrency.log');
     const getent = join(dir, 'getent-barrier');
     writeFileSync(getent, `#!/bin/sh\necho start >> ${log}\ni=0\nwhile [ "$(grep -c start ${log})" -lt 3 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done\necho end >> ${log}\nexec getent "$@"\n`);
     chmodSync(getent, 0o755);
-    writeFileSync(log, '');
     const file = join(dir, 'twelve.cf');
     writeFileSync(file, `virtual=198.18.0.1:80\n${services.slice(0, 12).map((s, k) => `\treal=198.18.2.${k + 1}:${s} masq`).join('\n')}\n`);
-    const c = await loadLdirectordConfig(file, { asyncResolver: systemResolverAsync({ concurrency: 3, command: getent }) });
-    expect(c).toEqual(loadLdirectordConfigSync(file));
-    let inFlight = 0;
-    let most = 0;
-    for (const l of readFileSync(log, 'utf8').split('\n').filter(Boolean)) { inFlight += l === 'start' ? 1 : -1; most = Math.max(most, inFlight); }
-    expect(most).toBe(3);
+    const mostAtOnce = async (options: { concurrency: number; batch?: number }) => {
+      writeFileSync(log, '');
+      const c = await loadLdirectordConfig(file, { asyncResolver: systemResolverAsync({ ...options, command: getent }) });
+      expect(c).toEqual(loadLdirectordConfigSync(file));
+      const lines = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+      let [inFlight, most] = [0, 0];
+      for (const l of lines) { inFlight += l === 'start' ? 1 : -1; most = Math.max(most, inFlight); }
+      return { processes: lines.length / 2, most };
+    };
+    expect(await mostAtOnce({ concurrency: 3 })).toEqual({ processes: 1, most: 1 }); // one batch
+    expect(await mostAtOnce({ concurrency: 3, batch: 1 })).toEqual({ processes: 12, most: 3 });
+  });
+
+  it('attributes a batch\'s answers to its names, unknown names among them included', async () => {
+    const mixed = ['localhost', 'no-such-host.invalid', hostname()];
+    const asked = systemResolverAsync();
+    const one = systemResolver();
+    expect(await Promise.all(mixed.map((n) => asked.host(n, 4)))).toEqual(mixed.map((n) => one.host(n, 4)));
+    const ports: [string, 'tcp' | 'udp' | ''][] = [['www', ''], ['no-such-service', 'tcp'], ['domain', 'udp'], ['http', 'tcp'], ['ssh', 'udp'], ['https', '']];
+    expect(await Promise.all(ports.map(([n, p]) => asked.service(n, p)))).toEqual(ports.map(([n, p]) => one.service(n, p)));
+    expect(await Promise.all(ports.map(([n, p]) => asked.service(n, p)))).toEqual([80, undefined, 53, 80, undefined, 443]);
   });
 
   it('gives up on a lookup that does not answer within its timeout: the name is unresolved, the process killed', async () => {

@@ -46,7 +46,8 @@ export function localHostAnswer(name: string, family: 4 | 6): { address: string 
 }
 
 /** getent's arguments for a host or a port name (the C library's getaddrinfo and getservbyname, through NSS). */
-export const hostQuery = (name: string, family: 4 | 6) => [family === 4 ? 'ahostsv4' : 'ahostsv6', name];
+export const hostDatabase = (family: 4 | 6) => (family === 4 ? 'ahostsv4' : 'ahostsv6');
+export const hostQuery = (name: string, family: 4 | 6) => [hostDatabase(family), name];
 export const serviceQuery = (name: string, protocol: 'tcp' | 'udp' | '') => ['services', protocol ? `${name}/${protocol}` : name];
 
 /** The first address of `getent ahostsv4|ahostsv6` output ('' = unknown), in the kernel's form. */
@@ -60,6 +61,36 @@ export function hostFromGetent(out: string, family: 4 | 6): string | undefined {
 export function serviceFromGetent(out: string | undefined, name: string, protocol: 'tcp' | 'udp' | ''): number | undefined {
   if (out === undefined) return literalResolver.service(name, protocol);
   return Number(out.match(/^\S+\s+(\d+)\//)?.[1] ?? NaN) || undefined;
+}
+
+/** `getent services K1 K2 ...`: each key's port. getent prints one line per key it finds, in order, and nothing for the others. */
+export function servicesFromGetentBatch(out: string, keys: readonly (readonly [string, 'tcp' | 'udp' | ''])[]): (number | undefined)[] {
+  const lines = out.split('\n').filter((l) => l.trim() !== '').map((l) => l.trim().split(/\s+/));
+  let at = 0;
+  return keys.map(([name, protocol]) => {
+    const fields = lines[at];
+    const entry = fields?.[1]?.match(/^(\d+)\/(\w+)$/);
+    // A line is this key's if it names it (name or alias) for its protocol: a key getent did not find has no line.
+    if (!fields || !entry || !(fields[0] === name || fields.slice(2).includes(name)) || (protocol !== '' && entry[2] !== protocol)) return undefined;
+    at++;
+    return Number(entry[1]) || undefined;
+  });
+}
+
+/**
+ * `getent ahostsv4|ahostsv6 N1 N2 ...`: each name's first address, when the output shows whose each
+ * block is (each block opens with a line naming the canonical name, which need not be the name
+ * asked): all names found, or none. Otherwise undefined (ask for each name alone).
+ */
+export function hostsFromGetentBatch(out: string, names: readonly string[], family: 4 | 6): (string | undefined)[] | undefined {
+  const blocks: string[][] = [];
+  for (const line of out.split('\n')) {
+    if (line.trim() === '') continue;
+    if (line.trim().split(/\s+/).length >= 3 || blocks.length === 0) blocks.push([line]);
+    else blocks[blocks.length - 1].push(line);
+  }
+  if (blocks.length === 0) return names.map(() => undefined);
+  return blocks.length === names.length ? blocks.map((b) => hostFromGetent(b.join('\n'), family)) : undefined;
 }
 
 /** How long one name may take (getaddrinfo's own DNS retries stay below it). */
