@@ -15,7 +15,7 @@ export interface HeartbeatInput {
   heard: Hearsay[];
   facts: ClusterFacts;
   vips: readonly VipRuntime[];
-  /** Before joining, nothing is held (the kernel's leftovers are not yet ours to announce). */
+  /** Before joining, nothing is announced as held. */
   joined: boolean;
   farewell?: 'paused' | 'leaving';
 }
@@ -26,10 +26,11 @@ export function buildHeartbeat(i: HeartbeatInput): Heartbeat {
     live: i.view.live, epoch: i.view.epoch, view: viewKey(i.view), quorate: i.view.quorate,
     weights: i.weights, heard: i.heard, facts: i.facts,
     draining: Object.fromEntries(i.vips.map((v) => [v.key, v.keeper.drainingBuckets()])),
-    holding: Object.fromEntries(i.vips.map((v) => {
+    // Before joining nothing is announced: the kernel's leftovers are not yet ours to speak for.
+    holding: i.joined ? Object.fromEntries(i.vips.map((v) => {
       const o = v.keeper.ownership();
-      return [v.key, bucketBitmap(i.joined ? [...o.owned, ...o.incoming, ...o.draining] : [], v.spec.buckets)];
-    })),
+      return [v.key, bucketBitmap([...o.owned, ...o.incoming, ...o.draining], v.spec.buckets)];
+    })) : {},
     ...(i.farewell ? { [i.farewell]: true } : {}),
   };
 }

@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import { parse, stringify } from 'yaml';
 import { built } from '../paths.js';
 import { ClusterLab } from './cluster-lab.js';
-import { readBucketMaps, takersPerBucket } from './kernel-buckets.js';
+import { takersPerBucket, watchBucketMaps } from './kernel-buckets.js';
 import { nodeName, SERVICE_PORT, VIP_ADDRESS } from './vip-lab.js';
 
 export const FAULTS = ['sigkill', 'sigterm-restart', 'sigstop', 'link-flap', 'one-sided-cut', 'weight-reload-one-node', 'broken-reload', 'down-beside-daemon', 'clock-step'] as const;
@@ -88,10 +88,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     // The sampler: every 100 ms, who takes each bucket's new connections.
     let sampling = true;
     const spells = new Map<number, Spell>();
+    const watch = watchBucketMaps(cl.lab, VIP_ADDRESS, 100);
+    await sleep(500);
     const sampler = (async () => {
       let prev = Date.now();
       while (sampling) {
-        const maps = await readBucketMaps(cl.lab, VIP_ADDRESS);
+        const maps = watch.latest();
         const now = Date.now();
         const takers = takersPerBucket(maps, 256);
         result.samples++;
@@ -208,6 +210,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     await holders;
     sampling = false;
     await sampler;
+    await watch.stop();
     return result;
   } finally {
     await cl.destroy();

@@ -39,3 +39,34 @@ export function takersPerBucket(maps: Map<number, Map<number, Chain>>, buckets: 
   for (const [node, m] of maps) for (const [b, chain] of m) if (chain !== 'draining' && b >= 1 && b <= buckets) out[b - 1].push(node);
   return out;
 }
+
+/**
+ * Keeps every node's bucket map fresh: one shell loop per node namespace lists the map every
+ * `everyMs` (one nft process a listing, no namespace entry per sample), and `latest()` returns
+ * the newest listing of each node. `stop()` ends the loops.
+ */
+export function watchBucketMaps(lab: NetnsLab, vip: string, everyMs = 100): { latest(): Map<number, Map<number, Chain>>; stop(): Promise<void> } {
+  const address = parseAddress(vip)!;
+  const table = nftTableName({ address } as Parameters<typeof nftTableName>[0]);
+  const family = address.family === 4 ? 'ip' : 'ip6';
+  const latest = new Map<number, Map<number, Chain>>(lab.nodeIds.map((i) => [i, new Map()]));
+  const loops = lab.nodeIds.map((i) => {
+    // An absent table prints an empty object, so a node without rules reads as serving nothing.
+    const script = `while :; do nft -j list map ${family} ${table} buckets 2>/dev/null || echo '{}'; sleep ${everyMs / 1000}; done`;
+    const child = lab.spawn(lab.nodeNs(i), ['sh', '-c', script]);
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (line) { try { latest.set(i, parseBucketMap(line)); } catch { /* a torn line: the next one comes soon */ } }
+      }
+    });
+    return child;
+  });
+  return {
+    latest: () => new Map(latest),
+    stop: async () => { await Promise.all(loops.map((c) => lab.kill(c, 'SIGKILL'))); },
+  };
+}

@@ -12,7 +12,7 @@
 import { assign, type Member, type Owners, type Strategy } from '../assignment/assign.js';
 import type { Ownership } from '../dataplane/types.js';
 import { viewKey, type View } from './membership.js';
-import type { Heartbeat } from './wire.js';
+import { bucketsOfBitmap, type Heartbeat } from './wire.js';
 
 export interface HandoverOptions {
   local: number;
@@ -116,9 +116,20 @@ export class BucketKeeper {
    * buckets whose state changed.
    */
   onHeartbeat(hb: Heartbeat): number[] {
-    if (hb.view !== this.view) return [];
-    const draining = new Set(hb.draining[this.opts.vip] ?? []);
     const changed: number[] = [];
+    if (hb.view !== this.view) {
+      // From another view the old owner's word on draining means nothing here, but a bucket it
+      // says it holds no connection in at all (it has joined and announces what it holds) is
+      // served by nobody: ours outright, or it stays unserved while views settle.
+      const held = hb.holding[this.opts.vip];
+      if (held === undefined) return [];
+      const holds = bucketsOfBitmap(held);
+      for (const [b, state] of this.incoming) {
+        if (state.from === hb.from && !holds.has(b)) { this.incoming.delete(b); changed.push(b); }
+      }
+      return changed;
+    }
+    const draining = new Set(hb.draining[this.opts.vip] ?? []);
     for (const [b, state] of this.incoming) {
       if (state.from !== hb.from) continue;
       if (!draining.has(b)) { this.incoming.delete(b); changed.push(b); }
