@@ -23,6 +23,13 @@ export function prefixOption(text: string): string {
 }
 
 export function register(lab: Command): void {
+  registerDemo(lab);
+  registerUpStatusDown(lab);
+}
+
+interface DemoOptions { hashmode: never; connections: number; buckets: number; prefix: string; json?: boolean }
+
+function registerDemo(lab: Command): void {
   lab.command('demo')
     .description('build a three-node active/active VIP in namespaces, send real connections, check each answer against the hash model, tear down')
     .option('--hashmode <mode>', 'sourceip | sourceip-sourceport | sourceip-sourceport-destport', hashmodeOption, 'sourceip-sourceport')
@@ -30,7 +37,10 @@ export function register(lab: Command): void {
     .option('--buckets <n>', 'buckets', positiveInt, 256)
     .option('--prefix <p>', 'namespace name prefix', prefixOption, 'aavdemo')
     .option('--json', 'print the result as JSON')
-    .action(async (o: { hashmode: never; connections: number; buckets: number; prefix: string; json?: boolean }) => {
+    .action(runDemo);
+}
+
+async function runDemo(o: DemoOptions): Promise<void> {
       const t0 = performance.now();
       if (o.connections > MAX_DEMO_CONNECTIONS) throw new InputError(`at most ${MAX_DEMO_CONNECTIONS} connections`, { field: '--connections' });
       // Interrupted while building or running: tear down (namespaces and the processes in them), exit 130.
@@ -56,31 +66,38 @@ export function register(lab: Command): void {
         const bar = o.json ? undefined : progressBar('connections');
         const attempts = await vl.burst(o.connections, 32, 3_000, bar && ((done, total) => bar.update(done, total)));
         bar?.finish();
-        const s = summarize(vl, attempts);
-        const neigh = await vl.lab.exec(vl.lab.clientNs, ['ip', 'neigh', 'show', VIP_ADDRESS]);
-        const clientSeesMac = neigh.stdout.match(/lladdr ([0-9a-f:]+)/)?.[1];
-        const result = {
-          ...s, hashmode: vl.vip.hashmode, buckets: vl.vip.buckets, seed: vl.vip.seed, vip: VIP_ADDRESS, clusterMac: vl.vip.mac, clientSeesMac,
-          bucketsPerNode: Object.fromEntries(vl.lab.nodeIds.map((i) => [nodeName(i), bucketsOf(vl.owners, i).length])),
-          seconds: Number(((performance.now() - t0) / 1000).toFixed(2)),
-        };
-        if (o.json) process.stdout.write(JSON.stringify(result) + '\n');
-        else {
-          process.stdout.write(table(['node', 'buckets', 'answered', 'share'], vl.lab.nodeIds.map((i) => {
-            const n = s.perNode[nodeName(i)] ?? 0;
-            return [nodeName(i), result.bucketsPerNode[nodeName(i)], n, `${((100 * n) / s.connections).toFixed(1)}%`];
-          })) + '\n');
-          process.stdout.write(`\n${s.connections} connections, ${s.failed} failed, ${s.mispredicted} answered by a node other than the model's prediction\n`
-            + `client's neighbour entry for the VIP: ${clientSeesMac} (cluster MAC ${vl.vip.mac})\n`);
-        }
+        const s = await reportDemo(vl, attempts, t0, o.json);
         if (s.failed > 0 || s.mispredicted > 0) process.exitCode = 1;
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
         await vl.destroy();
       }
-    });
+}
 
+/** Prints what the demo's connections showed (a table, or JSON) and returns the summary. */
+async function reportDemo(vl: VipLab, attempts: Parameters<typeof summarize>[1], t0: number, json?: boolean) {
+  const s = summarize(vl, attempts);
+  const neigh = await vl.lab.exec(vl.lab.clientNs, ['ip', 'neigh', 'show', VIP_ADDRESS]);
+  const clientSeesMac = neigh.stdout.match(/lladdr ([0-9a-f:]+)/)?.[1];
+  const result = {
+    ...s, hashmode: vl.vip.hashmode, buckets: vl.vip.buckets, seed: vl.vip.seed, vip: VIP_ADDRESS, clusterMac: vl.vip.mac, clientSeesMac,
+    bucketsPerNode: Object.fromEntries(vl.lab.nodeIds.map((i) => [nodeName(i), bucketsOf(vl.owners, i).length])),
+    seconds: Number(((performance.now() - t0) / 1000).toFixed(2)),
+  };
+  if (json) process.stdout.write(JSON.stringify(result) + '\n');
+  else {
+    process.stdout.write(table(['node', 'buckets', 'answered', 'share'], vl.lab.nodeIds.map((i) => {
+      const n = s.perNode[nodeName(i)] ?? 0;
+      return [nodeName(i), result.bucketsPerNode[nodeName(i)], n, `${((100 * n) / s.connections).toFixed(1)}%`];
+    })) + '\n');
+    process.stdout.write(`\n${s.connections} connections, ${s.failed} failed, ${s.mispredicted} answered by a node other than the model's prediction\n`
+      + `client's neighbour entry for the VIP: ${clientSeesMac} (cluster MAC ${vl.vip.mac})\n`);
+  }
+  return s;
+}
+
+function registerUpStatusDown(lab: Command): void {
   lab.command('up')
     .description('build the lab and leave it running (the VIP on every node, a responder on :8080)')
     .option('--hashmode <mode>', 'hashmode', hashmodeOption, 'sourceip-sourceport')

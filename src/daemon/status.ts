@@ -1,10 +1,27 @@
 // `aavip status`: the daemon's state as data (the CLI prints it like crm_mon -1).
 import { bucketsOf } from '../assignment/assign.js';
 import { vipCidr } from '../dataplane/vipspec.js';
+import type { ClusterConfig } from '../config/cluster.js';
+import type { Membership } from '../membership/membership.js';
+import type { Clock } from './clock.js';
 import type { DaemonStatus } from './control-protocol.js';
-import type { Daemon } from './daemon.js';
+import type { VipRuntime } from './vip-runtime.js';
 
-export function daemonStatus(d: Daemon): DaemonStatus {
+/** What a status is made of (the daemon, as seen from here). */
+export interface StatusSource {
+  config: ClusterConfig;
+  membership: Membership;
+  deps: { clock: Clock };
+  localNode: ClusterConfig['nodes'][number];
+  name: (id: number) => string;
+  viewSince: number;
+  joined: boolean;
+  vips: readonly VipRuntime[];
+  sendErrors: number;
+  director?: { status(): unknown[] };
+}
+
+export function daemonStatus(d: StatusSource): DaemonStatus {
   const view = d.membership.view();
   const now = d.deps.clock.now();
   const names = (ids: readonly number[] | undefined) => (ids ?? []).map(d.name);

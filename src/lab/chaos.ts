@@ -53,165 +53,184 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Faults after which a node's own connections may be gone: it lost its buckets or its process. */
 const DISRUPTIVE = new Set<Fault>(['sigkill', 'sigstop', 'link-flap', 'one-sided-cut']);
 
-interface Spell { since: number }
+const emptyResult = (o: ChaosOptions, intervalMs: number, deadtimeMs: number, bound: number): ChaosResult => ({
+  minutes: o.minutes, intervalMs, deadtimeMs, takeoverBoundMs: bound, samples: 0,
+  faults: Object.fromEntries(FAULTS.map((f) => [f, 0])) as Record<Fault, number>,
+  twoOwnersMs: 0, unservedBeyondBoundMs: 0, longestUnservedMs: 0, longLivedOpened: 0, unexpectedResets: 0, expectedLosses: 0, downRefused: 0, worst: [],
+});
+
+/** One fault run: the lab, what is measured, and the three loops that run side by side. */
+class ChaosRun {
+  readonly result: ChaosResult;
+  private readonly files = new Map<number, string>();
+  private readonly stampFile: string;
+  private readonly t0 = Date.now();
+  /** Node name → when its last disruptive fault ended. */
+  private readonly disrupted = new Map<string, number>();
+  private lastFault = { kind: 'none', node: '' };
+  private sampling = true;
+  private x: number;
+
+  constructor(private readonly cl: ClusterLab, private readonly o: ChaosOptions, private readonly deadtimeMs: number, intervalMs: number, private readonly bound: number) {
+    this.result = emptyResult(o, intervalMs, deadtimeMs, bound);
+    this.stampFile = join(cl.dir, 'faketime');
+    writeFileSync(this.stampFile, '+0\n');
+    this.x = o.seed ?? 1;
+  }
+
+  private rand(n: number): number { this.x = (Math.imul(this.x, 1103515245) + 12345) >>> 0; return this.x % n; }
+  private get over(): boolean { return Date.now() - this.t0 >= this.o.minutes * 60_000; }
+  private note(kind: string, node: string, detail: string, at = Date.now()): void {
+    if (this.result.worst.length < 20) this.result.worst.push({ kind, node, atMs: at - this.t0, detail });
+  }
+
+  /** Node 3 runs with a wall clock that can be stepped (libfaketime; the monotonic clock untouched). */
+  start(i: number): void {
+    const env = i === 3 ? { LD_PRELOAD: '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', FAKETIME_TIMESTAMP_FILE: this.stampFile, FAKETIME_NO_CACHE: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1' } : {};
+    this.cl.startDaemon(i, ['--config', this.files.get(i)!], env);
+  }
+
+  async run(): Promise<ChaosResult> {
+    for (const i of this.cl.lab.nodeIds) {
+      this.files.set(i, join(this.cl.dir, `node${i}.yaml`));
+      copyFileSync(this.cl.configFile, this.files.get(i)!);
+      this.start(i);
+    }
+    await this.cl.waitForView(this.cl.lab.nodeIds, this.cl.lab.nodeIds);
+    await this.cl.waitForSettled(this.cl.lab.nodeIds);
+    const watch = watchBucketMaps(this.cl.lab, VIP_ADDRESS, 100);
+    await sleep(500);
+    const sampler = this.sample(watch);
+    await Promise.all([this.faults(), this.holders()]);
+    this.sampling = false;
+    await sampler;
+    await watch.stop();
+    return this.result;
+  }
+
+  /** Every 100 ms: who takes each bucket's new connections, by the kernels. */
+  private async sample(watch: ReturnType<typeof watchBucketMaps>): Promise<void> {
+    const spells = new Map<number, number>();
+    let prev = Date.now();
+    while (this.sampling) {
+      const now = Date.now();
+      const takers = takersPerBucket(watch.latest(), 256);
+      this.result.samples++;
+      if (takers.some((t) => t.length > 1)) {
+        this.result.twoOwnersMs += now - prev;
+        this.note('two-owners', this.lastFault.node, `after ${this.lastFault.kind}: buckets ${takers.map((t, b) => (t.length > 1 ? b + 1 : 0)).filter(Boolean).slice(0, 8).join(',')}`);
+      }
+      takers.forEach((t, k) => {
+        const since = spells.get(k);
+        if (t.length === 0 && since === undefined) spells.set(k, prev);
+        else if (t.length > 0 && since !== undefined) {
+          spells.delete(k);
+          const ms = now - since;
+          this.result.longestUnservedMs = Math.max(this.result.longestUnservedMs, ms);
+          if (ms > this.bound) {
+            this.result.unservedBeyondBoundMs += ms - this.bound;
+            this.note('unserved', this.lastFault.node, `bucket ${k + 1} for ${ms} ms after ${this.lastFault.kind}`, since);
+          }
+        }
+      });
+      prev = now;
+      await sleep(Math.max(0, 100 - (Date.now() - now)));
+    }
+  }
+
+  /** Long-lived connections, renewed every 30 s; each loss judged by the node it went through. */
+  private async holders(): Promise<void> {
+    while (!this.over) {
+      const openedAt = Date.now();
+      const holder = spawn('ip', ['netns', 'exec', this.cl.lab.clientNs, process.execPath, built('lab/holder.js'),
+        JSON.stringify({ target: VIP_ADDRESS, port: SERVICE_PORT, sources: this.cl.lab.clientSources, count: this.o.longLived ?? 150, timeoutMs: 2000 })], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const lines = createInterface({ input: holder.stdout! })[Symbol.asyncIterator]();
+      try {
+        const opened = JSON.parse((await lines.next()).value as string).opened as { node: string }[];
+        this.result.longLivedOpened += opened.length;
+        const lost = new Set<number>();
+        for (let round = 0; round < 10 && !this.over; round++) {
+          await sleep(3000);
+          holder.stdin!.write('probe\n');
+          const probe = JSON.parse((await lines.next()).value as string) as { alive: boolean[] };
+          probe.alive.forEach((alive, k) => {
+            if (alive || lost.has(k)) return;
+            lost.add(k);
+            if ((this.disrupted.get(opened[k].node) ?? 0) >= openedAt) this.result.expectedLosses++;
+            else {
+              this.result.unexpectedResets++;
+              this.note('reset', opened[k].node, `a connection through ${opened[k].node} lost after ${this.lastFault.kind} on ${this.lastFault.node}`);
+            }
+          });
+        }
+        holder.stdin!.write('close\n');
+      } finally { holder.kill(); }
+    }
+  }
+
+  /** A random fault every few seconds, each undone before the next; the cluster must come back whole. */
+  private async faults(): Promise<void> {
+    while (!this.over) {
+      const kind = FAULTS[this.rand(FAULTS.length)];
+      const i = kind === 'clock-step' ? 3 : 1 + this.rand(3);
+      this.lastFault = { kind, node: nodeName(i) };
+      this.o.progress?.(`${Math.round((Date.now() - this.t0) / 1000)} s: ${kind} on ${nodeName(i)}`);
+      if (DISRUPTIVE.has(kind)) this.disrupted.set(nodeName(i), Date.now());
+      await this.inject(kind, i);
+      if (DISRUPTIVE.has(kind)) this.disrupted.set(nodeName(i), Date.now());
+      this.result.faults[kind]++;
+      await this.cl.waitForView(this.cl.lab.nodeIds, this.cl.lab.nodeIds, 15_000).catch(() => this.o.progress?.('the cluster did not come back together within 15 s'));
+      await sleep(2000 + this.rand(2000));
+    }
+  }
+
+  private async reload(i: number, text: string, holdMs: number): Promise<void> {
+    const pid = this.cl.daemons.get(i)?.pid;
+    writeFileSync(this.files.get(i)!, text);
+    if (pid) process.kill(pid, 'SIGHUP');
+    await sleep(holdMs);
+    copyFileSync(this.cl.configFile, this.files.get(i)!);
+    if (pid) process.kill(pid, 'SIGHUP');
+  }
+
+  private async inject(kind: Fault, i: number): Promise<void> {
+    const cl = this.cl;
+    const pid = cl.daemons.get(i)?.pid;
+    switch (kind) {
+      case 'sigkill': await cl.stopDaemon(i, 'SIGKILL'); await sleep(1500); this.start(i); break;
+      case 'sigterm-restart': await cl.stopDaemon(i, 'SIGTERM'); this.start(i); break;
+      case 'sigstop': if (pid) { process.kill(pid, 'SIGSTOP'); await sleep(2 * this.deadtimeMs); process.kill(pid, 'SIGCONT'); } break;
+      case 'link-flap': await cl.lab.setLink(i, false); await sleep(1000); await cl.lab.setLink(i, true); break;
+      case 'one-sided-cut':
+        await cl.lab.exec(cl.lab.nodeNs(i), ['nft', '-f', '-'], { input: 'table inet chaoscut {\n chain out {\n type filter hook output priority 0;\n udp dport 5405 drop\n }\n}\n' });
+        await sleep(1500);
+        await cl.lab.exec(cl.lab.nodeNs(i), ['nft', 'delete', 'table', 'inet', 'chaoscut']);
+        break;
+      case 'weight-reload-one-node': {
+        const c = parse(readFileSync(this.files.get(i)!, 'utf8')) as { cluster: { nodes: { name: string; weight?: number }[] } };
+        c.cluster.nodes = c.cluster.nodes.map((n) => (n.name === nodeName(i) ? { ...n, weight: 3 } : n));
+        await this.reload(i, stringify(c), 2000);
+        break;
+      }
+      case 'broken-reload': await this.reload(i, 'cluster: [this is not\n', 500); break;
+      case 'down-beside-daemon': if ((await cl.cli(i, ['down'])).status !== 0) this.result.downRefused++; break;
+      case 'clock-step':
+        writeFileSync(this.stampFile, '-60s\n');
+        await sleep(2000);
+        writeFileSync(this.stampFile, '+0\n');
+        break;
+    }
+  }
+}
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
-  const say = o.progress ?? (() => {});
   const deadtimeMs = o.deadtimeMs ?? 300;
   const intervalMs = o.intervalMs ?? Math.round(deadtimeMs / 5);
   const bound = deadtimeMs + 3 * intervalMs + 100; // the takeover, plus one sample of slack
-  let x = o.seed ?? 1;
-  const rand = (n: number) => { x = (Math.imul(x, 1103515245) + 12345) >>> 0; return x % n; };
-  say('building the lab and starting three daemons');
+  o.progress?.('building the lab and starting three daemons');
   const cl = await ClusterLab.create({ prefix: o.prefix, intervalMs, deadtimeMs, buckets: 256, drainTimeoutMs: 120_000 });
-  const files = new Map<number, string>();
-  const stampFile = join(cl.dir, 'faketime');
-  writeFileSync(stampFile, '+0\n');
-  const start = (i: number) => {
-    // Node 3 runs with a wall clock that can be stepped (libfaketime; the monotonic clock untouched).
-    const env = i === 3 ? { LD_PRELOAD: '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', FAKETIME_TIMESTAMP_FILE: stampFile, FAKETIME_NO_CACHE: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1' } : {};
-    return cl.startDaemon(i, ['--config', files.get(i)!], env);
-  };
-  const result: ChaosResult = {
-    minutes: o.minutes, intervalMs, deadtimeMs, takeoverBoundMs: bound, samples: 0,
-    faults: Object.fromEntries(FAULTS.map((f) => [f, 0])) as Record<Fault, number>,
-    twoOwnersMs: 0, unservedBeyondBoundMs: 0, longestUnservedMs: 0, longLivedOpened: 0, unexpectedResets: 0, expectedLosses: 0, downRefused: 0, worst: [],
-  };
-  const t0 = Date.now();
-  const disrupted = new Map<string, number>(); // node name → last disruptive fault time
-  let lastFault = { kind: 'none', node: '', at: 0 };
   try {
-    for (const i of cl.lab.nodeIds) { files.set(i, join(cl.dir, `node${i}.yaml`)); copyFileSync(cl.configFile, files.get(i)!); start(i); }
-    await cl.waitForView(cl.lab.nodeIds, cl.lab.nodeIds);
-    await cl.waitForSettled(cl.lab.nodeIds);
-
-    // The sampler: every 100 ms, who takes each bucket's new connections.
-    let sampling = true;
-    const spells = new Map<number, Spell>();
-    const watch = watchBucketMaps(cl.lab, VIP_ADDRESS, 100);
-    await sleep(500);
-    const sampler = (async () => {
-      let prev = Date.now();
-      while (sampling) {
-        const maps = watch.latest();
-        const now = Date.now();
-        const takers = takersPerBucket(maps, 256);
-        result.samples++;
-        if (takers.some((t) => t.length > 1)) {
-          result.twoOwnersMs += now - prev;
-          if (result.worst.length < 20) result.worst.push({ kind: 'two-owners', node: lastFault.node, atMs: now - t0, detail: `after ${lastFault.kind}: buckets ${takers.map((t, b) => (t.length > 1 ? b + 1 : 0)).filter(Boolean).slice(0, 8).join(',')}` });
-        }
-        takers.forEach((t, k) => {
-          const s = spells.get(k);
-          if (t.length === 0 && !s) spells.set(k, { since: prev });
-          else if (t.length > 0 && s) {
-            spells.delete(k);
-            const ms = now - s.since;
-            result.longestUnservedMs = Math.max(result.longestUnservedMs, ms);
-            if (ms > bound) {
-              result.unservedBeyondBoundMs += ms - bound;
-              if (result.worst.length < 20) result.worst.push({ kind: 'unserved', node: lastFault.node, atMs: s.since - t0, detail: `bucket ${k + 1} for ${ms} ms after ${lastFault.kind}` });
-            }
-          }
-        });
-        prev = now;
-        await sleep(Math.max(0, 100 - (Date.now() - now)));
-      }
-    })();
-
-    // Long-lived connections, renewed every 30 s; losses judged by the node each went through.
-    const holders = (async () => {
-      while (Date.now() - t0 < o.minutes * 60_000) {
-        const openedAt = Date.now();
-        const holder = spawn('ip', ['netns', 'exec', cl.lab.clientNs, process.execPath, built('lab/holder.js'),
-          JSON.stringify({ target: VIP_ADDRESS, port: SERVICE_PORT, sources: cl.lab.clientSources, count: o.longLived ?? 150, timeoutMs: 2000 })], { stdio: ['pipe', 'pipe', 'inherit'] });
-        const lines = createInterface({ input: holder.stdout! })[Symbol.asyncIterator]();
-        try {
-          const opened = JSON.parse((await lines.next()).value as string).opened as { node: string }[];
-          result.longLivedOpened += opened.length;
-          const lost = new Set<number>();
-          for (let round = 0; round < 10 && Date.now() - t0 < o.minutes * 60_000; round++) {
-            await sleep(3000);
-            holder.stdin!.write('probe\n');
-            const probe = JSON.parse((await lines.next()).value as string) as { alive: boolean[] };
-            probe.alive.forEach((alive, k) => {
-              if (alive || lost.has(k)) return;
-              lost.add(k);
-              if ((disrupted.get(opened[k].node) ?? 0) >= openedAt) result.expectedLosses++;
-              else {
-                result.unexpectedResets++;
-                if (result.worst.length < 20) result.worst.push({ kind: 'reset', node: opened[k].node, atMs: Date.now() - t0, detail: `a connection through ${opened[k].node} lost after ${lastFault.kind} on ${lastFault.node}` });
-              }
-            });
-          }
-          holder.stdin!.write('close\n');
-        } finally { holder.kill(); }
-      }
-    })();
-
-    const faults = (async () => {
-      while (Date.now() - t0 < o.minutes * 60_000) {
-        const kind = FAULTS[rand(FAULTS.length)];
-        const i = kind === 'clock-step' ? 3 : 1 + rand(3);
-        lastFault = { kind, node: nodeName(i), at: Date.now() };
-        say(`${Math.round((Date.now() - t0) / 1000)} s: ${kind} on ${nodeName(i)}`);
-        if (DISRUPTIVE.has(kind)) disrupted.set(nodeName(i), Date.now());
-        await inject(kind, i);
-        if (DISRUPTIVE.has(kind)) disrupted.set(nodeName(i), Date.now());
-        result.faults[kind]++;
-        await cl.waitForView(cl.lab.nodeIds, cl.lab.nodeIds, 15_000).catch(() => say('the cluster did not come back together within 15 s'));
-        await sleep(2000 + rand(2000));
-      }
-    })();
-
-    async function inject(kind: Fault, i: number): Promise<void> {
-      const pid = cl.daemons.get(i)?.pid;
-      const config = () => parse(readFileSync(files.get(i)!, 'utf8')) as Record<string, any>;
-      switch (kind) {
-        case 'sigkill': await cl.stopDaemon(i, 'SIGKILL'); await sleep(1500); start(i); break;
-        case 'sigterm-restart': await cl.stopDaemon(i, 'SIGTERM'); start(i); break;
-        case 'sigstop': if (pid) { process.kill(pid, 'SIGSTOP'); await sleep(2 * deadtimeMs); process.kill(pid, 'SIGCONT'); } break;
-        case 'link-flap': await cl.lab.setLink(i, false); await sleep(1000); await cl.lab.setLink(i, true); break;
-        case 'one-sided-cut':
-          await cl.lab.exec(cl.lab.nodeNs(i), ['nft', '-f', '-'], { input: 'table inet chaoscut {\n chain out {\n type filter hook output priority 0;\n udp dport 5405 drop\n }\n}\n' });
-          await sleep(1500);
-          await cl.lab.exec(cl.lab.nodeNs(i), ['nft', 'delete', 'table', 'inet', 'chaoscut']);
-          break;
-        case 'weight-reload-one-node': {
-          const c = config();
-          c.cluster.nodes = c.cluster.nodes.map((n: { name: string; weight?: number }) => (n.name === nodeName(i) ? { ...n, weight: 3 } : n));
-          writeFileSync(files.get(i)!, stringify(c));
-          if (pid) process.kill(pid, 'SIGHUP');
-          await sleep(2000);
-          copyFileSync(cl.configFile, files.get(i)!);
-          if (pid) process.kill(pid, 'SIGHUP');
-          break;
-        }
-        case 'broken-reload':
-          writeFileSync(files.get(i)!, 'cluster: [this is not\n');
-          if (pid) process.kill(pid, 'SIGHUP');
-          await sleep(500);
-          copyFileSync(cl.configFile, files.get(i)!);
-          break;
-        case 'down-beside-daemon': {
-          const r = await cl.cli(i, ['down']);
-          if (r.status !== 0) result.downRefused++;
-          break;
-        }
-        case 'clock-step':
-          writeFileSync(stampFile, '-60s\n');
-          await sleep(2000);
-          writeFileSync(stampFile, '+0\n');
-          break;
-      }
-    }
-
-    await faults;
-    await holders;
-    sampling = false;
-    await sampler;
-    await watch.stop();
-    return result;
+    return await new ChaosRun(cl, o, deadtimeMs, intervalMs, bound).run();
   } finally {
     await cl.destroy();
   }
