@@ -52,13 +52,14 @@ export class VipRuntime {
    * Takes the VIP into the current view. Who holds connections in what comes from the peers'
    * heartbeats and from what our own rules still serve (join.ts): buckets a live peer holds are
    * handed over without resets; the others are ours at once — after a quick restart that is all
-   * of our share. A re-join (after a lapse) starts from a fresh keeper.
+   * of our share. A re-join (after a lapse) starts over from what the kernel and peers say.
    */
   async join(view: View, peers: readonly Heartbeat[], fresh = false): Promise<void> {
     const now = this.ctx.clock.now();
     const left = (await this.dataplane.read(this.spec)).ownership;
     const leftover = new Set(left ? [...left.owned, ...left.incoming, ...left.draining] : []);
-    if (fresh) { this.keeper = this.newKeeper(); this.applier.forget(); }
+    // A re-join keeps the keeper: its draining buckets still hold connections to carry on.
+    if (fresh) this.applier.forget();
     const previous = ownersBeforeJoin({ local: this.ctx.local, view, nodes: this.ctx.nodes(), buckets: this.spec.buckets, vip: this.key, peers, leftover });
     const change = this.keeper.onView(view, now, previous);
     const o = this.keeper.ownership();

@@ -119,10 +119,11 @@ export class BucketKeeper {
     const changed: number[] = [];
     if (hb.view !== this.view) {
       // From another view the old owner's word on draining means nothing here, but a bucket it
-      // says it holds no connection in at all (it has joined and announces what it holds) is
-      // served by nobody: ours outright, or it stays unserved while views settle.
+      // says it holds no connection in at all (it has joined and announces what it holds), while
+      // it has us live (so it is not about to take our buckets over), is served by nobody: ours
+      // outright, or it would stay unserved while views settle.
       const held = hb.holding[this.opts.vip];
-      if (held === undefined) return [];
+      if (held === undefined || !hb.live.includes(this.opts.local)) return [];
       const holds = bucketsOfBitmap(held);
       for (const [b, state] of this.incoming) {
         if (state.from === hb.from && !holds.has(b)) { this.incoming.delete(b); changed.push(b); }

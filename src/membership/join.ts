@@ -21,12 +21,15 @@ export interface JoinInput {
 
 /**
  * Buckets a live peer holds (its heartbeat's bitmap) are the peer's, to be handed over without
- * resets; buckets only our leftover rules serve are ours; a live peer heard only by hearsay is
- * taken to hold what it would hold without us (handed over, never taken from under it).
+ * resets; buckets only our leftover rules serve are ours. A live peer heard only by hearsay, or
+ * one whose view does not have us live (it may be taking our buckets over right now: we are
+ * re-joining after our lease lapsed), is taken to hold what it would hold without us — handed
+ * over, never taken from under it.
  */
 export function ownersBeforeJoin(i: JoinInput): Owners {
   const served = i.peers.map((h) => ({ id: h.from, buckets: bucketsOfBitmap(h.holding[i.vip] ?? '') }));
-  const unheard = new Set(i.view.live.filter((id) => id !== i.local && !i.peers.some((h) => h.from === id)));
+  const unheard = new Set(i.view.live.filter((id) => id !== i.local
+    && !i.peers.some((h) => h.from === id && h.live.includes(i.local))));
   const without = ownersOfView({ ...i.view, live: i.view.live.filter((id) => id !== i.local) }, i.nodes, i.buckets, undefined, i.vip);
   return Array.from({ length: i.buckets }, (_, k) =>
     served.find((p) => p.buckets.has(k + 1))?.id ?? (i.leftover.has(k + 1) ? i.local : unheard.has(without[k]) ? without[k] : 0));

@@ -30,14 +30,14 @@ describe('handover across differing views', () => {
     const pending = k.ownership().draining;
     expect(pending.length).toBeGreaterThan(0);
     const from1 = pending.filter((b) => b % 3 !== 2); // taken from node 1 (the rest from node 2)
-    expect(k.onHeartbeat(hb(1, view([1, 2], 9), [...from1]))).toEqual([]);
+    expect(k.onHeartbeat(hb(1, view([1, 3], 9), [...from1]))).toEqual([]);
     expect(k.ownership().owned.filter((b) => from1.includes(b))).toEqual([]);
   });
 
   it('takes a bucket its old owner, in another view, no longer holds', () => {
     const k = returning();
     const pending = k.ownership().draining;
-    const promoted = k.onHeartbeat(hb(1, view([1, 2], 9), []));
+    const promoted = k.onHeartbeat(hb(1, view([1, 3], 9), []));
     expect(promoted.length).toBeGreaterThan(0);
     expect(promoted.every((b) => pending.includes(b))).toBe(true);
     expect(k.ownership().owned).toEqual(expect.arrayContaining(promoted));
@@ -45,6 +45,30 @@ describe('handover across differing views', () => {
 
   it('believes nothing from an old owner that has not joined (announces no holding)', () => {
     const k = returning();
-    expect(k.onHeartbeat(hb(1, view([1, 2], 9)))).toEqual([]);
+    expect(k.onHeartbeat(hb(1, view([1, 3], 9)))).toEqual([]);
+  });
+
+  it('takes nothing on the word of an old owner whose view does not have us live (it may be taking our buckets)', () => {
+    const k = returning();
+    expect(k.onHeartbeat(hb(1, view([1, 2], 9), []))).toEqual([]);
+  });
+});
+
+describe('joining again after a lapse', () => {
+  it('hands over, never grabs, buckets a peer that has not yet seen us live may be taking (NEVER TWO OWNERS)', async () => {
+    const { ownersBeforeJoin } = await import('../../src/membership/join.js');
+    const { ownersOfView } = await import('../../src/membership/handover.js');
+    const all = view([1, 2, 3], 4);
+    // Peers 1 and 2 still say live [1, 2] (they have not seen node 3 back) and hold only their own buckets so far.
+    const peerView = view([1, 2], 3);
+    const mine = ownersOfView(view([1, 2, 3]), nodes, 12).map((id, k) => (id === 3 ? k + 1 : 0)).filter(Boolean);
+    const theirs = (id: number) => ownersOfView(view([1, 2, 3]), nodes, 12).map((o, k) => (o === id ? k + 1 : 0)).filter(Boolean);
+    const peers = [hb(1, peerView, theirs(1)), hb(2, peerView, theirs(2))];
+    const before = ownersBeforeJoin({ local: 3, view: all, nodes, buckets: 12, vip: VIP, peers, leftover: new Set() });
+    expect(mine.every((b) => before[b - 1] === 1 || before[b - 1] === 2)).toBe(true);
+    // Once they list us live, what nobody holds is ours at once.
+    const back = [hb(1, all, theirs(1)), hb(2, all, theirs(2))];
+    const after = ownersBeforeJoin({ local: 3, view: all, nodes, buckets: 12, vip: VIP, peers: back, leftover: new Set() });
+    expect(mine.every((b) => after[b - 1] === 0)).toBe(true);
   });
 });
