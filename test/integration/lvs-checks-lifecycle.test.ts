@@ -267,6 +267,24 @@ describe('an HTTP server that keeps the connection open after its reply', () => 
   });
 });
 
+describe('an HTTP server that sends its reply a byte at a time', () => {
+  let srv: TcpServer;
+  beforeAll(async () => {
+    // The head's CR LF CR LF comes over four reads: the check must find it across them.
+    srv = await tcpServer((c) => c.once('data', () => {
+      const reply = Buffer.from('HTTP/1.0 200 OK\r\nX-A: b\r\n\r\nbody OK');
+      let i = 0;
+      const t = setInterval(() => { if (c.destroyed || i >= reply.length) { clearInterval(t); c.end(); return; } c.write(reply.subarray(i, ++i)); }, 5);
+    }));
+    servers.push(srv.server);
+  });
+
+  it('reads the head across chunks and matches the body', async () => {
+    const r = await negotiateCheck(target({ service: 'http', request: '/', receive: '^body OK$', port: srv.port, realPort: srv.port, virtualPort: 80, timeoutMs: 10_000 }));
+    expect(r).toEqual({ up: true, message: 'HTTP 200' });
+  });
+});
+
 describe('http redirects', () => {
   let srv: Server;
   let port: number;

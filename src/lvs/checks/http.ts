@@ -52,6 +52,12 @@ const CONTENT_LENGTH = /^content-length:\s*(\d+)\s*$/im;
 const HEAD_END = Buffer.from('\r\n\r\n');
 const EMPTY = Buffer.alloc(0);
 
+/** Where the head ends in `chunk` (just past its CR LF CR LF), given the head's last bytes before it; -1 if not there. */
+function headEnd(tail: Buffer, chunk: Buffer): number {
+  const at = (tail.length ? Buffer.concat([tail, chunk]) : chunk).indexOf(HEAD_END);
+  return at < 0 ? -1 : at + HEAD_END.length - tail.length;
+}
+
 type Scheme = 'http' | 'https' | 'proxy';
 
 function start(run: CheckRun, t: CheckTarget, scheme: Scheme): void {
@@ -106,16 +112,14 @@ function exchange(run: CheckRun, t: CheckTarget, viaProxy: boolean, url: string,
   };
 
   const takeHead = (chunk: Buffer): void => {
-    const probe = tail.length ? Buffer.concat([tail, chunk]) : chunk;
-    const at = probe.indexOf(HEAD_END);
-    if (at < 0) {
+    const end = headEnd(tail, chunk);
+    if (end < 0) {
       held += chunk.length;
       if (held > HEAD_CAP) { run.settle(fail(`HTTP: headers longer than ${HEAD_CAP} bytes`)); return; }
       parts.push(chunk);
-      tail = probe.subarray(Math.max(0, probe.length - 3));
+      tail = chunk.length >= 3 ? chunk.subarray(chunk.length - 3) : Buffer.concat([tail, chunk]).subarray(-3);
       return;
     }
-    const end = at + HEAD_END.length - tail.length;
     parts.push(chunk.subarray(0, end));
     const head = Buffer.concat(parts).toString('latin1', 0, held + end - HEAD_END.length);
     headDone = true;
