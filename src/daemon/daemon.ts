@@ -9,7 +9,7 @@ import { vipCidr } from '../dataplane/vipspec.js';
 import type { Logger } from '../log.js';
 import { factsOf, type ClusterFacts } from '../membership/agreement.js';
 import { HoldUpGuard } from '../membership/holdup.js';
-import { leaseMs } from '../membership/lease.js';
+import { confirmationsNeeded, leaseMs } from '../membership/lease.js';
 import { Membership, type View } from '../membership/membership.js';
 import { decodeHeartbeat, encodeHeartbeat, type Heartbeat } from '../membership/wire.js';
 import type { Clock, TimerHandle } from './clock.js';
@@ -87,7 +87,8 @@ export class Daemon {
     if (this.stopped) return Math.max(0, this.config.heartbeat.restartGraceMs - this.config.heartbeat.intervalMs);
     const now = this.deps.clock.now();
     const heardUsAt = new Map([...this.membership.confirmedSeqs(now)].map(([id, seq]) => [id, seq === undefined ? undefined : this.sentAt.get(seq)]));
-    return (this.deps.leaseRule ?? leaseMs)({ now, deadtimeMs: this.config.heartbeat.deadtimeMs, intervalMs: this.config.heartbeat.intervalMs, heardUsAt });
+    const needed = confirmationsNeeded(this.config.nodes.length, this.config.quorum, this.membership.view().live.length - 1);
+    return (this.deps.leaseRule ?? leaseMs)({ now, deadtimeMs: this.config.heartbeat.deadtimeMs, intervalMs: this.config.heartbeat.intervalMs, heardUsAt, needed });
   }
 
   /** Starts heartbeats and, a deadtime later (the first view is then the real one), the VIPs. */

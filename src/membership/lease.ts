@@ -15,6 +15,8 @@ export interface LeaseInput {
    * of (undefined: none).
    */
   heardUsAt: ReadonlyMap<number, number | undefined>;
+  /** How many peers must still hear us (confirmationsNeeded). */
+  needed: number;
 }
 
 /** A lease shorter than this is not worth a kernel update: the buckets are let go instead. */
@@ -24,16 +26,29 @@ export const MIN_LEASE_MS = 20;
 const SLACK_MS = 5;
 
 /**
+ * How many peers must confirm they hear us for our buckets to be safe. A node takes our buckets
+ * only from a quorate view without us, and a peer that hears any node that hears us learns of us
+ * by hearsay — so the nodes that could take over are those outside the confirming ones, and they
+ * must be too few for a majority. With `quorum: ignore` any one node may take over: every live
+ * peer must confirm.
+ */
+export function confirmationsNeeded(nodes: number, quorum: 'majority' | 'ignore', livePeers: number): number {
+  if (quorum === 'ignore') return livePeers;
+  const majority = Math.floor(nodes / 2) + 1;
+  return Math.max(0, nodes - majority);
+}
+
+/**
  * The lease to grant now, in ms (0: grant none, let the buckets lapse). At most a deadtime less
  * one interval (the renewal period, so a renewal that runs late still ends before a peer's
- * takeover), and ending before the earliest moment a peer could judge us dead: a deadtime after
- * the sending of the latest heartbeat of ours it is known to have had news of.
+ * takeover), and ending before the moment the `needed`-th best-informed peer could judge us dead:
+ * a deadtime after the sending of the latest heartbeat of ours it is known to have had news of.
  */
 export function leaseMs(i: LeaseInput): number {
   let until = i.now + i.deadtimeMs - i.intervalMs;
-  for (const at of i.heardUsAt.values()) {
-    if (at === undefined) return 0;
-    until = Math.min(until, at + i.deadtimeMs - SLACK_MS);
+  if (i.needed > 0) {
+    const bounds = [...i.heardUsAt.values()].map((at) => (at === undefined ? -Infinity : at + i.deadtimeMs - SLACK_MS)).sort((a, b) => b - a);
+    until = Math.min(until, bounds.length >= i.needed ? bounds[i.needed - 1] : -Infinity);
   }
   const ms = Math.floor(until - i.now);
   return ms >= MIN_LEASE_MS ? ms : 0;

@@ -44,6 +44,19 @@ describe('a node dies, returns, is cut off', () => {
     expect(sim.shares()).toEqual({ 1: 128, 2: 128, 3: 0 });
   });
 
+  it('a peer\'s death or one-sided cut costs the survivors nothing: their own buckets stay served throughout', async () => {
+    for (const fault of ['kill', 'cut'] as const) {
+      await steady();
+      const own = [1, 2].flatMap((id) => Array.from({ length: 256 }, (_, k) => k + 1).filter((b) => sim.servers(b)[0] === id));
+      if (fault === 'kill') sim.kill(3);
+      else for (const id of [1, 2]) sim.world.cut(addressOf(3), addressOf(id), true);
+      await sim.run(2000);
+      expect(own.filter((b) => sim.unservedByBucket.has(b))).toEqual([]); // never none
+      expect(sim.twoOwnerMs).toBe(0); // never two owners
+      await sim.stopAll();
+    }
+  });
+
   it('the invariant check catches a broken lease rule (leases that outlive the deadtime)', async () => {
     await steady({ deps: { leaseRule: () => 10_000 } });
     sim.kill(3);
@@ -221,5 +234,17 @@ describe('nodes that disagree on what decides owners', () => {
     expect(sim.longestUnserved.ms).toBe(0); // never none
     expect(sim.shares()).toEqual({ 1: 128, 2: 128, 3: 0 });
     expect(sim.daemons.get(1)!.status().vips[0].excluded).toEqual(['node3']);
+  });
+});
+
+describe('the lease rule', () => {
+  it('needs as many confirming peers as keep the others short of a majority', async () => {
+    const { confirmationsNeeded, leaseMs } = await import('../../src/membership/lease.js');
+    expect([3, 4, 5, 8, 16].map((n) => confirmationsNeeded(n, 'majority', n - 1))).toEqual([1, 1, 2, 3, 7]);
+    expect(confirmationsNeeded(2, 'ignore', 1)).toBe(1);
+    const at = new Map<number, number | undefined>([[2, 1000], [3, undefined]]);
+    expect(leaseMs({ now: 1100, deadtimeMs: 300, intervalMs: 60, heardUsAt: at, needed: 1 })).toBe(195);
+    expect(leaseMs({ now: 1100, deadtimeMs: 300, intervalMs: 60, heardUsAt: at, needed: 2 })).toBe(0);
+    expect(leaseMs({ now: 1100, deadtimeMs: 300, intervalMs: 60, heardUsAt: new Map(), needed: 0 })).toBe(240);
   });
 });

@@ -60,6 +60,8 @@ export class SimCluster {
   /** The longest spell (ms) any bucket went with no node taking new connections, and which. */
   longestUnserved = { ms: 0, bucket: 0, at: 0 };
   private unservedSince = new Map<number, number>();
+  /** The longest unserved spell (ms) of each bucket that had one. */
+  readonly unservedByBucket = new Map<number, number>();
   private lastSample = 0;
   /** Unserved spells are not counted while this is set (a partition without quorum, by design). */
   exempt = false;
@@ -117,6 +119,7 @@ export class SimCluster {
     const since = this.unservedSince.get(b);
     if (since === undefined) return;
     this.unservedSince.delete(b);
+    this.unservedByBucket.set(b, Math.max(this.unservedByBucket.get(b) ?? 0, now - since));
     if (now - since > this.longestUnserved.ms) this.longestUnserved = { ms: now - since, bucket: b, at: since };
   }
 
