@@ -38,6 +38,59 @@ function printState(state: IpvsServiceState[]): void {
   process.stdout.write(table(['virtual service', 'scheduler', 'real server', 'forwarding', 'weight'], rows) + '\n');
 }
 
+/** `check`: the table a healthy file asks for; a broken file is reported as `file:line: ...` with exit 2. */
+function check(file: string, json: boolean): void {
+  let config: LdirectordConfig;
+  try {
+    config = loadLdirectordConfig(file);
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    // `file:line: directive: message`, like a compiler, and ldirectord's exit code for a broken file.
+    process.stderr.write(`${e.describe()}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  for (const w of config.warnings) process.stderr.write(`${config.file}:${w.line}: warning: ${w.message}\n`);
+  const state = desiredWhenHealthy(config);
+  if (json) process.stdout.write(JSON.stringify({ virtualServices: state }, null, 2) + '\n');
+  else printState(state);
+}
+
+/** `start`: `run` detached; returns once its first round is done and its status written. */
+async function startInBackground(f: string, o: { ipvs: IpvsKind; concurrency: number }): Promise<void> {
+  if (typeof runningPid(f) === 'number') return;
+  rmSync(statusFile(f), { force: true });
+  const child = spawn(process.execPath, [process.argv[1], 'ldirectord', '-f', f, 'run', '--ipvs', o.ipvs, '--concurrency', String(o.concurrency)],
+    { detached: true, stdio: 'ignore' });
+  child.unref();
+  // A child that dies first is reported at once. The bound is generous: a loaded or emulated
+  // machine takes tens of seconds.
+  let exited: string | undefined;
+  child.once('exit', (code, signal) => { exited = signal ?? `exit ${code}`; });
+  const up = await waitUntil(() => existsSync(statusFile(f)) || exited !== undefined, START_TIMEOUT_MS);
+  if (exited !== undefined && !existsSync(statusFile(f))) throw new Error(`the director for ${f} stopped while starting (${exited}); run 'aavip ldirectord -f ${f} run' to see why`);
+  if (!up) throw new Error(`the director for ${f} did not come up within ${START_TIMEOUT_MS / 1000} s`);
+}
+
+/** `status`: exit 0 running, 3 stopped, 1 stale PID file; each real's state and weight. */
+function printStatus(f: string, json: boolean): void {
+  const pid = runningPid(f);
+  if (typeof pid !== 'number') {
+    if (pid === 'stale') process.stderr.write(`ldirectord stale pid file ${pidFile(f)} for ${f}\n`);
+    process.stdout.write(json ? JSON.stringify({ running: false }) + '\n' : `ldirectord is stopped for ${f}\n`);
+    process.exitCode = pid === 'stale' ? 1 : 3;
+    return;
+  }
+  const st = JSON.parse(readFileSync(statusFile(f), 'utf8'));
+  if (json) { process.stdout.write(JSON.stringify({ running: true, ...st }) + '\n'); return; }
+  process.stderr.write(`ldirectord for ${f} is running with pid: ${pid}\n`);
+  const rows: (string | number)[][] = [];
+  for (const v of st.virtualServices) for (const r of v.realServers) rows.push([v.virtualService, r.address, r.state, r.weight ?? '-', r.message]);
+  process.stdout.write(table(['virtual service', 'real server', 'state', 'weight', 'last check'], rows) + '\n');
+  // A service the kernel refused is not in the table at all: say so, with the kernel's reason.
+  for (const v of st.virtualServices) if (v.ipvsError) process.stdout.write(`${v.virtualService}: not in IPVS: ${v.ipvsError}\n`);
+}
+
 export function register(program: Command): Command {
   const ld = program.command('ldirectord')
     .description('the ldirectord role: read ldirectord.cf, check real servers, set IPVS weights')
@@ -46,22 +99,7 @@ export function register(program: Command): Command {
   ld.command('check')
     .description('parse and validate the file, and print the IPVS table it asks for when every real server is healthy')
     .option('--json', 'print as JSON')
-    .action((o: { json?: boolean }) => {
-      let config: LdirectordConfig;
-      try {
-        config = loadLdirectordConfig(resolveConfigFile(ld.opts().file));
-      } catch (e) {
-        if (!(e instanceof InputError)) throw e;
-        // `file:line: directive: message`, like a compiler, and ldirectord's exit code for a broken file.
-        process.stderr.write(`${e.describe()}\n`);
-        process.exitCode = 2;
-        return;
-      }
-      for (const w of config.warnings) process.stderr.write(`${config.file}:${w.line}: warning: ${w.message}\n`);
-      const state = desiredWhenHealthy(config);
-      if (o.json) process.stdout.write(JSON.stringify({ virtualServices: state }, null, 2) + '\n');
-      else printState(state);
-    });
+    .action((o: { json?: boolean }) => check(resolveConfigFile(ld.opts().file), !!o.json));
   const file = () => resolveConfigFile(ld.opts().file as string);
   /** Every command reads the file first: a broken file fails every command with exit 2, as in ldirectord. */
   const validated = () => { const f = file(); loadLdirectordConfig(f); return f; };
@@ -80,19 +118,7 @@ export function register(program: Command): Command {
 
   directorOptions(ld.command('start').description('start the director in the background (no-op if it runs)'))
     .action(async (o: { ipvs: IpvsKind; concurrency: number }) => {
-      const f = validated();
-      if (typeof runningPid(f) === 'number') return;
-      rmSync(statusFile(f), { force: true });
-      const child = spawn(process.execPath, [process.argv[1], 'ldirectord', '-f', f, 'run', '--ipvs', o.ipvs, '--concurrency', String(o.concurrency)],
-        { detached: true, stdio: 'ignore' });
-      child.unref();
-      // It is up once its first round is done and its status written; a child that dies first is
-      // reported at once. The bound is generous: a loaded or emulated machine takes tens of seconds.
-      let exited: string | undefined;
-      child.once('exit', (code, signal) => { exited = signal ?? `exit ${code}`; });
-      const up = await waitUntil(() => existsSync(statusFile(f)) || exited !== undefined, START_TIMEOUT_MS);
-      if (exited !== undefined && !existsSync(statusFile(f))) throw new Error(`the director for ${f} stopped while starting (${exited}); run 'aavip ldirectord -f ${f} run' to see why`);
-      if (!up) throw new Error(`the director for ${f} did not come up within ${START_TIMEOUT_MS / 1000} s`);
+      await startInBackground(validated(), o);
     });
 
   ld.command('stop')
@@ -117,23 +143,6 @@ export function register(program: Command): Command {
   ld.command('status')
     .description('whether the director runs (exit 0; 3 stopped; 1 stale pid file) and each real server\'s state and weight')
     .option('--json', 'print as JSON')
-    .action((o: { json?: boolean }) => {
-      const f = validated();
-      const pid = runningPid(f);
-      if (typeof pid !== 'number') {
-        if (pid === 'stale') process.stderr.write(`ldirectord stale pid file ${pidFile(f)} for ${f}\n`);
-        process.stdout.write(o.json ? JSON.stringify({ running: false }) + '\n' : `ldirectord is stopped for ${f}\n`);
-        process.exitCode = pid === 'stale' ? 1 : 3;
-        return;
-      }
-      const st = JSON.parse(readFileSync(statusFile(f), 'utf8'));
-      if (o.json) { process.stdout.write(JSON.stringify({ running: true, ...st }) + '\n'); return; }
-      process.stderr.write(`ldirectord for ${f} is running with pid: ${pid}\n`);
-      const rows: (string | number)[][] = [];
-      for (const v of st.virtualServices) for (const r of v.realServers) rows.push([v.virtualService, r.address, r.state, r.weight ?? '-', r.message]);
-      process.stdout.write(table(['virtual service', 'real server', 'state', 'weight', 'last check'], rows) + '\n');
-      // A service the kernel refused is not in the table at all: say so, with the kernel's reason.
-      for (const v of st.virtualServices) if (v.ipvsError) process.stdout.write(`${v.virtualService}: not in IPVS: ${v.ipvsError}\n`);
-    });
+    .action((o: { json?: boolean }) => printStatus(validated(), !!o.json));
   return ld;
 }
