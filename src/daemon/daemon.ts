@@ -9,7 +9,7 @@ import { vipCidr } from '../dataplane/vipspec.js';
 import type { Logger } from '../log.js';
 import { factsOf, type ClusterFacts } from '../membership/agreement.js';
 import { HoldUpGuard } from '../membership/holdup.js';
-import { confirmationsNeeded, leaseMs } from '../membership/lease.js';
+import { confirmationsNeeded, leaseMs, MIN_LEASE_MS } from '../membership/lease.js';
 import { Membership, type View } from '../membership/membership.js';
 import { decodeHeartbeat, encodeHeartbeat, type Heartbeat } from '../membership/wire.js';
 import type { Clock, TimerHandle } from './clock.js';
@@ -76,19 +76,23 @@ export class Daemon {
   async addVip(spec: VipSpec): Promise<VipRuntime> {
     const v = new VipRuntime(spec, await this.deps.dataplane(spec), {
       local: this.config.local, nodes: () => this.config.nodes, drainTimeoutMs: () => this.config.drainTimeoutMs,
-      clock: this.deps.clock, log: this.log, name: this.name, leaseMs: (dp) => this.leaseFor(dp),
+      clock: this.deps.clock, log: this.log, name: this.name, leaseMs: (dp, latency) => this.leaseFor(dp, latency),
     });
     return v;
   }
 
-  /** The lease this node may grant its buckets now (lease.ts); undefined where the backend cannot lapse. */
-  private leaseFor(dp: Dataplane): number | undefined {
+  /**
+   * The lease this node may grant its buckets now (lease.ts), less the time a kernel update takes
+   * to commit; undefined where the backend cannot lapse.
+   */
+  private leaseFor(dp: Dataplane, latencyMs: number): number | undefined {
     if (!dp.leases) return undefined;
     if (this.stopped) return Math.max(0, this.config.heartbeat.restartGraceMs - this.config.heartbeat.intervalMs);
     const now = this.deps.clock.now();
     const heardUsAt = new Map([...this.membership.confirmedSeqs(now)].map(([id, seq]) => [id, seq === undefined ? undefined : this.sentAt.get(seq)]));
     const needed = confirmationsNeeded(this.config.nodes.length, this.config.quorum, this.membership.view().live.length - 1);
-    return (this.deps.leaseRule ?? leaseMs)({ now, deadtimeMs: this.config.heartbeat.deadtimeMs, intervalMs: this.config.heartbeat.intervalMs, heardUsAt, needed });
+    const ms = (this.deps.leaseRule ?? leaseMs)({ now, deadtimeMs: this.config.heartbeat.deadtimeMs, intervalMs: this.config.heartbeat.intervalMs, heardUsAt, needed });
+    return ms - latencyMs >= MIN_LEASE_MS ? Math.floor(ms - latencyMs) : 0;
   }
 
   /** Starts heartbeats and, a deadtime later (the first view is then the real one), the VIPs. */
@@ -178,10 +182,10 @@ export class Daemon {
     if (this.joined) for (const v of this.vips) v.onHeartbeat(hb);
   }
 
-  /** The latest heartbeats of the live peers heard directly. */
+  /** The latest heartbeats of the live peers heard directly and recently (what they hold now). */
   private livePeers(now: number): Heartbeat[] {
     const view = this.membership.view();
-    return view.live.filter((id) => id !== this.config.local).map((id) => this.membership.lastHeartbeat(id, now)).filter((h): h is Heartbeat => !!h);
+    return view.live.filter((id) => id !== this.config.local).map((id) => this.membership.recentHeartbeat(id, now)).filter((h): h is Heartbeat => !!h);
   }
 
   private async join(): Promise<void> {

@@ -21,8 +21,12 @@ export interface ApplierOptions {
   clock: Clock;
   /** The ownership wanted now. */
   ownership: () => Ownership;
-  /** The lease to grant now in ms (0: grant none, let the buckets lapse); undefined: no lease (the backend cannot lapse). */
-  leaseMs: () => number | undefined;
+  /**
+   * The lease to grant now in ms (0: grant none, let the buckets lapse); undefined: no lease (the
+   * backend cannot lapse). `latencyMs` is how long a kernel update has recently taken: the kernel
+   * starts the timeout when it commits, so the lease must end that much earlier.
+   */
+  leaseMs: (latencyMs: number) => number | undefined;
 }
 
 export class VipApplier {
@@ -35,12 +39,21 @@ export class VipApplier {
   lease?: { grantedAt: number; ms: number };
   /** When the view behind the ownership not yet applied was made (for the log's timings). */
   viewAt?: number;
+  /** Durations of the latest kernel updates (ms), newest last. */
+  private readonly latencies: number[] = [];
   stopped = false;
 
   constructor(private readonly o: ApplierOptions) {}
 
   get spec(): VipSpec { return this.o.spec; }
   get dataplane(): Dataplane { return this.o.dataplane; }
+
+  /** The typical time a kernel update takes (the median of the recent ones, ms). */
+  get latencyMs(): number {
+    if (!this.latencies.length) return 0;
+    const sorted = [...this.latencies].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)];
+  }
 
   /** Whether the kernel may have let this VIP's buckets lapse (never renewed in time). */
   lapsed(now: number): boolean {
@@ -72,12 +85,22 @@ export class VipApplier {
     } finally { this.running = false; }
   }
 
+  private withheldAt = -Infinity;
+
+  private withheld(): void {
+    const now = this.o.clock.now();
+    if (now - this.withheldAt < 5000) return;
+    this.withheldAt = now;
+    this.o.log.warn({}, 'not renewing the lease on this node\'s buckets: too few peers have confirmed hearing it lately (they may be taking the buckets over)');
+  }
+
   private async once(full: boolean): Promise<void> {
     const { spec, dataplane, log, clock } = this.o;
     const ownership = this.o.ownership();
     const key = ownershipKey(ownership);
-    const leaseMs = this.o.leaseMs();
-    if (leaseMs === 0 && !isEmpty(ownership)) return; // withheld: let the buckets lapse (lease.ts)
+    const latency = this.latencyMs;
+    const leaseMs = this.o.leaseMs(latency);
+    if (leaseMs === 0 && !isEmpty(ownership)) { this.withheld(); return; } // let the buckets lapse (lease.ts)
     const lease = leaseMs ? { ms: leaseMs } : undefined;
     const t0 = clock.now();
     const viewAt = this.viewAt;
@@ -103,6 +126,12 @@ export class VipApplier {
         this.fullAt = clock.now();
       }
       this.lease = lease ? { grantedAt: t0, ms: lease.ms } : undefined;
+      const took = clock.now() - t0;
+      this.latencies.push(took);
+      if (this.latencies.length > 32) this.latencies.shift();
+      // The kernel may have committed as late as now: a slow update (this process held up) may have
+      // granted past the bound; renew at once with what is left, now that it is known.
+      if (lease && took > latency + 10) this.pending ??= { full: false };
       const changed = key !== this.applied;
       this.applied = key;
       if (changed) {

@@ -19,7 +19,7 @@ export interface VipContext {
   clock: Clock;
   log: Logger;
   /** The lease to grant now (see VipApplier). */
-  leaseMs: (dataplane: Dataplane) => number | undefined;
+  leaseMs: (dataplane: Dataplane, latencyMs: number) => number | undefined;
   name: (id: number) => string;
 }
 
@@ -39,7 +39,7 @@ export class VipRuntime {
     this.digest = vipDigest([this.key, spec.prefixLength, spec.hashmode, spec.seed, spec.buckets, dataplane.backend]);
     this.log = ctx.log.child({ vip: this.key });
     this.keeper = this.newKeeper();
-    this.applier = new VipApplier({ spec, dataplane, log: this.log, clock: ctx.clock, ownership: () => this.keeper.ownership(), leaseMs: () => ctx.leaseMs(dataplane) });
+    this.applier = new VipApplier({ spec, dataplane, log: this.log, clock: ctx.clock, ownership: () => this.keeper.ownership(), leaseMs: (latency) => ctx.leaseMs(dataplane, latency) });
   }
 
   private newKeeper(): BucketKeeper {
@@ -60,18 +60,21 @@ export class VipRuntime {
     const leftover = new Set(left ? [...left.owned, ...left.incoming, ...left.draining] : []);
     // A re-join keeps the keeper: its draining buckets still hold connections to carry on.
     if (fresh) this.applier.forget();
-    const previous = ownersBeforeJoin({ local: this.ctx.local, view, nodes: this.ctx.nodes(), buckets: this.spec.buckets, vip: this.key, peers, leftover });
+    const previous = ownersBeforeJoin({ local: this.ctx.local, view, nodes: this.ctx.nodes(), buckets: this.spec.buckets, vip: this.key, peers, leftover, afterLapse: fresh });
     const change = this.keeper.onView(view, now, previous);
+    // What our kernel was still draining goes on draining (a restart must not cut those connections).
+    const kept = view.quorate ? this.keeper.keepDraining(left?.draining ?? [], now) : [];
     const o = this.keeper.ownership();
     this.log.info({ epoch: view.epoch, live: view.live.map(this.ctx.name), quorate: view.quorate, leftover: leftover.size, gained: change.gained.length,
-      owned: o.owned.length, pending: o.draining.length }, fresh ? 'joined again after the lease lapsed' : 'joined');
+      owned: o.owned.length, pending: o.draining.length, stillDraining: kept.length }, fresh ? 'joined again after the lease lapsed' : 'joined');
     this.applier.viewAt = now;
     void this.applier.request(true);
   }
 
   onView(view: View, peers: readonly Heartbeat[]): void {
     const now = this.ctx.clock.now();
-    const change = this.keeper.onView(view, now, ownersBeforeView(this.keeper.currentOwners, peers, this.key));
+    const previous = ownersBeforeView(this.keeper.currentOwners, { local: this.ctx.local, view, nodes: this.ctx.nodes(), buckets: this.spec.buckets, vip: this.key, peers });
+    const change = this.keeper.onView(view, now, previous);
     if (change.gained.length + change.lost.length + change.drainingEnded.length + change.promoted.length === 0) return;
     this.log.info({ epoch: view.epoch, gained: change.gained, lost: change.lost, draining: change.drainingStarted, promoted: change.promoted }, 'ownership changed');
     this.applier.viewAt ??= now;

@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import { parse, stringify } from 'yaml';
 import { built } from '../paths.js';
 import { ClusterLab } from './cluster-lab.js';
-import { takersPerBucket, watchBucketMaps } from './kernel-buckets.js';
+import { bucketSnapshots, overlapsPerBucket, takersPerBucket } from './kernel-buckets.js';
 import { nodeName, SERVICE_PORT, VIP_ADDRESS } from './vip-lab.js';
 
 export const FAULTS = ['sigkill', 'sigterm-restart', 'sigstop', 'link-flap', 'one-sided-cut', 'weight-reload-one-node', 'broken-reload', 'down-beside-daemon', 'clock-step'] as const;
@@ -37,6 +37,8 @@ export interface ChaosResult {
   faults: Record<Fault, number>;
   /** Time during which some bucket had two nodes taking new connections (sampled every 100 ms). */
   twoOwnersMs: number;
+  /** The widest gap between the first and last node's listing within one snapshot (the sampler's resolution). */
+  snapshotSpreadMsMax: number;
   /** Time some bucket had no node taking new connections beyond the takeover bound, summed over spells. */
   unservedBeyondBoundMs: number;
   longestUnservedMs: number;
@@ -46,8 +48,11 @@ export interface ChaosResult {
   /** ...and those lost through a node that was killed, frozen or cut off (expected). */
   expectedLosses: number;
   downRefused: number;
-  worst: { kind: string; node: string; atMs: number; detail: string }[];
+  /** What went wrong, grouped: each spell of two owners or of unserved buckets beyond the bound, each reset. */
+  incidents: Incident[];
 }
+
+export interface Incident { kind: 'two-owners' | 'unserved' | 'reset'; afterFault: string; node: string; atMs: number; buckets: number; ms: number }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Faults after which a node's own connections may be gone: it lost its buckets or its process. */
@@ -56,7 +61,7 @@ const DISRUPTIVE = new Set<Fault>(['sigkill', 'sigstop', 'link-flap', 'one-sided
 const emptyResult = (o: ChaosOptions, intervalMs: number, deadtimeMs: number, bound: number): ChaosResult => ({
   minutes: o.minutes, intervalMs, deadtimeMs, takeoverBoundMs: bound, samples: 0,
   faults: Object.fromEntries(FAULTS.map((f) => [f, 0])) as Record<Fault, number>,
-  twoOwnersMs: 0, unservedBeyondBoundMs: 0, longestUnservedMs: 0, longLivedOpened: 0, unexpectedResets: 0, expectedLosses: 0, downRefused: 0, worst: [],
+  twoOwnersMs: 0, snapshotSpreadMsMax: 0, unservedBeyondBoundMs: 0, longestUnservedMs: 0, longLivedOpened: 0, unexpectedResets: 0, expectedLosses: 0, downRefused: 0, incidents: [],
 });
 
 /** One fault run: the lab, what is measured, and the three loops that run side by side. */
@@ -80,8 +85,12 @@ class ChaosRun {
 
   private rand(n: number): number { this.x = (Math.imul(this.x, 1103515245) + 12345) >>> 0; return this.x % n; }
   private get over(): boolean { return Date.now() - this.t0 >= this.o.minutes * 60_000; }
-  private note(kind: string, node: string, detail: string, at = Date.now()): void {
-    if (this.result.worst.length < 20) this.result.worst.push({ kind, node, atMs: at - this.t0, detail });
+  /** Records an incident, merged with the last one of its kind that started at the same moment. */
+  private note(kind: Incident['kind'], at: number, ms: number, buckets = 1): void {
+    const atMs = at - this.t0;
+    const same = this.result.incidents.find((x) => x.kind === kind && Math.abs(x.atMs - atMs) < 150);
+    if (same) { same.buckets += buckets; same.ms = Math.max(same.ms, ms); return; }
+    if (this.result.incidents.length < 200) this.result.incidents.push({ kind, afterFault: this.lastFault.kind, node: this.lastFault.node, atMs, buckets, ms });
   }
 
   /** Node 3 runs with a wall clock that can be stepped (libfaketime; the monotonic clock untouched). */
@@ -98,8 +107,7 @@ class ChaosRun {
     }
     await this.cl.waitForView(this.cl.lab.nodeIds, this.cl.lab.nodeIds);
     await this.cl.waitForSettled(this.cl.lab.nodeIds);
-    const watch = watchBucketMaps(this.cl.lab, VIP_ADDRESS, 100);
-    await sleep(500);
+    const watch = bucketSnapshots(this.cl.lab, VIP_ADDRESS);
     const sampler = this.sample(watch);
     await Promise.all([this.faults(), this.holders()]);
     this.sampling = false;
@@ -109,16 +117,20 @@ class ChaosRun {
   }
 
   /** Every 100 ms: who takes each bucket's new connections, by the kernels. */
-  private async sample(watch: ReturnType<typeof watchBucketMaps>): Promise<void> {
+  private async sample(watch: ReturnType<typeof bucketSnapshots>): Promise<void> {
     const spells = new Map<number, number>();
     let prev = Date.now();
     while (this.sampling) {
+      const snapshot = await watch.snapshot();
       const now = Date.now();
-      const takers = takersPerBucket(watch.latest(), 256);
+      const ats = [...snapshot.values()].map((l) => l.at);
+      this.result.snapshotSpreadMsMax = Math.max(this.result.snapshotSpreadMsMax, Math.max(...ats) - Math.min(...ats));
+      const takers = takersPerBucket(new Map([...snapshot].map(([i, l]) => [i, l.map])), 256);
+      const overlaps = overlapsPerBucket(snapshot, 256);
       this.result.samples++;
-      if (takers.some((t) => t.length > 1)) {
+      if (overlaps.some((n) => n > 0)) {
         this.result.twoOwnersMs += now - prev;
-        this.note('two-owners', this.lastFault.node, `after ${this.lastFault.kind}: buckets ${takers.map((t, b) => (t.length > 1 ? b + 1 : 0)).filter(Boolean).slice(0, 8).join(',')}`);
+        this.note('two-owners', prev, now - prev, overlaps.filter((n) => n > 0).length);
       }
       takers.forEach((t, k) => {
         const since = spells.get(k);
@@ -129,7 +141,7 @@ class ChaosRun {
           this.result.longestUnservedMs = Math.max(this.result.longestUnservedMs, ms);
           if (ms > this.bound) {
             this.result.unservedBeyondBoundMs += ms - this.bound;
-            this.note('unserved', this.lastFault.node, `bucket ${k + 1} for ${ms} ms after ${this.lastFault.kind}`, since);
+            this.note('unserved', since, ms);
           }
         }
       });
@@ -159,7 +171,7 @@ class ChaosRun {
             if ((this.disrupted.get(opened[k].node) ?? 0) >= openedAt) this.result.expectedLosses++;
             else {
               this.result.unexpectedResets++;
-              this.note('reset', opened[k].node, `a connection through ${opened[k].node} lost after ${this.lastFault.kind} on ${this.lastFault.node}`);
+              this.note('reset', Date.now(), 0);
             }
           });
         }

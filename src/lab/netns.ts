@@ -110,8 +110,8 @@ export class NetnsLab {
    * Starts a long-running process in a namespace; destroy() kills it by PID. (`ip netns exec`
    * execs the command in place, so the PID is the command's own.)
    */
-  spawn(ns: string, argv: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-    const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  spawn(ns: string, argv: string[], env: NodeJS.ProcessEnv = process.env, stdio: ('ignore' | 'pipe')[] = ['ignore', 'pipe', 'pipe']): ChildProcess {
+    const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: stdio as ['ignore' | 'pipe', 'ignore' | 'pipe', 'ignore' | 'pipe'], env });
     this.children.add(child);
     child.on('exit', () => this.children.delete(child));
     // A spawn failure must not crash the caller; the child simply counts as exited.

@@ -148,6 +148,21 @@ export class BucketKeeper {
     return ended;
   }
 
+  /**
+   * Buckets this node's kernel still drains (a previous run of this daemon was handing them over):
+   * they keep draining — their connections carry on — unless this node owns them in the view.
+   * Draining takes no new connection, so this can never make a second owner.
+   */
+  keepDraining(buckets: Iterable<number>, now: number): number[] {
+    const kept: number[] = [];
+    for (const b of buckets) {
+      if (this.owners[b - 1] === this.opts.local || this.draining.has(b)) continue;
+      this.draining.set(b, now + this.opts.drainTimeoutMs);
+      kept.push(b);
+    }
+    return kept;
+  }
+
   drainingBuckets(): number[] {
     return [...this.draining.keys()].sort((a, b) => a - b);
   }

@@ -17,6 +17,12 @@ export interface JoinInput {
   peers: readonly Heartbeat[];
   /** Buckets this node's rules in the kernel still serve (a quick restart). */
   leftover: ReadonlySet<number>;
+  /**
+   * Re-joining after our lease lapsed: the peers may be taking our buckets over at this very
+   * moment, and their heartbeats in hand may predate it, so every live peer is taken to hold what
+   * it would own without us (the next heartbeats then hand over, or give back at once, each bucket).
+   */
+  afterLapse?: boolean;
 }
 
 /**
@@ -29,7 +35,7 @@ export interface JoinInput {
 export function ownersBeforeJoin(i: JoinInput): Owners {
   const served = i.peers.map((h) => ({ id: h.from, buckets: bucketsOfBitmap(h.holding[i.vip] ?? '') }));
   const unheard = new Set(i.view.live.filter((id) => id !== i.local
-    && !i.peers.some((h) => h.from === id && h.live.includes(i.local))));
+    && (i.afterLapse || !i.peers.some((h) => h.from === id && h.live.includes(i.local)))));
   const without = ownersOfView({ ...i.view, live: i.view.live.filter((id) => id !== i.local) }, i.nodes, i.buckets, undefined, i.vip);
   return Array.from({ length: i.buckets }, (_, k) =>
     served.find((p) => p.buckets.has(k + 1))?.id ?? (i.leftover.has(k + 1) ? i.local : unheard.has(without[k]) ? without[k] : 0));
@@ -38,10 +44,11 @@ export function ownersBeforeJoin(i: JoinInput): Owners {
 /**
  * The previous owners for a view change: the keeper's, except that a bucket nobody owned in our
  * last view (we had no quorum, say) may be held by a live peer now, which had quorum meanwhile:
- * such a bucket is handed over by that peer, never grabbed from under its connections.
+ * such a bucket is handed over by that peer, never grabbed from under its connections — and a
+ * peer without a recent heartbeat that has us live is taken to hold what it would own without us.
  */
-export function ownersBeforeView(current: Owners, peers: readonly Heartbeat[], vip: string): Owners {
+export function ownersBeforeView(current: Owners, i: Omit<JoinInput, 'leftover' | 'afterLapse'>): Owners {
   if (!current.includes(0)) return current;
-  const held = peers.map((h) => ({ id: h.from, buckets: bucketsOfBitmap(h.holding[vip] ?? '') }));
-  return current.map((id, k) => (id !== 0 ? id : held.find((p) => p.buckets.has(k + 1))?.id ?? 0));
+  const fromPeers = ownersBeforeJoin({ ...i, leftover: new Set() });
+  return current.map((id, k) => (id !== 0 ? id : fromPeers[k]));
 }

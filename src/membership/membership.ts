@@ -224,6 +224,16 @@ export class Membership {
     return this.isLive(id, now) ? this.peers.get(id)?.last : undefined;
   }
 
+  /**
+   * The same, only if heard within the last deadtime (and from an incarnation that has heard us):
+   * what a peer holds is to be believed only from a heartbeat this recent — one from before a
+   * partition says nothing of what it took over since.
+   */
+  recentHeartbeat(id: number, now: number): Heartbeat | undefined {
+    const p = this.peers.get(id);
+    return p && p.fresh && this.isLive(id, now) && now - p.heardAt <= this.opts.deadtimeMs ? p.last : undefined;
+  }
+
   /** What this node tells the others it hears directly (hearsay is never passed on). */
   hearsay(now: number): Hearsay[] {
     const horizon = Math.max(this.opts.deadtimeMs, this.opts.restartGraceMs ?? 0);

@@ -152,6 +152,24 @@ describe('held up, restarted, clocks stepped', () => {
     expect(sim.shares()).toEqual({ 1: 86, 2: 85, 3: 85 });
   });
 
+  it('SIGTERM restart while handing buckets over: the new daemon goes on draining them, their connections carry on', async () => {
+    await steady();
+    const k3 = sim.kernel(3);
+    const mine = Array.from({ length: 256 }, (_, k) => k + 1).filter((b) => sim.servers(b)[0] === 3);
+    k3.flows.set(VIP, new Map(mine.map((b) => [b, 5]))); // long-lived connections in every bucket of node 3
+    sim.daemons.get(1)!.setWeight('node3', 0);
+    await sim.run(1000);
+    expect(mine.every((b) => k3.state(VIP, b) === 'draining')).toBe(true);
+    await sim.daemons.get(3)!.stop();
+    sim.kill(3);
+    await sim.run(300);
+    await sim.start(3);
+    await sim.run(1500);
+    expect(mine.filter((b) => k3.state(VIP, b) !== 'draining')).toEqual([]); // before: dropped at the join, connections reset
+    expect(sim.twoOwnerMs).toBe(0); // never two owners
+    expect(sim.longestUnserved.ms).toBeLessThanOrEqual(TAKEOVER_BOUND); // never none beyond the takeover
+  });
+
   it('a wall clock stepped back a minute on one node neither hides a death nor fakes one', async () => {
     await steady();
     sim.world.wallOffset.set(addressOf(1), -60_000);
