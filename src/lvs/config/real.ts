@@ -19,14 +19,8 @@ export function addressRange(ctx: ParseContext, first: string, last: string, fam
   return Array.from({ length: b - a + 1 }, (_, k) => numberToIpv4(a + k));
 }
 
-export interface RealFlags {
-  forwarding: Forwarding;
-  weight: number;
-  request?: string;
-  receive?: string;
-  lower: number;
-  upper: number;
-}
+/** What the flags after a real server's address set (the model's fields, one definition). */
+export type RealFlags = Pick<RealServer, 'forwarding' | 'weight' | 'request' | 'receive' | 'lower' | 'upper'>;
 
 const WEIGHT = /(\d+)/y;
 const LOWER = /l:(\d+)/y;
