@@ -43,7 +43,7 @@ export function nativeJhash(bytes: Uint8Array, seed: number): number {
 /** Announces `ip` at `mac` on `ifname` with `count` gratuitous ARP request+reply pairs. IPv4 only. */
 export function sendGratuitousArp(ifname: string, ip: string, mac: string, count = 1): void {
   const addr = parseAddress(ip);
-  if (!addr || addr.family !== 4) throw new Error(`gratuitous ARP needs an IPv4 address, not ${ip}`);
+  if (addr?.family !== 4) throw new Error(`gratuitous ARP needs an IPv4 address, not ${ip}`);
   const macBytes = Uint8Array.from(mac.split(':').map((h) => parseInt(h, 16)));
   if (macBytes.length !== 6 || macBytes.some((b) => Number.isNaN(b))) throw new Error(`not a MAC address: ${mac}`);
   load().sendGratuitousArp(ifname, addr.bytes, macBytes, count);

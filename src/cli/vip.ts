@@ -1,5 +1,5 @@
 // `aavip vip ...`: drive one VIP on this node by hand or from an OCF agent.
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { InputError } from '../errors.js';
 import { createDataplane } from '../dataplane/index.js';
 import { requireClusterip } from '../dataplane/clusterip.js';

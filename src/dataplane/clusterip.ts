@@ -109,7 +109,7 @@ export function ruleMatches(vip: VipSpec, rule: string): boolean {
     && ruleTotalNodes(rule) === vip.buckets && seed !== undefined && /^(0x[0-9a-f]+|\d+)$/i.test(seed) && Number(seed) === vip.seed;
 }
 
-export function planClusteripRemove(vip: VipSpec, current: ClusteripState): ClusteripPlan {
+export function planClusteripRemove(_vip: VipSpec, current: ClusteripState): ClusteripPlan {
   return { commands: current.rule === undefined ? [] : [deleteCommand(current.rule)], procWrites: [] };
 }
 
@@ -130,7 +130,7 @@ export async function requireClusterip(): Promise<void> {
   await run('modprobe', ['-q', 'ipt_CLUSTERIP'], { allowFailure: true }).catch(() => undefined);
   if (await hasTarget()) return;
   const r = await run(IPTABLES_LEGACY, ['--version'], { allowFailure: true }).catch(() => undefined);
-  if (!r || r.status !== 0) throw new InputError(`${IPTABLES_LEGACY} is not installed (Debian package iptables); the clusterip backend needs it`, { field: 'backend' });
+  if (r?.status !== 0) throw new InputError(`${IPTABLES_LEGACY} is not installed (Debian package iptables); the clusterip backend needs it`, { field: 'backend' });
   throw new InputError(`this kernel (${release()}) has no CLUSTERIP target (it was removed in Linux 6.3): use backend nft`, { field: 'backend' });
 }
 

@@ -30,7 +30,7 @@ export async function interfaceIndex(ifname: string): Promise<number> {
 /** The interface's own (unicast) MAC, lower-case colon form. */
 export async function interfaceMac(ifname: string): Promise<string> {
   const address = (await findLink(ifname)).attrs.address;
-  if (!address || address.length !== 6) throw new InputError(`${ifname} has no Ethernet address`, { field: 'interface' });
+  if (address?.length !== 6) throw new InputError(`${ifname} has no Ethernet address`, { field: 'interface' });
   return Array.from(address, (b) => b.toString(16).padStart(2, '0')).join(':');
 }
 

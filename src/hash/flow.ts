@@ -38,14 +38,13 @@ export function parseAddress(text: string): Address | undefined {
   const t = text.trim();
   if (isIPv4(t)) return { family: 4, bytes: Uint8Array.from(t.split('.').map(Number)) };
   if (!isIPv6(t)) return undefined;
-  let groups: number[];
   const tailV4 = t.match(/(\d+\.\d+\.\d+\.\d+)$/);
   const head = tailV4 ? t.slice(0, -tailV4[1].length) + '0:0' : t;
   const [left, right] = head.includes('::') ? head.split('::') : [head, undefined];
   const parse = (s: string | undefined) => (s ? s.split(':').filter((g) => g !== '').map((g) => parseInt(g, 16)) : []);
   const l = parse(left);
   const r = parse(right);
-  groups = right === undefined ? l : [...l, ...new Array(8 - l.length - r.length).fill(0), ...r];
+  const groups = right === undefined ? l : [...l, ...new Array(8 - l.length - r.length).fill(0), ...r];
   const bytes = new Uint8Array(16);
   groups.forEach((g, i) => { bytes[2 * i] = g >> 8; bytes[2 * i + 1] = g & 0xff; });
   if (tailV4) tailV4[1].split('.').map(Number).forEach((b, i) => { bytes[12 + i] = b; });

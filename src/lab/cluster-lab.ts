@@ -131,7 +131,7 @@ export class ClusterLab {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const st = await Promise.all(nodes.map((i) => this.status(i)));
-      if (st.every((s) => s && s.vips.every((v) => v.local.incoming.length === 0 && v.local.draining.length === 0))) return;
+      if (st.every((s) => s?.vips.every((v) => v.local.incoming.length === 0 && v.local.draining.length === 0))) return;
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error('handover did not settle');
@@ -168,7 +168,7 @@ export class ClusterLab {
       throw new Error(`no free tuple for bucket ${bucket}`);
     };
     const out: { src: string; sport: number }[] = [];
-    for (let i = 0; out.length < count; i++) {
+    for (let _i = 0; out.length < count; _i++) {
       for (const b of probe) if (out.length < count) out.push(pick(b));
       if (out.length < count) out.push(pick());
     }

@@ -4,7 +4,6 @@
 // Usage: node holder.js '{"target":"198.18.0.100","port":8080,"sources":[...],"count":200,"timeoutMs":3000}'
 import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
-import { attempt } from './client.js';
 
 interface Held { src: string; sport: number; node: string; socket: Socket; buf: string; closed?: string }
 

@@ -231,7 +231,7 @@ export class Membership {
    */
   recentHeartbeat(id: number, now: number): Heartbeat | undefined {
     const p = this.peers.get(id);
-    return p && p.fresh && this.isLive(id, now) && now - p.heardAt <= this.opts.deadtimeMs ? p.last : undefined;
+    return p?.fresh && this.isLive(id, now) && now - p.heardAt <= this.opts.deadtimeMs ? p.last : undefined;
   }
 
   /** What this node tells the others it hears directly (hearsay is never passed on). */

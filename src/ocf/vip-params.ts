@@ -1,6 +1,6 @@
 // ocf:aavip:vip's parameters (IPaddr2's names and defaults where they apply) and what a given
 // instance must serve. Pure: the agent's actions (vip.ts) feed it the environment and the routes.
-import { InputError } from '../errors.js';
+import type { InputError } from '../errors.js';
 import { formatAddress, parseAddress, type Address } from '../hash/flow.js';
 import { noBuckets, type Ownership } from '../dataplane/types.js';
 import type { VipInput } from '../dataplane/vipspec.js';
@@ -85,7 +85,7 @@ export function findInterface(routes: Route[], ip: Address, nic?: string): { nic
 export function parseNetmask(text: string, family: 4 | 6): number | undefined {
   if (/^\d{1,3}$/.test(text)) { const n = Number(text); return n <= (family === 4 ? 32 : 128) ? n : undefined; }
   const mask = family === 4 ? parseAddress(text) : undefined;
-  if (!mask || mask.family !== 4) return undefined;
+  if (mask?.family !== 4) return undefined;
   const bits = Array.from(mask.bytes, (b) => b.toString(2).padStart(8, '0')).join('');
   return /^1*0*$/.test(bits) ? bits.indexOf('0') === -1 ? 32 : bits.indexOf('0') : undefined;
 }

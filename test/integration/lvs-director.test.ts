@@ -22,7 +22,7 @@ function listen(server: Server | ReturnType<typeof createTcp>, port: number, hos
   return new Promise((resolve) => server.listen(port, host, () => resolve()));
 }
 
-function http(port: number, body = 'OK'): Server {
+function http(_port: number, body = 'OK'): Server {
   const s = createHttp((req, res) => { res.end(req.url === '/health' ? body : 'other'); });
   return s;
 }
@@ -42,7 +42,7 @@ function dnsServer(port: number): Promise<UdpSocket> {
   return new Promise((resolve) => s.bind(port, '127.0.0.2', () => resolve(s)));
 }
 
-function smtp(port: number) {
+function smtp(_port: number) {
   return createTcp((c) => {
     c.write('220 test ESMTP\r\n');
     c.on('data', (d) => {
@@ -74,7 +74,7 @@ beforeAll(async () => {
     '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
   httpServer = http(18080);
   await listen(httpServer, 18080);
-  const httpsServer = createHttps({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (req, res) => res.end('secure OK'));
+  const httpsServer = createHttps({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => res.end('secure OK'));
   await listen(httpsServer, 18443);
   const tcp = createTcp((c) => c.end());
   await listen(tcp, 18081);

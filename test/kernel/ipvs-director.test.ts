@@ -52,7 +52,7 @@ describe('the ldirectord role on real IPVS', () => {
   });
 
   it('reaches the same table through ipvsadm', () => {
-    const rows = (t: string) => t.split('\n').filter((l) => /^(TCP|  ->)/.test(l) && !/RemoteAddress/.test(l)).map((l) => l.trim().split(/\s+/).slice(0, 3).join(' '));
+    const rows = (t: string) => t.split('\n').filter((l) => /^(TCP| {2}->)/.test(l) && !/RemoteAddress/.test(l)).map((l) => l.trim().split(/\s+/).slice(0, 3).join(' '));
     expect(rows(r.table2)).toEqual(rows(r.table1));
   });
 });

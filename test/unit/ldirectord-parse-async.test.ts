@@ -5,7 +5,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InputError } from '../../src/errors.js';
+import type { InputError } from '../../src/errors.js';
 import { loadLdirectordConfig, loadLdirectordConfigSync, parseLdirectordConfig, parseLdirectordConfigAsync } from '../../src/lvs/config/parse.js';
 import { literalResolver, systemResolver, type Resolver } from '../../src/lvs/config/resolve.js';
 import { systemResolverAsync, type AsyncResolver } from '../../src/lvs/config/resolve-async.js';

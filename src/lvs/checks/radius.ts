@@ -6,7 +6,6 @@
 // is down: ldirectord tests check_pwd's result against "", and check_pwd returns
 // `defined($rcv) and $rcv == ACCESS_ACCEPT`, which is "" for a reject as for an error.
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { createSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { parseAddress } from '../../hash/flow.js';
 import { startCheck, type CheckRun, type CheckType } from './lifecycle.js';
