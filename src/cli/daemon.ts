@@ -20,54 +20,105 @@ function niceValue(text: string): number {
   return n;
 }
 
-interface ConfigOptions { config: string; node?: string }
+interface ConfigOptions {
+  config: string;
+  node?: string;
+}
 
-const withConfig = (cmd: Command) => cmd
-  .option('-c, --config <file>', 'cluster configuration', DEFAULT_CONFIG)
-  .option('--node <name>', 'which configured node this is (default: the config\'s `local`)');
+const withConfig = (cmd: Command) =>
+  cmd
+    .option('-c, --config <file>', 'cluster configuration', DEFAULT_CONFIG)
+    .option('--node <name>', "which configured node this is (default: the config's `local`)");
 
 const load = (o: ConfigOptions): ClusterConfig => loadClusterConfig(o.config, { local: o.node });
 const socketOf = (o: ConfigOptions): string => controlSocketOf(o.config, { local: o.node });
 
-interface LvsStatus { virtualService: string; realServers: { address: string; state: string; weight?: number }[] }
+interface LvsStatus {
+  virtualService: string;
+  realServers: { address: string; state: string; weight?: number }[];
+}
 
 function printStatus(s: DaemonStatus): void {
   const lines = [
     `Cluster ${s.cluster}: node ${s.local.name} (id ${s.local.id}), view epoch ${s.view.epoch} since ${s.view.since}, ${s.view.quorate ? 'quorate' : 'NO QUORUM'}${s.joined ? '' : ' (joining)'}`,
     `Nodes: ${s.nodes.map((n) => `${n.name}${n.live ? '' : ' (OFFLINE)'}${n.weight === 0 ? ' (drained)' : ''}`).join(', ')}`,
-    ...(s.disagreeing.length ? [`CONFIGURATION DIFFERS on ${s.disagreeing.join(', ')}: owners follow what most nodes have; reload every node with the same cluster.yaml`] : []),
+    ...(s.disagreeing.length
+      ? [`CONFIGURATION DIFFERS on ${s.disagreeing.join(', ')}: owners follow what most nodes have; reload every node with the same cluster.yaml`]
+      : []),
     '',
-    table(['VIP', 'backend', 'hashmode', 'seed', ...s.nodes.map((n) => n.name), 'here: owned/incoming/draining', 'lease'],
-      s.vips.map((v) => [v.vip, v.backend, v.hashmode, `0x${v.seed.toString(16)}`, ...s.nodes.map((n) => v.perNode[n.name] ?? 0),
+    table(
+      ['VIP', 'backend', 'hashmode', 'seed', ...s.nodes.map((n) => n.name), 'here: owned/incoming/draining', 'lease'],
+      s.vips.map((v) => [
+        v.vip,
+        v.backend,
+        v.hashmode,
+        `0x${v.seed.toString(16)}`,
+        ...s.nodes.map((n) => v.perNode[n.name] ?? 0),
         `${v.local.owned.length}/${v.local.incoming.length}/${v.local.draining.length}${v.excluded.length ? ` (left out: ${v.excluded.join(', ')})` : ''}`,
-        v.leaseMs === undefined ? '-' : `${v.leaseMs} ms`])),
+        v.leaseMs === undefined ? '-' : `${v.leaseMs} ms`,
+      ]),
+    ),
     '',
-    ...(s.lvs ? ['', table(['virtual service', 'real server', 'state', 'weight'], (s.lvs as LvsStatus[]).flatMap((v) => v.realServers.map((r) => [v.virtualService, r.address, r.state, r.weight ?? '-']))), ''] : []),
+    ...(s.lvs
+      ? [
+          '',
+          table(
+            ['virtual service', 'real server', 'state', 'weight'],
+            (s.lvs as LvsStatus[]).flatMap((v) => v.realServers.map((r) => [v.virtualService, r.address, r.state, r.weight ?? '-'])),
+          ),
+          '',
+        ]
+      : []),
     `Heartbeats: ${s.counters.accepted} accepted, ${s.counters.forged} forged, ${s.counters.replayed} replayed, ${s.counters.truncated} truncated, ${s.counters.malformed} malformed, ${s.counters.unknownSender} from unknown senders`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
 }
 
 export function register(program: Command): void {
+  registerUp(program);
+  registerControl(program);
+}
+
+function registerUp(program: Command): void {
   withConfig(program.command('up').description('run this node of the cluster in the foreground: membership, bucket assignment, data plane'))
-    .option('--remove-on-stop', 'on SIGTERM/SIGINT remove this node\'s VIPs and let the peers take its buckets over at once (default: leave the rules serving, so a restart keeps the VIP up)')
-    .option('--nice <n>', 'the daemon\'s nice value: heartbeats must keep time on a busy machine (corosync runs real-time for the same reason); 0 leaves it as it is', niceValue, -10)
+    .option(
+      '--remove-on-stop',
+      "on SIGTERM/SIGINT remove this node's VIPs and let the peers take its buckets over at once (default: leave the rules serving, so a restart keeps the VIP up)",
+    )
+    .option(
+      '--nice <n>',
+      "the daemon's nice value: heartbeats must keep time on a busy machine (corosync runs real-time for the same reason); 0 leaves it as it is",
+      niceValue,
+      -10,
+    )
     .action(async (o: ConfigOptions & { removeOnStop?: boolean; nice: number }) => {
       if (o.nice !== 0) {
-        try { setPriority(o.nice); } catch (e) { log.warn({ nice: o.nice, err: (e as Error).message }, 'could not raise the daemon\'s priority'); }
+        try {
+          setPriority(o.nice);
+        } catch (e) {
+          log.warn({ nice: o.nice, err: (e as Error).message }, "could not raise the daemon's priority");
+        }
       }
       const daemon = await DaemonService.start(o.config, { local: o.node }, log);
       // SIGHUP re-reads the configuration; a broken file is logged (by reload) and changes nothing.
-      const onHup = () => { daemon.reload().catch((e: Error) => log.error({ err: e.message }, 'reload failed')); };
+      const onHup = () => {
+        daemon.reload().catch((e: Error) => log.error({ err: e.message }, 'reload failed'));
+      };
       process.on('SIGHUP', onHup);
       await new Promise<void>((resolve) => {
-        const stop = () => { process.off('SIGHUP', onHup); void daemon.stop({ remove: o.removeOnStop }).then(resolve); };
+        const stop = () => {
+          process.off('SIGHUP', onHup);
+          void daemon.stop({ remove: o.removeOnStop }).then(resolve);
+        };
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
       });
     });
+}
 
-  withConfig(program.command('status').description('this node\'s view of the cluster: nodes, epoch, quorum, buckets per node, VIPs'))
+/** The commands that talk to a running daemon (or refuse to act beside one). */
+function registerControl(program: Command): void {
+  withConfig(program.command('status').description("this node's view of the cluster: nodes, epoch, quorum, buckets per node, VIPs"))
     .option('--json', 'print as JSON')
     .action(async (o: ConfigOptions & { json?: boolean }) => {
       const s = (await ask(socketOf(o), { cmd: 'status' })) as DaemonStatus;
@@ -76,39 +127,42 @@ export function register(program: Command): void {
     });
 
   const verbs = [
-    ['drain', 'hand a node\'s buckets over to the others (weight 0) without resetting connections; default: this node'],
+    ['drain', "hand a node's buckets over to the others (weight 0) without resetting connections; default: this node"],
     ['undrain', 'give a node its configured weight back (it takes its share back without resets); default: this node'],
   ] as const;
   for (const [verb, description] of verbs) {
-    withConfig(program.command(`${verb} [node]`).description(description))
-      .action(async (node: string | undefined, o: ConfigOptions) => {
-        const r = await ask(socketOf(o), { cmd: verb, node });
-        if (r.error) throw new Error(r.error);
-        process.stderr.write(`${r.node}: weight ${r.weight}\n`);
-      });
+    withConfig(program.command(`${verb} [node]`).description(description)).action(async (node: string | undefined, o: ConfigOptions) => {
+      const r = await ask(socketOf(o), { cmd: verb, node });
+      if (r.error) throw new Error(r.error);
+      process.stderr.write(`${r.node}: weight ${r.weight}\n`);
+    });
   }
 
-  withConfig(program.command('reload').description('make the running daemon re-read its configuration (as SIGHUP does); a broken file changes nothing'))
-    .action(async (o: ConfigOptions) => {
+  withConfig(program.command('reload').description('make the running daemon re-read its configuration (as SIGHUP does); a broken file changes nothing')).action(
+    async (o: ConfigOptions) => {
       // Validate here too, so that the mistakes are printed with their lines.
       const r = await ask(load(o).controlSocket, { cmd: 'reload', file: o.config });
       if (r.error) throw new Error(r.error);
       process.stderr.write(r.changes.length ? `reloaded: ${r.changes.join('; ')}\n` : 'reloaded: nothing changed\n');
-    });
+    },
+  );
 
-  withConfig(program.command('down').description('remove this node\'s VIPs from the kernel (the daemon leaves them in place when it stops)'))
-    .action(async (o: ConfigOptions) => {
+  withConfig(program.command('down').description("remove this node's VIPs from the kernel (the daemon leaves them in place when it stops)")).action(
+    async (o: ConfigOptions) => {
       const config = load(o);
       // Taking the rules from under a running daemon would leave its buckets unserved until it
       // re-adds them: the daemon must stop first (or hand its buckets over with drain).
       const pid = await runningDaemon(config.controlSocket);
       if (pid !== undefined) {
-        throw new InputError(`the daemon is running for this node${pid > 0 ? ` (pid ${pid})` : ''}: stop it with --remove-on-stop (its peers take its buckets at once), or \`aavip drain\` first`);
+        throw new InputError(
+          `the daemon is running for this node${pid > 0 ? ` (pid ${pid})` : ''}: stop it with --remove-on-stop (its peers take its buckets at once), or \`aavip drain\` first`,
+        );
       }
       for (const vip of config.vips) {
         const dp = await createDataplane(vip.backend);
         await dp.remove(vip);
         log.info({ vip: vipCidr(vip) }, 'removed');
       }
-    });
+    },
+  );
 }

@@ -10,33 +10,17 @@ import type { Logger } from '../log.js';
 import { factsOf, type ClusterFacts } from '../membership/agreement.js';
 import { HoldUpGuard } from '../membership/holdup.js';
 import { confirmationsNeeded, leaseMs, MIN_LEASE_MS } from '../membership/lease.js';
-import { Membership, type View } from '../membership/membership.js';
+import { Membership } from '../membership/membership.js';
 import { decodeHeartbeat, encodeHeartbeat, type Heartbeat } from '../membership/wire.js';
-import type { Clock, TimerHandle } from './clock.js';
+import type { TimerHandle } from './clock.js';
+import type { DaemonDeps, DirectorRole } from './deps.js';
 import type { DaemonStatus } from './control-protocol.js';
 import { buildHeartbeat } from './heartbeat.js';
+import { logView } from './view-log.js';
 import { daemonStatus } from './status.js';
-import type { Transport } from './transport.js';
 import { VipRuntime } from './vip-runtime.js';
 
-/** The ldirectord role as the daemon runs it (src/lvs/director.ts). */
-export interface DirectorRole {
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  status(): unknown[];
-}
-
-export interface DaemonDeps {
-  clock: Clock;
-  transport: Transport;
-  dataplane: (spec: VipSpec) => Promise<Dataplane>;
-  /** Open flows per bucket of a VIP on this node (what ends a drain). */
-  openFlows: (spec: VipSpec) => Promise<Map<number, number>>;
-  incarnation: number;
-  log: Logger;
-  /** The lease rule (lease.ts); replaceable so a test can show what a broken one lets through. */
-  leaseRule?: typeof leaseMs;
-}
+export type { DaemonDeps, DirectorRole } from './deps.js';
 
 export class Daemon {
   readonly membership: Membership;
@@ -54,29 +38,48 @@ export class Daemon {
   private stopped = false;
   sendErrors = 0;
 
-  constructor(public config: ClusterConfig, readonly deps: DaemonDeps) {
+  constructor(
+    public config: ClusterConfig,
+    readonly deps: DaemonDeps,
+  ) {
     this.log = deps.log;
     this.viewSince = deps.clock.wall();
     this.holdUp = new HoldUpGuard({ tickMs: this.tickMs, intervalMs: config.heartbeat.intervalMs });
     this.membership = new Membership({
-      cluster: config.name, local: config.local, nodes: config.nodes.map((n) => ({ id: n.id, weight: n.weight })),
-      deadtimeMs: config.heartbeat.deadtimeMs, restartGraceMs: config.heartbeat.restartGraceMs, quorum: config.quorum,
-      incarnation: deps.incarnation, facts: factsOf(config.nodes, {}),
+      cluster: config.name,
+      local: config.local,
+      nodes: config.nodes.map((n) => ({ id: n.id, weight: n.weight })),
+      deadtimeMs: config.heartbeat.deadtimeMs,
+      restartGraceMs: config.heartbeat.restartGraceMs,
+      quorum: config.quorum,
+      incarnation: deps.incarnation,
+      facts: factsOf(config.nodes, {}),
     });
   }
 
-  get localNode() { return this.config.nodes.find((n) => n.id === this.config.local)!; }
+  get localNode() {
+    return this.config.nodes.find((n) => n.id === this.config.local)!;
+  }
   readonly name = (id: number): string => this.config.nodes.find((n) => n.id === id)?.name ?? String(id);
 
   /** Liveness is checked this often: a death is seen at most this long after its deadtime. */
-  private get tickMs(): number { return Math.max(10, Math.min(25, Math.floor(this.config.heartbeat.intervalMs / 4))); }
+  private get tickMs(): number {
+    return Math.max(10, Math.min(25, Math.floor(this.config.heartbeat.intervalMs / 4)));
+  }
 
-  facts(): ClusterFacts { return factsOf(this.config.nodes, Object.fromEntries(this.vips.map((v) => [v.key, v.digest]))); }
+  facts(): ClusterFacts {
+    return factsOf(this.config.nodes, Object.fromEntries(this.vips.map((v) => [v.key, v.digest])));
+  }
 
   async addVip(spec: VipSpec): Promise<VipRuntime> {
     const v = new VipRuntime(spec, await this.deps.dataplane(spec), {
-      local: this.config.local, nodes: () => this.config.nodes, drainTimeoutMs: () => this.config.drainTimeoutMs,
-      clock: this.deps.clock, log: this.log, name: this.name, leaseMs: (dp, latency) => this.leaseFor(dp, latency),
+      local: this.config.local,
+      nodes: () => this.config.nodes,
+      drainTimeoutMs: () => this.config.drainTimeoutMs,
+      clock: this.deps.clock,
+      log: this.log,
+      name: this.name,
+      leaseMs: (dp, latency) => this.leaseFor(dp, latency),
     });
     return v;
   }
@@ -91,7 +94,13 @@ export class Daemon {
     const now = this.deps.clock.now();
     const heardUsAt = new Map([...this.membership.confirmedSeqs(now)].map(([id, seq]) => [id, seq === undefined ? undefined : this.sentAt.get(seq)]));
     const needed = confirmationsNeeded(this.config.nodes.length, this.config.quorum, this.membership.view().live.length - 1);
-    const ms = (this.deps.leaseRule ?? leaseMs)({ now, deadtimeMs: this.config.heartbeat.deadtimeMs, intervalMs: this.config.heartbeat.intervalMs, heardUsAt, needed });
+    const ms = (this.deps.leaseRule ?? leaseMs)({
+      now,
+      deadtimeMs: this.config.heartbeat.deadtimeMs,
+      intervalMs: this.config.heartbeat.intervalMs,
+      heardUsAt,
+      needed,
+    });
     return ms - latencyMs >= MIN_LEASE_MS ? Math.floor(ms - latencyMs) : 0;
   }
 
@@ -104,14 +113,23 @@ export class Daemon {
     this.timers.push(this.deps.clock.setInterval(() => void this.settleDraining(), 1000));
     // Ownership changes take the fast path; this full reconcile restores whatever someone else
     // changed or removed meanwhile (the applier decides when one is due).
-    this.timers.push(this.deps.clock.setInterval(() => { if (this.joined) for (const v of this.vips) void v.applier.request(); }, 1000));
+    this.timers.push(
+      this.deps.clock.setInterval(() => {
+        if (this.joined) for (const v of this.vips) void v.applier.request();
+      }, 1000),
+    );
     // Whatever rules a previous run left keep serving meanwhile (on the lease it gave them).
     this.timers.push(this.deps.clock.setTimeout(() => void this.join(), this.config.heartbeat.deadtimeMs));
   }
 
   private membershipTimings() {
     const c = this.config;
-    return { nodes: c.nodes.map((n) => ({ id: n.id, weight: n.weight })), deadtimeMs: c.heartbeat.deadtimeMs, restartGraceMs: c.heartbeat.restartGraceMs, quorum: c.quorum };
+    return {
+      nodes: c.nodes.map((n) => ({ id: n.id, weight: n.weight })),
+      deadtimeMs: c.heartbeat.deadtimeMs,
+      restartGraceMs: c.heartbeat.restartGraceMs,
+      quorum: c.quorum,
+    };
   }
 
   startHeartbeats(): void {
@@ -133,7 +151,7 @@ export class Daemon {
       const now = this.deps.clock.now();
       for (const v of this.vips) {
         if (v.rejoinAt === undefined && v.applier.lapsed(now)) {
-          this.log.warn({ vip: v.key }, 'the lease on this node\'s buckets lapsed (the daemon was held up, or peers stopped hearing it): joining again');
+          this.log.warn({ vip: v.key }, "the lease on this node's buckets lapsed (the daemon was held up, or peers stopped hearing it): joining again");
           v.applier.lease = undefined;
           v.rejoinAt = now + this.config.heartbeat.intervalMs;
         } else if (v.rejoinAt !== undefined && now >= v.rejoinAt) {
@@ -150,9 +168,17 @@ export class Daemon {
     this.sentAt.set(++this.seq, now);
     this.sentAt.delete(this.seq - 1024);
     return buildHeartbeat({
-      cluster: this.config.name, from: this.config.local, incarnation: this.deps.incarnation, seq: this.seq,
-      view: this.membership.view(), weights: this.membership.weightSettings(), heard: this.membership.hearsay(now),
-      facts: this.facts(), vips: this.vips, joined: this.joined, farewell,
+      cluster: this.config.name,
+      from: this.config.local,
+      incarnation: this.deps.incarnation,
+      seq: this.seq,
+      view: this.membership.view(),
+      weights: this.membership.weightSettings(),
+      heard: this.membership.hearsay(now),
+      facts: this.facts(),
+      vips: this.vips,
+      joined: this.joined,
+      farewell,
     });
   }
 
@@ -162,7 +188,9 @@ export class Daemon {
     // rarely take every copy, so a short deadtime survives a lossy path.
     for (let c = 0; c < this.config.heartbeat.copies; c++) {
       let packet: Buffer;
-      try { packet = encodeHeartbeat(this.heartbeat(farewell), this.config.authkey); } catch (e) {
+      try {
+        packet = encodeHeartbeat(this.heartbeat(farewell), this.config.authkey);
+      } catch (e) {
         this.sendErrors++;
         this.log.error({ err: (e as Error).message }, 'cannot build a heartbeat');
         return;
@@ -173,11 +201,17 @@ export class Daemon {
 
   private onPacket(packet: Buffer, from: string): void {
     const decoded = decodeHeartbeat(packet, this.config.authkey, this.config.name);
-    if (!decoded.ok) { this.membership.refused(decoded.reason); return; }
+    if (!decoded.ok) {
+      this.membership.refused(decoded.reason);
+      return;
+    }
     const hb = decoded.heartbeat;
     // The claimed sender must also be where the packet came from.
     const sender = this.config.nodes.find((n) => n.id === hb.from);
-    if (!sender || sender.address !== from) { this.membership.counters.unknownSender++; return; }
+    if (!sender || sender.address !== from) {
+      this.membership.counters.unknownSender++;
+      return;
+    }
     if (this.membership.receive(hb, this.deps.clock.now(), this.deps.clock.wall()) !== 'accepted') return;
     if (this.joined) for (const v of this.vips) v.onHeartbeat(hb);
   }
@@ -185,7 +219,10 @@ export class Daemon {
   /** The latest heartbeats of the live peers heard directly and recently (what they hold now). */
   private livePeers(now: number): Heartbeat[] {
     const view = this.membership.view();
-    return view.live.filter((id) => id !== this.config.local).map((id) => this.membership.recentHeartbeat(id, now)).filter((h): h is Heartbeat => !!h);
+    return view.live
+      .filter((id) => id !== this.config.local)
+      .map((id) => this.membership.recentHeartbeat(id, now))
+      .filter((h): h is Heartbeat => !!h);
   }
 
   private async join(): Promise<void> {
@@ -207,13 +244,14 @@ export class Daemon {
     if (this.stopped) return;
     const now = this.deps.clock.now();
     const { heldUpMs, judge } = this.holdUp.tick(now);
-    if (heldUpMs !== undefined && heldUpMs > Math.max(100, this.config.heartbeat.deadtimeMs / 3)) this.log.warn({ ms: Math.round(heldUpMs), expectedMs: this.tickMs }, 'the daemon was held up');
+    if (heldUpMs !== undefined && heldUpMs > Math.max(100, this.config.heartbeat.deadtimeMs / 3))
+      this.log.warn({ ms: Math.round(heldUpMs), expectedMs: this.tickMs }, 'the daemon was held up');
     if (this.joined) this.topUpLeases(now);
     if (!judge) return;
     const before = this.membership.view();
     const view = this.membership.tick(now);
     if (!view) return;
-    this.logView(before, view);
+    logView(this.log, this.name, before, view);
     if (!this.joined) return;
     this.viewSince = this.deps.clock.wall();
     const peers = this.livePeers(now);
@@ -232,27 +270,13 @@ export class Daemon {
     }
   }
 
-  private logView(before: View, view: View): void {
-    const names = (ids: readonly number[]) => ids.map(this.name);
-    const fields = {
-      epoch: view.epoch, live: names(view.live), quorate: view.quorate,
-      left: names(before.live.filter((id) => !view.live.includes(id))), joined: names(view.live.filter((id) => !before.live.includes(id))),
-      weights: Object.fromEntries(view.members.map((m) => [this.name(m.id), m.weight])),
-    };
-    if (before.quorate && !view.quorate) this.log.warn(fields, 'quorum lost: this node serves nothing until a majority is back');
-    else this.log.info(fields, 'view changed');
-    const dissent = view.dissenters ?? [];
-    if (dissent.length && dissent.join() !== (before.dissenters ?? []).join()) {
-      this.log.error({ disagreeing: names(dissent), excluded: Object.fromEntries(Object.entries(view.excluded ?? {}).map(([k, ids]) => [k, names(ids)])) },
-        'nodes disagree on what decides owners (a reload on some nodes only?): all use the facts most nodes hold; a node whose VIP parameters differ serves none of that VIP');
-    } else if (!dissent.length && before.dissenters?.length) this.log.info({}, 'all nodes agree on what decides owners again');
-  }
-
   private async settleDraining(): Promise<void> {
     for (const v of this.vips) await v.settleDraining(this.deps.openFlows);
   }
 
-  status(): DaemonStatus { return daemonStatus(this); }
+  status(): DaemonStatus {
+    return daemonStatus(this);
+  }
 
   /**
    * Sets a node's weight cluster-wide (0 = drain: its buckets hand over to the others without
@@ -276,7 +300,9 @@ export class Daemon {
     for (const v of this.vips) v.reconfigure();
   }
 
-  refreshFacts(): void { this.membership.reconfigure({ ...this.membershipTimings(), facts: this.facts() }); }
+  refreshFacts(): void {
+    this.membership.reconfigure({ ...this.membershipTimings(), facts: this.facts() });
+  }
 
   /**
    * Stops heartbeats. By default the kernel keeps serving this node's buckets (a restart picks
@@ -302,5 +328,7 @@ export class Daemon {
     this.log.info({}, o.remove ? 'stopped; VIPs removed from the kernel' : 'stopped; kernel rules left in place for the restart grace');
   }
 
-  describeVips(): string[] { return this.vips.map((v) => vipCidr(v.spec)); }
+  describeVips(): string[] {
+    return this.vips.map((v) => vipCidr(v.spec));
+  }
 }

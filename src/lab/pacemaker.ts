@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { run, type RunResult } from '../dataplane/exec.js';
 import { built } from '../paths.js';
 import type { LoadOptions, TimedAttempt } from './load.js';
+import { parseCrmMon, type ClusterState, type CrashRun } from './pacemaker-state.js';
 import { NetnsLab } from './netns.js';
 
 export interface PacemakerLabOptions {
@@ -25,69 +26,18 @@ export interface PacemakerLabOptions {
 }
 
 /** One clone instance or primitive as crm_mon shows it. */
-export interface ResourceState { id: string; agent: string; role: string; nodes: string[]; failed: boolean }
-/** A failed action as crm_mon shows it (with the agent's exit reason). */
-export interface FailedAction { opKey: string; node: string; exitReason: string; exitCode: number }
-export interface ClusterState { dc: boolean; dcName?: string; online: string[]; resources: ResourceState[]; failures: FailedAction[] }
-
-const attr = (tag: string, name: string) => tag.match(new RegExp(`(?:^|\\s)${name}="([^"]*)"`))?.[1] ?? '';
-const unescape = (s: string) => s.replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
-
-/** What `crm_mon -1 -X` reports, in the parts the lab uses. Pure. */
-export function parseCrmMon(xmlText: string): ClusterState {
-  const online = [...xmlText.matchAll(/<node name="([^"]+)"[^>]*\sonline="true"/g)].map((m) => m[1]).sort();
-  const resources: ResourceState[] = [];
-  for (const m of xmlText.matchAll(/<resource (id="[^"]*"[^>]*?)(\/>|>([\s\S]*?)<\/resource>)/g)) {
-    const tag = m[1];
-    resources.push({
-      id: attr(tag, 'id'), agent: attr(tag, 'resource_agent'), role: attr(tag, 'role'), failed: attr(tag, 'failed') === 'true',
-      nodes: [...(m[3] ?? '').matchAll(/<node name="([^"]+)"/g)].map((n) => n[1]),
-    });
-  }
-  const failures = [...xmlText.matchAll(/<failure ([^>]*)\/>/g)].map((m) => ({
-    opKey: attr(m[1], 'op_key'), node: attr(m[1], 'node'), exitReason: unescape(attr(m[1], 'exitreason')), exitCode: Number(attr(m[1], 'exitcode')),
-  }));
-  const dc = xmlText.match(/<current_dc present="true"[^>]*>/)?.[0];
-  return { dc: dc !== undefined, dcName: dc ? attr(dc, 'name') : undefined, online, resources, failures };
-}
-
-/** A crash under client load: when it happened, when Pacemaker had recovered, and every connection. */
-export interface CrashRun { crashedAt: number; recoveredAt: number; attempts: TimedAttempt[]; crashedDc: boolean }
-
-export interface OutageFigures {
-  /** From the crash to the first connection in the lost part that a survivor answered. */
-  outageMs: number;
-  /** From the crash to Pacemaker reporting the recovery (crm_mon on a survivor). */
-  pacemakerMs: number;
-  lostAttempts: number;
-  /** Connections that failed outside the lost part, or inside it after the outage: both should be 0. */
-  failedElsewhere: number;
-  failedAfterRecovery: number;
-}
-
-/**
- * The outage a crash caused to the part of the traffic that the crashed node served (`lost`
- * picks those connections, e.g. by bucket). Pure.
- */
-export function outageFigures(r: CrashRun, lost: (a: TimedAttempt) => boolean): OutageFigures {
-  const after = r.attempts.filter((a) => a.start >= r.crashedAt);
-  const firstBack = after.find((a) => lost(a) && a.node !== undefined && r.attempts.some((f) => lost(f) && f.node === undefined && f.start >= r.crashedAt && f.start < a.start));
-  const backAt = firstBack?.start ?? Number.NaN;
-  return {
-    outageMs: backAt - r.crashedAt,
-    pacemakerMs: r.recoveredAt - r.crashedAt,
-    lostAttempts: r.attempts.filter((a) => lost(a) && a.node === undefined).length,
-    failedElsewhere: r.attempts.filter((a) => !lost(a) && a.node === undefined).length,
-    failedAfterRecovery: r.attempts.filter((a) => lost(a) && a.node === undefined && a.start >= backAt).length,
-  };
-}
+export { outageFigures, parseCrmMon, type ClusterState, type CrashRun, type FailedAction, type OutageFigures, type ResourceState } from './pacemaker-state.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class PacemakerLab {
   private holders = new Map<number, ChildProcess>();
 
-  private constructor(readonly lab: NetnsLab, readonly dir: string, private readonly o: Required<PacemakerLabOptions>) {}
+  private constructor(
+    readonly lab: NetnsLab,
+    readonly dir: string,
+    private readonly o: Required<PacemakerLabOptions>,
+  ) {}
 
   static async create(options: PacemakerLabOptions): Promise<PacemakerLab> {
     const o = { nodes: 3, tokenMs: 1000, dcDeadtime: '2s', clientAddresses: 60, ...options };
@@ -105,12 +55,18 @@ export class PacemakerLab {
     }
   }
 
-  nodeName(i: number): string { return `node${i}`; }
-  get nodeNames(): string[] { return this.lab.nodeIds.map((i) => this.nodeName(i)); }
+  nodeName(i: number): string {
+    return `node${i}`;
+  }
+  get nodeNames(): string[] {
+    return this.lab.nodeIds.map((i) => this.nodeName(i));
+  }
 
   private corosyncConf(): string {
     // Explicit node names: all nodes share one kernel, so uname -n cannot tell them apart.
-    const nodes = this.lab.nodeIds.map((i) => `  node {\n    ring0_addr: ${this.lab.nodeAddress(i)}\n    nodeid: ${i}\n    name: ${this.nodeName(i)}\n  }`).join('\n');
+    const nodes = this.lab.nodeIds
+      .map((i) => `  node {\n    ring0_addr: ${this.lab.nodeAddress(i)}\n    nodeid: ${i}\n    name: ${this.nodeName(i)}\n  }`)
+      .join('\n');
     return `totem {
   version: 2
   cluster_name: aavip-lab
@@ -158,19 +114,32 @@ logging {
 `;
   }
 
-  private stateDir(i: number): string { return join(this.dir, `node${i}`); }
+  private stateDir(i: number): string {
+    return join(this.dir, `node${i}`);
+  }
 
   /** A holder process with node i's private mounts and hostname; then corosync and pacemakerd inside it. */
   private async startNode(i: number, fresh: boolean): Promise<void> {
     const state = this.stateDir(i);
     if (fresh) rmSync(state, { recursive: true, force: true });
-    for (const d of ['etc-corosync', 'lib-corosync', 'lib-pacemaker/cib', 'lib-pacemaker/pengine', 'lib-pacemaker/blackbox', 'lib-pacemaker/cores', 'log-pacemaker', 'log-corosync']) {
+    for (const d of [
+      'etc-corosync',
+      'lib-corosync',
+      'lib-pacemaker/cib',
+      'lib-pacemaker/pengine',
+      'lib-pacemaker/blackbox',
+      'lib-pacemaker/cores',
+      'log-pacemaker',
+      'log-corosync',
+    ]) {
       mkdirSync(join(state, d), { recursive: true });
     }
     if (fresh) writeFileSync(join(state, 'lib-pacemaker/cib/cib.xml'), this.initialCib(), { mode: 0o600 });
     const setup = [
       `hostname ${this.nodeName(i)}`,
-      'mount -n -t tmpfs tmpfs /run', 'mount -n -t tmpfs tmpfs /dev/shm', 'mkdir -p /run/crm /run/aavip',
+      'mount -n -t tmpfs tmpfs /run',
+      'mount -n -t tmpfs tmpfs /dev/shm',
+      'mkdir -p /run/crm /run/aavip',
       `cp ${this.dir}/corosync.conf ${this.dir}/authkey ${state}/etc-corosync/`,
       `mount -n --bind ${state}/etc-corosync /etc/corosync`,
       `mount -n --bind ${state}/lib-corosync /var/lib/corosync`,
@@ -178,13 +147,18 @@ logging {
       `mount -n --bind ${state}/lib-pacemaker /var/lib/pacemaker`,
       `mount -n --bind ${state}/log-pacemaker /var/log/pacemaker`,
       `mount -n --bind ${state}/log-corosync /var/log/corosync`,
-      'echo ready', 'exec sleep infinity',
+      'echo ready',
+      'exec sleep infinity',
     ].join(' && ');
     // setsid, ip netns exec, unshare and `exec sleep` all exec in place: the holder's PID is the
     // process that carries the node's namespaces, for nsenter.
-    const holder = spawn('setsid', ['ip', 'netns', 'exec', this.lab.nodeNs(i), 'unshare', '-m', '-u', '--propagation', 'private', 'sh', '-c', setup], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const holder = spawn('setsid', ['ip', 'netns', 'exec', this.lab.nodeNs(i), 'unshare', '-m', '-u', '--propagation', 'private', 'sh', '-c', setup], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
-    holder.stderr!.on('data', (d) => { stderr += d; });
+    holder.stderr!.on('data', (d) => {
+      stderr += d;
+    });
     await new Promise<void>((resolve, reject) => {
       holder.stdout!.once('data', () => resolve());
       holder.once('exit', (code) => reject(new Error(`node ${i} holder exited ${code}: ${stderr.trim()}`)));
@@ -227,8 +201,19 @@ logging {
 
   /** Waits until node i sees exactly the listed nodes online, with a DC elected. */
   async waitOnline(i: number, online: number[], timeoutMs = 90_000): Promise<void> {
-    const want = online.map((n) => this.nodeName(n)).sort().join();
-    await this.waitFor(async () => { const s = await this.state(i); return s.dc && s.online.join() === want; }, timeoutMs, `${want} online as node ${i} sees it`, 500);
+    const want = online
+      .map((n) => this.nodeName(n))
+      .sort()
+      .join();
+    await this.waitFor(
+      async () => {
+        const s = await this.state(i);
+        return s.dc && s.online.join() === want;
+      },
+      timeoutMs,
+      `${want} online as node ${i} sees it`,
+      500,
+    );
   }
 
   /** Applies crmsh commands (`crm configure load update -`) on node i. */
@@ -240,7 +225,16 @@ logging {
    * Runs client load against target:port from `tuples` (one connection every `everyMs`), crashes
    * node `crash` after `beforeMs`, and polls node `observer` until `recovered` holds.
    */
-  async crashUnderLoad(o: { crash: number; observer: number; target: string; port: number; tuples: { src: string; sport: number }[]; everyMs: number; beforeMs: number; recovered: (s: ClusterState) => boolean }): Promise<CrashRun> {
+  async crashUnderLoad(o: {
+    crash: number;
+    observer: number;
+    target: string;
+    port: number;
+    tuples: { src: string; sport: number }[];
+    everyMs: number;
+    beforeMs: number;
+    recovered: (s: ClusterState) => boolean;
+  }): Promise<CrashRun> {
     const durationMs = o.tuples.length * o.everyMs;
     const opts: LoadOptions = { target: o.target, port: o.port, everyMs: o.everyMs, durationMs, concurrency: 128, timeoutMs: 1000, tuples: o.tuples };
     const file = join(this.dir, 'load.json');
@@ -248,8 +242,12 @@ logging {
     const load = this.lab.spawn(this.lab.clientNs, [process.execPath, built('lab/load.js'), file]);
     let out = '';
     let err = '';
-    load.stdout!.on('data', (d) => { out += d; });
-    load.stderr!.on('data', (d) => { err += d; });
+    load.stdout!.on('data', (d) => {
+      out += d;
+    });
+    load.stderr!.on('data', (d) => {
+      err += d;
+    });
     // 'close', not 'exit': the output may still be in the pipe when the process has exited.
     const done = new Promise<void>((resolve) => load.once('close', () => resolve()));
     await sleep(o.beforeMs);
@@ -282,7 +280,16 @@ logging {
 
   private async killNode(i: number): Promise<void> {
     const pids = await run('ip', ['netns', 'pids', this.lab.nodeNs(i)], { allowFailure: true });
-    for (const pid of pids.stdout.split('\n').map(Number).filter((p) => p > 0)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    for (const pid of pids.stdout
+      .split('\n')
+      .map(Number)
+      .filter((p) => p > 0)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
     this.holders.get(i)?.kill('SIGKILL');
     this.holders.delete(i);
   }
@@ -305,7 +312,13 @@ logging {
 
   /** The tail of node i's Pacemaker and Corosync logs (for a failing test's message). */
   logs(i: number, lines = 40): string {
-    const tail = (f: string) => { try { return readFileSync(f, 'utf8').trim().split('\n').slice(-lines).join('\n'); } catch { return '(none)'; } };
+    const tail = (f: string) => {
+      try {
+        return readFileSync(f, 'utf8').trim().split('\n').slice(-lines).join('\n');
+      } catch {
+        return '(none)';
+      }
+    };
     return `--- node${i} pacemaker.log\n${tail(join(this.stateDir(i), 'log-pacemaker/pacemaker.log'))}\n--- node${i} corosync.log\n${tail(join(this.stateDir(i), 'log-corosync/corosync.log'))}`;
   }
 

@@ -8,7 +8,8 @@ import { chmod, cp, mkdir, mkdtemp, readdir, readFile, realpath, writeFile } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../paths.js';
-import { buildInitramfs, ensureKernel, requireCommand, VmError } from './vm-kernel.js';
+import { buildInitramfs } from './vm-initramfs.js';
+import { ensureKernel, requireCommand, VmError } from './vm-kernel.js';
 
 export { VmError, VM_MODULES, vmCacheDir } from './vm-kernel.js';
 
@@ -61,7 +62,11 @@ function follower(path: string, on?: (chunk: string) => void): () => void {
   return () => {
     if (!on) return;
     let fd: number;
-    try { fd = openSync(path, 'r'); } catch { return; }
+    try {
+      fd = openSync(path, 'r');
+    } catch {
+      return;
+    }
     try {
       for (let n; (n = readSync(fd, buf, 0, buf.length, offset)) > 0; offset += n) on(buf.subarray(0, n).toString());
     } finally {
@@ -95,7 +100,12 @@ export async function runInVm(o: VmRunOptions): Promise<VmRunResult> {
   let qemuPid: number | undefined;
   // If this process is told to stop, take the VM and its folder with it (synchronously: it is leaving).
   const cleanUp = () => {
-    if (qemuPid) try { process.kill(qemuPid, 'SIGKILL'); } catch { /* gone already */ }
+    if (qemuPid)
+      try {
+        process.kill(qemuPid, 'SIGKILL');
+      } catch {
+        /* gone already */
+      }
     rmSync(results, { recursive: true, force: true });
   };
   const onSignal = (signal: NodeJS.Signals) => {
@@ -113,7 +123,9 @@ export async function runInVm(o: VmRunOptions): Promise<VmRunResult> {
   try {
     await chmod(results, 0o755);
     const shares = await writeGuestScripts(results, o);
-    const run = await bootAndRun(kernel, initrd, results, shares, o, log, (pid) => { qemuPid = pid; });
+    const run = await bootAndRun(kernel, initrd, results, shares, o, log, (pid) => {
+      qemuPid = pid;
+    });
     qemuPid = undefined;
     return await collect(results, run, o, log);
   } finally {
@@ -127,33 +139,73 @@ async function writeGuestScripts(results: string, o: VmRunOptions): Promise<stri
   const cwd = o.cwd ?? results;
   const shares = await hiddenFolders([...(o.keepVisible ?? []), cwd, PACKAGE_ROOT].filter((p) => p !== results));
   const env: Record<string, string> = {
-    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/tmp', TMPDIR: '/tmp', LANG: 'C.UTF-8',
-    AAVIP_IN_VM: '1', AAVIP_RESULTS: GUEST_RESULTS, ...o.env,
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: '/tmp',
+    TMPDIR: '/tmp',
+    LANG: 'C.UTF-8',
+    AAVIP_IN_VM: '1',
+    AAVIP_RESULTS: GUEST_RESULTS,
+    ...o.env,
   };
   const guestCwd = cwd === results ? GUEST_RESULTS : cwd;
-  await writeFile(join(results, 'mounts.sh'), shares.map((p, i) =>
-    `mkdir -p ${shellQuote(`/host${p}`)} && mount -t 9p -o $opts,ro,cache=loose keep${i} ${shellQuote(`/host${p}`)} || exit 1\n`).join(''));
-  await writeFile(join(results, 'launch.sh'), [
-    `exec </dev/null >${GUEST_RESULTS}/stdout 2>${GUEST_RESULTS}/stderr`,
-    ...Object.entries(env).map(([k, v]) => `export ${k}=${shellQuote(v)}`),
-    `cd ${shellQuote(guestCwd)} || exit 125`,
-    `/bin/sh ${GUEST_RESULTS}/run.sh`,
-  ].join('\n') + '\n');
+  await writeFile(
+    join(results, 'mounts.sh'),
+    shares.map((p, i) => `mkdir -p ${shellQuote(`/host${p}`)} && mount -t 9p -o $opts,ro,cache=loose keep${i} ${shellQuote(`/host${p}`)} || exit 1\n`).join(''),
+  );
+  await writeFile(
+    join(results, 'launch.sh'),
+    [
+      `exec </dev/null >${GUEST_RESULTS}/stdout 2>${GUEST_RESULTS}/stderr`,
+      ...Object.entries(env).map(([k, v]) => `export ${k}=${shellQuote(v)}`),
+      `cd ${shellQuote(guestCwd)} || exit 125`,
+      `/bin/sh ${GUEST_RESULTS}/run.sh`,
+    ].join('\n') + '\n',
+  );
   await writeFile(join(results, 'run.sh'), o.script);
   for (const [name, content] of Object.entries(o.files ?? {})) await writeFile(join(results, name), content);
   return shares;
 }
 
-interface QemuRun { consoleText: string; t0: number; tRun: number; tEnd: number; timedOut: boolean; timeoutMs: number }
+interface QemuRun {
+  consoleText: string;
+  t0: number;
+  tRun: number;
+  tEnd: number;
+  timedOut: boolean;
+  timeoutMs: number;
+}
 
 /** Boots qemu and waits until it exits (the guest powers off when its script ends) or times out. */
-async function bootAndRun(kernel: { vmlinuz: string; version: string }, initrd: string, results: string, shares: string[], o: VmRunOptions,
-  log: (m: string) => void, onPid: (pid: number | undefined) => void): Promise<QemuRun> {
+async function bootAndRun(
+  kernel: { vmlinuz: string; version: string },
+  initrd: string,
+  results: string,
+  shares: string[],
+  o: VmRunOptions,
+  log: (m: string) => void,
+  onPid: (pid: number | undefined) => void,
+): Promise<QemuRun> {
   const args = [
-    '-accel', 'tcg', '-m', String(o.memoryMb ?? 1024), '-smp', '2', '-nographic', '-no-reboot', '-nic', 'none',
-    '-kernel', kernel.vmlinuz, '-initrd', initrd, '-append', 'console=ttyS0 quiet panic=-1 mitigations=off',
-    '-virtfs', virtfs('/', 'host', true),
-    '-virtfs', virtfs(results, 'results', false),
+    '-accel',
+    'tcg',
+    '-m',
+    String(o.memoryMb ?? 1024),
+    '-smp',
+    '2',
+    '-nographic',
+    '-no-reboot',
+    '-nic',
+    'none',
+    '-kernel',
+    kernel.vmlinuz,
+    '-initrd',
+    initrd,
+    '-append',
+    'console=ttyS0 quiet panic=-1 mitigations=off',
+    '-virtfs',
+    virtfs('/', 'host', true),
+    '-virtfs',
+    virtfs(results, 'results', false),
     ...shares.flatMap((p, i) => ['-virtfs', virtfs(p, `keep${i}`, true)]),
   ];
   const t0 = Date.now();
@@ -179,7 +231,10 @@ async function bootAndRun(kernel: { vmlinuz: string; version: string }, initrd: 
   const followErr = follower(join(results, 'stderr'), o.onStderr);
   const timeoutMs = o.timeoutMs ?? 600_000;
   let timedOut = false;
-  const killer = setTimeout(() => { timedOut = true; qemu.kill('SIGKILL'); }, timeoutMs);
+  const killer = setTimeout(() => {
+    timedOut = true;
+    qemu.kill('SIGKILL');
+  }, timeoutMs);
   let reported = 0;
   const ticker = setInterval(() => {
     followOut();
@@ -203,11 +258,17 @@ async function collect(results: string, r: QemuRun, o: VmRunOptions, log: (m: st
   const read = (f: string) => readFile(join(results, f), 'utf8').catch(() => '');
   const exitText = (await read('exit')).trim();
   if (r.timedOut) {
-    throw new VmError(`the VM did not finish within ${r.timeoutMs / 1000} s (${r.tRun ? 'the script was running' : 'it had not booted'}); `
-      + `the script's last output:\n${(await read('stderr')).slice(-3000)}`, 'timeout');
+    throw new VmError(
+      `the VM did not finish within ${r.timeoutMs / 1000} s (${r.tRun ? 'the script was running' : 'it had not booted'}); ` +
+        `the script's last output:\n${(await read('stderr')).slice(-3000)}`,
+      'timeout',
+    );
   }
   if (!/^\d+$/.test(exitText)) {
-    throw new VmError(`the VM stopped without finishing the script (${r.tRun ? 'it crashed while running' : 'it did not boot'}); console:\n${r.consoleText.slice(-3000)}`, 'boot');
+    throw new VmError(
+      `the VM stopped without finishing the script (${r.tRun ? 'it crashed while running' : 'it did not boot'}); console:\n${r.consoleText.slice(-3000)}`,
+      'boot',
+    );
   }
   const ours = new Set(['mounts.sh', 'launch.sh', 'run.sh', 'stdout', 'stderr', 'exit']);
   const files: Record<string, string> = {};
@@ -220,7 +281,12 @@ async function collect(results: string, r: QemuRun, o: VmRunOptions, log: (m: st
     }
   }
   return {
-    exitCode: Number(exitText), stdout: await read('stdout'), stderr: await read('stderr'), console: r.consoleText,
-    bootMs: (r.tRun || r.tEnd) - r.t0, runMs: r.tRun ? r.tEnd - r.tRun : 0, files,
+    exitCode: Number(exitText),
+    stdout: await read('stdout'),
+    stderr: await read('stderr'),
+    console: r.consoleText,
+    bootMs: (r.tRun || r.tEnd) - r.t0,
+    runMs: r.tRun ? r.tEnd - r.tRun : 0,
+    files,
   };
 }

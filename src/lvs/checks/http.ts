@@ -15,7 +15,13 @@ export const HEAD_CAP = 64 * 1024;
 export const BODY_CAP = 1024 * 1024;
 
 /** An HTTP check's connection and request, derived once per URL (URL parsing is dear at this rate). */
-interface HttpRequest { tls: boolean; host: string; port: number; servername?: string; text: Buffer }
+interface HttpRequest {
+  tls: boolean;
+  host: string;
+  port: number;
+  servername?: string;
+  text: Buffer;
+}
 
 const httpRequests = new Map<string, HttpRequest>();
 const receivePatterns = new Map<string, RegExp>();
@@ -40,7 +46,7 @@ function httpRequest(url: string, t: CheckTarget, viaProxy: boolean): HttpReques
     const host = viaProxy ? t.host : u.hostname.replace(/^\[(.*)\]$/, '$1');
     const port = viaProxy ? t.port : Number(u.port || (tls ? 443 : 80));
     const target = viaProxy ? url : u.pathname + u.search;
-    const hostHeader = viaProxy ? u.host : t.virtualhost ?? u.host;
+    const hostHeader = viaProxy ? u.host : (t.virtualhost ?? u.host);
     const text = Buffer.from(`${t.httpmethod} ${target} HTTP/1.0\r\nHost: ${hostHeader}\r\nUser-Agent: aavip\r\nConnection: close\r\n\r\n`);
     return { tls, host, port, servername: tls && !isIP(host) ? host : undefined, text };
   });
@@ -61,7 +67,9 @@ function headEnd(tail: Buffer, chunk: Buffer): number {
 type Scheme = 'http' | 'https' | 'proxy';
 
 function start(run: CheckRun, t: CheckTarget, scheme: Scheme): void {
-  const first = t.request.includes('://') ? t.request : `${scheme === 'https' ? 'https' : 'http'}://${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}${t.request}`;
+  const first = t.request.includes('://')
+    ? t.request
+    : `${scheme === 'https' ? 'https' : 'http'}://${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}${t.request}`;
   exchange(run, t, scheme === 'proxy', first, 5);
 }
 
@@ -69,81 +77,125 @@ function start(run: CheckRun, t: CheckTarget, scheme: Scheme): void {
 function exchange(run: CheckRun, t: CheckTarget, viaProxy: boolean, url: string, redirects: number): void {
   const req = httpRequest(url, t, viaProxy);
   const s: Socket = req.tls ? run.tls({ host: req.host, port: req.port, rejectUnauthorized: false, servername: req.servername }) : run.tcp(req.host, req.port);
-  const parts: Buffer[] = [];
-  let held = 0;
-  /** The last bytes of the head so far (a terminator may straddle two chunks). */
-  let tail = EMPTY;
-  let status = 0;
-  /** The body's length when the head gives it: a server keeping the connection open is judged once it has come. */
-  let length = Infinity;
-  let headDone = false;
-
-  /** Judges a finished head; true when the body is wanted. */
-  const judgeHead = (head: string): boolean => {
-    status = Number(STATUS.exec(head)?.[1] ?? 0);
-    if (status >= 300 && status < 400 && redirects > 0) {
-      const location = LOCATION.exec(head)?.[1]?.trim();
-      if (location) {
-        run.close(s);
-        exchange(run, t, viaProxy, new URL(location, url).toString(), redirects - 1);
-        return false;
-      }
-    }
-    if (status < 200 || status > 299) { run.settle(fail(`HTTP ${status}`)); return false; }
-    if (!t.receive) { run.settle(ok(`HTTP ${status}`)); return false; }
-    length = Number(CONTENT_LENGTH.exec(head)?.[1] ?? Infinity);
+  const reply = new Reply(run, t, (head) => {
+    const location = LOCATION.exec(head)?.[1]?.trim();
+    if (!location || redirects <= 0) return false;
+    run.close(s);
+    exchange(run, t, viaProxy, new URL(location, url).toString(), redirects - 1);
     return true;
-  };
-
-  const judgeBody = (capped: boolean): void => {
-    const body = Buffer.concat(parts).toString('latin1');
-    const re = cached(receivePatterns, t.receive, () => new RegExp(t.receive));
-    run.settle(re.test(body) ? ok(`HTTP ${status}`)
-      : fail(`HTTP ${status}, body does not match /${t.receive}/${capped ? ` (first ${BODY_CAP} bytes read)` : ''}`));
-  };
-
-  const takeBody = (chunk: Buffer): void => {
-    if (chunk.length === 0) { if (length === 0) judgeBody(false); return; }
-    const room = BODY_CAP - held;
-    parts.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
-    held += Math.min(room, chunk.length);
-    if (held >= BODY_CAP) judgeBody(true);
-    else if (held >= length) judgeBody(false);
-  };
-
-  const takeHead = (chunk: Buffer): void => {
-    const end = headEnd(tail, chunk);
-    if (end < 0) {
-      held += chunk.length;
-      if (held > HEAD_CAP) { run.settle(fail(`HTTP: headers longer than ${HEAD_CAP} bytes`)); return; }
-      parts.push(chunk);
-      tail = chunk.length >= 3 ? chunk.subarray(chunk.length - 3) : Buffer.concat([tail, chunk]).subarray(-3);
-      return;
-    }
-    parts.push(chunk.subarray(0, end));
-    const head = Buffer.concat(parts).toString('latin1', 0, held + end - HEAD_END.length);
-    headDone = true;
-    parts.length = 0;
-    held = 0;
-    if (judgeHead(head)) takeBody(chunk.subarray(end));
-  };
-
+  });
   s.once(req.tls ? 'secureConnect' : 'connect', () => s.write(req.text));
   // A bad redirect URL throws inside these handlers: the check is down with the reason.
   s.on('data', (chunk: Buffer) => {
-    try { if (headDone) takeBody(chunk); else takeHead(chunk); } catch (e) { run.settle(fail(errorText(e))); }
+    try {
+      reply.take(chunk);
+    } catch (e) {
+      run.settle(fail(errorText(e)));
+    }
   });
   s.on('end', () => {
     try {
-      if (headDone) { judgeBody(false); return; }
-      // A reply that ends before its head does is judged on what came (a status line alone is enough).
-      headDone = true;
-      const head = Buffer.concat(parts).toString('latin1');
-      parts.length = 0;
-      held = 0;
-      if (judgeHead(head)) judgeBody(false);
-    } catch (e) { run.settle(fail(errorText(e))); }
+      reply.end();
+    } catch (e) {
+      run.settle(fail(errorText(e)));
+    }
   });
+}
+
+/** An HTTP reply read as it arrives: the head (bounded), then the body when `receive` needs it (bounded). */
+class Reply {
+  private readonly parts: Buffer[] = [];
+  private held = 0;
+  /** The last bytes of the head so far (a terminator may straddle two chunks). */
+  private tail = EMPTY;
+  private status = 0;
+  /** The body's length when the head gives it: a server keeping the connection open is judged once it has come. */
+  private length = Infinity;
+  private headDone = false;
+
+  /** `redirect` follows a 3xx head if it can (true: this reply is done with). */
+  constructor(
+    private readonly run: CheckRun,
+    private readonly t: CheckTarget,
+    private readonly redirect: (head: string) => boolean,
+  ) {}
+
+  take(chunk: Buffer): void {
+    if (this.headDone) this.takeBody(chunk);
+    else this.takeHead(chunk);
+  }
+
+  end(): void {
+    if (this.headDone) {
+      this.judgeBody(false);
+      return;
+    }
+    // A reply that ends before its head does is judged on what came (a status line alone is enough).
+    this.headDone = true;
+    const head = Buffer.concat(this.parts).toString('latin1');
+    this.parts.length = 0;
+    this.held = 0;
+    if (this.judgeHead(head)) this.judgeBody(false);
+  }
+
+  /** Judges a finished head; true when the body is wanted. */
+  private judgeHead(head: string): boolean {
+    this.status = Number(STATUS.exec(head)?.[1] ?? 0);
+    if (this.status >= 300 && this.status < 400 && this.redirect(head)) return false;
+    if (this.status < 200 || this.status > 299) {
+      this.run.settle(fail(`HTTP ${this.status}`));
+      return false;
+    }
+    if (!this.t.receive) {
+      this.run.settle(ok(`HTTP ${this.status}`));
+      return false;
+    }
+    this.length = Number(CONTENT_LENGTH.exec(head)?.[1] ?? Infinity);
+    return true;
+  }
+
+  private judgeBody(capped: boolean): void {
+    const body = Buffer.concat(this.parts).toString('latin1');
+    const t = this.t;
+    const re = cached(receivePatterns, t.receive, () => new RegExp(t.receive));
+    this.run.settle(
+      re.test(body)
+        ? ok(`HTTP ${this.status}`)
+        : fail(`HTTP ${this.status}, body does not match /${t.receive}/${capped ? ` (first ${BODY_CAP} bytes read)` : ''}`),
+    );
+  }
+
+  private takeBody(chunk: Buffer): void {
+    if (chunk.length === 0) {
+      if (this.length === 0) this.judgeBody(false);
+      return;
+    }
+    const room = BODY_CAP - this.held;
+    this.parts.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
+    this.held += Math.min(room, chunk.length);
+    if (this.held >= BODY_CAP) this.judgeBody(true);
+    else if (this.held >= this.length) this.judgeBody(false);
+  }
+
+  private takeHead(chunk: Buffer): void {
+    const end = headEnd(this.tail, chunk);
+    if (end < 0) {
+      this.held += chunk.length;
+      if (this.held > HEAD_CAP) {
+        this.run.settle(fail(`HTTP: headers longer than ${HEAD_CAP} bytes`));
+        return;
+      }
+      this.parts.push(chunk);
+      this.tail = chunk.length >= 3 ? chunk.subarray(chunk.length - 3) : Buffer.concat([this.tail, chunk]).subarray(-3);
+      return;
+    }
+    this.parts.push(chunk.subarray(0, end));
+    const head = Buffer.concat(this.parts).toString('latin1', 0, this.held + end - HEAD_END.length);
+    this.headDone = true;
+    this.parts.length = 0;
+    this.held = 0;
+    if (this.judgeHead(head)) this.takeBody(chunk.subarray(end));
+  }
 }
 
 export const http: CheckType = { run: (run, t) => start(run, t, 'http') };

@@ -1,0 +1,26 @@
+// What the daemon is plugged into: its clock, transport, data plane and drain accounting are
+// parameters (service.ts wires the real ones; the scenario tests a simulated world).
+import type { Dataplane, VipSpec } from '../dataplane/types.js';
+import type { Logger } from '../log.js';
+import type { leaseMs } from '../membership/lease.js';
+import type { Clock } from './clock.js';
+import type { Transport } from './transport.js';
+
+/** The ldirectord role as the daemon runs it (src/lvs/director.ts). */
+export interface DirectorRole {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  status(): unknown[];
+}
+
+export interface DaemonDeps {
+  clock: Clock;
+  transport: Transport;
+  dataplane: (spec: VipSpec) => Promise<Dataplane>;
+  /** Open flows per bucket of a VIP on this node (what ends a drain). */
+  openFlows: (spec: VipSpec) => Promise<Map<number, number>>;
+  incarnation: number;
+  log: Logger;
+  /** The lease rule (lease.ts); replaceable so a test can show what a broken one lets through. */
+  leaseRule?: typeof leaseMs;
+}
