@@ -8,7 +8,13 @@ const arg = (name: string, dflt: number) => {
 };
 
 const result = await runFailover({
-  prefix: 'mbbench', intervalMs: arg('interval', 60), deadtimeMs: arg('deadtime', 300), copies: arg('copies', 2),
-  buckets: arg('buckets', 256), longLived: arg('long-lived', 200), rounds: arg('rounds', 3), progress: (m) => process.stderr.write(`${m}\n`),
+  prefix: 'mbbench',
+  intervalMs: arg('interval', 60),
+  deadtimeMs: arg('deadtime', 300),
+  copies: arg('copies', 2),
+  buckets: arg('buckets', 256),
+  longLived: arg('long-lived', 200),
+  rounds: arg('rounds', 3),
+  progress: (m) => process.stderr.write(`${m}\n`),
 });
 process.stdout.write(JSON.stringify(result, null, 2) + '\n');

@@ -26,10 +26,22 @@ export function makePopulation(kind: Population, n: number, seed = 0x5eed): Flow
   const nat = Array.from({ length: 8 }, () => next());
   for (let i = 0; i < n; i++) {
     switch (kind) {
-      case 'uniform': saddr[i] = next(); sport[i] = ephemeral(); break;
-      case 'nat': saddr[i] = nat[next() % nat.length]; sport[i] = ephemeral(); break;
-      case 'sequential': saddr[i] = 0xc6120102; sport[i] = 1024 + (i % 64512); break;
-      case 'busy24': saddr[i] = (0xc6130000 | (1 + (next() % 254))) >>> 0; sport[i] = ephemeral(); break;
+      case 'uniform':
+        saddr[i] = next();
+        sport[i] = ephemeral();
+        break;
+      case 'nat':
+        saddr[i] = nat[next() % nat.length];
+        sport[i] = ephemeral();
+        break;
+      case 'sequential':
+        saddr[i] = 0xc6120102;
+        sport[i] = 1024 + (i % 64512);
+        break;
+      case 'busy24':
+        saddr[i] = (0xc6130000 | (1 + (next() % 254))) >>> 0;
+        sport[i] = ephemeral();
+        break;
     }
     dport[i] = kind === 'sequential' ? 443 : services[next() % services.length];
   }
@@ -100,7 +112,9 @@ function timed(fn: () => void): number {
 
 function nodeSharesOf(counts: Uint32Array | number[], owners: Owners, nodes: number, total: number): number[] {
   const per = new Array(nodes).fill(0);
-  owners.forEach((node, b) => { if (node) per[node - 1] += counts[b]; });
+  owners.forEach((node, b) => {
+    if (node) per[node - 1] += counts[b];
+  });
   return per.map((c) => c / total);
 }
 
@@ -139,7 +153,10 @@ export function runHashBench(o: HashBenchOptions, progress: (done: number, total
       progress(done++, total, `${population} ${p.mechanism} ${p.hashmode} ${p.buckets}`);
       // Warm both paths up on a slice first so the timing measures steady-state code, not the JIT.
       const slice = { saddr: flows.saddr.subarray(0, 65536), sport: flows.sport.subarray(0, 65536), dport: flows.dport.subarray(0, 65536) };
-      for (let w = 0; w < 3; w++) { bucketsOfColumns(p, slice, ts); nativeBucketsOfColumns(p, slice, nat); }
+      for (let w = 0; w < 3; w++) {
+        bucketsOfColumns(p, slice, ts);
+        nativeBucketsOfColumns(p, slice, nat);
+      }
       const tsSeconds = timed(() => bucketsOfColumns(p, flows, ts));
       const nativeSeconds = timed(() => nativeBucketsOfColumns(p, flows, nat));
       for (let i = 0; i < o.flows; i++) if (ts[i] !== nat[i]) throw new Error(`model and native disagree on flow ${i} (${JSON.stringify(p)})`);
@@ -149,9 +166,20 @@ export function runHashBench(o: HashBenchOptions, progress: (done: number, total
       const flowsPerSecTs = o.flows / tsSeconds;
       const flowsPerSecNative = o.flows / nativeSeconds;
       results.push({
-        mechanism: p.mechanism, hashmode: p.hashmode, population, buckets: p.buckets, nodes: o.nodes, flows: o.flows,
-        nodeShares: shares, maxMinShare: ratio(shares), bucketMaxMin: ratio(Array.from(counts)),
-        chiSquare: chi.statistic, chiSquareP: chi.p, flowsPerSecTs, flowsPerSecNative, tsToNativeRatio: flowsPerSecTs / flowsPerSecNative,
+        mechanism: p.mechanism,
+        hashmode: p.hashmode,
+        population,
+        buckets: p.buckets,
+        nodes: o.nodes,
+        flows: o.flows,
+        nodeShares: shares,
+        maxMinShare: ratio(shares),
+        bucketMaxMin: ratio(Array.from(counts)),
+        chiSquare: chi.statistic,
+        chiSquareP: chi.p,
+        flowsPerSecTs,
+        flowsPerSecNative,
+        tsToNativeRatio: flowsPerSecTs / flowsPerSecNative,
       });
     }
   }
@@ -179,7 +207,14 @@ function measureDisruption(o: HashBenchOptions, members: Member[]): DisruptionRe
       const during = assign(members, survivors, buckets, strategy);
       const moved = (a: Owners, b: Owners) => moves(a, b, all).reduce((s, m) => s + counts[m.bucket - 1], 0) / o.flows;
       const shares = nodeSharesOf(counts, during, o.nodes, o.flows).slice(0, o.nodes - 1);
-      out.push({ strategy, buckets, nodes: o.nodes, movedOnLeave: moved(before, during), movedOnReturn: moved(during, before), maxMinAfterLeave: ratio(shares) });
+      out.push({
+        strategy,
+        buckets,
+        nodes: o.nodes,
+        movedOnLeave: moved(before, during),
+        movedOnReturn: moved(during, before),
+        maxMinAfterLeave: ratio(shares),
+      });
     }
   }
   // rehash: owner = bucket of (flow, live count); compare flow by flow.
@@ -187,8 +222,18 @@ function measureDisruption(o: HashBenchOptions, members: Member[]): DisruptionRe
   const fewer = hashAll(flows, o.nodes - 1);
   let changed = 0;
   const perSurvivor = new Array(o.nodes - 1).fill(0);
-  for (let i = 0; i < o.flows; i++) { if (full[i] !== fewer[i]) changed++; perSurvivor[fewer[i] - 1]++; }
-  out.push({ strategy: 'rehash', buckets: o.nodes, nodes: o.nodes, movedOnLeave: changed / o.flows, movedOnReturn: changed / o.flows, maxMinAfterLeave: ratio(perSurvivor) });
+  for (let i = 0; i < o.flows; i++) {
+    if (full[i] !== fewer[i]) changed++;
+    perSurvivor[fewer[i] - 1]++;
+  }
+  out.push({
+    strategy: 'rehash',
+    buckets: o.nodes,
+    nodes: o.nodes,
+    movedOnLeave: changed / o.flows,
+    movedOnReturn: changed / o.flows,
+    maxMinAfterLeave: ratio(perSurvivor),
+  });
   return out;
 }
 

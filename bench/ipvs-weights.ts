@@ -8,7 +8,13 @@ import { runInVm } from '../src/lab/vm.js';
 import type { IpvsServiceState } from '../src/lvs/config/desired.js';
 import { NetlinkIpvs } from '../src/lvs/ipvs/netlink.js';
 
-export interface IpvsWeightsResult { netlinkPerSec: number; ipvsadmPerSec: number; ratio: number; netlinkChanges: number; ipvsadmChanges: number }
+export interface IpvsWeightsResult {
+  netlinkPerSec: number;
+  ipvsadmPerSec: number;
+  ratio: number;
+  netlinkChanges: number;
+  ipvsadmChanges: number;
+}
 
 const SERVICE = '198.18.9.9:80';
 const REAL = '198.18.2.11:80';
@@ -17,7 +23,17 @@ const REAL = '198.18.2.11:80';
 async function measure(changes: number): Promise<IpvsWeightsResult> {
   execFileSync('ipvsadm', ['-A', '-t', SERVICE, '-s', 'wrr']);
   execFileSync('ipvsadm', ['-a', '-t', SERVICE, '-r', REAL, '-m', '-w', '1']);
-  const svc: IpvsServiceState = { protocol: 'tcp', family: 4, address: SERVICE, scheduler: 'wrr', persistent: null, netmask: null, schedflags: null, ops: false, realServers: [] };
+  const svc: IpvsServiceState = {
+    protocol: 'tcp',
+    family: 4,
+    address: SERVICE,
+    scheduler: 'wrr',
+    persistent: null,
+    netmask: null,
+    schedflags: null,
+    ops: false,
+    realServers: [],
+  };
   const ipvs = await NetlinkIpvs.open();
   try {
     let t0 = performance.now();
@@ -37,7 +53,10 @@ async function measure(changes: number): Promise<IpvsWeightsResult> {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const arg = (name: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : undefined; };
+  const arg = (name: string) => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i > 0 ? process.argv[i + 1] : undefined;
+  };
   const changes = Number(arg('changes') ?? 400);
   if (!Number.isInteger(changes) || changes < 10 || changes > 100_000) {
     process.stderr.write('--changes: an integer from 10 to 100000\n');
@@ -47,8 +66,15 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     process.stdout.write(JSON.stringify(await measure(changes)) + '\n');
   } else {
     const self = fileURLToPath(import.meta.url);
-    const r = await runInVm({ script: `exec ${process.execPath} ${self} --inside --changes ${changes}\n`, timeoutMs: 600_000, log: (m) => process.stderr.write(`[vm] ${m}\n`) });
-    if (r.exitCode !== 0) { process.stderr.write(r.stderr); process.exit(1); }
+    const r = await runInVm({
+      script: `exec ${process.execPath} ${self} --inside --changes ${changes}\n`,
+      timeoutMs: 600_000,
+      log: (m) => process.stderr.write(`[vm] ${m}\n`),
+    });
+    if (r.exitCode !== 0) {
+      process.stderr.write(r.stderr);
+      process.exit(1);
+    }
     const result = JSON.parse(r.stdout) as IpvsWeightsResult;
     if (process.argv.includes('--json')) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
     else process.stdout.write(`netlink ${result.netlinkPerSec.toFixed(0)}/s, ipvsadm ${result.ipvsadmPerSec.toFixed(1)}/s: ${result.ratio.toFixed(1)}x\n`);

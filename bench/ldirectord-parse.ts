@@ -27,39 +27,81 @@ function best(fn: () => unknown, runs = 9): number {
 const REAL_HOST = '(\\d+\\.\\d+\\.\\d+\\.\\d+|[A-Za-z0-9.-]+|\\[[0-9A-fa-f:]+\\])';
 const REAL_LINE = new RegExp(`${REAL_HOST}(->${REAL_HOST})?(:(\\d+|[A-Za-z0-9_-]+))?\\s+(.*)`, 's');
 
-interface LineRow { line: string; regexMs: number; scanMs: number; parseMs: number }
+interface LineRow {
+  line: string;
+  regexMs: number;
+  scanMs: number;
+  parseMs: number;
+}
 
 function lines(): LineRow[] {
   const blanks = ' '.repeat(4000);
   const word = 'a-'.repeat(2000);
   const cases: { line: string; regex: () => unknown; scan: () => unknown; file: string }[] = [
-    { line: 'real= flags + 4,000 trailing blanks', regex: () => ` gate${blanks}`.match(/\s+(\d+)(.*)/s), scan: () => afterBlanks(` gate${blanks}`, /(\d+)/y),
-      file: `virtual=198.18.0.1:80\n\treal=198.18.0.2:80 gate${blanks}\n` },
-    { line: 'real= address: a 4,000-character word that is none', regex: () => word.match(REAL_LINE), scan: () => matchRealLine(word),
-      file: `virtual=198.18.0.1:80\n\treal=${word}\n` },
-    { line: 'emailalertstatus= + 4,000 trailing blanks', regex: () => `all${blanks}`.split(/\s*,\s*/), scan: () => splitCommaList(`all${blanks}`),
-      file: `virtual=198.18.0.1:80\n\temailalertstatus=all${blanks}\n` },
+    {
+      line: 'real= flags + 4,000 trailing blanks',
+      regex: () => ` gate${blanks}`.match(/\s+(\d+)(.*)/s),
+      scan: () => afterBlanks(` gate${blanks}`, /(\d+)/y),
+      file: `virtual=198.18.0.1:80\n\treal=198.18.0.2:80 gate${blanks}\n`,
+    },
+    {
+      line: 'real= address: a 4,000-character word that is none',
+      regex: () => word.match(REAL_LINE),
+      scan: () => matchRealLine(word),
+      file: `virtual=198.18.0.1:80\n\treal=${word}\n`,
+    },
+    {
+      line: 'emailalertstatus= + 4,000 trailing blanks',
+      regex: () => `all${blanks}`.split(/\s*,\s*/),
+      scan: () => splitCommaList(`all${blanks}`),
+      file: `virtual=198.18.0.1:80\n\temailalertstatus=all${blanks}\n`,
+    },
   ];
   return cases.map((c) => ({
-    line: c.line, regexMs: best(c.regex), scanMs: best(c.scan),
-    parseMs: best(() => { try { parseLdirectordConfig(c.file, 'bench.cf', { hostname: 'bench' }); } catch { /* refused: timed all the same */ } }),
+    line: c.line,
+    regexMs: best(c.regex),
+    scanMs: best(c.scan),
+    parseMs: best(() => {
+      try {
+        parseLdirectordConfig(c.file, 'bench.cf', { hostname: 'bench' });
+      } catch {
+        /* refused: timed all the same */
+      }
+    }),
   }));
 }
 
 function corpus(): { file: string; lines: number; ms: number }[] {
   const dir = process.env.AAVIP_LDIRECTORD_CORPUS ?? resolve(PACKAGE_ROOT, '..', 'shared', 'corpus', 'ldirectord');
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.endsWith('.cf')).sort().map((f) => {
-    const text = readFileSync(join(dir, f), 'utf8');
-    return { file: f, lines: text.split('\n').length, ms: best(() => { try { parseLdirectordConfig(text, f, { hostname: 'bench' }); } catch { /* refused */ } }) };
-  });
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.cf'))
+    .sort()
+    .map((f) => {
+      const text = readFileSync(join(dir, f), 'utf8');
+      return {
+        file: f,
+        lines: text.split('\n').length,
+        ms: best(() => {
+          try {
+            parseLdirectordConfig(text, f, { hostname: 'bench' });
+          } catch {
+            /* refused */
+          }
+        }),
+      };
+    });
 }
 
 /** Wall time of `work` and the longest gap between turns of a 1 ms interval meanwhile. */
 async function heldLoop(work: () => unknown): Promise<{ ms: number; longestStallMs: number }> {
   let last = performance.now();
   let longest = 0;
-  const tick = setInterval(() => { const now = performance.now(); longest = Math.max(longest, now - last); last = now; }, 1);
+  const tick = setInterval(() => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+  }, 1);
   const t0 = performance.now();
   await work();
   const ms = performance.now() - t0;
@@ -91,7 +133,10 @@ async function names(count: number) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const arg = (name: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : undefined; };
+  const arg = (name: string) => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i > 0 ? process.argv[i + 1] : undefined;
+  };
   const result = { lines: lines(), corpus: corpus(), names: await names(Number(arg('names') ?? 218)) };
   if (process.argv.includes('--json')) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -99,8 +144,13 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const f = (ms: number) => `${ms.toFixed(ms < 10 ? 2 : 0)} ms`;
     for (const r of result.lines) process.stdout.write(`${r.line}: regex ${f(r.regexMs)}, linear search ${f(r.scanMs)}, whole parse ${f(r.parseMs)}\n`);
     const total = result.corpus.reduce((t, c) => t + c.ms, 0);
-    if (result.corpus.length) process.stdout.write(`corpus: ${result.corpus.length} files, ${result.corpus.reduce((t, c) => t + c.lines, 0)} lines, ${f(total)} in all (slowest ${f(Math.max(...result.corpus.map((c) => c.ms)))})\n`);
+    if (result.corpus.length)
+      process.stdout.write(
+        `corpus: ${result.corpus.length} files, ${result.corpus.reduce((t, c) => t + c.lines, 0)} lines, ${f(total)} in all (slowest ${f(Math.max(...result.corpus.map((c) => c.ms)))})\n`,
+      );
     const n = result.names;
-    process.stdout.write(`${n.names} port names: blocking loader ${f(n.blocking.ms)} (event loop held up to ${f(n.blocking.longestStallMs)}), async loader ${f(n.asynchronous.ms)} (held up to ${f(n.asynchronous.longestStallMs)}; idle for 1 s: up to ${f(n.idle.longestStallMs)})\n`);
+    process.stdout.write(
+      `${n.names} port names: blocking loader ${f(n.blocking.ms)} (event loop held up to ${f(n.blocking.longestStallMs)}), async loader ${f(n.asynchronous.ms)} (held up to ${f(n.asynchronous.longestStallMs)}; idle for 1 s: up to ${f(n.idle.longestStallMs)})\n`,
+    );
   }
 }

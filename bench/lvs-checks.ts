@@ -87,12 +87,17 @@ class Listeners {
     return new Listeners(child);
   }
 
-  get pid(): number { return this.child.pid!; }
+  get pid(): number {
+    return this.child.pid!;
+  }
 
   ask(m: ListenerRequest): Promise<number> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('listeners did not answer')), 30_000);
-      this.child.once('message', (r: ListenerReply) => { clearTimeout(timer); resolve(r.accepted); });
+      this.child.once('message', (r: ListenerReply) => {
+        clearTimeout(timer);
+        resolve(r.accepted);
+      });
       this.child.send(m);
     });
   }
@@ -104,7 +109,12 @@ class Listeners {
   }
 }
 
-interface Limits { seconds: number; startupS: number; detectS: number; failure: 'close' | 'hang' }
+interface Limits {
+  seconds: number;
+  startupS: number;
+  detectS: number;
+  failure: 'close' | 'hang';
+}
 
 /** What a phase needs from a tool: its CPU so far, whether it quiesced server i, and how to stop. */
 interface Running {
@@ -122,27 +132,46 @@ interface Running {
  * One tool's phase: launch, wait until every server has been checked once (bounded), measure over
  * the window, close the victim's listener and wait for its removal (bounded), stop, reopen.
  */
-async function phase(tool: Tool, s: BenchSetup, listeners: Listeners, limits: Limits, launch: () => Promise<Running | { why: string }>): Promise<{ result: ToolResult; listenerCpu: number }> {
+async function phase(
+  tool: Tool,
+  s: BenchSetup,
+  listeners: Listeners,
+  limits: Limits,
+  launch: () => Promise<Running | { why: string }>,
+): Promise<{ result: ToolResult; listenerCpu: number }> {
   const result: ToolResult = { tool, checksPerSec: null, cpuShare: null, detectMs: null, detectMaxMs: null, detectSamplesMs: [], startupMs: null, windowS: 0 };
   const notes: string[] = [];
   const a0 = await listeners.ask({ op: 'count' });
   const t0 = performance.now();
   const running = await launch();
-  if ('why' in running) { result.note = running.why; return { result, listenerCpu: 0 }; }
+  if ('why' in running) {
+    result.note = running.why;
+    return { result, listenerCpu: 0 };
+  }
   try {
     // Start-up: until the listeners have seen N connections since launch.
     let lastReport = t0;
     for (;;) {
       const seen = (await listeners.ask({ op: 'count' })) - a0;
-      if (seen >= s.n) { result.startupMs = performance.now() - t0; break; }
+      if (seen >= s.n) {
+        result.startupMs = performance.now() - t0;
+        break;
+      }
       const failed = running.failed();
-      if (failed) { result.note = failed; return { result, listenerCpu: 0 }; }
+      if (failed) {
+        result.note = failed;
+        return { result, listenerCpu: 0 };
+      }
       if (performance.now() - t0 > limits.startupS * 1000) {
-        notes.push(`start-up: ${seen} of ${s.n} servers checked and ${running.changes()} IPVS changes made in the first ${limits.startupS} s; measured while still starting`);
+        notes.push(
+          `start-up: ${seen} of ${s.n} servers checked and ${running.changes()} IPVS changes made in the first ${limits.startupS} s; measured while still starting`,
+        );
         break;
       }
       if (performance.now() - lastReport > 5000) {
-        progress(`  ${tool}: starting, ${seen}/${s.n} servers checked, ${running.changes()} IPVS changes after ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+        progress(
+          `  ${tool}: starting, ${seen}/${s.n} servers checked, ${running.changes()} IPVS changes after ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+        );
         lastReport = performance.now();
       }
       await sleep(100);
@@ -158,16 +187,25 @@ async function phase(tool: Tool, s: BenchSetup, listeners: Listeners, limits: Li
     await sleep(limits.seconds * 1000);
     const n1 = await listeners.ask({ op: 'count' });
     const wall = (performance.now() - w0) / 1000;
-    if (r0 !== undefined) { const rounds = running.rounds!() - r0; result.roundPeriodS = rounds > 0 ? wall / rounds : null; }
+    if (r0 !== undefined) {
+      const rounds = running.rounds!() - r0;
+      result.roundPeriodS = rounds > 0 ? wall / rounds : null;
+    }
     result.windowS = wall;
     result.checksPerSec = (n1 - n0) / wall;
     result.cpuShare = (running.cpu() - c0) / wall;
     const listenerCpu = (treeCpuSeconds(listeners.pid) - l0) / wall;
     const failed = running.failed();
-    if (failed) { result.note = [...notes, failed].join('; '); return { result, listenerCpu }; }
+    if (failed) {
+      result.note = [...notes, failed].join('; ');
+      return { result, listenerCpu };
+    }
     // Detection, one stopped server after the other.
     for (const victim of s.victims) {
-      if (running.removedAt(victim) !== undefined) { notes.push(`server #${victim} was taken out before it was stopped (a false failure)`); continue; }
+      if (running.removedAt(victim) !== undefined) {
+        notes.push(`server #${victim} was taken out before it was stopped (a false failure)`);
+        continue;
+      }
       await sleep(Math.random() * 1000);
       progress(`  ${tool}: stopping server #${victim}, waiting up to ${limits.detectS} s for its weight 0`);
       await listeners.ask({ op: limits.failure, index: victim });
@@ -176,15 +214,27 @@ async function phase(tool: Tool, s: BenchSetup, listeners: Listeners, limits: Li
       lastReport = d0;
       while (performance.now() - d0 < limits.detectS * 1000 && !running.failed()) {
         const at = running.removedAt(victim);
-        if (at !== undefined) { ms = at - d0; break; }
-        if (performance.now() - lastReport > 5000) { progress(`  ${tool}: ${((performance.now() - d0) / 1000).toFixed(0)} s, not yet`); lastReport = performance.now(); }
+        if (at !== undefined) {
+          ms = at - d0;
+          break;
+        }
+        if (performance.now() - lastReport > 5000) {
+          progress(`  ${tool}: ${((performance.now() - d0) / 1000).toFixed(0)} s, not yet`);
+          lastReport = performance.now();
+        }
         await sleep(POLL_MS);
       }
       result.detectSamplesMs.push(ms);
-      if (ms === null) { notes.push(running.failed() ?? `server #${victim}: weight 0 not set within ${limits.detectS} s`); break; }
+      if (ms === null) {
+        notes.push(running.failed() ?? `server #${victim}: weight 0 not set within ${limits.detectS} s`);
+        break;
+      }
     }
     const seen = result.detectSamplesMs.filter((x): x is number => x !== null);
-    if (seen.length) { result.detectMs = seen.reduce((a, b) => a + b, 0) / seen.length; result.detectMaxMs = Math.max(...seen); }
+    if (seen.length) {
+      result.detectMs = seen.reduce((a, b) => a + b, 0) / seen.length;
+      result.detectMaxMs = Math.max(...seen);
+    }
     return { result, listenerCpu };
   } finally {
     result.ipvsChanges = running.changes();
@@ -203,13 +253,18 @@ async function launchAavip(s: BenchSetup): Promise<Running> {
   const apply = ipvs.apply.bind(ipvs);
   ipvs.apply = async (ops) => {
     for (const o of ops) {
-      if ((o.op === 'edit-dest' && o.dest.weight === 0) || o.op === 'delete-dest') { if (!removedAt.has(o.dest.address)) removedAt.set(o.dest.address, performance.now()); }
+      if ((o.op === 'edit-dest' && o.dest.weight === 0) || o.op === 'delete-dest') {
+        if (!removedAt.has(o.dest.address)) removedAt.set(o.dest.address, performance.now());
+      }
     }
     return apply(ops);
   };
   // start() runs the first round at once; rounds then come every checkinterval.
   await director.start();
-  const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+  const cpu = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
   return {
     cpu,
     removedAt: (i) => removedAt.get(`${s.host}:${s.basePort + i}`),
@@ -242,7 +297,12 @@ export async function measureSize(n: number, tools: Tool[], limits: Limits): Pro
       let launch: () => Promise<Running | { why: string }>;
       if (tool === 'aavip') launch = () => launchAavip(s);
       else if (tool === 'ldirectord') launch = async () => (existsSync(LDIRECTORD) ? wrapRival(startLdirectord(s)) : { why: `${LDIRECTORD} not installed` });
-      else launch = async () => { if (!existsSync(KEEPALIVED)) return { why: `${KEEPALIVED} not installed` }; const k = startKeepalived(s); return 'why' in k ? k : wrapRival(k); };
+      else
+        launch = async () => {
+          if (!existsSync(KEEPALIVED)) return { why: `${KEEPALIVED} not installed` };
+          const k = startKeepalived(s);
+          return 'why' in k ? k : wrapRival(k);
+        };
       const { result, listenerCpu } = await phase(tool, s, listeners, limits, launch);
       out.tools.push(result);
       out.listenerCpu[tool] = listenerCpu;
@@ -255,8 +315,10 @@ export async function measureSize(n: number, tools: Tool[], limits: Limits): Pro
   const perCheck = (t?: ToolResult) => div(t?.cpuShare, t?.checksPerSec);
   for (const other of out.tools.filter((t) => t.tool !== 'aavip')) {
     out.ratios[`aavip/${other.tool}`] = {
-      checksPerSec: div(aavip?.checksPerSec, other.checksPerSec), cpuShare: div(aavip?.cpuShare, other.cpuShare),
-      cpuPerCheck: div(perCheck(aavip), perCheck(other)), detectMs: div(aavip?.detectMs, other.detectMs),
+      checksPerSec: div(aavip?.checksPerSec, other.checksPerSec),
+      cpuShare: div(aavip?.cpuShare, other.cpuShare),
+      cpuPerCheck: div(perCheck(aavip), perCheck(other)),
+      detectMs: div(aavip?.detectMs, other.detectMs),
     };
   }
   return out;
@@ -267,13 +329,17 @@ const fmt = (v: number | null, digits = 0, unit = '') => (v === null ? 'n/a' : `
 export function formatSize(r: SizeResult): string {
   const lines = [`${r.servers} servers, checked every 1 s (detection of a ${r.failure === 'stop' ? 'stopped' : 'hung'} server; bound ${r.boundMs} ms):`];
   for (const t of r.tools) {
-    lines.push(`  ${t.tool.padEnd(10)} ${fmt(t.checksPerSec).padStart(6)} checks/s  CPU ${fmt(t.cpuShare === null ? null : t.cpuShare * 100, 0, '%').padStart(5)} of a core  ` +
-      `${fmt(t.cpuShare !== null && t.checksPerSec ? (t.cpuShare * 1e6) / t.checksPerSec : null, 0, ' µs/check').padStart(13)}  detection ${fmt(t.detectMs, 0)}/${fmt(t.detectMaxMs, 0, ' ms')} (mean/worst)  ` +
-      `start-up ${fmt(t.startupMs === null ? null : t.startupMs / 1000, 1, ' s')}  (listeners ${fmt((r.listenerCpu[t.tool] ?? 0) * 100, 0, '%')})` +
-      `${t.roundPeriodS !== undefined ? `  rounds every ${fmt(t.roundPeriodS, 2, ' s')}` : ''}${t.note ? `\n             ${t.note}` : ''}`);
+    lines.push(
+      `  ${t.tool.padEnd(10)} ${fmt(t.checksPerSec).padStart(6)} checks/s  CPU ${fmt(t.cpuShare === null ? null : t.cpuShare * 100, 0, '%').padStart(5)} of a core  ` +
+        `${fmt(t.cpuShare !== null && t.checksPerSec ? (t.cpuShare * 1e6) / t.checksPerSec : null, 0, ' µs/check').padStart(13)}  detection ${fmt(t.detectMs, 0)}/${fmt(t.detectMaxMs, 0, ' ms')} (mean/worst)  ` +
+        `start-up ${fmt(t.startupMs === null ? null : t.startupMs / 1000, 1, ' s')}  (listeners ${fmt((r.listenerCpu[t.tool] ?? 0) * 100, 0, '%')})` +
+        `${t.roundPeriodS !== undefined ? `  rounds every ${fmt(t.roundPeriodS, 2, ' s')}` : ''}${t.note ? `\n             ${t.note}` : ''}`,
+    );
   }
   for (const [k, v] of Object.entries(r.ratios)) {
-    lines.push(`  ${k}: checks/s ×${fmt(v.checksPerSec, 2)}, CPU ×${fmt(v.cpuShare, 2)}, CPU per check ×${fmt(v.cpuPerCheck, 3)}, detection time ×${fmt(v.detectMs, 3)}`);
+    lines.push(
+      `  ${k}: checks/s ×${fmt(v.checksPerSec, 2)}, CPU ×${fmt(v.cpuShare, 2)}, CPU per check ×${fmt(v.cpuPerCheck, 3)}, detection time ×${fmt(v.detectMs, 3)}`,
+    );
   }
   return lines.join('\n');
 }
@@ -283,11 +349,19 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const opt = (name: string, dflt: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : dflt);
   const tools = opt('tools', 'aavip,keepalived,ldirectord').split(',') as Tool[];
   const bad = tools.filter((t) => !['aavip', 'ldirectord', 'keepalived'].includes(t));
-  if (bad.length) { progress(`unknown tool: ${bad.join(', ')}`); process.exit(2); }
+  if (bad.length) {
+    progress(`unknown tool: ${bad.join(', ')}`);
+    process.exit(2);
+  }
   const failure = opt('failure', 'stop');
-  if (failure !== 'stop' && failure !== 'hang') { progress(`--failure is stop or hang, not ${failure}`); process.exit(2); }
+  if (failure !== 'stop' && failure !== 'hang') {
+    progress(`--failure is stop or hang, not ${failure}`);
+    process.exit(2);
+  }
   const limits: Limits = {
-    seconds: Number(opt('seconds', '10')), startupS: Number(opt('startup-limit', '120')), detectS: Number(opt('detect-limit', '60')),
+    seconds: Number(opt('seconds', '10')),
+    startupS: Number(opt('startup-limit', '120')),
+    detectS: Number(opt('detect-limit', '60')),
     failure: failure === 'stop' ? 'close' : 'hang',
   };
   const results: SizeResult[] = [];

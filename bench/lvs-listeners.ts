@@ -10,7 +10,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 export type ListenerRequest = { op: 'count' } | { op: 'close' | 'hang' | 'open'; index: number };
-export interface ListenerReply { accepted: number }
+export interface ListenerReply {
+  accepted: number;
+}
 
 const REPLY = Buffer.from('HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nOK');
 
@@ -22,10 +24,14 @@ async function serve(host: string, basePort: number, n: number): Promise<void> {
     // Answer once the request has arrived (closing with it unread would reset the connection).
     c.once('data', () => c.end(REPLY));
   };
-  const listen = (s: Server, port: number) => new Promise<void>((resolve, reject) => {
-    s.once('error', reject);
-    s.listen({ port, host, backlog: 511 }, () => { s.off('error', reject); resolve(); });
-  });
+  const listen = (s: Server, port: number) =>
+    new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen({ port, host, backlog: 511 }, () => {
+        s.off('error', reject);
+        resolve();
+      });
+    });
   const servers: Server[] = [];
   for (let i = 0; i < n; i++) {
     const s = createServer(onConnection);
@@ -47,7 +53,11 @@ async function serve(host: string, basePort: number, n: number): Promise<void> {
         await stop(m.index);
         const sockets: Socket[] = [];
         held.set(m.index, sockets);
-        servers[m.index] = createServer((c) => { accepted++; c.on('error', () => {}); sockets.push(c); });
+        servers[m.index] = createServer((c) => {
+          accepted++;
+          c.on('error', () => {});
+          sockets.push(c);
+        });
         await listen(servers[m.index], basePort + m.index);
       }
       if (m.op === 'open') {
@@ -65,5 +75,8 @@ async function serve(host: string, basePort: number, n: number): Promise<void> {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const [host, basePort, n] = process.argv.slice(2);
-  serve(host, Number(basePort), Number(n)).catch((e: Error) => { process.stderr.write(`listeners: ${e.message}\n`); process.exit(1); });
+  serve(host, Number(basePort), Number(n)).catch((e: Error) => {
+    process.stderr.write(`listeners: ${e.message}\n`);
+    process.exit(1);
+  });
 }

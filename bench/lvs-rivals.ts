@@ -26,7 +26,13 @@ export interface BenchSetup {
   victims: number[];
 }
 
-const CLK_TCK = (() => { try { return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100; } catch { return 100; } })();
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
 
 /** CPU seconds used by `root` and its descendants, living or reaped (utime+stime+cutime+cstime). */
 export function treeCpuSeconds(root: number): number {
@@ -37,7 +43,9 @@ export function treeCpuSeconds(root: number): number {
       const text = readFileSync(`/proc/${name}/stat`, 'utf8');
       const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
       stats.set(Number(name), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) });
-    } catch { /* gone meanwhile */ }
+    } catch {
+      /* gone meanwhile */
+    }
   }
   let ticks = 0;
   const todo = [root];
@@ -76,13 +84,20 @@ async function stopPid(child: ChildProcess, graceMs: number, extra: () => number
     await Promise.race([gone, new Promise((r) => setTimeout(r, graceMs))]);
   }
   for (const pid of pids) {
-    try { process.kill(pid, 0); process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+    try {
+      process.kill(pid, 0);
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
   }
 }
 
 function keepTail(child: ChildProcess): () => string {
   let tail = '';
-  const take = (d: Buffer) => { tail = (tail + d.toString()).slice(-4000); };
+  const take = (d: Buffer) => {
+    tail = (tail + d.toString()).slice(-4000);
+  };
   child.stdout?.on('data', take);
   child.stderr?.on('data', take);
   return () => tail;
@@ -110,8 +125,14 @@ function changeLog(file: string, removalOf: (line: string) => string | undefined
     }
   };
   return {
-    removed: (real: string) => { poll(); return removed.has(real); },
-    changes: () => { poll(); return changes; },
+    removed: (real: string) => {
+      poll();
+      return removed.has(real);
+    },
+    changes: () => {
+      poll();
+      return changes;
+    },
   };
 }
 
@@ -128,9 +149,18 @@ export function startLdirectord(s: BenchSetup): Rival {
   const cf = join(dir, `aavip-bench-${process.pid}-${s.n}.cf`);
   writeFileSync(cf, ldirectordConfig(s));
   const head = 'IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n';
-  writeFileSync(join(dir, 'table.txt'), `${head}  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\nTCP  ${s.vip}:${s.vport} wrr\n${victims.map((v) => `  -> ${v.padEnd(28)}Masq    1      0          0\n`).join('')}`);
-  writeFileSync(join(dir, 'table-t.txt'), `${head}  -> RemoteAddress:Port            Uthreshold Lthreshold ActiveConn InActConn\nTCP  ${s.vip}:${s.vport} wrr\n${victims.map((v) => `  -> ${v.padEnd(29)}0          0          0          0\n`).join('')}`);
-  writeFileSync(join(dir, 'ipvsadm'), '#!/bin/sh\n# Stand-in for ipvsadm: lists a fixed table, logs every change.\ncase "$*" in\n  *--thresholds*) exec cat "${0%/*}/table-t.txt";;\n  -L*|-l*) exec cat "${0%/*}/table.txt";;\nesac\necho "$*" >> "${0%/*}/ipvsadm.log"\n');
+  writeFileSync(
+    join(dir, 'table.txt'),
+    `${head}  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\nTCP  ${s.vip}:${s.vport} wrr\n${victims.map((v) => `  -> ${v.padEnd(28)}Masq    1      0          0\n`).join('')}`,
+  );
+  writeFileSync(
+    join(dir, 'table-t.txt'),
+    `${head}  -> RemoteAddress:Port            Uthreshold Lthreshold ActiveConn InActConn\nTCP  ${s.vip}:${s.vport} wrr\n${victims.map((v) => `  -> ${v.padEnd(29)}0          0          0          0\n`).join('')}`,
+  );
+  writeFileSync(
+    join(dir, 'ipvsadm'),
+    '#!/bin/sh\n# Stand-in for ipvsadm: lists a fixed table, logs every change.\ncase "$*" in\n  *--thresholds*) exec cat "${0%/*}/table-t.txt";;\n  -L*|-l*) exec cat "${0%/*}/table.txt";;\nesac\necho "$*" >> "${0%/*}/ipvsadm.log"\n',
+  );
   chmodSync(join(dir, 'ipvsadm'), 0o755);
   const child = spawn(LDIRECTORD, ['-d', cf, 'start'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   // Its debug output is a few lines per check: drained, only the tail kept.
@@ -141,7 +171,10 @@ export function startLdirectord(s: BenchSetup): Rival {
     return real && ((l.startsWith('-e ') && l.endsWith(' -w 0')) || l.startsWith('-d ')) ? real : undefined;
   });
   return {
-    name: 'ldirectord', pid: child.pid!, tail, exited: () => child.exitCode !== null || child.signalCode !== null,
+    name: 'ldirectord',
+    pid: child.pid!,
+    tail,
+    exited: () => child.exitCode !== null || child.signalCode !== null,
     removed: (i) => log.removed(`${s.host}:${s.basePort + i}`),
     changes: log.changes,
     stop: async () => {
@@ -154,7 +187,9 @@ export function startLdirectord(s: BenchSetup): Rival {
 
 /** keepalived.conf with the same checks: HTTP GET / expecting 200 and "OK", every second, 1 s timeout, no retry, weight 0 on failure. */
 export function keepalivedConfig(s: BenchSetup): string {
-  const reals = Array.from({ length: s.n }, (_, i) => `  real_server ${s.host} ${s.basePort + i} {
+  const reals = Array.from(
+    { length: s.n },
+    (_, i) => `  real_server ${s.host} ${s.basePort + i} {
     weight 1
     inhibit_on_failure
     HTTP_GET {
@@ -167,7 +202,8 @@ export function keepalivedConfig(s: BenchSetup): string {
       retry 0
     }
   }
-`).join('');
+`,
+  ).join('');
   return `global_defs {\n  router_id aavip_bench\n}\nvirtual_server ${s.vip} ${s.vport} {\n  delay_loop 1\n  lb_algo wrr\n  lb_kind NAT\n  protocol TCP\n${reals}}\n`;
 }
 
@@ -188,13 +224,22 @@ function buildStandIn(dir: string): { so?: string; why?: string } {
 export function startKeepalived(s: BenchSetup): Rival | { why: string } {
   const dir = mkdtempSync(join(tmpdir(), 'aavip-bench-ka-'));
   const { so, why } = buildStandIn(dir);
-  if (!so) { rmSync(dir, { recursive: true, force: true }); return { why: why! }; }
+  if (!so) {
+    rmSync(dir, { recursive: true, force: true });
+    return { why: why! };
+  }
   const conf = join(dir, 'keepalived.conf');
   writeFileSync(conf, keepalivedConfig(s));
   const log = join(dir, 'ipvs.log');
-  const child = spawn(KEEPALIVED, ['-n', '-G', '-C', '-f', conf, '-p', join(dir, 'keepalived.pid'), '-c', join(dir, 'checkers.pid'), '-r', join(dir, 'vrrp.pid')], {
-    cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LD_PRELOAD: so, AAVIP_IPVS_LOG: log },
-  });
+  const child = spawn(
+    KEEPALIVED,
+    ['-n', '-G', '-C', '-f', conf, '-p', join(dir, 'keepalived.pid'), '-c', join(dir, 'checkers.pid'), '-r', join(dir, 'vrrp.pid')],
+    {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LD_PRELOAD: so, AAVIP_IPVS_LOG: log },
+    },
+  );
   const tail = keepTail(child);
   // "<time> editdest REAL 0" (inhibit_on_failure), or "<time> deldest REAL <weight>".
   const changes = changeLog(log, (l) => {
@@ -202,9 +247,18 @@ export function startKeepalived(s: BenchSetup): Rival | { why: string } {
     return (op === 'editdest' && weight === '0') || op === 'deldest' ? real : undefined;
   });
   // The checker is a child keepalived forks: its PID file names it.
-  const checker = () => { try { return [Number(readFileSync(join(dir, 'checkers.pid'), 'utf8').trim())].filter((p) => p > 0); } catch { return []; } };
+  const checker = () => {
+    try {
+      return [Number(readFileSync(join(dir, 'checkers.pid'), 'utf8').trim())].filter((p) => p > 0);
+    } catch {
+      return [];
+    }
+  };
   return {
-    name: 'keepalived', pid: child.pid!, tail, exited: () => child.exitCode !== null || child.signalCode !== null,
+    name: 'keepalived',
+    pid: child.pid!,
+    tail,
+    exited: () => child.exitCode !== null || child.signalCode !== null,
     removed: (i) => changes.removed(`${s.host}:${s.basePort + i}`),
     changes: changes.changes,
     stop: async () => {

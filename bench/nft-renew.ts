@@ -14,8 +14,18 @@ import { nftApply, renderOwnership, renderVipTables } from '../src/dataplane/nft
 import { parseVipSpec } from '../src/dataplane/vipspec.js';
 import { nativeNftRun } from '../src/native.js';
 
-export interface Cost { wallMs: number; cpuMs: number }
-export interface NftRenewResult { buckets: number; owned: number; renewals: number; spawn: Cost; native: Cost | null; nativeInPlace: Cost | null }
+export interface Cost {
+  wallMs: number;
+  cpuMs: number;
+}
+export interface NftRenewResult {
+  buckets: number;
+  owned: number;
+  renewals: number;
+  spawn: Cost;
+  native: Cost | null;
+  nativeInPlace: Cost | null;
+}
 
 const NS = 'aavip-bench-renew';
 
@@ -37,18 +47,32 @@ async function measure(renewals: number, buckets: number): Promise<NftRenewResul
   };
   const spawn = await perRenewal(nftApply, script, Math.max(10, Math.floor(renewals / 4)));
   const native = nativeNftRun();
-  return { buckets, owned: ownership.owned.length, renewals, spawn,
-    native: native ? await perRenewal(native, script, renewals) : null, nativeInPlace: native ? await perRenewal(native, inPlace, renewals) : null };
+  return {
+    buckets,
+    owned: ownership.owned.length,
+    renewals,
+    spawn,
+    native: native ? await perRenewal(native, script, renewals) : null,
+    nativeInPlace: native ? await perRenewal(native, inPlace, renewals) : null,
+  };
 }
 
 /** CPU time of this process and of its reaped children, in ms (/proc/self/stat utime..cstime, in clock ticks of 10 ms). */
 function cpuMs(): number {
   const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
-  return fields.slice(11, 15).map(Number).reduce((a, b) => a + b, 0) * 10;
+  return (
+    fields
+      .slice(11, 15)
+      .map(Number)
+      .reduce((a, b) => a + b, 0) * 10
+  );
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const arg = (name: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : undefined; };
+  const arg = (name: string) => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i > 0 ? process.argv[i + 1] : undefined;
+  };
   const renewals = Number(arg('renewals') ?? 400);
   const buckets = Number(arg('buckets') ?? 256);
   if (process.env.AAVIP_BENCH_INNER) {
@@ -57,17 +81,23 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     spawnSync('ip', ['netns', 'del', NS]);
     execFileSync('ip', ['netns', 'add', NS]);
     try {
-      const r = spawnSync('ip', ['netns', 'exec', NS, process.execPath, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
-        { env: { ...process.env, AAVIP_BENCH_INNER: '1' }, encoding: 'utf8', timeout: 300_000 });
+      const r = spawnSync('ip', ['netns', 'exec', NS, process.execPath, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+        env: { ...process.env, AAVIP_BENCH_INNER: '1' },
+        encoding: 'utf8',
+        timeout: 300_000,
+      });
       if (r.status !== 0) throw new Error(`the measurement failed: ${r.stderr}`);
       const res = JSON.parse(r.stdout) as NftRenewResult;
       if (process.argv.includes('--json')) process.stdout.write(JSON.stringify(res) + '\n');
       else {
-        const show = (c: Cost | null) => (c === null ? 'not in this build of the addon' : `${c.wallMs.toFixed(2)} ms wall, ${c.cpuMs.toFixed(2)} ms CPU per renewal`);
-        process.stdout.write(`renewing ${res.owned} of ${res.buckets} buckets (one transaction each):\n`
-          + `  nft -f - spawned (flush + add):       ${show(res.spawn)}\n`
-          + `  libnftables (flush + add, aavip's):   ${show(res.native)}\n`
-          + `  libnftables, re-add with expires:     ${show(res.nativeInPlace)}\n`);
+        const show = (c: Cost | null) =>
+          c === null ? 'not in this build of the addon' : `${c.wallMs.toFixed(2)} ms wall, ${c.cpuMs.toFixed(2)} ms CPU per renewal`;
+        process.stdout.write(
+          `renewing ${res.owned} of ${res.buckets} buckets (one transaction each):\n` +
+            `  nft -f - spawned (flush + add):       ${show(res.spawn)}\n` +
+            `  libnftables (flush + add, aavip's):   ${show(res.native)}\n` +
+            `  libnftables, re-add with expires:     ${show(res.nativeInPlace)}\n`,
+        );
       }
     } finally {
       spawnSync('ip', ['netns', 'del', NS]);

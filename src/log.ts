@@ -31,7 +31,11 @@ const EAGAIN_RETRY_MS = 20;
 const EAGAIN_RETRIES = 50;
 
 /** A queued write: a log line, or aavip's own note (a line break, a report of lost lines). */
-interface Chunk { buf: Buffer; line: boolean; reports?: number }
+interface Chunk {
+  buf: Buffer;
+  line: boolean;
+  reports?: number;
+}
 
 const codeOf = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
 
@@ -56,9 +60,17 @@ export class FdDestination {
   /** A line was cut by a failed write: the next write starts a new line. */
   private cut = false;
 
-  constructor(private readonly fd: number, private readonly maxQueuedBytes = MAX_QUEUED_BYTES) {
+  constructor(
+    private readonly fd: number,
+    private readonly maxQueuedBytes = MAX_QUEUED_BYTES,
+  ) {
     let sync = true;
-    try { const st = fstatSync(fd); sync = !st.isFIFO() && !st.isSocket(); } catch { /* a closed fd: every write fails at once */ }
+    try {
+      const st = fstatSync(fd);
+      sync = !st.isFIFO() && !st.isSocket();
+    } catch {
+      /* a closed fd: every write fails at once */
+    }
     this.sync = sync;
   }
 
@@ -66,7 +78,10 @@ export class FdDestination {
     const buf = Buffer.from(line);
     if (this.sync) this.writeNow({ buf, line: true });
     else if (this.queuedBytes + buf.length > this.maxQueuedBytes) this.drop(1, 'the log destination does not keep up');
-    else { this.enqueue({ buf, line: true }); this.pump(); }
+    else {
+      this.enqueue({ buf, line: true });
+      this.pump();
+    }
     return true; // never ask pino to wait
   }
 
@@ -74,7 +89,10 @@ export class FdDestination {
   private writeNow(chunk: Chunk): boolean {
     let off = 0;
     try {
-      if (this.cut) { writeSync(this.fd, '\n'); this.cut = false; }
+      if (this.cut) {
+        writeSync(this.fd, '\n');
+        this.cut = false;
+      }
       while (off < chunk.buf.length) {
         const n = writeSync(this.fd, chunk.buf, off, chunk.buf.length - off);
         if (n <= 0) throw new Error('the log destination takes nothing');
@@ -83,7 +101,8 @@ export class FdDestination {
     } catch (e) {
       this.cut ||= off > 0;
       this.unreported += chunk.reports ?? 0;
-      if (chunk.line) this.drop(1, codeOf(e)); else this.stats.lastError = codeOf(e);
+      if (chunk.line) this.drop(1, codeOf(e));
+      else this.stats.lastError = codeOf(e);
       return false;
     }
     this.written(chunk);
@@ -92,13 +111,17 @@ export class FdDestination {
   }
 
   private enqueue(chunk: Chunk, first = false): void {
-    if (first) this.queue.unshift(chunk); else this.queue.push(chunk);
+    if (first) this.queue.unshift(chunk);
+    else this.queue.push(chunk);
     this.queuedBytes += chunk.buf.length;
   }
 
   private pump(): void {
     if (this.inFlight || this.queue.length === 0) return;
-    if (this.cut) { this.enqueue({ buf: Buffer.from('\n'), line: false }, true); this.cut = false; }
+    if (this.cut) {
+      this.enqueue({ buf: Buffer.from('\n'), line: false }, true);
+      this.cut = false;
+    }
     // Many lines in one write: a burst of logging costs a few system calls, not one a line.
     let size = 0;
     let count = 0;
@@ -107,11 +130,20 @@ export class FdDestination {
       size += c.buf.length;
       count++;
     }
-    const buf = count === 1 ? this.queue[0].buf : Buffer.concat(this.queue.slice(0, count).map((c) => c.buf), size);
+    const buf =
+      count === 1
+        ? this.queue[0].buf
+        : Buffer.concat(
+            this.queue.slice(0, count).map((c) => c.buf),
+            size,
+          );
     this.inFlight = true;
     writeAsync(this.fd, buf, 0, buf.length, null, (err, n) => {
       this.inFlight = false;
-      if (err) { this.failed(err); return; }
+      if (err) {
+        this.failed(err);
+        return;
+      }
       this.retries = 0;
       this.consume(n);
       if (this.unreported > 0) this.enqueue(this.report());
@@ -123,9 +155,12 @@ export class FdDestination {
   private consume(n: number): void {
     this.queuedBytes -= n;
     this.headPartial = false;
-    for (let left = n; left > 0;) {
+    for (let left = n; left > 0; ) {
       const head = this.queue[0];
-      if (left >= head.buf.length) { left -= head.buf.length; this.written(this.queue.shift()!); } else {
+      if (left >= head.buf.length) {
+        left -= head.buf.length;
+        this.written(this.queue.shift()!);
+      } else {
         head.buf = head.buf.subarray(left);
         this.headPartial = true;
         left = 0;
@@ -167,7 +202,14 @@ export class FdDestination {
 
   /** A line saying in the log itself that lines are missing, for when writing works again. */
   private report(): Chunk {
-    const note = { level: 40, time: Date.now(), pid: process.pid, msg: 'log lines were lost: the log destination failed', dropped: this.unreported, err: this.stats.lastError };
+    const note = {
+      level: 40,
+      time: Date.now(),
+      pid: process.pid,
+      msg: 'log lines were lost: the log destination failed',
+      dropped: this.unreported,
+      err: this.stats.lastError,
+    };
     const chunk = { buf: Buffer.from(JSON.stringify(note) + '\n'), line: false, reports: this.unreported };
     this.unreported = 0;
     return chunk;
@@ -179,11 +221,17 @@ export class FdDestination {
    * does not take: what waits behind it is dropped rather than waited for.
    */
   flushAtExit(): void {
-    if (this.inFlight) { this.dropQueue('exit while a log write was under way'); return; }
+    if (this.inFlight) {
+      this.dropQueue('exit while a log write was under way');
+      return;
+    }
     while (this.queue.length) {
       const chunk = this.queue.shift()!;
       this.queuedBytes -= chunk.buf.length;
-      if (!this.writeNow(chunk)) { this.dropQueue(this.stats.lastError ?? 'write failed'); return; }
+      if (!this.writeNow(chunk)) {
+        this.dropQueue(this.stats.lastError ?? 'write failed');
+        return;
+      }
     }
   }
 }

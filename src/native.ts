@@ -9,7 +9,16 @@ import { HASHMODE_FIELDS } from './hash/hashmode.js';
 import type { FlowColumns, HashParams } from './hash/mechanisms.js';
 
 interface NativeAddon {
-  bucketsV4(mechanism: number, fields: number, seed: number, buckets: number, saddr: Uint32Array, sport: Uint16Array, dport: Uint16Array, out: Uint32Array): void;
+  bucketsV4(
+    mechanism: number,
+    fields: number,
+    seed: number,
+    buckets: number,
+    saddr: Uint32Array,
+    sport: Uint16Array,
+    dport: Uint16Array,
+    out: Uint32Array,
+  ): void;
   jhash(bytes: Uint8Array, seed: number): number;
   sendGratuitousArp(ifname: string, ip: Uint8Array, mac: Uint8Array, count: number): void;
   /** Absent from an addon built before libnftables was bound. */
@@ -24,7 +33,12 @@ function load(): NativeAddon {
   const require = createRequire(import.meta.url);
   const errors: string[] = [];
   for (const path of candidates) {
-    try { addon = require(path) as NativeAddon; return addon; } catch (e) { errors.push(`${path}: ${(e as Error).message}`); }
+    try {
+      addon = require(path) as NativeAddon;
+      return addon;
+    } catch (e) {
+      errors.push(`${path}: ${(e as Error).message}`);
+    }
   }
   throw new Error(`the native addon is not built (run: npx node-gyp rebuild --directory native)\n${errors.join('\n')}`);
 }
@@ -60,7 +74,11 @@ let nftTail: Promise<unknown> = Promise.resolve();
  */
 export function nativeNftRun(): ((script: string) => Promise<void>) | undefined {
   let a: NativeAddon;
-  try { a = load(); } catch { return undefined; }
+  try {
+    a = load();
+  } catch {
+    return undefined;
+  }
   if (!a.nftRun) return undefined;
   return (script) => {
     const done = nftTail.then(() => a.nftRun!(script));

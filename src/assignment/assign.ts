@@ -27,11 +27,17 @@ export type Strategy = (typeof STRATEGIES)[number];
 export function shares(members: readonly Member[], total: number): Map<number, number> {
   const out = new Map<number, number>();
   const sum = members.reduce((s, m) => s + m.weight, 0);
-  if (sum <= 0) { members.forEach((m) => out.set(m.id, 0)); return out; }
+  if (sum <= 0) {
+    members.forEach((m) => out.set(m.id, 0));
+    return out;
+  }
   const exact = members.map((m) => ({ id: m.id, q: (total * m.weight) / sum }));
   let given = 0;
-  for (const e of exact) { out.set(e.id, Math.floor(e.q)); given += Math.floor(e.q); }
-  const byRemainder = [...exact].sort((a, b) => (b.q - Math.floor(b.q)) - (a.q - Math.floor(a.q)) || a.id - b.id);
+  for (const e of exact) {
+    out.set(e.id, Math.floor(e.q));
+    given += Math.floor(e.q);
+  }
+  const byRemainder = [...exact].sort((a, b) => b.q - Math.floor(b.q) - (a.q - Math.floor(a.q)) || a.id - b.id);
   for (let i = 0; given < total; i++, given++) out.set(byRemainder[i].id, out.get(byRemainder[i].id)! + 1);
   return out;
 }
@@ -52,7 +58,10 @@ export function homeOwners(configured: readonly Member[], buckets: number): Owne
       const q = quota.get(m.id)!;
       if (given.get(m.id)! >= q) continue;
       const lag = (q * (b + 1)) / buckets - given.get(m.id)!;
-      if (lag > bestLag) { best = m.id; bestLag = lag; }
+      if (lag > bestLag) {
+        best = m.id;
+        bestLag = lag;
+      }
     }
     owners.push(best);
     if (best) given.set(best, given.get(best)! + 1);
@@ -75,8 +84,10 @@ function assignSticky(configured: readonly Member[], live: ReadonlySet<number>, 
   const orphans: number[] = [];
   home.forEach((id, b) => {
     // Keep a home bucket while under target (a node over target can only happen by rounding).
-    if (have.has(id) && have.get(id)! < target.get(id)!) { owners[b] = id; have.set(id, have.get(id)! + 1); }
-    else orphans.push(b);
+    if (have.has(id) && have.get(id)! < target.get(id)!) {
+      owners[b] = id;
+      have.set(id, have.get(id)! + 1);
+    } else orphans.push(b);
   });
   for (const b of orphans) {
     // The survivor furthest below its target takes it; ties are broken by a per-bucket hash so
@@ -87,7 +98,10 @@ function assignSticky(configured: readonly Member[], live: ReadonlySet<number>, 
       const deficit = target.get(m.id)! - have.get(m.id)!;
       if (deficit <= 0) continue;
       const key = deficit * 0x100000000 + jhash2words(b, m.id, 0x61617669);
-      if (key > bestKey) { best = m.id; bestKey = key; }
+      if (key > bestKey) {
+        best = m.id;
+        bestKey = key;
+      }
     }
     owners[b] = best;
     have.set(best, have.get(best)! + 1);
@@ -99,7 +113,10 @@ function assignModulo(configured: readonly Member[], live: ReadonlySet<number>, 
   // CLUSTERIP clone instances: bucket b belongs to instance b; a dead node's instances all
   // restart on the first survivor (Pacemaker picks one node for the whole instance).
   const home = homeOwners(configured, buckets);
-  const alive = configured.filter((m) => live.has(m.id)).map((m) => m.id).sort((a, b) => a - b);
+  const alive = configured
+    .filter((m) => live.has(m.id))
+    .map((m) => m.id)
+    .sort((a, b) => a - b);
   if (alive.length === 0) return home.map(() => 0);
   return home.map((id) => (live.has(id) ? id : alive[id % alive.length]));
 }
@@ -125,6 +142,8 @@ export function moves(before: Owners, after: Owners, live: ReadonlySet<number>):
 /** The 1-based buckets owned by `node`. */
 export function bucketsOf(owners: Owners, node: number): number[] {
   const out: number[] = [];
-  owners.forEach((id, i) => { if (id === node) out.push(i + 1); });
+  owners.forEach((id, i) => {
+    if (id === node) out.push(i + 1);
+  });
   return out;
 }

@@ -15,7 +15,9 @@ export function installAgents(root = '/'): string[] {
   const aavip = `${process.execPath} ${built('cli/main.js')}`;
   const ocf = `${process.execPath} ${built('ocf/main.js')}`;
   return AGENTS.map((name) => {
-    const text = readFileSync(join(PACKAGE_ROOT, 'agents', name), 'utf8').replaceAll('@AAVIP_OCF@', ocf).replaceAll('@AAVIP@', aavip);
+    const text = readFileSync(join(PACKAGE_ROOT, 'agents', name), 'utf8')
+      .replaceAll('@AAVIP_OCF@', ocf)
+      .replaceAll('@AAVIP@', aavip);
     const path = join(dir, name);
     writeFileSync(path, text);
     chmodSync(path, 0o755);
@@ -25,7 +27,8 @@ export function installAgents(root = '/'): string[] {
 
 export function register(program: Command): void {
   const agents = program.command('agents').description('OCF resource agents for Pacemaker');
-  agents.command('install')
+  agents
+    .command('install')
     .description('install ocf:aavip:vip and ocf:aavip:ldirectord (under PREFIX/usr/lib/ocf/resource.d/aavip)')
     .option('--prefix <dir>', 'install under this root', '/')
     .action((o: { prefix: string }) => {

@@ -23,7 +23,7 @@ export function register(program: Command): void {
     .option('--flows <n>', 'synthetic flows per population', positiveInt, DEFAULTS.flows)
     .option('--mechanism <list>', 'comma-separated: clusterip,xt_cluster,nft', listOf(mechanismOption), [...DEFAULTS.mechanisms])
     .option('--hashmode <list>', 'comma-separated hashmodes', listOf(hashmodeOption), [...DEFAULTS.hashmodes])
-    .option('--buckets <list>', 'comma-separated bucket counts (combinations over a mechanism\'s limit are skipped)', listOf(positiveInt), [...DEFAULTS.buckets])
+    .option('--buckets <list>', "comma-separated bucket counts (combinations over a mechanism's limit are skipped)", listOf(positiveInt), [...DEFAULTS.buckets])
     .option('--population <list>', `comma-separated: ${Object.keys(POPULATIONS).join(',')}`, listOf(populationOption), [...DEFAULTS.populations])
     .option('--nodes <n>', 'nodes sharing the buckets', positiveInt, DEFAULTS.nodes)
     .option('--seed <n>', 'hash seed', seedOption, DEFAULTS.seed)
@@ -38,15 +38,32 @@ export function register(program: Command): void {
       );
       bar.finish();
       if (o.svg) writeFileSync(o.svg, hashBenchSvg(report));
-      if (o.json) { process.stdout.write(JSON.stringify(report, null, 2) + '\n'); return; }
-      process.stdout.write(table(
-        ['population', 'mechanism', 'hashmode', 'buckets', 'node shares', 'max/min', 'chi² p', 'TS flows/s', 'native flows/s', 'TS/native'],
-        report.results.map((r) => [r.population, r.mechanism, r.hashmode, r.buckets, r.nodeShares.map(pct).join(' '), num(r.maxMinShare),
-          r.chiSquareP.toPrecision(3), Math.round(r.flowsPerSecTs).toLocaleString('en-US'), Math.round(r.flowsPerSecNative).toLocaleString('en-US'), r.tsToNativeRatio.toFixed(2)]),
-      ) + '\n\n');
-      process.stdout.write(table(
-        ['strategy', 'buckets', 'moved on leave', 'moved on return', 'survivors max/min'],
-        report.disruption.map((d) => [d.strategy, d.buckets, pct(d.movedOnLeave), pct(d.movedOnReturn), num(d.maxMinAfterLeave)]),
-      ) + `\n\n${report.results.length} results in ${report.seconds.toFixed(1)} s\n`);
+      if (o.json) {
+        process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+        return;
+      }
+      process.stdout.write(
+        table(
+          ['population', 'mechanism', 'hashmode', 'buckets', 'node shares', 'max/min', 'chi² p', 'TS flows/s', 'native flows/s', 'TS/native'],
+          report.results.map((r) => [
+            r.population,
+            r.mechanism,
+            r.hashmode,
+            r.buckets,
+            r.nodeShares.map(pct).join(' '),
+            num(r.maxMinShare),
+            r.chiSquareP.toPrecision(3),
+            Math.round(r.flowsPerSecTs).toLocaleString('en-US'),
+            Math.round(r.flowsPerSecNative).toLocaleString('en-US'),
+            r.tsToNativeRatio.toFixed(2),
+          ]),
+        ) + '\n\n',
+      );
+      process.stdout.write(
+        table(
+          ['strategy', 'buckets', 'moved on leave', 'moved on return', 'survivors max/min'],
+          report.disruption.map((d) => [d.strategy, d.buckets, pct(d.movedOnLeave), pct(d.movedOnReturn), num(d.maxMinAfterLeave)]),
+        ) + `\n\n${report.results.length} results in ${report.seconds.toFixed(1)} s\n`,
+      );
     });
 }

@@ -25,7 +25,10 @@ interface OwnerOptions {
 }
 
 /** What to hash with, and with --config the node owning each bucket. */
-interface Model { params: HashParams; nodeOf?: (bucket: number) => string }
+interface Model {
+  params: HashParams;
+  nodeOf?: (bucket: number) => string;
+}
 
 const usage = (message: string) => new InputError(message, { field: 'options' });
 
@@ -37,11 +40,11 @@ function autoSeedOf(ip: string): number {
 }
 
 function manualModel(o: OwnerOptions): Model {
-  if (!o.mechanism) throw usage('--mechanism is required (or --config FILE to take a VIP\'s settings)');
-  if (!o.buckets) throw usage('--buckets is required (or --config FILE to take a VIP\'s settings)');
+  if (!o.mechanism) throw usage("--mechanism is required (or --config FILE to take a VIP's settings)");
+  if (!o.buckets) throw usage("--buckets is required (or --config FILE to take a VIP's settings)");
   if (o.seed === 'auto' && !o.ip) throw usage('--seed auto derives the seed from the VIP address: give it with --ip');
   if (o.ip && o.seed !== 'auto') throw usage('--ip is only for --seed auto');
-  const seed = o.seed === 'auto' ? autoSeedOf(o.ip!) : o.seed ?? 0;
+  const seed = o.seed === 'auto' ? autoSeedOf(o.ip!) : (o.seed ?? 0);
   if (o.seed === 'auto') process.stderr.write(`seed auto for ${o.ip}: ${seed} (0x${seed.toString(16).padStart(8, '0')})\n`);
   return { params: { mechanism: o.mechanism, hashmode: o.hashmode ?? 'sourceip', seed, buckets: o.buckets } };
 }
@@ -68,8 +71,10 @@ async function configModel(o: OwnerOptions & { config: string }): Promise<Model>
   const mechanism = await resolveBackend(vip.backend);
   const owners = assign(config.nodes, new Set(config.nodes.map((n) => n.id)), vip.buckets);
   const names = new Map(config.nodes.map((n) => [n.id, n.name]));
-  process.stderr.write(`${vipCidr(vip)}: ${mechanism}${vip.backend === 'auto' ? ' (backend auto, on this kernel)' : ''}, ${vip.hashmode}, `
-    + `seed ${vip.seed} (0x${vip.seed.toString(16).padStart(8, '0')}), ${vip.buckets} buckets; owners with every node live at its configured weight\n`);
+  process.stderr.write(
+    `${vipCidr(vip)}: ${mechanism}${vip.backend === 'auto' ? ' (backend auto, on this kernel)' : ''}, ${vip.hashmode}, ` +
+      `seed ${vip.seed} (0x${vip.seed.toString(16).padStart(8, '0')}), ${vip.buckets} buckets; owners with every node live at its configured weight\n`,
+  );
   return { params: { mechanism, hashmode: vip.hashmode, seed: vip.seed, buckets: vip.buckets }, nodeOf: (b) => names.get(owners[b - 1]) ?? '-' };
 }
 
@@ -87,10 +92,25 @@ async function printOwners(model: Model, json: boolean | undefined): Promise<voi
       throw new InputError(`${params.mechanism} does not hash IPv${flow.src.family}`, { file: 'stdin', line, field: 'src_ip' });
     const bucket = bucketOf(params, flow);
     const node = nodeOf?.(bucket);
-    out.push(json
-      ? JSON.stringify({ src: formatAddress(flow.src), srcPort: flow.srcPort, dst: formatAddress(flow.dst), dstPort: flow.dstPort, proto: protocolName(flow.proto), bucket, ...(node ? { node } : {}) })
-      : node ? `${bucket} ${node}` : String(bucket));
-    if (out.length >= 4096) { process.stdout.write(out.join('\n') + '\n'); out.length = 0; }
+    out.push(
+      json
+        ? JSON.stringify({
+            src: formatAddress(flow.src),
+            srcPort: flow.srcPort,
+            dst: formatAddress(flow.dst),
+            dstPort: flow.dstPort,
+            proto: protocolName(flow.proto),
+            bucket,
+            ...(node ? { node } : {}),
+          })
+        : node
+          ? `${bucket} ${node}`
+          : String(bucket),
+    );
+    if (out.length >= 4096) {
+      process.stdout.write(out.join('\n') + '\n');
+      out.length = 0;
+    }
   }
   if (out.length) process.stdout.write(out.join('\n') + '\n');
 }
@@ -99,14 +119,20 @@ export function register(program: Command): void {
   const hash = program.command('hash').description('kernel-exact bucket models');
   hash
     .command('owner')
-    .description('read flows as CSV on stdin (src_ip,src_port,dst_ip,dst_port,proto) and print the 1-based bucket of each.\n'
-      + 'With --config, the VIP\'s own mechanism, hashmode, seed (auto resolved as the daemon does) and buckets are used, and each line\n'
-      + 'is "BUCKET NODE": the node owning the bucket when every configured node is live at its configured weight, computed with the\n'
-      + 'daemon\'s bucket assignment (a drained or dead node\'s buckets are elsewhere: `aavip status` shows the running cluster)')
+    .description(
+      'read flows as CSV on stdin (src_ip,src_port,dst_ip,dst_port,proto) and print the 1-based bucket of each.\n' +
+        "With --config, the VIP's own mechanism, hashmode, seed (auto resolved as the daemon does) and buckets are used, and each line\n" +
+        'is "BUCKET NODE": the node owning the bucket when every configured node is live at its configured weight, computed with the\n' +
+        "daemon's bucket assignment (a drained or dead node's buckets are elsewhere: `aavip status` shows the running cluster)",
+    )
     .option('--config <file>', 'take the settings of a VIP of this cluster.yaml (the key and interfaces are not needed)')
     .option('--vip <address>', 'with --config: which VIP (default: the only one)')
     .option('--mechanism <m>', 'clusterip | xt_cluster | nft (required without --config)', mechanismOption)
-    .option('--hashmode <mode>', 'sourceip | sourceip-sourceport | sourceip-sourceport-destport (default: sourceip; note a VIP\'s default is sourceip-sourceport)', hashmodeOption)
+    .option(
+      '--hashmode <mode>',
+      "sourceip | sourceip-sourceport | sourceip-sourceport-destport (default: sourceip; note a VIP's default is sourceip-sourceport)",
+      hashmodeOption,
+    )
     .option('--seed <n>', 'hash_init / hash seed (decimal or 0x hex), or auto as a VIP derives it from its address (needs --ip); default 0', seedOrAutoOption)
     .option('--ip <address>', 'the VIP address, for --seed auto')
     .option('--buckets <n>', "number of buckets (CLUSTERIP's total_nodes; required without --config)", positiveInt)

@@ -28,10 +28,13 @@ function namedFolders(cmd: string[], log: (m: string) => void): string[] {
 }
 
 export function register(lab: Command): void {
-  lab.command('vm')
-    .description("run CMD as root in a VM with Debian's 6.1 kernel (real CLUSTERIP, xt_cluster, IPVS) and the host's "
-      + "filesystem shared read-only (with tmpfs on /tmp and /run); a writable folder is $AAVIP_RESULTS (/mnt). Exits with CMD's "
-      + `status, ${EXIT_TIMEOUT} on timeout, ${EXIT_LAB_FAILED} when the VM cannot run`)
+  lab
+    .command('vm')
+    .description(
+      "run CMD as root in a VM with Debian's 6.1 kernel (real CLUSTERIP, xt_cluster, IPVS) and the host's " +
+        "filesystem shared read-only (with tmpfs on /tmp and /run); a writable folder is $AAVIP_RESULTS (/mnt). Exits with CMD's " +
+        `status, ${EXIT_TIMEOUT} on timeout, ${EXIT_LAB_FAILED} when the VM cannot run`,
+    )
     .argument('<cmd...>', 'the command and its arguments (put them after --)')
     .option('--timeout <s>', 'stop the VM after this many seconds', positiveInt, 600)
     .option('--mem <mb>', 'guest memory in MiB', positiveInt, 1024)
@@ -41,16 +44,25 @@ export function register(lab: Command): void {
     .option('-q, --quiet', 'no progress messages')
     .action(async (cmd: string[], o: { timeout: number; mem: number; module?: string[]; results?: string; json?: boolean; quiet?: boolean }) => {
       const progress = !o.json && !o.quiet;
-      const log = (m: string) => { if (progress) process.stderr.write(`aavip lab vm: ${m}\n`); };
+      const log = (m: string) => {
+        if (progress) process.stderr.write(`aavip lab vm: ${m}\n`);
+      };
       try {
         const r = await runInVm({
-          script: `${cmd.map(quote).join(' ')}\n`, cwd: process.cwd(), timeoutMs: o.timeout * 1000, memoryMb: o.mem, modules: o.module, saveFilesTo: o.results,
-          keepVisible: namedFolders(cmd, log), log,
+          script: `${cmd.map(quote).join(' ')}\n`,
+          cwd: process.cwd(),
+          timeoutMs: o.timeout * 1000,
+          memoryMb: o.mem,
+          modules: o.module,
+          saveFilesTo: o.results,
+          keepVisible: namedFolders(cmd, log),
+          log,
           onStdout: o.json ? undefined : (c) => process.stdout.write(c),
           onStderr: o.json ? undefined : (c) => process.stderr.write(c),
         });
         if (o.json) process.stdout.write(JSON.stringify({ exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, bootMs: r.bootMs, runMs: r.runMs }) + '\n');
-        else if (progress) process.stderr.write(`aavip lab vm: exit ${r.exitCode}; boot ${(r.bootMs / 1000).toFixed(1)} s, run ${(r.runMs / 1000).toFixed(1)} s\n`);
+        else if (progress)
+          process.stderr.write(`aavip lab vm: exit ${r.exitCode}; boot ${(r.bootMs / 1000).toFixed(1)} s, run ${(r.runMs / 1000).toFixed(1)} s\n`);
         process.exitCode = r.exitCode;
       } catch (e) {
         if (!(e instanceof VmError)) throw e;

@@ -60,15 +60,20 @@ function check(file: string, json: boolean): void {
 async function startInBackground(f: string, o: { ipvs: IpvsKind; concurrency: number }): Promise<void> {
   if (typeof runningPid(f) === 'number') return;
   rmSync(statusFile(f), { force: true });
-  const child = spawn(process.execPath, [process.argv[1], 'ldirectord', '-f', f, 'run', '--ipvs', o.ipvs, '--concurrency', String(o.concurrency)],
-    { detached: true, stdio: 'ignore' });
+  const child = spawn(process.execPath, [process.argv[1], 'ldirectord', '-f', f, 'run', '--ipvs', o.ipvs, '--concurrency', String(o.concurrency)], {
+    detached: true,
+    stdio: 'ignore',
+  });
   child.unref();
   // A child that dies first is reported at once. The bound is generous: a loaded or emulated
   // machine takes tens of seconds.
   let exited: string | undefined;
-  child.once('exit', (code, signal) => { exited = signal ?? `exit ${code}`; });
+  child.once('exit', (code, signal) => {
+    exited = signal ?? `exit ${code}`;
+  });
   const up = await waitUntil(() => existsSync(statusFile(f)) || exited !== undefined, START_TIMEOUT_MS);
-  if (exited !== undefined && !existsSync(statusFile(f))) throw new Error(`the director for ${f} stopped while starting (${exited}); run 'aavip ldirectord -f ${f} run' to see why`);
+  if (exited !== undefined && !existsSync(statusFile(f)))
+    throw new Error(`the director for ${f} stopped while starting (${exited}); run 'aavip ldirectord -f ${f} run' to see why`);
   if (!up) throw new Error(`the director for ${f} did not come up within ${START_TIMEOUT_MS / 1000} s`);
 }
 
@@ -82,7 +87,10 @@ function printStatus(f: string, json: boolean): void {
     return;
   }
   const st = JSON.parse(readFileSync(statusFile(f), 'utf8'));
-  if (json) { process.stdout.write(JSON.stringify({ running: true, ...st }) + '\n'); return; }
+  if (json) {
+    process.stdout.write(JSON.stringify({ running: true, ...st }) + '\n');
+    return;
+  }
   process.stderr.write(`ldirectord for ${f} is running with pid: ${pid}\n`);
   const rows: (string | number)[][] = [];
   for (const v of st.virtualServices) for (const r of v.realServers) rows.push([v.virtualService, r.address, r.state, r.weight ?? '-', r.message]);
@@ -92,9 +100,14 @@ function printStatus(f: string, json: boolean): void {
 }
 
 export function register(program: Command): Command {
-  const ld = program.command('ldirectord')
+  const ld = program
+    .command('ldirectord')
     .description('the ldirectord role: read ldirectord.cf, check real servers, set IPVS weights')
-    .option('-f, --file <file>', 'configuration (a relative name is looked for in /etc/ha.d and /etc/ha.d/conf first, as ldirectord does)', DEFAULT_LDIRECTORD_CF);
+    .option(
+      '-f, --file <file>',
+      'configuration (a relative name is looked for in /etc/ha.d and /etc/ha.d/conf first, as ldirectord does)',
+      DEFAULT_LDIRECTORD_CF,
+    );
 
   ld.command('check')
     .description('parse and validate the file, and print the IPVS table it asks for when every real server is healthy')
@@ -102,24 +115,36 @@ export function register(program: Command): Command {
     .action((o: { json?: boolean }) => check(resolveConfigFile(ld.opts().file), !!o.json));
   const file = () => resolveConfigFile(ld.opts().file as string);
   /** Every command reads the file first: a broken file fails every command with exit 2, as in ldirectord. */
-  const validated = () => { const f = file(); loadLdirectordConfig(f); return f; };
+  const validated = () => {
+    const f = file();
+    loadLdirectordConfig(f);
+    return f;
+  };
 
-  const directorOptions = (cmd: Command) => cmd
-    .option('--ipvs <how>', 'program IPVS over netlink or through ipvsadm', ipvsOption, 'netlink')
-    .option('--concurrency <n>', 'checks in flight at once', positiveInt, 1000);
+  const directorOptions = (cmd: Command) =>
+    cmd
+      .option('--ipvs <how>', 'program IPVS over netlink or through ipvsadm', ipvsOption, 'netlink')
+      .option('--concurrency <n>', 'checks in flight at once', positiveInt, 1000);
 
-  directorOptions(ld.command('run').description('run the director in the foreground (SIGHUP reloads, SIGTERM stops)'))
-    .action(async (o: { ipvs: IpvsKind; concurrency: number }) => {
+  directorOptions(ld.command('run').description('run the director in the foreground (SIGHUP reloads, SIGTERM stops)')).action(
+    async (o: { ipvs: IpvsKind; concurrency: number }) => {
       const f = validated();
       mkdirSync(RUN_DIR, { recursive: true });
       writeFileSync(pidFile(f), String(process.pid));
-      try { await runDirector(f, o.ipvs, o.concurrency); } finally { rmSync(pidFile(f), { force: true }); rmSync(statusFile(f), { force: true }); }
-    });
+      try {
+        await runDirector(f, o.ipvs, o.concurrency);
+      } finally {
+        rmSync(pidFile(f), { force: true });
+        rmSync(statusFile(f), { force: true });
+      }
+    },
+  );
 
-  directorOptions(ld.command('start').description('start the director in the background (no-op if it runs)'))
-    .action(async (o: { ipvs: IpvsKind; concurrency: number }) => {
+  directorOptions(ld.command('start').description('start the director in the background (no-op if it runs)')).action(
+    async (o: { ipvs: IpvsKind; concurrency: number }) => {
       await startInBackground(validated(), o);
-    });
+    },
+  );
 
   ld.command('stop')
     .description('stop the director (with cleanstop, its services leave the IPVS table)')
@@ -136,12 +161,16 @@ export function register(program: Command): Command {
     .action(() => {
       const f = validated();
       const pid = runningPid(f);
-      if (typeof pid !== 'number') { process.stderr.write(`ldirectord is stopped for ${f}\n`); process.exitCode = 1; return; }
+      if (typeof pid !== 'number') {
+        process.stderr.write(`ldirectord is stopped for ${f}\n`);
+        process.exitCode = 1;
+        return;
+      }
       process.kill(pid, 'SIGHUP');
     });
 
   ld.command('status')
-    .description('whether the director runs (exit 0; 3 stopped; 1 stale pid file) and each real server\'s state and weight')
+    .description("whether the director runs (exit 0; 3 stopped; 1 stale pid file) and each real server's state and weight")
     .option('--json', 'print as JSON')
     .action((o: { json?: boolean }) => printStatus(validated(), !!o.json));
   return ld;

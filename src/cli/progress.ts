@@ -13,7 +13,9 @@ export function progressBar(label: string, stream: NodeJS.WriteStream = process.
       const line = `${label} [${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${done}/${total} ${what}`;
       stream.write(`\r${line.slice(0, (stream.columns ?? 100) - 1).padEnd((stream.columns ?? 100) - 1)}`);
     },
-    finish() { stream.write('\n'); },
+    finish() {
+      stream.write('\n');
+    },
   };
 }
 
@@ -23,6 +25,11 @@ export function table(headers: string[], rows: (string | number)[][]): string {
   const widths = headers.map((_, c) => Math.max(...cells.map((r) => r[c].length)));
   const numeric = headers.map((_, c) => rows.every((r) => typeof r[c] === 'number' || /^[\d.,%x×-]+$/.test(String(r[c]))));
   return cells
-    .map((r) => r.map((cell, c) => (numeric[c] ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ').trimEnd())
+    .map((r) =>
+      r
+        .map((cell, c) => (numeric[c] ? cell.padStart(widths[c]) : cell.padEnd(widths[c])))
+        .join('  ')
+        .trimEnd(),
+    )
     .join('\n');
 }

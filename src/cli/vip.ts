@@ -9,7 +9,16 @@ import { noBuckets, type Dataplane, type Lease, type Ownership, type VipSpec } f
 import { parseVipSpec, vipCidr } from '../dataplane/vipspec.js';
 import { log } from '../log.js';
 
-interface VipOptions { ip: string; nic: string; mac?: string; hashmode?: string; seed?: string; buckets?: string; backend?: string; arpCount: number }
+interface VipOptions {
+  ip: string;
+  nic: string;
+  mac?: string;
+  hashmode?: string;
+  seed?: string;
+  buckets?: string;
+  backend?: string;
+  arpCount: number;
+}
 
 function vipOptions(cmd: Command): Command {
   return cmd
@@ -24,7 +33,15 @@ function vipOptions(cmd: Command): Command {
 }
 
 /** A VipSpec field as the user wrote it on the command line. */
-const OPTION_OF: Record<string, string> = { address: '--ip', interface: '--nic', mac: '--mac', hashmode: '--hashmode', seed: '--seed', buckets: '--buckets', backend: '--backend' };
+const OPTION_OF: Record<string, string> = {
+  address: '--ip',
+  interface: '--nic',
+  mac: '--mac',
+  hashmode: '--hashmode',
+  seed: '--seed',
+  buckets: '--buckets',
+  backend: '--backend',
+};
 
 /** Runs an action, reporting input errors by the option the user wrote rather than the spec's field. */
 function withOptionNames<A extends unknown[]>(action: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
@@ -32,7 +49,8 @@ function withOptionNames<A extends unknown[]>(action: (...args: A) => Promise<vo
     try {
       await action(...args);
     } catch (e) {
-      if (e instanceof InputError && e.where.field && OPTION_OF[e.where.field]) throw new InputError(e.message, { ...e.where, field: OPTION_OF[e.where.field] });
+      if (e instanceof InputError && e.where.field && OPTION_OF[e.where.field])
+        throw new InputError(e.message, { ...e.where, field: OPTION_OF[e.where.field] });
       throw e;
     }
   };
@@ -69,41 +87,55 @@ async function withKernelBuckets(spec: VipSpec, o: VipOptions, dp: Dataplane): P
   const inKernel = (await dp.read(spec)).buckets;
   if (inKernel === undefined || inKernel === spec.buckets) return spec;
   if (o.buckets !== undefined) {
-    throw new InputError(`the kernel hashes ${vipCidr(spec)} into ${inKernel} buckets, not ${spec.buckets}: changing the count would move every flow `
-      + `away from the other nodes' buckets; give --buckets ${inKernel} (or omit it), or remove the VIP first to change it`, { field: '--buckets' });
+    throw new InputError(
+      `the kernel hashes ${vipCidr(spec)} into ${inKernel} buckets, not ${spec.buckets}: changing the count would move every flow ` +
+        `away from the other nodes' buckets; give --buckets ${inKernel} (or omit it), or remove the VIP first to change it`,
+      { field: '--buckets' },
+    );
   }
   return parseVipSpec({ address: o.ip, interface: o.nic, mac: o.mac, hashmode: o.hashmode, seed: o.seed, buckets: inKernel, backend: o.backend });
 }
 
 function ownershipOf(spec: VipSpec, o: { own: string; incoming: string; draining: string }): Ownership {
-  const ownership = { owned: bucketList(o.own, spec, '--own'), incoming: bucketList(o.incoming, spec, '--incoming'), draining: bucketList(o.draining, spec, '--draining') };
+  const ownership = {
+    owned: bucketList(o.own, spec, '--own'),
+    incoming: bucketList(o.incoming, spec, '--incoming'),
+    draining: bucketList(o.draining, spec, '--draining'),
+  };
   const all = [...ownership.owned, ...ownership.incoming, ...ownership.draining];
   if (new Set(all).size !== all.length) throw new InputError('a bucket is listed twice', { field: '--own/--incoming/--draining' });
   return ownership;
 }
 
 type OwnershipOptions = VipOptions & { own: string; incoming: string; draining: string; lease?: string };
-const ownershipOptions = (cmd: Command) => cmd
-  .option('--own <list>', 'buckets served fully, comma-separated', '')
-  .option('--incoming <list>', 'buckets taken over from a live node: new connections only', '')
-  .option('--draining <list>', 'buckets handed over: existing connections only', '')
-  .option('--lease <ms>', 'nft: the kernel stops serving these buckets after this long unless applied or renewed again');
+const ownershipOptions = (cmd: Command) =>
+  cmd
+    .option('--own <list>', 'buckets served fully, comma-separated', '')
+    .option('--incoming <list>', 'buckets taken over from a live node: new connections only', '')
+    .option('--draining <list>', 'buckets handed over: existing connections only', '')
+    .option('--lease <ms>', 'nft: the kernel stops serving these buckets after this long unless applied or renewed again');
 
 /** `vip apply` and `vip renew`: the whole ownership of this node, with or without a lease. */
 function registerOwnershipCommands(vip: Command): void {
-  ownershipOptions(vipOptions(vip.command('apply').description('make this node serve exactly the given buckets of the VIP (a reconcile: applying twice changes nothing)')))
-    .action(withOptionNames(async (o: OwnershipOptions) => {
+  ownershipOptions(
+    vipOptions(vip.command('apply').description('make this node serve exactly the given buckets of the VIP (a reconcile: applying twice changes nothing)')),
+  ).action(
+    withOptionNames(async (o: OwnershipOptions) => {
       const spec = specOf(o);
       const ownership = ownershipOf(spec, o);
       const lease = leaseOf(o.lease);
       const dp = await createDataplane(spec.backend, { arpCount: o.arpCount });
-      if (lease && !dp.leases) throw new InputError(`the ${dp.backend} backend cannot lease buckets (the kernel has no expiry for them): use nft`, { field: '--lease' });
+      if (lease && !dp.leases)
+        throw new InputError(`the ${dp.backend} backend cannot lease buckets (the kernel has no expiry for them): use nft`, { field: '--lease' });
       await withVipLock(spec, () => dp.apply(spec, ownership, lease));
       log.info({ vip: vipCidr(spec), backend: dp.backend, ...ownership, leaseMs: lease?.ms }, 'vip applied');
-    }));
+    }),
+  );
 
-  ownershipOptions(vipOptions(vip.command('renew').description("renew the lease on the buckets as last applied: one nft transaction (the daemon's heartbeat path)")))
-    .action(withOptionNames(async (o: OwnershipOptions) => {
+  ownershipOptions(
+    vipOptions(vip.command('renew').description("renew the lease on the buckets as last applied: one nft transaction (the daemon's heartbeat path)")),
+  ).action(
+    withOptionNames(async (o: OwnershipOptions) => {
       const spec = specOf(o);
       const ownership = ownershipOf(spec, o);
       if (o.lease === undefined) throw new InputError('renew needs the lease: --lease <ms>', { field: '--lease' });
@@ -112,7 +144,8 @@ function registerOwnershipCommands(vip: Command): void {
       if (!(await withVipLock(spec, () => dp.renew(spec, ownership, lease!.ms)))) {
         throw new InputError(`the ${dp.backend} backend cannot lease buckets (the kernel has no expiry for them)`, { field: '--backend' });
       }
-    }));
+    }),
+  );
 }
 
 /** `vip bucket add|remove N`: one bucket changed, in the kernel's bucket count. */
@@ -121,21 +154,23 @@ function registerBucketCommands(vip: Command): void {
   for (const verb of ['add', 'remove'] as const) {
     vipOptions(bucket.command(verb).argument('<n>', 'bucket number (1-based)'))
       .addOption(new Option('--keep', 'keep the VIP address when the last bucket goes').hideHelp(verb === 'add'))
-      .action(withOptionNames(async (n: string, o: VipOptions & { keep?: boolean }) => {
-        const given = specOf(o);
-        const dp = await createDataplane(given.backend, { arpCount: o.arpCount });
-        await withVipLock(given, async () => {
-          const spec = await withKernelBuckets(given, o, dp);
-          const [b] = bucketList(n, spec, 'bucket');
-          const current = (await dp.read(spec)).ownership ?? noBuckets();
-          const strip = (xs: number[]) => xs.filter((x) => x !== b);
-          const next: Ownership = { owned: strip(current.owned), incoming: strip(current.incoming), draining: strip(current.draining) };
-          if (verb === 'add') next.owned = [...next.owned, b].sort((x, y) => x - y);
-          if (verb === 'remove' && total(next) === 0 && !o.keep) await dp.remove(spec);
-          else await dp.apply(spec, next);
-          log.info({ vip: vipCidr(spec), bucket: b, backend: dp.backend, ...next }, `bucket ${verb === 'add' ? 'added' : 'removed'}`);
-        });
-      }));
+      .action(
+        withOptionNames(async (n: string, o: VipOptions & { keep?: boolean }) => {
+          const given = specOf(o);
+          const dp = await createDataplane(given.backend, { arpCount: o.arpCount });
+          await withVipLock(given, async () => {
+            const spec = await withKernelBuckets(given, o, dp);
+            const [b] = bucketList(n, spec, 'bucket');
+            const current = (await dp.read(spec)).ownership ?? noBuckets();
+            const strip = (xs: number[]) => xs.filter((x) => x !== b);
+            const next: Ownership = { owned: strip(current.owned), incoming: strip(current.incoming), draining: strip(current.draining) };
+            if (verb === 'add') next.owned = [...next.owned, b].sort((x, y) => x - y);
+            if (verb === 'remove' && total(next) === 0 && !o.keep) await dp.remove(spec);
+            else await dp.apply(spec, next);
+            log.info({ vip: vipCidr(spec), bucket: b, backend: dp.backend, ...next }, `bucket ${verb === 'add' ? 'added' : 'removed'}`);
+          });
+        }),
+      );
   }
 }
 
@@ -146,35 +181,43 @@ export function register(program: Command): void {
 
   vipOptions(vip.command('status').description('what the kernel carries for the VIP (exit 0 if this node serves at least one bucket, 7 if none)'))
     .option('--json', 'print as JSON')
-    .action(withOptionNames(async (o: VipOptions & { json?: boolean }) => {
-      const spec = specOf(o);
-      const dp = await createDataplane(spec.backend, { arpCount: o.arpCount });
-      const state = await dp.read(spec);
-      const out = { vip: vipCidr(spec), interface: spec.interface, backend: dp.backend, mac: spec.mac, ...state };
-      if (o.json) process.stdout.write(JSON.stringify(out) + '\n');
-      else {
-        const own = state.ownership;
-        process.stdout.write(`${out.vip} on ${spec.interface} (${dp.backend}): address ${state.addressPresent ? 'present' : 'absent'}, MAC ${state.macJoined ? 'joined' : 'not joined'}\n`
-          + (own ? `  owned ${own.owned.join(',') || '-'}  incoming ${own.incoming.join(',') || '-'}  draining ${own.draining.join(',') || '-'}`
-            + `${state.buckets ? ` of ${state.buckets}` : ''}${state.leased ? ' (leased: lapse unless renewed)' : ''}\n` : '  no bucket rules\n'));
-      }
-      process.exitCode = state.addressPresent && state.ownership && total(state.ownership) > 0 ? 0 : 7;
-    }));
+    .action(
+      withOptionNames(async (o: VipOptions & { json?: boolean }) => {
+        const spec = specOf(o);
+        const dp = await createDataplane(spec.backend, { arpCount: o.arpCount });
+        const state = await dp.read(spec);
+        const out = { vip: vipCidr(spec), interface: spec.interface, backend: dp.backend, mac: spec.mac, ...state };
+        if (o.json) process.stdout.write(JSON.stringify(out) + '\n');
+        else {
+          const own = state.ownership;
+          process.stdout.write(
+            `${out.vip} on ${spec.interface} (${dp.backend}): address ${state.addressPresent ? 'present' : 'absent'}, MAC ${state.macJoined ? 'joined' : 'not joined'}\n` +
+              (own
+                ? `  owned ${own.owned.join(',') || '-'}  incoming ${own.incoming.join(',') || '-'}  draining ${own.draining.join(',') || '-'}` +
+                  `${state.buckets ? ` of ${state.buckets}` : ''}${state.leased ? ' (leased: lapse unless renewed)' : ''}\n`
+                : '  no bucket rules\n'),
+          );
+        }
+        process.exitCode = state.addressPresent && state.ownership && total(state.ownership) > 0 ? 0 : 7;
+      }),
+    );
 
-  vipOptions(vip.command('validate').description('check the VIP options and that the interface exists, touching nothing (exit 2 if wrong)'))
-    .action(withOptionNames(async (o: VipOptions) => {
+  vipOptions(vip.command('validate').description('check the VIP options and that the interface exists, touching nothing (exit 2 if wrong)')).action(
+    withOptionNames(async (o: VipOptions) => {
       const spec = specOf(o);
       await interfaceIndex(spec.interface);
       const dp = await createDataplane(spec.backend, { arpCount: o.arpCount });
       if (dp.backend === 'clusterip') await requireClusterip();
       process.stdout.write(`${vipCidr(spec)} on ${spec.interface}: ${dp.backend}, ${spec.hashmode}, ${spec.buckets} buckets, MAC ${spec.mac}\n`);
-    }));
+    }),
+  );
 
-  vipOptions(vip.command('remove').description('remove everything aavip added for the VIP (address, rules, MAC membership)'))
-    .action(withOptionNames(async (o: VipOptions) => {
+  vipOptions(vip.command('remove').description('remove everything aavip added for the VIP (address, rules, MAC membership)')).action(
+    withOptionNames(async (o: VipOptions) => {
       const spec = specOf(o);
       const dp = await createDataplane(spec.backend, { arpCount: o.arpCount });
       await withVipLock(spec, () => dp.remove(spec));
       log.info({ vip: vipCidr(spec), backend: dp.backend }, 'vip removed');
-    }));
+    }),
+  );
 }

@@ -6,14 +6,26 @@ import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 
 const MAX_KEY_BYTES = 64 * 1024;
 const MIN_KEY_BYTES = 16;
 
-const kindOf = (st: Stats) => st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a directory' : st.isCharacterDevice() ? 'a character device'
-  : st.isBlockDevice() ? 'a block device' : st.isSocket() ? 'a socket' : 'not a file';
+const kindOf = (st: Stats) =>
+  st.isFIFO()
+    ? 'a FIFO'
+    : st.isDirectory()
+      ? 'a directory'
+      : st.isCharacterDevice()
+        ? 'a character device'
+        : st.isBlockDevice()
+          ? 'a block device'
+          : st.isSocket()
+            ? 'a socket'
+            : 'not a file';
 
 /** The key, or why it is refused (a sentence naming the path). `uid`: the daemon's user. */
 export function readAuthkey(path: string, uid = process.geteuid?.() ?? 0): Buffer | string {
   let fd: number;
   // O_NONBLOCK: opening a FIFO would otherwise wait for a writer, for ever.
-  try { fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY); } catch (e) {
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (e) {
     return `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
   }
   try {

@@ -80,7 +80,11 @@ export function loadSharedConfig(file: string): SharedConfig {
 }
 
 function readConfigFile(file: string): string {
-  try { return readFileSync(file, 'utf8'); } catch (e) { throw new InputError(`cannot read: ${(e as Error).message}`, { file }); }
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new InputError(`cannot read: ${(e as Error).message}`, { file });
+  }
 }
 
 export function parseClusterConfig(text: string, file: string, opts: LoadOptions = {}): ClusterConfig {
@@ -120,7 +124,10 @@ class Checker {
   readonly root: Record<string, any>;
   private readonly lineOf: (path: FieldPath) => number | undefined;
 
-  constructor(text: string, readonly file: string) {
+  constructor(
+    text: string,
+    readonly file: string,
+  ) {
     const yaml = readYaml(text, file);
     if (!yaml.data || typeof yaml.data !== 'object' || Array.isArray(yaml.data)) throw new InputError('the file is empty or not a mapping', { file, line: 1 });
     this.root = yaml.data as Record<string, any>;
@@ -133,15 +140,21 @@ class Checker {
 
   /** A mapping of the file, or an empty one (its absence is reported where it is required). */
   section(value: unknown): Record<string, any> {
-    return value && typeof value === 'object' && !Array.isArray(value) ? value as Record<string, any> : {};
+    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, any>) : {};
   }
 
   /** A duration at `path` in [min, MAX_TIMER_MS], or undefined after reporting why not. */
   duration(path: FieldPath, value: unknown, min: number, wanted: string): number | undefined {
     const field = String(path[path.length - 1]);
     const ms = parseDuration(value);
-    if (ms === undefined || ms < min) { this.fail(path, `${field} must be ${wanted}`); return undefined; }
-    if (ms > MAX_TIMER_MS) { this.fail(path, `${field} must be at most ${MAX_TIMER_MS}ms (24.8 days): Node's timers cannot wait longer`); return undefined; }
+    if (ms === undefined || ms < min) {
+      this.fail(path, `${field} must be ${wanted}`);
+      return undefined;
+    }
+    if (ms > MAX_TIMER_MS) {
+      this.fail(path, `${field} must be at most ${MAX_TIMER_MS}ms (24.8 days): Node's timers cannot wait longer`);
+      return undefined;
+    }
     return ms;
   }
 
@@ -155,7 +168,10 @@ function parseShared(c: Checker): { shared: SharedConfig; vipFields: FieldPath[]
   const root = c.root;
   if (!root.cluster) c.fail(['cluster'], 'a cluster section is required');
   const cluster = c.section(root.cluster);
-  const name = typeof cluster.name === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(cluster.name) ? cluster.name : (c.fail(['cluster', 'name'], 'a name of letters, digits, _ . - is required'), '');
+  const name =
+    typeof cluster.name === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(cluster.name)
+      ? cluster.name
+      : (c.fail(['cluster', 'name'], 'a name of letters, digits, _ . - is required'), '');
   const nodes = parseNodes(c, cluster.nodes);
   const heartbeat = parseHeartbeat(c, c.section(cluster.heartbeat));
   const drainTimeoutMs = c.duration(['cluster', 'drainTimeout'], cluster.drainTimeout ?? '60s', 0, 'a duration (e.g. 60s)');
@@ -197,7 +213,8 @@ function parseNodes(c: Checker, list: unknown): NodeConfig[] {
 }
 
 /** A value as YAML writes it (.nan, .inf), for messages. */
-const yamlText = (v: unknown) => typeof v === 'number' && !Number.isFinite(v) ? (Number.isNaN(v) ? '.nan' : v > 0 ? '.inf' : '-.inf') : typeof v === 'string' ? `'${v}'` : String(v);
+const yamlText = (v: unknown) =>
+  typeof v === 'number' && !Number.isFinite(v) ? (Number.isNaN(v) ? '.nan' : v > 0 ? '.inf' : '-.inf') : typeof v === 'string' ? `'${v}'` : String(v);
 
 function parseHeartbeat(c: Checker, hb: Record<string, unknown>): SharedConfig['heartbeat'] | undefined {
   const at = (field: string) => ['cluster', 'heartbeat', field];
@@ -217,7 +234,10 @@ function parseVips(c: Checker, list: unknown): { vips: VipSpec[]; vipFields: Fie
   if (!Array.isArray(list) || list.length === 0) c.fail(['vips'], 'at least one VIP is required');
   (Array.isArray(list) ? list : []).forEach((v: any, i: number) => {
     try {
-      const spec = parseVipSpec({ address: v?.address, interface: v?.interface, mac: v?.mac, hashmode: v?.hashmode, seed: v?.seed, buckets: v?.buckets, backend: v?.backend }, {});
+      const spec = parseVipSpec(
+        { address: v?.address, interface: v?.interface, mac: v?.mac, hashmode: v?.hashmode, seed: v?.seed, buckets: v?.buckets, backend: v?.backend },
+        {},
+      );
       if (vips.some((o) => formatAddress(o.address) === formatAddress(spec.address))) c.fail(['vips', i, 'address'], 'this VIP is listed twice');
       vips.push(spec);
       vipFields.push(['vips', i]);
@@ -242,36 +262,52 @@ function checkUnknownFields(c: Checker): void {
   unknown(root, [], ['cluster', 'vips', 'lvs']);
   unknown(cluster, ['cluster'], ['name', 'nodes', 'local', 'heartbeat', 'authkey', 'quorum', 'drainTimeout', 'controlSocket']);
   unknown(cluster.heartbeat, ['cluster', 'heartbeat'], ['port', 'interval', 'deadtime', 'copies', 'restartGrace']);
-  (Array.isArray(cluster.nodes) ? cluster.nodes : []).forEach((n: unknown, i: number) => unknown(n, ['cluster', 'nodes', i], ['id', 'name', 'address', 'weight']));
-  (Array.isArray(root.vips) ? root.vips : []).forEach((v: unknown, i: number) => unknown(v, ['vips', i], ['address', 'interface', 'mac', 'hashmode', 'seed', 'buckets', 'backend']));
+  (Array.isArray(cluster.nodes) ? cluster.nodes : []).forEach((n: unknown, i: number) =>
+    unknown(n, ['cluster', 'nodes', i], ['id', 'name', 'address', 'weight']),
+  );
+  (Array.isArray(root.vips) ? root.vips : []).forEach((v: unknown, i: number) =>
+    unknown(v, ['vips', i], ['address', 'interface', 'mac', 'hashmode', 'seed', 'buckets', 'backend']),
+  );
   unknown(root.lvs, ['lvs'], ['config']);
 }
 
 /** The local node's id, or why it cannot be found. `wanted`: a node name or id, or 'auto'. */
 function findLocal(nodes: { id: number; name: string; address: string }[], wanted: unknown, localAddresses?: string[]): number | string {
   if (wanted === 'auto') {
-    const mine = new Set(localAddresses ?? Object.values(networkInterfaces()).flat().map((a) => a!.address));
-    return nodes.find((n) => mine.has(n.address))?.id ?? nodes.find((n) => n.name === hostname())?.id
-      ?? 'no configured node has an address of this host or its hostname: set local to a node name';
+    const mine = new Set(
+      localAddresses ??
+        Object.values(networkInterfaces())
+          .flat()
+          .map((a) => a!.address),
+    );
+    return (
+      nodes.find((n) => mine.has(n.address))?.id ??
+      nodes.find((n) => n.name === hostname())?.id ??
+      'no configured node has an address of this host or its hostname: set local to a node name'
+    );
   }
   return nodes.find((n) => n.name === String(wanted) || n.id === Number(wanted))?.id ?? `'${wanted}' is not a configured node`;
 }
 
-const controlSocketFor = (given: unknown, cluster: string, node: string) =>
-  typeof given === 'string' ? given : `/run/aavip/${cluster}-${node}.sock`;
+const controlSocketFor = (given: unknown, cluster: string, node: string) => (typeof given === 'string' ? given : `/run/aavip/${cluster}-${node}.sock`);
 
 /**
  * The running daemon's control socket, even when the file has been broken since it started
  * (`aavip status` must still answer then): a full load first, else the few fields it needs.
  */
 export function controlSocketOf(file: string, opts: LoadOptions = {}): string {
-  try { return loadClusterConfig(file, opts).controlSocket; } catch (e) {
+  try {
+    return loadClusterConfig(file, opts).controlSocket;
+  } catch (e) {
     try {
       const cluster = (parseDocument(readFileSync(file, 'utf8')).toJS() as any)?.cluster;
       const nodes = (cluster.nodes as any[]).map((n) => ({ id: n.id, name: n.name, address: formatAddress(parseAddress(n.address)!) }));
       const local = findLocal(nodes, opts.local ?? cluster.local ?? 'auto', opts.localAddresses);
-      if (typeof local === 'number' && typeof cluster.name === 'string') return controlSocketFor(cluster.controlSocket, cluster.name, nodes.find((n) => n.id === local)!.name);
-    } catch { /* too broken: report the full load's errors */ }
+      if (typeof local === 'number' && typeof cluster.name === 'string')
+        return controlSocketFor(cluster.controlSocket, cluster.name, nodes.find((n) => n.id === local)!.name);
+    } catch {
+      /* too broken: report the full load's errors */
+    }
     throw e;
   }
 }

@@ -10,7 +10,9 @@ export function interfacesHere(): Set<string> | undefined {
   try {
     const lines = readFileSync('/proc/self/net/dev', 'utf8').split('\n').slice(2);
     return new Set(lines.map((l) => l.split(':')[0].trim()).filter((n) => n !== ''));
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 /** The loader's default check: /proc's list, read once per call of the returned function's maker. */

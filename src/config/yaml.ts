@@ -21,11 +21,16 @@ export function readYaml(text: string, file: string): YamlFile {
   let data: unknown;
   // yaml stops expanding aliases past its maxAliasCount (a "billion laughs" file would otherwise
   // eat the memory) with a bare ReferenceError: say where instead.
-  try { data = doc.toJS(); } catch (e) {
+  try {
+    data = doc.toJS();
+  } catch (e) {
     if (!(e instanceof ReferenceError)) throw e;
     const bomb = heaviestAlias(doc);
-    throw new InputError(`aliases expand to too much data (${e.message.toLowerCase()})${bomb ? `: *${bomb.source} alone stands for ${bomb.size} nodes` : ''}`,
-      { file, line: bomb?.range ? lc.linePos(bomb.range[0]).line : undefined, field: bomb?.field });
+    throw new InputError(`aliases expand to too much data (${e.message.toLowerCase()})${bomb ? `: *${bomb.source} alone stands for ${bomb.size} nodes` : ''}`, {
+      file,
+      line: bomb?.range ? lc.linePos(bomb.range[0]).line : undefined,
+      field: bomb?.field,
+    });
   }
   return { data, lineOf: (path) => lineOf(doc, lc, path) };
 }

@@ -26,17 +26,35 @@ export function systemClock(): Clock {
   return {
     now: () => performance.now(),
     wall: () => Date.now(),
-    setTimeout: (fn, ms) => { const h = handle(setTimeout(() => { live.delete(h.id); fn(); }, ms), false); return h; },
+    setTimeout: (fn, ms) => {
+      const h = handle(
+        setTimeout(() => {
+          live.delete(h.id);
+          fn();
+        }, ms),
+        false,
+      );
+      return h;
+    },
     setInterval: (fn, ms) => handle(setInterval(fn, ms), true),
     clear: (t) => {
       if (!t) return;
       const timer = live.get(t.id);
-      if (timer) { clearTimeout(timer); clearInterval(timer); live.delete(t.id); }
+      if (timer) {
+        clearTimeout(timer);
+        clearInterval(timer);
+        live.delete(t.id);
+      }
     },
   };
 }
 
-interface Pending { id: number; at: number; every?: number; fn: () => void }
+interface Pending {
+  id: number;
+  at: number;
+  every?: number;
+  fn: () => void;
+}
 
 /**
  * A clock that moves only when told to (tests): `advance(ms)` runs every timer due on the way,
@@ -49,11 +67,21 @@ export class ManualClock implements Clock {
   private timers: Pending[] = [];
   wallOffset = 1_700_000_000_000;
 
-  now(): number { return this.t; }
-  wall(): number { return this.t + this.wallOffset; }
-  setTimeout(fn: () => void, ms: number): TimerHandle { return this.add(fn, ms); }
-  setInterval(fn: () => void, ms: number): TimerHandle { return this.add(fn, ms, Math.max(1, ms)); }
-  clear(h: TimerHandle | undefined): void { if (h) this.timers = this.timers.filter((p) => p.id !== h.id); }
+  now(): number {
+    return this.t;
+  }
+  wall(): number {
+    return this.t + this.wallOffset;
+  }
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    return this.add(fn, ms);
+  }
+  setInterval(fn: () => void, ms: number): TimerHandle {
+    return this.add(fn, ms, Math.max(1, ms));
+  }
+  clear(h: TimerHandle | undefined): void {
+    if (h) this.timers = this.timers.filter((p) => p.id !== h.id);
+  }
 
   private add(fn: () => void, ms: number, every?: number): TimerHandle {
     const p: Pending = { id: ++this.seq, at: this.t + Math.max(0, ms), every, fn };

@@ -10,7 +10,14 @@ import { bucketOf } from '../hash/mechanisms.js';
 /** TCP states in which a connection no longer carries data. */
 const FINISHED = new Set(['TIME_WAIT', 'CLOSE']);
 
-export interface TrackedFlow { proto: number; src: string; sport: number; dst: string; dport: number; state?: string }
+export interface TrackedFlow {
+  proto: number;
+  src: string;
+  sport: number;
+  dst: string;
+  dport: number;
+  state?: string;
+}
 
 /** Parses `conntrack -L` lines (original-direction fields come first). */
 export function parseConntrack(text: string | readonly string[]): TrackedFlow[] {
@@ -33,8 +40,10 @@ export function openFlowsPerBucket(vip: VipSpec, flows: TrackedFlow[]): Map<numb
     if (f.dst !== dst || (f.state && FINISHED.has(f.state))) continue;
     const src = parseAddress(f.src);
     if (!src) continue;
-    const b = bucketOf({ mechanism, hashmode: vip.hashmode, seed: vip.seed, buckets: vip.buckets },
-      { src, srcPort: f.sport, dst: vip.address, dstPort: f.dport, proto: f.proto });
+    const b = bucketOf(
+      { mechanism, hashmode: vip.hashmode, seed: vip.seed, buckets: vip.buckets },
+      { src, srcPort: f.sport, dst: vip.address, dstPort: f.dport, proto: f.proto },
+    );
     counts.set(b, (counts.get(b) ?? 0) + 1);
   }
   return counts;

@@ -15,10 +15,22 @@ export function askDaemon(socketPath: string, request: ControlRequest, timeoutMs
   return new Promise((resolve, reject) => {
     const conn = connect(socketPath);
     let buf = '';
-    const timer = setTimeout(() => { conn.destroy(); reject(new Error(`no answer from ${socketPath} within ${timeoutMs} ms`)); }, timeoutMs);
+    const timer = setTimeout(() => {
+      conn.destroy();
+      reject(new Error(`no answer from ${socketPath} within ${timeoutMs} ms`));
+    }, timeoutMs);
     conn.on('connect', () => conn.write(JSON.stringify(request) + '\n'));
-    conn.on('data', (d) => { buf += d; });
-    conn.on('end', () => { clearTimeout(timer); try { resolve(JSON.parse(buf)); } catch (e) { reject(e); } });
+    conn.on('data', (d) => {
+      buf += d;
+    });
+    conn.on('end', () => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(buf));
+      } catch (e) {
+        reject(e);
+      }
+    });
     conn.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       reject(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? new DaemonNotRunning(socketPath) : e);

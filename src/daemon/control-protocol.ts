@@ -2,10 +2,7 @@
 import type { Ownership } from '../dataplane/types.js';
 import type { Counters } from '../membership/membership.js';
 
-export type ControlRequest =
-  | { cmd: 'status' }
-  | { cmd: 'drain' | 'undrain'; node?: string }
-  | { cmd: 'reload'; file?: string };
+export type ControlRequest = { cmd: 'status' } | { cmd: 'drain' | 'undrain'; node?: string } | { cmd: 'reload'; file?: string };
 
 export interface DaemonStatus {
   cluster: string;
@@ -17,8 +14,13 @@ export interface DaemonStatus {
   /** Live nodes whose configuration decides owners differently (agreement.ts); empty when all agree. */
   disagreeing: string[];
   vips: {
-    vip: string; backend: string; buckets: number; seed: number; hashmode: string;
-    perNode: Record<string, number>; local: Ownership;
+    vip: string;
+    backend: string;
+    buckets: number;
+    seed: number;
+    hashmode: string;
+    perNode: Record<string, number>;
+    local: Ownership;
     /** Nodes left out of this VIP because their parameters for it differ. */
     excluded: string[];
     /** The kernel lease on this node's buckets (ms left), where the backend has leases. */

@@ -8,7 +8,9 @@ import type { ControlRequest } from './control-protocol.js';
 
 const MAX_REQUEST = 65536;
 
-export interface ControlServer { close(): Promise<void> }
+export interface ControlServer {
+  close(): Promise<void>;
+}
 
 export async function openControlServer(path: string, handle: (r: ControlRequest) => Promise<unknown>): Promise<ControlServer> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
@@ -28,14 +30,31 @@ export async function openControlServer(path: string, handle: (r: ControlRequest
       if (taken) return;
       buf += d;
       const nl = buf.indexOf('\n');
-      if (nl < 0) { if (buf.length > MAX_REQUEST) conn.destroy(); return; }
+      if (nl < 0) {
+        if (buf.length > MAX_REQUEST) conn.destroy();
+        return;
+      }
       taken = true;
       let request: ControlRequest;
-      try { request = JSON.parse(buf.slice(0, nl)) as ControlRequest; } catch (e) { conn.end(JSON.stringify({ error: (e as Error).message }) + '\n'); return; }
-      run(request).then((reply) => conn.end(JSON.stringify(reply) + '\n'), (e: Error) => conn.end(JSON.stringify({ error: e.message }) + '\n'));
+      try {
+        request = JSON.parse(buf.slice(0, nl)) as ControlRequest;
+      } catch (e) {
+        conn.end(JSON.stringify({ error: (e as Error).message }) + '\n');
+        return;
+      }
+      run(request).then(
+        (reply) => conn.end(JSON.stringify(reply) + '\n'),
+        (e: Error) => conn.end(JSON.stringify({ error: e.message }) + '\n'),
+      );
     });
   });
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(path, () => { server.off('error', reject); resolve(); }); });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   await chmod(path, 0o600);
   return {
     close: async () => {

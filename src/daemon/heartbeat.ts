@@ -22,15 +22,27 @@ export interface HeartbeatInput {
 
 export function buildHeartbeat(i: HeartbeatInput): Heartbeat {
   return {
-    cluster: i.cluster, from: i.from, incarnation: i.incarnation, seq: i.seq,
-    live: i.view.live, epoch: i.view.epoch, view: viewKey(i.view), quorate: i.view.quorate,
-    weights: i.weights, heard: i.heard, facts: i.facts,
+    cluster: i.cluster,
+    from: i.from,
+    incarnation: i.incarnation,
+    seq: i.seq,
+    live: i.view.live,
+    epoch: i.view.epoch,
+    view: viewKey(i.view),
+    quorate: i.view.quorate,
+    weights: i.weights,
+    heard: i.heard,
+    facts: i.facts,
     draining: Object.fromEntries(i.vips.map((v) => [v.key, v.keeper.drainingBuckets()])),
     // Before joining nothing is announced: the kernel's leftovers are not yet ours to speak for.
-    holding: i.joined ? Object.fromEntries(i.vips.map((v) => {
-      const o = v.keeper.ownership();
-      return [v.key, bucketBitmap([...o.owned, ...o.incoming, ...o.draining], v.spec.buckets)];
-    })) : {},
+    holding: i.joined
+      ? Object.fromEntries(
+          i.vips.map((v) => {
+            const o = v.keeper.ownership();
+            return [v.key, bucketBitmap([...o.owned, ...o.incoming, ...o.draining], v.spec.buckets)];
+          }),
+        )
+      : {},
     ...(i.farewell ? { [i.farewell]: true } : {}),
   };
 }
@@ -43,10 +55,17 @@ export function buildHeartbeat(i: HeartbeatInput): Heartbeat {
 export function worstCaseBody(cluster: string, nodes: readonly number[], vips: readonly { key: string; buckets: number }[], facts: ClusterFacts): number {
   const all = (n: number) => Array.from({ length: n }, (_, k) => k + 1);
   const hb: Heartbeat = {
-    cluster, from: Math.max(...nodes), incarnation: Number.MAX_SAFE_INTEGER, seq: Number.MAX_SAFE_INTEGER, live: [...nodes], epoch: Number.MAX_SAFE_INTEGER,
-    view: `nq/${nodes.join(',')}/${nodes.map((n) => `${n}:1000000`).join(',')}/h${nodes.map((n) => `${n}:1000000`).join(',')}`, quorate: false,
+    cluster,
+    from: Math.max(...nodes),
+    incarnation: Number.MAX_SAFE_INTEGER,
+    seq: Number.MAX_SAFE_INTEGER,
+    live: [...nodes],
+    epoch: Number.MAX_SAFE_INTEGER,
+    view: `nq/${nodes.join(',')}/${nodes.map((n) => `${n}:1000000`).join(',')}/h${nodes.map((n) => `${n}:1000000`).join(',')}`,
+    quorate: false,
     weights: nodes.map((n) => ({ node: n, weight: 1_000_000, stamp: Number.MAX_SAFE_INTEGER, by: n })),
-    heard: nodes.map((n) => ({ node: n, ageMs: 1_000_000, paused: false, inc: Number.MAX_SAFE_INTEGER, seq: Number.MAX_SAFE_INTEGER })), facts,
+    heard: nodes.map((n) => ({ node: n, ageMs: 1_000_000, paused: false, inc: Number.MAX_SAFE_INTEGER, seq: Number.MAX_SAFE_INTEGER })),
+    facts,
     draining: Object.fromEntries(vips.map((v) => [v.key, all(v.buckets)])),
     holding: Object.fromEntries(vips.map((v) => [v.key, bucketBitmap(all(v.buckets), v.buckets)])),
   };

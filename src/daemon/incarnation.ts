@@ -8,8 +8,7 @@ import { join } from 'node:path';
 export const stateDir = (): string => process.env.AAVIP_STATE_DIR ?? '/var/lib/aavip';
 
 /** The next incarnation from the last one stored and the wall clock (pure). */
-export const nextIncarnation = (stored: number | undefined, wall: number): number =>
-  Math.max(Math.floor(wall), (stored ?? 0) + 1);
+export const nextIncarnation = (stored: number | undefined, wall: number): number => Math.max(Math.floor(wall), (stored ?? 0) + 1);
 
 /** Reads, advances and stores the incarnation of `cluster`/`node`; `warn` hears why it could not be stored. */
 export function takeIncarnation(cluster: string, node: string, wall: number, warn: (msg: string) => void): number {
@@ -19,7 +18,9 @@ export function takeIncarnation(cluster: string, node: string, wall: number, war
   try {
     const n = Number(readFileSync(file, 'utf8').trim());
     if (Number.isSafeInteger(n) && n > 0) stored = n;
-  } catch { /* first start */ }
+  } catch {
+    /* first start */
+  }
   const inc = nextIncarnation(stored, wall);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o755 });

@@ -26,15 +26,26 @@ import { formatAddress } from '../hash/flow.js';
 
 const describe = (e: unknown) => (e instanceof InputError ? e.describe() : (e as Error).message);
 
-interface Loaded { config: ClusterConfig; ldirectord?: LdirectordConfig }
+interface Loaded {
+  config: ClusterConfig;
+  ldirectord?: LdirectordConfig;
+}
 
 /** Reads the configuration and the ldirectord.cf it names; throws InputError(s) on a broken one. */
 async function loadAll(file: string, opts: LoadOptions): Promise<Loaded> {
   const config = loadClusterConfig(file, opts);
   const vips = config.vips.map((s) => ({ key: formatAddress(s.address), buckets: s.buckets }));
-  const bytes = worstCaseBody(config.name, config.nodes.map((n) => n.id), vips, factsOf(config.nodes, Object.fromEntries(vips.map((v) => [v.key, 'x'.repeat(16)]))));
+  const bytes = worstCaseBody(
+    config.name,
+    config.nodes.map((n) => n.id),
+    vips,
+    factsOf(config.nodes, Object.fromEntries(vips.map((v) => [v.key, 'x'.repeat(16)]))),
+  );
   if (bytes > MAX_BODY) {
-    throw new InputError(`the VIPs' buckets make a heartbeat of up to ${bytes} bytes, more than one datagram carries (${MAX_BODY}): use fewer VIPs or buckets`, { file, field: 'vips' });
+    throw new InputError(
+      `the VIPs' buckets make a heartbeat of up to ${bytes} bytes, more than one datagram carries (${MAX_BODY}): use fewer VIPs or buckets`,
+      { file, field: 'vips' },
+    );
   }
   return { config, ldirectord: config.lvs ? await loadLdirectordConfig(config.lvs.config) : undefined };
 }
@@ -43,8 +54,12 @@ export class DaemonService {
   private control?: ControlServer;
   private lock?: InstanceLock;
 
-  private constructor(readonly daemon: Daemon, private readonly opts: LoadOptions, private ldirectord: LdirectordConfig | undefined,
-    private readonly log: Logger) {}
+  private constructor(
+    readonly daemon: Daemon,
+    private readonly opts: LoadOptions,
+    private ldirectord: LdirectordConfig | undefined,
+    private readonly log: Logger,
+  ) {}
 
   /** Validates everything, then starts; nothing is touched when the configuration is broken. */
   static async start(file: string, opts: LoadOptions, baseLog: Logger): Promise<DaemonService> {
@@ -53,7 +68,10 @@ export class DaemonService {
     const log = baseLog.child({ node: local.name });
     const { intervalMs, deadtimeMs } = config.heartbeat;
     if (deadtimeMs < 5 * intervalMs) {
-      log.warn({ intervalMs, deadtimeMs }, `deadtime below five heartbeat intervals: a lost heartbeat or two can let this node's bucket leases run out (briefly unserved); use interval ${Math.floor(deadtimeMs / 5)}ms or less`);
+      log.warn(
+        { intervalMs, deadtimeMs },
+        `deadtime below five heartbeat intervals: a lost heartbeat or two can let this node's bucket leases run out (briefly unserved); use interval ${Math.floor(deadtimeMs / 5)}ms or less`,
+      );
     }
     const undo: (() => Promise<void> | void)[] = [];
     try {
@@ -86,11 +104,16 @@ export class DaemonService {
 
   private async handle(req: ControlRequest): Promise<unknown> {
     switch (req.cmd) {
-      case 'status': return this.daemon.status();
-      case 'drain': return { ok: true, ...this.daemon.setWeight(req.node, 0) };
-      case 'undrain': return { ok: true, ...this.daemon.setWeight(req.node, null) };
-      case 'reload': return this.reload(req.file);
-      default: return { error: `unknown command ${(req as { cmd: string }).cmd}` };
+      case 'status':
+        return this.daemon.status();
+      case 'drain':
+        return { ok: true, ...this.daemon.setWeight(req.node, 0) };
+      case 'undrain':
+        return { ok: true, ...this.daemon.setWeight(req.node, null) };
+      case 'reload':
+        return this.reload(req.file);
+      default:
+        return { error: `unknown command ${(req as { cmd: string }).cmd}` };
     }
   }
 
@@ -104,12 +127,18 @@ export class DaemonService {
       return { error: `the daemon runs with ${d.config.file}, not ${file}: it re-reads its own file (restart it to use another)` };
     }
     let next: Loaded;
-    try { next = await loadAll(d.config.file, this.opts); } catch (e) {
+    try {
+      next = await loadAll(d.config.file, this.opts);
+    } catch (e) {
       const error = e instanceof InputErrors ? e.message : describe(e);
       this.log.error({ err: error }, 'configuration not reloaded: the file is broken; running on unchanged');
       return { error };
     }
-    const plan = planReload(d.config, next.config, d.vips.map((v) => v.spec));
+    const plan = planReload(
+      d.config,
+      next.config,
+      d.vips.map((v) => v.spec),
+    );
     if (plan.needRestart.length) {
       this.log.error({ fields: plan.needRestart }, 'configuration not reloaded: changes need a restart');
       return { error: `${next.config.file}: ${plan.needRestart.join(', ')} changed: restart the daemon to apply that (nothing was reloaded)` };
@@ -129,7 +158,7 @@ export class DaemonService {
       d.vips = [...d.vips.filter((x) => !plan.removed.includes(x.spec)), ...added];
       d.refreshFacts();
       for (const v of added) await d.joinVip(v);
-      changes.push(...await this.reloadDirector(next.ldirectord));
+      changes.push(...(await this.reloadDirector(next.ldirectord)));
       d.tick();
       this.log.info({ changes }, 'configuration reloaded');
       return { ok: true, changes };
@@ -143,12 +172,18 @@ export class DaemonService {
     const d = this.daemon;
     const director = d.director as Director | undefined;
     let change: string[] = [];
-    if (next && director) { await director.reload(next); change = ['ldirectord role reloaded']; }
-    else if (next) {
+    if (next && director) {
+      await director.reload(next);
+      change = ['ldirectord role reloaded'];
+    } else if (next) {
       d.director = new Director(next, await openIpvs('netlink'), { log: this.log.child({ role: 'ldirectord' }) });
       await d.director.start();
       change = ['ldirectord role started'];
-    } else if (director) { await director.stop(); d.director = undefined; change = ['ldirectord role stopped']; }
+    } else if (director) {
+      await director.stop();
+      d.director = undefined;
+      change = ['ldirectord role stopped'];
+    }
     this.ldirectord = next;
     return change;
   }

@@ -19,13 +19,20 @@ export class AddressInUse extends Error {}
 export async function openUdpTransport(address: string, port: number, onError: (e: Error) => void): Promise<Transport> {
   const socket: Socket = createSocket({ type: address.includes(':') ? 'udp6' : 'udp4', reuseAddr: false });
   await new Promise<void>((resolve, reject) => {
-    socket.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE'
-      ? new AddressInUse(`heartbeat port ${address}:${port} is in use (is another aavip running for this node?)`) : e));
-    socket.bind(port, address, () => { socket.removeAllListeners('error'); resolve(); });
+    socket.once('error', (e: NodeJS.ErrnoException) =>
+      reject(e.code === 'EADDRINUSE' ? new AddressInUse(`heartbeat port ${address}:${port} is in use (is another aavip running for this node?)`) : e),
+    );
+    socket.bind(port, address, () => {
+      socket.removeAllListeners('error');
+      resolve();
+    });
   });
   socket.on('error', onError);
   return {
-    send: (packet, to) => socket.send(packet, port, to, (e) => { if (e) onError(e); }),
+    send: (packet, to) =>
+      socket.send(packet, port, to, (e) => {
+        if (e) onError(e);
+      }),
     onPacket: (handler) => socket.on('message', (msg, rinfo) => handler(msg, rinfo.address.replace(/^::ffff:/, ''))),
     close: () => socket.close(),
   };

@@ -45,8 +45,12 @@ export class VipApplier {
 
   constructor(private readonly o: ApplierOptions) {}
 
-  get spec(): VipSpec { return this.o.spec; }
-  get dataplane(): Dataplane { return this.o.dataplane; }
+  get spec(): VipSpec {
+    return this.o.spec;
+  }
+  get dataplane(): Dataplane {
+    return this.o.dataplane;
+  }
 
   /** The typical time a kernel update takes (the median of the recent ones, ms). */
   get latencyMs(): number {
@@ -61,7 +65,10 @@ export class VipApplier {
   }
 
   /** Forgets what was applied: the next update is a full one (after a lapse, or a failure). */
-  forget(): void { this.applied = undefined; this.lease = undefined; }
+  forget(): void {
+    this.applied = undefined;
+    this.lease = undefined;
+  }
 
   /** Asks for an update (full: read back and repair). Resolves when it has run. */
   request(full = false): Promise<void> {
@@ -72,7 +79,9 @@ export class VipApplier {
   }
 
   /** Resolves once nothing is running or pending. */
-  settled(): Promise<void> { return this.idle; }
+  settled(): Promise<void> {
+    return this.idle;
+  }
 
   private async loop(): Promise<void> {
     this.running = true;
@@ -82,7 +91,9 @@ export class VipApplier {
         this.pending = undefined;
         await this.once(full || this.o.clock.now() - this.fullAt >= FULL_RECONCILE_MS);
       }
-    } finally { this.running = false; }
+    } finally {
+      this.running = false;
+    }
   }
 
   private withheldAt = -Infinity;
@@ -91,7 +102,7 @@ export class VipApplier {
     const now = this.o.clock.now();
     if (now - this.withheldAt < 5000) return;
     this.withheldAt = now;
-    this.o.log.warn({}, 'not renewing the lease on this node\'s buckets: too few peers have confirmed hearing it lately (they may be taking the buckets over)');
+    this.o.log.warn({}, "not renewing the lease on this node's buckets: too few peers have confirmed hearing it lately (they may be taking the buckets over)");
   }
 
   private async once(full: boolean): Promise<void> {
@@ -100,7 +111,10 @@ export class VipApplier {
     const key = ownershipKey(ownership);
     const latency = this.latencyMs;
     const leaseMs = this.o.leaseMs(latency);
-    if (leaseMs === 0 && !isEmpty(ownership)) { this.withheld(); return; } // let the buckets lapse (lease.ts)
+    if (leaseMs === 0 && !isEmpty(ownership)) {
+      this.withheld();
+      return;
+    } // let the buckets lapse (lease.ts)
     const lease = leaseMs ? { ms: leaseMs } : undefined;
     const t0 = clock.now();
     const viewAt = this.viewAt;
@@ -135,8 +149,17 @@ export class VipApplier {
       const changed = key !== this.applied;
       this.applied = key;
       if (changed) {
-        log.info({ owned: ownership.owned.length, incoming: ownership.incoming.length, draining: ownership.draining.length, path,
-          applyMs: Number((clock.now() - t0).toFixed(1)), ...(viewAt !== undefined ? { sinceViewMs: Math.round(clock.now() - viewAt) } : {}) }, 'ownership applied');
+        log.info(
+          {
+            owned: ownership.owned.length,
+            incoming: ownership.incoming.length,
+            draining: ownership.draining.length,
+            path,
+            applyMs: Number((clock.now() - t0).toFixed(1)),
+            ...(viewAt !== undefined ? { sinceViewMs: Math.round(clock.now() - viewAt) } : {}),
+          },
+          'ownership applied',
+        );
       }
     } catch (e) {
       log.error({ err: (e as Error).message, path }, `applying ownership failed; retrying in full within ${FULL_RECONCILE_MS / 1000} s`);

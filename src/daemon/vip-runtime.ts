@@ -34,19 +34,38 @@ export class VipRuntime {
   /** Set after a lapse: the VIP joins again at this time (once fresh heartbeats are in). */
   rejoinAt?: number;
 
-  constructor(readonly spec: VipSpec, readonly dataplane: Dataplane, private readonly ctx: VipContext) {
+  constructor(
+    readonly spec: VipSpec,
+    readonly dataplane: Dataplane,
+    private readonly ctx: VipContext,
+  ) {
     this.key = formatAddress(spec.address);
     this.digest = vipDigest([this.key, spec.prefixLength, spec.hashmode, spec.seed, spec.buckets, dataplane.backend]);
     this.log = ctx.log.child({ vip: this.key });
     this.keeper = this.newKeeper();
-    this.applier = new VipApplier({ spec, dataplane, log: this.log, clock: ctx.clock, ownership: () => this.keeper.ownership(), leaseMs: (latency) => ctx.leaseMs(dataplane, latency) });
+    this.applier = new VipApplier({
+      spec,
+      dataplane,
+      log: this.log,
+      clock: ctx.clock,
+      ownership: () => this.keeper.ownership(),
+      leaseMs: (latency) => ctx.leaseMs(dataplane, latency),
+    });
   }
 
   private newKeeper(): BucketKeeper {
-    return new BucketKeeper({ local: this.ctx.local, nodes: this.ctx.nodes(), buckets: this.spec.buckets, vip: this.key, drainTimeoutMs: this.ctx.drainTimeoutMs() });
+    return new BucketKeeper({
+      local: this.ctx.local,
+      nodes: this.ctx.nodes(),
+      buckets: this.spec.buckets,
+      vip: this.key,
+      drainTimeoutMs: this.ctx.drainTimeoutMs(),
+    });
   }
 
-  reconfigure(): void { this.keeper.reconfigure({ nodes: this.ctx.nodes(), drainTimeoutMs: this.ctx.drainTimeoutMs() }); }
+  reconfigure(): void {
+    this.keeper.reconfigure({ nodes: this.ctx.nodes(), drainTimeoutMs: this.ctx.drainTimeoutMs() });
+  }
 
   /**
    * Takes the VIP into the current view. Who holds connections in what comes from the peers'
@@ -60,23 +79,53 @@ export class VipRuntime {
     const leftover = new Set(left ? [...left.owned, ...left.incoming, ...left.draining] : []);
     // A re-join keeps the keeper: its draining buckets still hold connections to carry on.
     if (fresh) this.applier.forget();
-    const previous = ownersBeforeJoin({ local: this.ctx.local, view, nodes: this.ctx.nodes(), buckets: this.spec.buckets, vip: this.key, peers, leftover, afterLapse: fresh });
+    const previous = ownersBeforeJoin({
+      local: this.ctx.local,
+      view,
+      nodes: this.ctx.nodes(),
+      buckets: this.spec.buckets,
+      vip: this.key,
+      peers,
+      leftover,
+      afterLapse: fresh,
+    });
     const change = this.keeper.onView(view, now, previous);
     // What our kernel was still draining goes on draining (a restart must not cut those connections).
     const kept = view.quorate ? this.keeper.keepDraining(left?.draining ?? [], now) : [];
     const o = this.keeper.ownership();
-    this.log.info({ epoch: view.epoch, live: view.live.map(this.ctx.name), quorate: view.quorate, leftover: leftover.size, gained: change.gained.length,
-      owned: o.owned.length, pending: o.draining.length, stillDraining: kept.length }, fresh ? 'joined again after the lease lapsed' : 'joined');
+    this.log.info(
+      {
+        epoch: view.epoch,
+        live: view.live.map(this.ctx.name),
+        quorate: view.quorate,
+        leftover: leftover.size,
+        gained: change.gained.length,
+        owned: o.owned.length,
+        pending: o.draining.length,
+        stillDraining: kept.length,
+      },
+      fresh ? 'joined again after the lease lapsed' : 'joined',
+    );
     this.applier.viewAt = now;
     void this.applier.request(true);
   }
 
   onView(view: View, peers: readonly Heartbeat[]): void {
     const now = this.ctx.clock.now();
-    const previous = ownersBeforeView(this.keeper.currentOwners, { local: this.ctx.local, view, nodes: this.ctx.nodes(), buckets: this.spec.buckets, vip: this.key, peers });
+    const previous = ownersBeforeView(this.keeper.currentOwners, {
+      local: this.ctx.local,
+      view,
+      nodes: this.ctx.nodes(),
+      buckets: this.spec.buckets,
+      vip: this.key,
+      peers,
+    });
     const change = this.keeper.onView(view, now, previous);
     if (change.gained.length + change.lost.length + change.drainingEnded.length + change.promoted.length === 0) return;
-    this.log.info({ epoch: view.epoch, gained: change.gained, lost: change.lost, draining: change.drainingStarted, promoted: change.promoted }, 'ownership changed');
+    this.log.info(
+      { epoch: view.epoch, gained: change.gained, lost: change.lost, draining: change.drainingStarted, promoted: change.promoted },
+      'ownership changed',
+    );
     this.applier.viewAt ??= now;
     void this.applier.request();
   }
@@ -93,7 +142,9 @@ export class VipRuntime {
     const draining = this.keeper.drainingBuckets();
     if (!draining.length) return;
     let open: Map<number, number>;
-    try { open = await openFlows(this.spec); } catch (e) {
+    try {
+      open = await openFlows(this.spec);
+    } catch (e) {
       // Unknown is not empty: the drains go on (only their timeout can end them this round).
       this.log.warn({ err: (e as Error).message }, 'cannot read conntrack; draining buckets stay draining');
       open = new Map(draining.map((b) => [b, Infinity]));
@@ -103,8 +154,10 @@ export class VipRuntime {
     if (!ended.length) return;
     const timedOut = ended.filter((b) => !emptied.has(b));
     if (timedOut.length) {
-      this.log.warn({ buckets: timedOut, open: timedOut.map((b) => open.get(b) ?? 0), drainTimeoutMs: this.ctx.drainTimeoutMs() },
-        'draining ended at the drain timeout with connections still open: they will be reset');
+      this.log.warn(
+        { buckets: timedOut, open: timedOut.map((b) => open.get(b) ?? 0), drainTimeoutMs: this.ctx.drainTimeoutMs() },
+        'draining ended at the drain timeout with connections still open: they will be reset',
+      );
     }
     if (ended.length > timedOut.length) this.log.info({ buckets: ended.filter((b) => emptied.has(b)) }, 'draining ended: no connection left');
     void this.applier.request();

@@ -17,8 +17,20 @@ export const servedBuckets = (o: Ownership): number[] => [...o.owned, ...o.incom
 export function clusteripRuleSpec(vip: VipSpec, firstLocal?: number): string[] {
   const base = ['INPUT', '-d', `${formatAddress(vip.address)}/32`, '-i', vip.interface, '-j', 'CLUSTERIP'];
   if (firstLocal === undefined) return base;
-  return [...base, '--new', '--hashmode', vip.hashmode, '--clustermac', vip.mac.toUpperCase(), '--total-nodes', String(vip.buckets),
-    '--local-node', String(firstLocal), '--hash-init', String(vip.seed)];
+  return [
+    ...base,
+    '--new',
+    '--hashmode',
+    vip.hashmode,
+    '--clustermac',
+    vip.mac.toUpperCase(),
+    '--total-nodes',
+    String(vip.buckets),
+    '--local-node',
+    String(firstLocal),
+    '--hash-init',
+    String(vip.seed),
+  ];
 }
 
 export const procPath = (vip: VipSpec) => `/proc/net/ipt_CLUSTERIP/${formatAddress(vip.address)}`;
@@ -68,7 +80,10 @@ export function ruleFields(rule: string): Map<string, string[]> {
   let current: string[] | undefined;
   let negate = false;
   for (const token of rule.trim().split(/\s+/)) {
-    if (token === '!') { negate = true; continue; }
+    if (token === '!') {
+      negate = true;
+      continue;
+    }
     if (/^--?[A-Za-z]/.test(token)) {
       current = [];
       fields.set(negate ? `!${token}` : token, current);
@@ -105,8 +120,14 @@ export function ruleMatches(vip: VipSpec, rule: string): boolean {
   if (rule === 'new') return true;
   const f = ruleFields(rule);
   const seed = only(f, '--hash-init');
-  return only(f, '--hashmode') === vip.hashmode && only(f, '--clustermac')?.toUpperCase() === vip.mac.toUpperCase()
-    && ruleTotalNodes(rule) === vip.buckets && seed !== undefined && /^(0x[0-9a-f]+|\d+)$/i.test(seed) && Number(seed) === vip.seed;
+  return (
+    only(f, '--hashmode') === vip.hashmode &&
+    only(f, '--clustermac')?.toUpperCase() === vip.mac.toUpperCase() &&
+    ruleTotalNodes(rule) === vip.buckets &&
+    seed !== undefined &&
+    /^(0x[0-9a-f]+|\d+)$/i.test(seed) &&
+    Number(seed) === vip.seed
+  );
 }
 
 export function planClusteripRemove(_vip: VipSpec, current: ClusteripState): ClusteripPlan {
@@ -130,7 +151,8 @@ export async function requireClusterip(): Promise<void> {
   await run('modprobe', ['-q', 'ipt_CLUSTERIP'], { allowFailure: true }).catch(() => undefined);
   if (await hasTarget()) return;
   const r = await run(IPTABLES_LEGACY, ['--version'], { allowFailure: true }).catch(() => undefined);
-  if (r?.status !== 0) throw new InputError(`${IPTABLES_LEGACY} is not installed (Debian package iptables); the clusterip backend needs it`, { field: 'backend' });
+  if (r?.status !== 0)
+    throw new InputError(`${IPTABLES_LEGACY} is not installed (Debian package iptables); the clusterip backend needs it`, { field: 'backend' });
   throw new InputError(`this kernel (${release()}) has no CLUSTERIP target (it was removed in Linux 6.3): use backend nft`, { field: 'backend' });
 }
 

@@ -3,7 +3,11 @@
 import { spawn } from 'node:child_process';
 
 export class CommandError extends Error {
-  constructor(readonly command: string, readonly status: number | null, readonly stderr: string) {
+  constructor(
+    readonly command: string,
+    readonly status: number | null,
+    readonly stderr: string,
+  ) {
     super(`${command} failed (exit ${status}): ${stderr.trim()}`);
     this.name = 'CommandError';
   }
@@ -29,9 +33,16 @@ export function run(command: string, args: readonly string[], opts: RunOptions =
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
-    child.stdout!.on('data', (d) => { stdout += d; });
-    child.stderr!.on('data', (d) => { stderr += d; });
-    child.on('error', (e) => { clearTimeout(timer); reject(new CommandError(`${command} ${args.join(' ')}`, null, e.message)); });
+    child.stdout!.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr!.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new CommandError(`${command} ${args.join(' ')}`, null, e.message));
+    });
     child.on('close', (status) => {
       clearTimeout(timer);
       if (status !== 0 && !opts.allowFailure) reject(new CommandError(`${command} ${args.join(' ')}`, status, stderr));

@@ -9,7 +9,21 @@ import { mechanismOf } from './backend.js';
 import { sendUnsolicitedAdverts } from './nd-announce.js';
 import { executeClusterip, planClusterip, planClusteripRemove, readClusterip, requireClusterip, servedBuckets } from './clusterip.js';
 import { addAddress, hasAddress, joinedMacs, joinMac, leaveMac, removeAddress, interfaceIndex, interfaceMac } from './link.js';
-import { arpComment, nftApply, planNft, readArpTable, readNftTable, renderArpDelete, renderArpTable, renderDelete, nftTableName, ndComment, readNdComment, renderNdTable, renderOwnership } from './nft.js';
+import {
+  arpComment,
+  nftApply,
+  planNft,
+  readArpTable,
+  readNftTable,
+  renderArpDelete,
+  renderArpTable,
+  renderDelete,
+  nftTableName,
+  ndComment,
+  readNdComment,
+  renderNdTable,
+  renderOwnership,
+} from './nft.js';
 import type { Backend, BackendChoice, Dataplane, Lease, Ownership, VipSpec, VipState } from './types.js';
 import { executeXt, planXt, planXtRemove, readXt, servedFromRules, totalFromRules } from './xtcluster.js';
 
@@ -37,7 +51,9 @@ interface Rules {
 async function nftFast(script: string): Promise<void> {
   const native = nativeNftRun();
   if (!native) return nftApply(script);
-  await native(script).catch((e: Error) => { throw new Error(`nft (libnftables) refused the transaction: ${e.message.trim()}`); });
+  await native(script).catch((e: Error) => {
+    throw new Error(`nft (libnftables) refused the transaction: ${e.message.trim()}`);
+  });
 }
 
 const nftRules: Rules = {
@@ -48,10 +64,16 @@ const nftRules: Rules = {
     const plan = planNft(vip, ownership, await readNftTable(vip), nodeMac, lease);
     if (plan) await nftApply(plan);
   },
-  async read(vip) { return readNftTable(vip); },
-  async remove(vip) { await nftApply(renderDelete(vip)); },
+  async read(vip) {
+    return readNftTable(vip);
+  },
+  async remove(vip) {
+    await nftApply(renderDelete(vip));
+  },
   // The map's elements replaced in one transaction; it fails, changing nothing, if the table is gone.
-  async applyOwnership(vip, ownership, lease) { await nftFast(renderOwnership(vip, ownership, lease)); },
+  async applyOwnership(vip, ownership, lease) {
+    await nftFast(renderOwnership(vip, ownership, lease));
+  },
 };
 
 // CLUSTERIP's local nodes and xt_cluster's rules have no expiry in the kernel: no leases.
@@ -66,7 +88,9 @@ const clusteripRules: Rules = {
     const s = await readClusterip(vip);
     return s.rule === undefined ? undefined : { ownership: { owned: s.localNodes, incoming: [], draining: [] }, buckets: s.totalNodes };
   },
-  async remove(vip) { await executeClusterip(vip, planClusteripRemove(vip, await readClusterip(vip))); },
+  async remove(vip) {
+    await executeClusterip(vip, planClusteripRemove(vip, await readClusterip(vip)));
+  },
 };
 
 const xtRules: Rules = {
@@ -96,7 +120,13 @@ const RULES: Record<Backend, Rules> = { nft: nftRules, clusterip: clusteripRules
 
 class VipDataplane implements Dataplane {
   readonly leases: boolean;
-  constructor(readonly backend: Backend, private readonly rules: Rules, private readonly arpCount: number) { this.leases = rules.leases; }
+  constructor(
+    readonly backend: Backend,
+    private readonly rules: Rules,
+    private readonly arpCount: number,
+  ) {
+    this.leases = rules.leases;
+  }
 
   async apply(vip: VipSpec, ownership: Ownership, lease?: Lease): Promise<void> {
     await interfaceIndex(vip.interface); // refuse an unknown interface before touching anything
@@ -105,12 +135,17 @@ class VipDataplane implements Dataplane {
     const fresh = !(await hasAddress(vip.interface, vip.address, vip.prefixLength));
     await addAddress(vip.interface, vip.address, vip.prefixLength);
     if (fresh && vip.address.family === 4) {
-      try { if (this.arpCount > 0) sendGratuitousArp(vip.interface, formatAddress(vip.address), vip.mac, this.arpCount); } catch (e) { log.warn({ err: (e as Error).message }, 'gratuitous ARP failed'); }
+      try {
+        if (this.arpCount > 0) sendGratuitousArp(vip.interface, formatAddress(vip.address), vip.mac, this.arpCount);
+      } catch (e) {
+        log.warn({ err: (e as Error).message }, 'gratuitous ARP failed');
+      }
     }
     if (fresh && vip.address.family === 6 && this.arpCount > 0) {
       // IPv6's gratuitous ARP: unsolicited neighbour advertisements with the cluster MAC.
-      await sendUnsolicitedAdverts(vip, await interfaceIndex(vip.interface), this.arpCount)
-        .catch((e) => log.warn({ err: (e as Error).message }, 'unsolicited neighbour advertisement failed'));
+      await sendUnsolicitedAdverts(vip, await interfaceIndex(vip.interface), this.arpCount).catch((e) =>
+        log.warn({ err: (e as Error).message }, 'unsolicited neighbour advertisement failed'),
+      );
     }
   }
 
@@ -130,7 +165,13 @@ class VipDataplane implements Dataplane {
     const rules = await this.rules.read(vip);
     const addressPresent = await hasAddress(vip.interface, vip.address, vip.prefixLength);
     const macJoined = this.rules.ownsLinkLayer ? (await joinedMacs(vip.interface)).includes(vip.mac) : rules !== undefined;
-    return { addressPresent, macJoined, ownership: rules?.ownership, ...(rules?.leased ? { leased: true } : {}), ...(rules?.buckets ? { buckets: rules.buckets } : {}) };
+    return {
+      addressPresent,
+      macJoined,
+      ownership: rules?.ownership,
+      ...(rules?.leased ? { leased: true } : {}),
+      ...(rules?.buckets ? { buckets: rules.buckets } : {}),
+    };
   }
 
   async remove(vip: VipSpec): Promise<void> {

@@ -12,7 +12,11 @@ const RT_SCOPE_UNIVERSE = 0;
 
 async function withSocket<T>(fn: (rt: RtNetlinkSocket) => Promise<T>): Promise<T> {
   const rt = createRtNetlink();
-  try { return await fn(rt); } finally { rt.socket.close(); }
+  try {
+    return await fn(rt);
+  } finally {
+    rt.socket.close();
+  }
 }
 
 async function findLink(ifname: string) {
@@ -38,24 +42,37 @@ export async function hasAddress(ifname: string, address: Address, prefixLength:
   const index = await interfaceIndex(ifname);
   const family = address.family === 4 ? AF_INET : AF_INET6;
   const addrs = await withSocket((rt) => rt.getAddresses({ family }));
-  return addrs.some((a) => a.data.index === index && a.data.prefixlen === prefixLength && Buffer.from(a.attrs.local ?? a.attrs.address ?? []).equals(Buffer.from(address.bytes)));
+  return addrs.some(
+    (a) =>
+      a.data.index === index && a.data.prefixlen === prefixLength && Buffer.from(a.attrs.local ?? a.attrs.address ?? []).equals(Buffer.from(address.bytes)),
+  );
 }
 
 export async function addAddress(ifname: string, address: Address, prefixLength: number): Promise<void> {
   if (await hasAddress(ifname, address, prefixLength)) return;
   const index = await interfaceIndex(ifname);
   const bytes = Buffer.from(address.bytes);
-  await withSocket((rt) => rt.newAddress(
-    { family: address.family === 4 ? AF_INET : AF_INET6, prefixlen: prefixLength, index, scope: RT_SCOPE_UNIVERSE, flags: address.family === 6 ? { nodad: true } : {} },
-    { local: bytes, address: bytes },
-  ));
+  await withSocket((rt) =>
+    rt.newAddress(
+      {
+        family: address.family === 4 ? AF_INET : AF_INET6,
+        prefixlen: prefixLength,
+        index,
+        scope: RT_SCOPE_UNIVERSE,
+        flags: address.family === 6 ? { nodad: true } : {},
+      },
+      { local: bytes, address: bytes },
+    ),
+  );
 }
 
 export async function removeAddress(ifname: string, address: Address, prefixLength: number): Promise<void> {
   if (!(await hasAddress(ifname, address, prefixLength))) return;
   const index = await interfaceIndex(ifname);
   const bytes = Buffer.from(address.bytes);
-  await withSocket((rt) => rt.delAddress({ family: address.family === 4 ? AF_INET : AF_INET6, prefixlen: prefixLength, index }, { local: bytes, address: bytes }));
+  await withSocket((rt) =>
+    rt.delAddress({ family: address.family === 4 ? AF_INET : AF_INET6, prefixlen: prefixLength, index }, { local: bytes, address: bytes }),
+  );
 }
 
 /** Link-layer multicast addresses the interface has joined ("static" ones, as `ip maddr add` makes them). */

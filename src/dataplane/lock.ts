@@ -22,10 +22,13 @@ export async function vipLockPath(vip: VipSpec): Promise<string> {
 /** Holds an exclusive flock on `path` until release() (or until this process dies); timeoutMs 0 does not wait. */
 export async function holdLock(path: string, timeoutMs: number): Promise<() => Promise<void>> {
   // `flock -w T FILE sh -c ...` prints once it holds the lock, then waits for stdin to close.
-  const child = spawn('flock', ['--exclusive', '--wait', String(Math.ceil(timeoutMs / 1000)), path, 'sh', '-c', 'echo locked; exec cat >/dev/null'],
-    { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('flock', ['--exclusive', '--wait', String(Math.ceil(timeoutMs / 1000)), path, 'sh', '-c', 'echo locked; exec cat >/dev/null'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stderr = '';
-  child.stderr!.on('data', (d) => { stderr += d; });
+  child.stderr!.on('data', (d) => {
+    stderr += d;
+  });
   const exited = new Promise<number | null>((r) => child.once('close', r));
   const locked = new Promise<boolean>((resolve) => {
     createInterface({ input: child.stdout! }).once('line', () => resolve(true));
@@ -45,5 +48,9 @@ export async function holdLock(path: string, timeoutMs: number): Promise<() => P
 export async function withVipLock<T>(vip: VipSpec, fn: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
   await mkdir(lockDir(), { recursive: true });
   const release = await holdLock(await vipLockPath(vip), timeoutMs);
-  try { return await fn(); } finally { await release(); }
+  try {
+    return await fn();
+  } finally {
+    await release();
+  }
 }

@@ -32,7 +32,11 @@ export async function sendUnsolicitedAdverts(vip: VipSpec, ifindex: number, coun
       await new Promise<void>((resolve, reject) => {
         // The pending timer also keeps the process alive until raw-socket has sent the packet.
         const timer = setTimeout(() => reject(new Error('unsolicited neighbour advertisement: send timed out')), 2_000);
-        socket.send(msg, 0, msg.length, 'ff02::1', (err: Error | null) => { clearTimeout(timer); if (err) reject(err); else resolve(); });
+        socket.send(msg, 0, msg.length, 'ff02::1', (err: Error | null) => {
+          clearTimeout(timer);
+          if (err) reject(err);
+          else resolve();
+        });
       });
     }
   } finally {

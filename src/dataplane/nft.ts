@@ -25,7 +25,9 @@ export function nftTableName(vip: VipSpec): string {
  * the interface's own MAC, which the neighbour-discovery rewrite matches (nd.ts).
  */
 export function nftSignature(vip: VipSpec, nodeMac?: string): string {
-  const facts = [formatAddress(vip.address), vip.mac, vip.hashmode, vip.seed, vip.buckets, ...(vip.address.family === 6 ? [nodeMac] : []), MAP_LAYOUT].join('|');
+  const facts = [formatAddress(vip.address), vip.mac, vip.hashmode, vip.seed, vip.buckets, ...(vip.address.family === 6 ? [nodeMac] : []), MAP_LAYOUT].join(
+    '|',
+  );
   return createHash('sha256').update(facts).digest('hex').slice(0, 16);
 }
 
@@ -43,7 +45,8 @@ const MAP_LAYOUT = 'map:numgen+timeout';
 
 /** The nft timeout of a lease, refusing what the kernel cannot hold. */
 function leaseTimeout(lease: Lease): string {
-  if (!Number.isInteger(lease.ms) || lease.ms < 1 || lease.ms > 2 ** 31) throw new Error(`a bucket lease must be a whole number of milliseconds in 1..2^31, not ${lease.ms}`);
+  if (!Number.isInteger(lease.ms) || lease.ms < 1 || lease.ms > 2 ** 31)
+    throw new Error(`a bucket lease must be a whole number of milliseconds in 1..2^31, not ${lease.ms}`);
   return ` timeout ${lease.ms}ms`;
 }
 
@@ -146,14 +149,16 @@ export async function readNdComment(vip: VipSpec): Promise<string | undefined> {
  * the cluster MAC as sender hardware address, so neighbours send the VIP's frames to every node.
  */
 export function renderArpTable(vip: VipSpec): string {
-  return [
-    `table arp ${nftTableName(vip)} {`,
-    `  chain output {`,
-    `    type filter hook output priority 0; policy accept;`,
-    `    arp saddr ip ${formatAddress(vip.address)} arp saddr ether set ${vip.mac} comment "${arpComment(vip)}"`,
-    `  }`,
-    `}`,
-  ].join('\n') + '\n';
+  return (
+    [
+      `table arp ${nftTableName(vip)} {`,
+      `  chain output {`,
+      `    type filter hook output priority 0; policy accept;`,
+      `    arp saddr ip ${formatAddress(vip.address)} arp saddr ether set ${vip.mac} comment "${arpComment(vip)}"`,
+      `  }`,
+      `}`,
+    ].join('\n') + '\n'
+  );
 }
 
 /** Marks the ARP rule with what it says, so a reconcile can tell whether it is already right. */
@@ -259,7 +264,10 @@ export function renderedRuleCounts(script: string): Record<string, number> {
   for (const line of script.split('\n')) {
     if (line === '}') break; // the end of the first table
     const open = line.match(/^ {2}chain (\S+) \{$/);
-    if (open) { chain = open[1]; counts[chain] = 0; } else if (line === '  }') chain = undefined;
+    if (open) {
+      chain = open[1];
+      counts[chain] = 0;
+    } else if (line === '  }') chain = undefined;
     else if (chain !== undefined && !line.trim().startsWith('type ')) counts[chain]++;
   }
   return counts;

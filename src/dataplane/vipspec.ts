@@ -32,33 +32,38 @@ export function parseVipSpec(input: VipInput, where: Where = {}, kernel?: Kernel
   const address = parseAddress(m[1]);
   if (!address) throw new InputError(`'${m[1]}' is not an IP address`, at(where, 'address'));
   const prefixLength = Number(m[2]);
-  if (prefixLength > (address.family === 4 ? 32 : 128)) throw new InputError(`prefix /${prefixLength} is too long for IPv${address.family}`, at(where, 'address'));
+  if (prefixLength > (address.family === 4 ? 32 : 128))
+    throw new InputError(`prefix /${prefixLength} is too long for IPv${address.family}`, at(where, 'address'));
 
   const iface = input.interface?.trim();
   if (!iface) throw new InputError('an interface is required', at(where, 'interface'));
   if (!/^[A-Za-z0-9_.:@-]{1,15}$/.test(iface)) throw new InputError(`'${iface}' is not an interface name`, at(where, 'interface'));
 
   const backend = (input.backend ?? 'auto').trim() as BackendChoice;
-  if (backend !== 'auto' && !isMechanism(backend)) throw new InputError(`'${backend}' is not a backend (auto, nft, clusterip, xt_cluster)`, at(where, 'backend'));
+  if (backend !== 'auto' && !isMechanism(backend))
+    throw new InputError(`'${backend}' is not a backend (auto, nft, clusterip, xt_cluster)`, at(where, 'backend'));
 
   let mac: string;
   if (input.mac === undefined || input.mac.trim() === 'auto') mac = multicastMacFor(address);
   else {
     const parsed = parseMac(input.mac);
     if (!parsed) throw new InputError(`'${input.mac}' is not a MAC address`, at(where, 'mac'));
-    if (!isMulticastMac(parsed)) throw new InputError(`${parsed} is a unicast MAC: the cluster MAC must be multicast (first octet odd, e.g. 01:00:5e:..)`, at(where, 'mac'));
+    if (!isMulticastMac(parsed))
+      throw new InputError(`${parsed} is a unicast MAC: the cluster MAC must be multicast (first octet odd, e.g. 01:00:5e:..)`, at(where, 'mac'));
     mac = parsed;
   }
 
   const hashmode = (input.hashmode ?? VIP_DEFAULTS.hashmode).trim();
-  if (!isHashmode(hashmode)) throw new InputError(`'${hashmode}' is not a hashmode (sourceip, sourceip-sourceport, sourceip-sourceport-destport)`, at(where, 'hashmode'));
+  if (!isHashmode(hashmode))
+    throw new InputError(`'${hashmode}' is not a hashmode (sourceip, sourceip-sourceport, sourceip-sourceport-destport)`, at(where, 'hashmode'));
 
   // seed: auto derives one from the VIP, so every node agrees without configuring it.
   let seed: number;
   if (input.seed === undefined || String(input.seed).trim() === 'auto') seed = jhash(address.bytes, 0x61617669);
   else {
     const s = typeof input.seed === 'number' ? input.seed : parseSeed(input.seed);
-    if (s === undefined || !Number.isInteger(s) || s < 0 || s > 0xffffffff) throw new InputError(`'${input.seed}' is not a 32-bit seed (decimal or 0x hex)`, at(where, 'seed'));
+    if (s === undefined || !Number.isInteger(s) || s < 0 || s > 0xffffffff)
+      throw new InputError(`'${input.seed}' is not a 32-bit seed (decimal or 0x hex)`, at(where, 'seed'));
     seed = s;
   }
 

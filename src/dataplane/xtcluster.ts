@@ -45,7 +45,10 @@ export function xtRules(vip: VipSpec, served: number[]): string[] {
   const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
   return [
     ...ndRules(vip, chain),
-    ...served.map((b) => `-A ${chain} -m cluster --cluster-local-nodemask ${hex(2 ** (b - 1))} --cluster-total-nodes ${vip.buckets} --cluster-hash-seed ${hex(vip.seed)} -j ACCEPT`),
+    ...served.map(
+      (b) =>
+        `-A ${chain} -m cluster --cluster-local-nodemask ${hex(2 ** (b - 1))} --cluster-total-nodes ${vip.buckets} --cluster-hash-seed ${hex(vip.seed)} -j ACCEPT`,
+    ),
     `-A ${chain} -j DROP`,
   ];
 }
@@ -55,7 +58,9 @@ export function renderXtChain(vip: VipSpec, served: number[]): string {
   const chain = xtChainName(vip);
   const lines = ['*mangle', `:${chain} - [0:0]`, ...ndRules(vip, chain)];
   for (const b of served) {
-    lines.push(`-A ${chain} -m cluster --cluster-total-nodes ${vip.buckets} --cluster-local-node ${b} --cluster-hash-seed 0x${vip.seed.toString(16)} -j ACCEPT`);
+    lines.push(
+      `-A ${chain} -m cluster --cluster-total-nodes ${vip.buckets} --cluster-local-node ${b} --cluster-hash-seed 0x${vip.seed.toString(16)} -j ACCEPT`,
+    );
   }
   lines.push(`-A ${chain} -j DROP`, 'COMMIT', '');
   return lines.join('\n');
@@ -80,7 +85,8 @@ export interface XtPlan {
 
 /** Buckets whose ACCEPT rule is in the chain, read back from `iptables -S` (which prints masks). */
 export function servedFromRules(rules: string[]): number[] {
-  return rules.map((r) => r.match(/--cluster-local-nodemask (0x[0-9a-f]+)/i) ?? r.match(/--cluster-local-node (\d+)/))
+  return rules
+    .map((r) => r.match(/--cluster-local-nodemask (0x[0-9a-f]+)/i) ?? r.match(/--cluster-local-node (\d+)/))
     .filter((m): m is RegExpMatchArray => m !== null)
     .map((m) => (m[1].startsWith('0x') ? Math.log2(Number(m[1])) + 1 : Number(m[1])))
     .sort((a, b) => a - b);
@@ -88,7 +94,12 @@ export function servedFromRules(rules: string[]): number[] {
 
 /** The --cluster-total-nodes the chain's ACCEPT rules hash into (undefined: no such rule, or they disagree). */
 export function totalFromRules(rules: string[]): number | undefined {
-  const totals = new Set(rules.map((r) => r.match(/--cluster-total-nodes (\d+)(\s|$)/)?.[1]).filter((t) => t !== undefined).map(Number));
+  const totals = new Set(
+    rules
+      .map((r) => r.match(/--cluster-total-nodes (\d+)(\s|$)/)?.[1])
+      .filter((t) => t !== undefined)
+      .map(Number),
+  );
   return totals.size === 1 ? [...totals][0] : undefined;
 }
 

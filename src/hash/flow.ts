@@ -19,7 +19,15 @@ export interface Flow {
 }
 
 export const PROTOCOLS: Readonly<Record<string, number>> = {
-  icmp: 1, tcp: 6, udp: 17, dccp: 33, esp: 50, ah: 51, icmpv6: 58, sctp: 132, udplite: 136,
+  icmp: 1,
+  tcp: 6,
+  udp: 17,
+  dccp: 33,
+  esp: 50,
+  ah: 51,
+  icmpv6: 58,
+  sctp: 132,
+  udplite: 136,
 };
 
 export function parseProtocol(text: string): number | undefined {
@@ -41,13 +49,28 @@ export function parseAddress(text: string): Address | undefined {
   const tailV4 = t.match(/(\d+\.\d+\.\d+\.\d+)$/);
   const head = tailV4 ? t.slice(0, -tailV4[1].length) + '0:0' : t;
   const [left, right] = head.includes('::') ? head.split('::') : [head, undefined];
-  const parse = (s: string | undefined) => (s ? s.split(':').filter((g) => g !== '').map((g) => parseInt(g, 16)) : []);
+  const parse = (s: string | undefined) =>
+    s
+      ? s
+          .split(':')
+          .filter((g) => g !== '')
+          .map((g) => parseInt(g, 16))
+      : [];
   const l = parse(left);
   const r = parse(right);
   const groups = right === undefined ? l : [...l, ...new Array(8 - l.length - r.length).fill(0), ...r];
   const bytes = new Uint8Array(16);
-  groups.forEach((g, i) => { bytes[2 * i] = g >> 8; bytes[2 * i + 1] = g & 0xff; });
-  if (tailV4) tailV4[1].split('.').map(Number).forEach((b, i) => { bytes[12 + i] = b; });
+  groups.forEach((g, i) => {
+    bytes[2 * i] = g >> 8;
+    bytes[2 * i + 1] = g & 0xff;
+  });
+  if (tailV4)
+    tailV4[1]
+      .split('.')
+      .map(Number)
+      .forEach((b, i) => {
+        bytes[12 + i] = b;
+      });
   return { family: 6, bytes };
 }
 
@@ -62,14 +85,24 @@ export function formatAddress(a: Address): string {
   for (let i = 0; i < 16; i += 2) groups.push((a.bytes[i] << 8) | a.bytes[i + 1]);
   let best = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) { i++; continue; }
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) { best = i; bestLen = j - i; }
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
     i = j;
   }
-  const hex = (from: number, to: number) => groups.slice(from, to).map((g) => g.toString(16)).join(':');
+  const hex = (from: number, to: number) =>
+    groups
+      .slice(from, to)
+      .map((g) => g.toString(16))
+      .join(':');
   return best < 0 ? hex(0, 8) : `${hex(0, best)}::${hex(best + bestLen, 8)}`;
 }
 

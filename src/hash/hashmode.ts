@@ -59,6 +59,9 @@ export function nftKeyBytes(fields: readonly KeyField[], flow: Flow): Uint8Array
   const padded = parts.map((p) => Math.ceil(p.length / 4) * 4);
   const out = new Uint8Array(padded.reduce((a, b) => a + b, 0));
   let at = 0;
-  parts.forEach((p, i) => { out.set(p, at); at += padded[i]; });
+  parts.forEach((p, i) => {
+    out.set(p, at);
+    at += padded[i];
+  });
   return out;
 }

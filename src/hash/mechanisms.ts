@@ -42,10 +42,8 @@ export function checkParams(p: HashParams): string[] {
   const errors: string[] = [];
   if (!Number.isInteger(p.buckets) || p.buckets < 1 || p.buckets > lim.maxBuckets)
     errors.push(`buckets: ${p.buckets} is out of range 1..${lim.maxBuckets} for ${p.mechanism}`);
-  if (!lim.hashmodes.includes(p.hashmode))
-    errors.push(`hashmode: ${p.mechanism} cannot hash ${p.hashmode} (it offers ${lim.hashmodes.join(', ')})`);
-  if (!Number.isInteger(p.seed) || p.seed < 0 || p.seed > 0xffffffff)
-    errors.push(`seed: ${p.seed} is not a 32-bit unsigned number`);
+  if (!lim.hashmodes.includes(p.hashmode)) errors.push(`hashmode: ${p.mechanism} cannot hash ${p.hashmode} (it offers ${lim.hashmodes.join(', ')})`);
+  if (!Number.isInteger(p.seed) || p.seed < 0 || p.seed > 0xffffffff) errors.push(`seed: ${p.seed} is not a 32-bit unsigned number`);
   return errors;
 }
 
@@ -88,9 +86,12 @@ export function nftBucket(flow: Flow, hashmode: Hashmode, seed: number, buckets:
 
 export function bucketOf(p: HashParams, flow: Flow): number {
   switch (p.mechanism) {
-    case 'clusterip': return clusteripBucket(flow, p.hashmode, p.seed, p.buckets);
-    case 'xt_cluster': return xtClusterBucket(flow, p.seed, p.buckets);
-    case 'nft': return nftBucket(flow, p.hashmode, p.seed, p.buckets);
+    case 'clusterip':
+      return clusteripBucket(flow, p.hashmode, p.seed, p.buckets);
+    case 'xt_cluster':
+      return xtClusterBucket(flow, p.seed, p.buckets);
+    case 'nft':
+      return nftBucket(flow, p.hashmode, p.seed, p.buckets);
   }
 }
 
@@ -120,18 +121,31 @@ export function bucketsOfColumns(p: HashParams, flows: FlowColumns, out: Uint32A
   const n = saddr.length;
   for (let i = 0; i < n; i++) {
     const x = saddr[i];
-    let a = (swapAddr ? ((x << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) : x) + init | 0;
+    let a = ((swapAddr ? (x << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24) : x) + init) | 0;
     let b = init;
     let c = init;
-    if (fields > 1) { const s = sport[i]; b = (b + (((s & 0xff) << 8) | (s >>> 8))) | 0; }
-    if (fields > 2) { const d = dport[i]; c = (c + (((d & 0xff) << 8) | (d >>> 8))) | 0; }
-    c ^= b; c = (c - ((b << 14) | (b >>> 18))) | 0;
-    a ^= c; a = (a - ((c << 11) | (c >>> 21))) | 0;
-    b ^= a; b = (b - ((a << 25) | (a >>> 7))) | 0;
-    c ^= b; c = (c - ((b << 16) | (b >>> 16))) | 0;
-    a ^= c; a = (a - ((c << 4) | (c >>> 28))) | 0;
-    b ^= a; b = (b - ((a << 14) | (a >>> 18))) | 0;
-    c ^= b; c = (c - ((b << 24) | (b >>> 8))) | 0;
+    if (fields > 1) {
+      const s = sport[i];
+      b = (b + (((s & 0xff) << 8) | (s >>> 8))) | 0;
+    }
+    if (fields > 2) {
+      const d = dport[i];
+      c = (c + (((d & 0xff) << 8) | (d >>> 8))) | 0;
+    }
+    c ^= b;
+    c = (c - ((b << 14) | (b >>> 18))) | 0;
+    a ^= c;
+    a = (a - ((c << 11) | (c >>> 21))) | 0;
+    b ^= a;
+    b = (b - ((a << 25) | (a >>> 7))) | 0;
+    c ^= b;
+    c = (c - ((b << 16) | (b >>> 16))) | 0;
+    a ^= c;
+    a = (a - ((c << 4) | (c >>> 28))) | 0;
+    b ^= a;
+    b = (b - ((a << 14) | (a >>> 18))) | 0;
+    c ^= b;
+    c = (c - ((b << 24) | (b >>> 8))) | 0;
     out[i] = reciprocalScale(c >>> 0, buckets) + 1;
   }
 }

@@ -15,7 +15,17 @@ import { ClusterLab } from './cluster-lab.js';
 import { bucketSnapshots, overlapsPerBucket, takersPerBucket } from './kernel-buckets.js';
 import { nodeName, SERVICE_PORT, VIP_ADDRESS } from './vip-lab.js';
 
-export const FAULTS = ['sigkill', 'sigterm-restart', 'sigstop', 'link-flap', 'one-sided-cut', 'weight-reload-one-node', 'broken-reload', 'down-beside-daemon', 'clock-step'] as const;
+export const FAULTS = [
+  'sigkill',
+  'sigterm-restart',
+  'sigstop',
+  'link-flap',
+  'one-sided-cut',
+  'weight-reload-one-node',
+  'broken-reload',
+  'down-beside-daemon',
+  'clock-step',
+] as const;
 export type Fault = (typeof FAULTS)[number];
 
 export interface ChaosOptions {
@@ -52,16 +62,35 @@ export interface ChaosResult {
   incidents: Incident[];
 }
 
-export interface Incident { kind: 'two-owners' | 'unserved' | 'reset'; afterFault: string; node: string; atMs: number; buckets: number; ms: number }
+export interface Incident {
+  kind: 'two-owners' | 'unserved' | 'reset';
+  afterFault: string;
+  node: string;
+  atMs: number;
+  buckets: number;
+  ms: number;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Faults after which a node's own connections may be gone: it lost its buckets or its process. */
 const DISRUPTIVE = new Set<Fault>(['sigkill', 'sigstop', 'link-flap', 'one-sided-cut']);
 
 const emptyResult = (o: ChaosOptions, intervalMs: number, deadtimeMs: number, bound: number): ChaosResult => ({
-  minutes: o.minutes, intervalMs, deadtimeMs, takeoverBoundMs: bound, samples: 0,
+  minutes: o.minutes,
+  intervalMs,
+  deadtimeMs,
+  takeoverBoundMs: bound,
+  samples: 0,
   faults: Object.fromEntries(FAULTS.map((f) => [f, 0])) as Record<Fault, number>,
-  twoOwnersMs: 0, snapshotSpreadMsMax: 0, unservedBeyondBoundMs: 0, longestUnservedMs: 0, longLivedOpened: 0, unexpectedResets: 0, expectedLosses: 0, downRefused: 0, incidents: [],
+  twoOwnersMs: 0,
+  snapshotSpreadMsMax: 0,
+  unservedBeyondBoundMs: 0,
+  longestUnservedMs: 0,
+  longLivedOpened: 0,
+  unexpectedResets: 0,
+  expectedLosses: 0,
+  downRefused: 0,
+  incidents: [],
 });
 
 /** One fault run: the lab, what is measured, and the three loops that run side by side. */
@@ -76,26 +105,49 @@ class ChaosRun {
   private sampling = true;
   private x: number;
 
-  constructor(private readonly cl: ClusterLab, private readonly o: ChaosOptions, private readonly deadtimeMs: number, intervalMs: number, private readonly bound: number) {
+  constructor(
+    private readonly cl: ClusterLab,
+    private readonly o: ChaosOptions,
+    private readonly deadtimeMs: number,
+    intervalMs: number,
+    private readonly bound: number,
+  ) {
     this.result = emptyResult(o, intervalMs, deadtimeMs, bound);
     this.stampFile = join(cl.dir, 'faketime');
     writeFileSync(this.stampFile, '+0\n');
     this.x = o.seed ?? 1;
   }
 
-  private rand(n: number): number { this.x = (Math.imul(this.x, 1103515245) + 12345) >>> 0; return this.x % n; }
-  private get over(): boolean { return Date.now() - this.t0 >= this.o.minutes * 60_000; }
+  private rand(n: number): number {
+    this.x = (Math.imul(this.x, 1103515245) + 12345) >>> 0;
+    return this.x % n;
+  }
+  private get over(): boolean {
+    return Date.now() - this.t0 >= this.o.minutes * 60_000;
+  }
   /** Records an incident, merged with the last one of its kind that started at the same moment. */
   private note(kind: Incident['kind'], at: number, ms: number, buckets = 1): void {
     const atMs = at - this.t0;
     const same = this.result.incidents.find((x) => x.kind === kind && Math.abs(x.atMs - atMs) < 150);
-    if (same) { same.buckets += buckets; same.ms = Math.max(same.ms, ms); return; }
+    if (same) {
+      same.buckets += buckets;
+      same.ms = Math.max(same.ms, ms);
+      return;
+    }
     if (this.result.incidents.length < 200) this.result.incidents.push({ kind, afterFault: this.lastFault.kind, node: this.lastFault.node, atMs, buckets, ms });
   }
 
   /** Node 3 runs with a wall clock that can be stepped (libfaketime; the monotonic clock untouched). */
   start(i: number): void {
-    const env = i === 3 ? { LD_PRELOAD: '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', FAKETIME_TIMESTAMP_FILE: this.stampFile, FAKETIME_NO_CACHE: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1' } : {};
+    const env =
+      i === 3
+        ? {
+            LD_PRELOAD: '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1',
+            FAKETIME_TIMESTAMP_FILE: this.stampFile,
+            FAKETIME_NO_CACHE: '1',
+            FAKETIME_DONT_FAKE_MONOTONIC: '1',
+          }
+        : {};
     this.cl.startDaemon(i, ['--config', this.files.get(i)!], env);
   }
 
@@ -154,8 +206,18 @@ class ChaosRun {
   private async holders(): Promise<void> {
     while (!this.over) {
       const openedAt = Date.now();
-      const holder = spawn('ip', ['netns', 'exec', this.cl.lab.clientNs, process.execPath, built('lab/holder.js'),
-        JSON.stringify({ target: VIP_ADDRESS, port: SERVICE_PORT, sources: this.cl.lab.clientSources, count: this.o.longLived ?? 150, timeoutMs: 2000 })], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const holder = spawn(
+        'ip',
+        [
+          'netns',
+          'exec',
+          this.cl.lab.clientNs,
+          process.execPath,
+          built('lab/holder.js'),
+          JSON.stringify({ target: VIP_ADDRESS, port: SERVICE_PORT, sources: this.cl.lab.clientSources, count: this.o.longLived ?? 150, timeoutMs: 2000 }),
+        ],
+        { stdio: ['pipe', 'pipe', 'inherit'] },
+      );
       const lines = createInterface({ input: holder.stdout! })[Symbol.asyncIterator]();
       try {
         const opened = JSON.parse((await lines.next()).value as string).opened as { node: string }[];
@@ -176,7 +238,9 @@ class ChaosRun {
           });
         }
         holder.stdin!.write('close\n');
-      } finally { holder.kill(); }
+      } finally {
+        holder.kill();
+      }
     }
   }
 
@@ -191,7 +255,9 @@ class ChaosRun {
       await this.inject(kind, i);
       if (DISRUPTIVE.has(kind)) this.disrupted.set(nodeName(i), Date.now());
       this.result.faults[kind]++;
-      await this.cl.waitForView(this.cl.lab.nodeIds, this.cl.lab.nodeIds, 15_000).catch(() => this.o.progress?.('the cluster did not come back together within 15 s'));
+      await this.cl
+        .waitForView(this.cl.lab.nodeIds, this.cl.lab.nodeIds, 15_000)
+        .catch(() => this.o.progress?.('the cluster did not come back together within 15 s'));
       await sleep(2000 + this.rand(2000));
     }
   }
@@ -209,12 +275,31 @@ class ChaosRun {
     const cl = this.cl;
     const pid = cl.daemons.get(i)?.pid;
     switch (kind) {
-      case 'sigkill': await cl.stopDaemon(i, 'SIGKILL'); await sleep(1500); this.start(i); break;
-      case 'sigterm-restart': await cl.stopDaemon(i, 'SIGTERM'); this.start(i); break;
-      case 'sigstop': if (pid) { process.kill(pid, 'SIGSTOP'); await sleep(2 * this.deadtimeMs); process.kill(pid, 'SIGCONT'); } break;
-      case 'link-flap': await cl.lab.setLink(i, false); await sleep(1000); await cl.lab.setLink(i, true); break;
+      case 'sigkill':
+        await cl.stopDaemon(i, 'SIGKILL');
+        await sleep(1500);
+        this.start(i);
+        break;
+      case 'sigterm-restart':
+        await cl.stopDaemon(i, 'SIGTERM');
+        this.start(i);
+        break;
+      case 'sigstop':
+        if (pid) {
+          process.kill(pid, 'SIGSTOP');
+          await sleep(2 * this.deadtimeMs);
+          process.kill(pid, 'SIGCONT');
+        }
+        break;
+      case 'link-flap':
+        await cl.lab.setLink(i, false);
+        await sleep(1000);
+        await cl.lab.setLink(i, true);
+        break;
       case 'one-sided-cut':
-        await cl.lab.exec(cl.lab.nodeNs(i), ['nft', '-f', '-'], { input: 'table inet chaoscut {\n chain out {\n type filter hook output priority 0;\n udp dport 5405 drop\n }\n}\n' });
+        await cl.lab.exec(cl.lab.nodeNs(i), ['nft', '-f', '-'], {
+          input: 'table inet chaoscut {\n chain out {\n type filter hook output priority 0;\n udp dport 5405 drop\n }\n}\n',
+        });
         await sleep(1500);
         await cl.lab.exec(cl.lab.nodeNs(i), ['nft', 'delete', 'table', 'inet', 'chaoscut']);
         break;
@@ -224,8 +309,12 @@ class ChaosRun {
         await this.reload(i, stringify(c), 2000);
         break;
       }
-      case 'broken-reload': await this.reload(i, 'cluster: [this is not\n', 500); break;
-      case 'down-beside-daemon': if ((await cl.cli(i, ['down'])).status !== 0) this.result.downRefused++; break;
+      case 'broken-reload':
+        await this.reload(i, 'cluster: [this is not\n', 500);
+        break;
+      case 'down-beside-daemon':
+        if ((await cl.cli(i, ['down'])).status !== 0) this.result.downRefused++;
+        break;
       case 'clock-step':
         writeFileSync(this.stampFile, '-60s\n');
         await sleep(2000);

@@ -39,7 +39,9 @@ export function attempt(target: string, port: number, src: string, timeoutMs: nu
       resolve({ src, sport, ms: performance.now() - t0, ...r });
     };
     const timer = setTimeout(() => done({ error: 'timeout' }), timeoutMs);
-    socket.on('connect', () => { sport = socket.localPort ?? 0; });
+    socket.on('connect', () => {
+      sport = socket.localPort ?? 0;
+    });
     socket.on('data', (d) => {
       buf += d;
       const nl = buf.indexOf('\n');

@@ -37,7 +37,11 @@ export class ClusterLab {
   readonly config: ClusterConfig;
   private readonly sockets = new Map<number, string>();
 
-  private constructor(readonly lab: NetnsLab, readonly dir: string, readonly configFile: string) {
+  private constructor(
+    readonly lab: NetnsLab,
+    readonly dir: string,
+    readonly configFile: string,
+  ) {
     // Read on the host, where the nodes' interfaces (inside their namespaces) do not exist.
     this.config = loadClusterConfig(configFile, { local: nodeName(1), interfaceExists: () => true });
   }
@@ -50,14 +54,35 @@ export class ClusterLab {
       writeFileSync(key, randomBytes(32));
       chmodSync(key, 0o600);
       const configFile = join(dir, 'cluster.yaml');
-      writeFileSync(configFile, stringify({
-        cluster: {
-          name: o.prefix, local: 'auto', authkey: key, quorum: o.quorum ?? 'majority', drainTimeout: `${o.drainTimeoutMs ?? 30000}ms`,
-          heartbeat: { port: 5405, interval: `${o.intervalMs ?? Math.max(20, Math.round((o.deadtimeMs ?? 300) / 5))}ms`, deadtime: `${o.deadtimeMs ?? 300}ms`, copies: o.copies ?? 2 },
-          nodes: lab.nodeIds.map((i) => ({ id: i, name: nodeName(i), address: lab.nodeAddress(i) })),
-        },
-        vips: [{ address: `${VIP_ADDRESS}/${LAB_PREFIX_LENGTH}`, interface: 'eth0', hashmode: 'sourceip-sourceport', buckets: o.buckets ?? 256, seed: 0x5eed, backend: 'nft' }],
-      }));
+      writeFileSync(
+        configFile,
+        stringify({
+          cluster: {
+            name: o.prefix,
+            local: 'auto',
+            authkey: key,
+            quorum: o.quorum ?? 'majority',
+            drainTimeout: `${o.drainTimeoutMs ?? 30000}ms`,
+            heartbeat: {
+              port: 5405,
+              interval: `${o.intervalMs ?? Math.max(20, Math.round((o.deadtimeMs ?? 300) / 5))}ms`,
+              deadtime: `${o.deadtimeMs ?? 300}ms`,
+              copies: o.copies ?? 2,
+            },
+            nodes: lab.nodeIds.map((i) => ({ id: i, name: nodeName(i), address: lab.nodeAddress(i) })),
+          },
+          vips: [
+            {
+              address: `${VIP_ADDRESS}/${LAB_PREFIX_LENGTH}`,
+              interface: 'eth0',
+              hashmode: 'sourceip-sourceport',
+              buckets: o.buckets ?? 256,
+              seed: 0x5eed,
+              backend: 'nft',
+            },
+          ],
+        }),
+      );
       const cl = new ClusterLab(lab, dir, configFile);
       for (const i of lab.nodeIds) {
         const r = lab.spawn(lab.nodeNs(i), [process.execPath, built('lab/responder.js'), nodeName(i), String(SERVICE_PORT)]);
@@ -72,8 +97,11 @@ export class ClusterLab {
   }
 
   startDaemon(i: number, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): ChildProcess {
-    const child = this.lab.spawn(this.lab.nodeNs(i), [process.execPath, CLI, 'up', '--config', this.configFile, '--node', nodeName(i), ...extraArgs],
-      { ...process.env, AAVIP_LOG_LEVEL: 'info', ...env });
+    const child = this.lab.spawn(this.lab.nodeNs(i), [process.execPath, CLI, 'up', '--config', this.configFile, '--node', nodeName(i), ...extraArgs], {
+      ...process.env,
+      AAVIP_LOG_LEVEL: 'info',
+      ...env,
+    });
     const lines: string[] = [];
     this.logs.set(i, lines);
     child.stderr!.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean)));
@@ -143,8 +171,10 @@ export class ClusterLab {
 
   bucketOf(src: string, sport: number): number {
     const v = this.config.vips[0];
-    return bucketOf({ mechanism: 'nft', hashmode: v.hashmode, seed: v.seed, buckets: v.buckets },
-      { src: parseAddress(src)!, srcPort: sport, dst: v.address, dstPort: SERVICE_PORT, proto: 6 });
+    return bucketOf(
+      { mechanism: 'nft', hashmode: v.hashmode, seed: v.seed, buckets: v.buckets },
+      { src: parseAddress(src)!, srcPort: sport, dst: v.address, dstPort: SERVICE_PORT, proto: 6 },
+    );
   }
 
   /**
@@ -154,7 +184,10 @@ export class ClusterLab {
   tuples(count: number, probe: number[], seed = 1): { src: string; sport: number }[] {
     const sources = this.lab.clientSources;
     let x = seed;
-    const rand = () => { x = (Math.imul(x, 1103515245) + 12345) >>> 0; return x; };
+    const rand = () => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      return x;
+    };
     const used = new Set<string>();
     const pick = (bucket?: number) => {
       for (let tries = 0; tries < 100_000; tries++) {
@@ -180,7 +213,8 @@ export class ClusterLab {
     const opts: LoadOptions = { target: VIP_ADDRESS, port: SERVICE_PORT, everyMs: 2, concurrency: 200, timeoutMs: 250, ...o };
     const file = join(this.dir, `load-${Date.now()}.json`);
     writeFileSync(file, JSON.stringify(opts));
-    return this.lab.exec(this.lab.clientNs, [process.execPath, built('lab/load.js'), file], { timeoutMs: o.durationMs + 30_000 })
+    return this.lab
+      .exec(this.lab.clientNs, [process.execPath, built('lab/load.js'), file], { timeoutMs: o.durationMs + 30_000 })
       .then((r) => JSON.parse(r.stdout) as TimedAttempt[]);
   }
 

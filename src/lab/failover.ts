@@ -38,8 +38,11 @@ export interface RoundResult {
 }
 
 /** Over all rounds: counts summed, the fewest long-lived connections held, the worst max/min shares. */
-export interface FailoverResult extends Pick<RoundResult, 'survivorFailed' | 'maxMinShareAfter' | 'maxMinConnectionShareAfter'
-  | 'longLivedHeld' | 'longLivedInReturningBuckets' | 'rejoinResets'> {
+export interface FailoverResult
+  extends Pick<
+    RoundResult,
+    'survivorFailed' | 'maxMinShareAfter' | 'maxMinConnectionShareAfter' | 'longLivedHeld' | 'longLivedInReturningBuckets' | 'rejoinResets'
+  > {
   intervalMs: number;
   deadtimeMs: number;
   buckets: number;
@@ -91,8 +94,18 @@ async function round(cl: ClusterLab, victim: number, o: FailoverOptions, say: (m
   const answered = survivors.map((i) => away.filter((a) => a.node === nodeName(i)).length);
 
   say(`${nodeName(victim)} away; opening ${o.longLived} long-lived connections`);
-  const holder = spawn('ip', ['netns', 'exec', cl.lab.clientNs, process.execPath, built('lab/holder.js'),
-    JSON.stringify({ target: VIP_ADDRESS, port: SERVICE_PORT, sources: cl.lab.clientSources, count: o.longLived, timeoutMs: 3000 })], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const holder = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      cl.lab.clientNs,
+      process.execPath,
+      built('lab/holder.js'),
+      JSON.stringify({ target: VIP_ADDRESS, port: SERVICE_PORT, sources: cl.lab.clientSources, count: o.longLived, timeoutMs: 3000 }),
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   try {
     const lines = createInterface({ input: holder.stdout! })[Symbol.asyncIterator]();
     const opened = JSON.parse((await lines.next()).value as string).opened as { src: string; sport: number }[];
@@ -108,7 +121,11 @@ async function round(cl: ClusterLab, victim: number, o: FailoverOptions, say: (m
     say('long-lived connections closed; waiting for the handover to settle');
     await cl.waitForSettled(all, 30_000);
     return {
-      killed: nodeName(victim), deadBuckets: dead.size, outagesMs, survivorFailed, attempts: attempts.length,
+      killed: nodeName(victim),
+      deadBuckets: dead.size,
+      outagesMs,
+      survivorFailed,
+      attempts: attempts.length,
       maxMinShareAfter: maxMin(survivors.map((i) => st.vips[0].perNode[nodeName(i)])),
       maxMinConnectionShareAfter: maxMin(answered),
       longLivedHeld: opened.length,
@@ -124,7 +141,14 @@ export async function runFailover(o: FailoverOptions): Promise<FailoverResult> {
   const say = o.progress ?? (() => {});
   const rounds = o.rounds ?? 1;
   say('building the lab and starting three daemons');
-  const cl = await ClusterLab.create({ prefix: o.prefix, intervalMs: o.intervalMs, deadtimeMs: o.deadtimeMs, copies: o.copies, buckets: o.buckets, drainTimeoutMs: 60_000 });
+  const cl = await ClusterLab.create({
+    prefix: o.prefix,
+    intervalMs: o.intervalMs,
+    deadtimeMs: o.deadtimeMs,
+    copies: o.copies,
+    buckets: o.buckets,
+    drainTimeoutMs: 60_000,
+  });
   try {
     for (const i of cl.lab.nodeIds) cl.startDaemon(i);
     await cl.waitForView(cl.lab.nodeIds, cl.lab.nodeIds);
@@ -141,10 +165,15 @@ export async function runFailover(o: FailoverOptions): Promise<FailoverResult> {
     const ok = burst.filter((a) => a.node);
     const outages = perRound.flatMap((r) => r.outagesMs);
     return {
-      intervalMs: o.intervalMs, deadtimeMs: o.deadtimeMs, buckets: o.buckets, rounds,
+      intervalMs: o.intervalMs,
+      deadtimeMs: o.deadtimeMs,
+      buckets: o.buckets,
+      rounds,
       connectionsDuringFailover: perRound.reduce((s, r) => s + r.attempts, 0),
       deadBucketsProbed: outages.length,
-      outageMsP50: quantile(outages, 0.5), outageMsP99: quantile(outages, 0.99), outageMsMax: Math.max(...outages),
+      outageMsP50: quantile(outages, 0.5),
+      outageMsP99: quantile(outages, 0.99),
+      outageMsMax: Math.max(...outages),
       survivorFailed: perRound.reduce((s, r) => s + r.survivorFailed, 0),
       maxMinShareAfter: Math.max(...perRound.map((r) => r.maxMinShareAfter)),
       maxMinConnectionShareAfter: Math.max(...perRound.map((r) => r.maxMinConnectionShareAfter)),

@@ -5,23 +5,52 @@
 import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 
-interface Held { src: string; sport: number; node: string; socket: Socket; buf: string; closed?: string }
+interface Held {
+  src: string;
+  sport: number;
+  node: string;
+  socket: Socket;
+  buf: string;
+  closed?: string;
+}
 
-export interface HolderOptions { target: string; port: number; sources: string[]; count: number; timeoutMs: number }
+export interface HolderOptions {
+  target: string;
+  port: number;
+  sources: string[];
+  count: number;
+  timeoutMs: number;
+}
 
 async function open(o: HolderOptions, src: string): Promise<Held | undefined> {
   return new Promise((resolve) => {
     const socket = connect({ host: o.target, port: o.port, localAddress: src });
     const h: Held = { src, sport: 0, node: '', socket, buf: '' };
-    const timer = setTimeout(() => { socket.destroy(); resolve(undefined); }, o.timeoutMs);
-    socket.on('connect', () => { h.sport = socket.localPort ?? 0; });
-    socket.on('error', (e: NodeJS.ErrnoException) => { h.closed ??= e.code ?? e.message; clearTimeout(timer); resolve(h.node ? h : undefined); });
-    socket.on('close', () => { h.closed ??= 'closed'; });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve(undefined);
+    }, o.timeoutMs);
+    socket.on('connect', () => {
+      h.sport = socket.localPort ?? 0;
+    });
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      h.closed ??= e.code ?? e.message;
+      clearTimeout(timer);
+      resolve(h.node ? h : undefined);
+    });
+    socket.on('close', () => {
+      h.closed ??= 'closed';
+    });
     socket.on('data', (d) => {
       h.buf += d;
       if (!h.node) {
         const nl = h.buf.indexOf('\n');
-        if (nl >= 0) { h.node = h.buf.slice(0, nl); h.buf = h.buf.slice(nl + 1); clearTimeout(timer); resolve(h); }
+        if (nl >= 0) {
+          h.node = h.buf.slice(0, nl);
+          h.buf = h.buf.slice(nl + 1);
+          clearTimeout(timer);
+          resolve(h);
+        }
       }
     });
   });
@@ -31,9 +60,15 @@ function probe(h: Held, timeoutMs: number): Promise<boolean> {
   if (h.closed) return Promise.resolve(false);
   return new Promise((resolve) => {
     h.buf = '';
-    const onData = () => { if (h.buf.includes('probe\n')) finish(true); };
+    const onData = () => {
+      if (h.buf.includes('probe\n')) finish(true);
+    };
     const timer = setTimeout(() => finish(false), timeoutMs);
-    const finish = (ok: boolean) => { clearTimeout(timer); h.socket.off('data', onData); resolve(ok); };
+    const finish = (ok: boolean) => {
+      clearTimeout(timer);
+      h.socket.off('data', onData);
+      resolve(ok);
+    };
     h.socket.on('data', onData);
     h.socket.write('probe\n');
   });

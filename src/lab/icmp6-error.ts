@@ -33,10 +33,16 @@ if (process.argv[1]?.endsWith('icmp6-error.js')) {
   const packet = packetTooBig(vip, Number(vipPort), client, Number(clientPort));
   // Without a pending timer the process was seen to exit before raw-socket sent an IPv6 packet:
   // stay alive until the send's callback (bounded).
-  const keepAlive = setTimeout(() => { process.stderr.write('send timed out\n'); process.exit(1); }, 5_000);
+  const keepAlive = setTimeout(() => {
+    process.stderr.write('send timed out\n');
+    process.exit(1);
+  }, 5_000);
   socket.send(packet, 0, packet.length, vip, (err: Error | null) => {
     clearTimeout(keepAlive);
-    if (err) { process.stderr.write(`${err.message}\n`); process.exitCode = 1; }
+    if (err) {
+      process.stderr.write(`${err.message}\n`);
+      process.exitCode = 1;
+    }
     socket.close();
   });
 }

@@ -8,12 +8,16 @@ import type { NetnsLab } from './netns.js';
 
 export type Chain = 'own' | 'incoming' | 'draining';
 /** A bucket's element: its chain and, when leased, the ms left before it lapses. */
-export interface Element { chain: Chain; expiresMs?: number }
+export interface Element {
+  chain: Chain;
+  expiresMs?: number;
+}
 
 /** nft's time text (`472ms`, `1s472ms`, `2m`, `1h2m3s`) in ms. */
 export function nftDurationMs(text: string): number {
   let ms = 0;
-  for (const [, n, unit] of text.matchAll(/(\d+)(ms|d|h|m|s)/g)) ms += Number(n) * ({ d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000, ms: 1 } as const)[unit as 'ms'];
+  for (const [, n, unit] of text.matchAll(/(\d+)(ms|d|h|m|s)/g))
+    ms += Number(n) * ({ d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000, ms: 1 } as const)[unit as 'ms'];
   return ms;
 }
 
@@ -35,10 +39,12 @@ export async function readBucketMaps(lab: NetnsLab, vip: string): Promise<Map<nu
   const address = parseAddress(vip)!;
   const table = nftTableName({ address } as Parameters<typeof nftTableName>[0]);
   const family = address.family === 4 ? 'ip' : 'ip6';
-  const maps = await Promise.all(lab.nodeIds.map(async (i) => {
-    const r = await lab.exec(lab.nodeNs(i), ['nft', 'list', 'map', family, table, 'buckets'], { allowFailure: true });
-    return [i, r.status === 0 ? parseBucketMap(r.stdout) : new Map<number, Element>()] as const;
-  }));
+  const maps = await Promise.all(
+    lab.nodeIds.map(async (i) => {
+      const r = await lab.exec(lab.nodeNs(i), ['nft', 'list', 'map', family, table, 'buckets'], { allowFailure: true });
+      return [i, r.status === 0 ? parseBucketMap(r.stdout) : new Map<number, Element>()] as const;
+    }),
+  );
   return new Map(maps);
 }
 
@@ -50,7 +56,10 @@ export function takersPerBucket(maps: Map<number, Map<number, Element>>, buckets
 }
 
 /** One node's listing and when it was taken (ms, the lab's clock). */
-export interface Listing { at: number; map: Map<number, Element> }
+export interface Listing {
+  at: number;
+  map: Map<number, Element>;
+}
 
 /**
  * Per bucket, the pairs of nodes that certainly took its new connections at one moment: both
@@ -106,7 +115,9 @@ export function bucketSnapshots(lab: NetnsLab, vip: string): { snapshot(): Promi
       }
       return out;
     },
-    stop: async () => { for (const s of shells) s.child.stdin!.end(); await Promise.all(shells.map((s) => lab.kill(s.child, 'SIGKILL'))); },
+    stop: async () => {
+      for (const s of shells) s.child.stdin!.end();
+      await Promise.all(shells.map((s) => lab.kill(s.child, 'SIGKILL')));
+    },
   };
 }
-

@@ -8,10 +8,22 @@ import { readFileSync } from 'node:fs';
 import { attempt } from './client.js';
 
 export interface LoadOptions {
-  target: string; port: number; everyMs: number; durationMs: number; concurrency: number; timeoutMs: number;
+  target: string;
+  port: number;
+  everyMs: number;
+  durationMs: number;
+  concurrency: number;
+  timeoutMs: number;
   tuples: { src: string; sport: number }[];
 }
-export interface TimedAttempt { src: string; sport: number; node?: string; error?: string; start: number; end: number }
+export interface TimedAttempt {
+  src: string;
+  sport: number;
+  node?: string;
+  error?: string;
+  start: number;
+  end: number;
+}
 
 export async function load(o: LoadOptions): Promise<TimedAttempt[]> {
   const out: TimedAttempt[] = [];
@@ -22,7 +34,9 @@ export async function load(o: LoadOptions): Promise<TimedAttempt[]> {
     if (pending.size < o.concurrency) {
       const { src, sport } = o.tuples[i++];
       const start = Date.now();
-      const p = attempt(o.target, o.port, src, o.timeoutMs, sport).then((a) => { out.push({ src, sport, node: a.node, error: a.error, start, end: Date.now() }); });
+      const p = attempt(o.target, o.port, src, o.timeoutMs, sport).then((a) => {
+        out.push({ src, sport, node: a.node, error: a.error, start, end: Date.now() });
+      });
       pending.add(p);
       void p.finally(() => pending.delete(p));
     }

@@ -37,12 +37,20 @@ export class NetnsLab {
     this.clientNs = `${this.opts.prefix}-c`;
   }
 
-  nodeNs(i: number): string { return `${this.opts.prefix}-n${i}`; }
+  nodeNs(i: number): string {
+    return `${this.opts.prefix}-n${i}`;
+  }
   /** Node i's own address (1-based i): 198.18.0.(10+i). */
-  nodeAddress(i: number): string { return `198.18.0.${10 + i}`; }
+  nodeAddress(i: number): string {
+    return `198.18.0.${10 + i}`;
+  }
   /** Node i's own IPv6 address (labs built with ipv6): 2001:2::(10+i) in hex. */
-  nodeAddress6(i: number): string { return `2001:2::${(10 + i).toString(16)}`; }
-  get nodeIds(): number[] { return Array.from({ length: this.opts.nodes }, (_, i) => i + 1); }
+  nodeAddress6(i: number): string {
+    return `2001:2::${(10 + i).toString(16)}`;
+  }
+  get nodeIds(): number[] {
+    return Array.from({ length: this.opts.nodes }, (_, i) => i + 1);
+  }
   get clientSources(): string[] {
     return Array.from({ length: this.opts.clientAddresses }, (_, i) => `198.18.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`);
   }
@@ -51,13 +59,16 @@ export class NetnsLab {
     return this.opts.ipv6 ? Array.from({ length: this.opts.clientAddresses }, (_, i) => `2001:2::1:${(i + 1).toString(16)}`) : [];
   }
   /** The switch-side port of node i (or 'c' for the client). */
-  port(i: number | 'c'): string { return `${this.opts.prefix}-p${i}`.slice(-15); }
+  port(i: number | 'c'): string {
+    return `${this.opts.prefix}-p${i}`.slice(-15);
+  }
 
   static async create(options: LabOptions): Promise<NetnsLab> {
     if (!PREFIX_PATTERN.test(options.prefix)) throw new Error(`lab prefix '${options.prefix}': 1-8 lower-case letters or digits, starting with a letter`);
     const lab = new NetnsLab(options);
     if (lab.opts.nodes < 1 || lab.opts.nodes > 200) throw new Error(`a lab has 1..200 nodes, not ${lab.opts.nodes}`);
-    if (lab.opts.clientAddresses < 1 || lab.opts.clientAddresses > MAX_CLIENT_ADDRESSES) throw new Error(`a lab's client has 1..${MAX_CLIENT_ADDRESSES} addresses`);
+    if (lab.opts.clientAddresses < 1 || lab.opts.clientAddresses > MAX_CLIENT_ADDRESSES)
+      throw new Error(`a lab's client has 1..${MAX_CLIENT_ADDRESSES} addresses`);
     await lab.removeNamespaces();
     try {
       await lab.build();
@@ -103,8 +114,12 @@ export class NetnsLab {
   }
 
   /** Node i's namespace, for exec/spawn. */
-  execNode(i: number, argv: string[], opts: RunOptions = {}): Promise<RunResult> { return this.exec(this.nodeNs(i), argv, opts); }
-  execClient(argv: string[], opts: RunOptions = {}): Promise<RunResult> { return this.exec(this.clientNs, argv, opts); }
+  execNode(i: number, argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+    return this.exec(this.nodeNs(i), argv, opts);
+  }
+  execClient(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+    return this.exec(this.clientNs, argv, opts);
+  }
 
   /**
    * Starts a long-running process in a namespace; destroy() kills it by PID. (`ip netns exec`
@@ -132,13 +147,21 @@ export class NetnsLab {
   async setLink(i: number | 'c', up: boolean): Promise<void> {
     await this.exec(this.switchNs, ['ip', 'link', 'set', this.port(i), up ? 'up' : 'down']);
   }
-  linkDown(i: number | 'c'): Promise<void> { return this.setLink(i, false); }
-  linkUp(i: number | 'c'): Promise<void> { return this.setLink(i, true); }
+  linkDown(i: number | 'c'): Promise<void> {
+    return this.setLink(i, false);
+  }
+  linkUp(i: number | 'c'): Promise<void> {
+    return this.setLink(i, true);
+  }
 
   /** Lets the tracked processes outlive this one; returns their PIDs (for a later `lab down`). */
   detachAll(): number[] {
     const pids = [...this.children].map((c) => c.pid!).filter(Boolean);
-    for (const c of this.children) { c.stdout?.destroy(); c.stderr?.destroy(); c.unref(); }
+    for (const c of this.children) {
+      c.stdout?.destroy();
+      c.stderr?.destroy();
+      c.unref();
+    }
     this.children.clear();
     return pids;
   }
@@ -152,7 +175,11 @@ export class NetnsLab {
     const list = await run('ip', ['netns', 'list']);
     // Only names this lab makes (sw, c, nN): prefix "dp" must not take "dp-x-..." of another lab "dp-x".
     const own = new RegExp(`^${prefix}-(sw|c|n\\d+)$`);
-    return list.stdout.split('\n').map((l) => l.split(' ')[0]).filter((n) => own.test(n)).sort();
+    return list.stdout
+      .split('\n')
+      .map((l) => l.split(' ')[0])
+      .filter((n) => own.test(n))
+      .sort();
   }
 
   /** Removes every namespace of a lab by its prefix (and the processes inside them). */
@@ -168,9 +195,16 @@ export class NetnsLab {
   private async removeNamespaces(): Promise<void> {
     for (const ns of await this.namespaces()) {
       // Processes still inside (from a crashed run) would keep the namespace's devices alive.
-      const pids = (await run('ip', ['netns', 'pids', ns], { allowFailure: true })).stdout.split('\n').map(Number).filter((p) => p > 0);
+      const pids = (await run('ip', ['netns', 'pids', ns], { allowFailure: true })).stdout
+        .split('\n')
+        .map(Number)
+        .filter((p) => p > 0);
       for (const pid of pids) {
-        try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
       }
       // A killed process takes a moment to exit (more under load): wait, so "down" means gone.
       for (let k = 0; k < 100 && pids.some(isRunning); k++) await new Promise((r) => setTimeout(r, 50));
@@ -184,7 +218,9 @@ export function isRunning(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch { return false; }
+  } catch {
+    return false;
+  }
 }
 
 /** Builds a lab (removing a leftover one with the same prefix first). */

@@ -37,25 +37,41 @@ export interface VipLabOptions {
   family?: 4 | 6;
 }
 
-export interface Tuple { src: string; sport: number }
+export interface Tuple {
+  src: string;
+  sport: number;
+}
 
 export const nodeName = (i: number) => `node${i}`;
 
 export class VipLab {
   owners: Owners = [];
 
-  private constructor(readonly lab: NetnsLab, readonly vip: VipSpec) {}
+  private constructor(
+    readonly lab: NetnsLab,
+    readonly vip: VipSpec,
+  ) {}
 
   static async create(o: VipLabOptions): Promise<VipLab> {
     const v6 = o.family === 6;
     const lab = await NetnsLab.create({ prefix: o.prefix, nodes: o.nodes ?? 3, clientAddresses: o.clientAddresses ?? 200, ipv6: v6 });
     try {
       const vip = parseVipSpec({
-        address: v6 ? `${VIP_ADDRESS6}/${LAB_PREFIX_LENGTH6}` : `${VIP_ADDRESS}/${LAB_PREFIX_LENGTH}`, interface: 'eth0', hashmode: o.hashmode ?? 'sourceip-sourceport',
-        buckets: o.buckets ?? (o.backend === 'xt_cluster' || o.backend === 'clusterip' ? 3 : 256), seed: o.seed ?? 0x5eed, backend: o.backend ?? 'nft',
+        address: v6 ? `${VIP_ADDRESS6}/${LAB_PREFIX_LENGTH6}` : `${VIP_ADDRESS}/${LAB_PREFIX_LENGTH}`,
+        interface: 'eth0',
+        hashmode: o.hashmode ?? 'sourceip-sourceport',
+        buckets: o.buckets ?? (o.backend === 'xt_cluster' || o.backend === 'clusterip' ? 3 : 256),
+        seed: o.seed ?? 0x5eed,
+        backend: o.backend ?? 'nft',
       });
       const vl = new VipLab(lab, vip);
-      await vl.setOwners(assign(lab.nodeIds.map((id) => ({ id, weight: 1 })), new Set(lab.nodeIds), vip.buckets));
+      await vl.setOwners(
+        assign(
+          lab.nodeIds.map((id) => ({ id, weight: 1 })),
+          new Set(lab.nodeIds),
+          vip.buckets,
+        ),
+      );
       for (const i of lab.nodeIds) {
         const child = lab.spawn(lab.nodeNs(i), [process.execPath, RESPONDER, nodeName(i), String(SERVICE_PORT)]);
         await once(child.stdout!, 'data');
@@ -69,16 +85,42 @@ export class VipLab {
 
   vipArgs(): string[] {
     const v = this.vip;
-    return ['--ip', `${formatAddress(v.address)}/${v.prefixLength}`, '--nic', v.interface, '--hashmode', v.hashmode,
-      '--seed', String(v.seed), '--buckets', String(v.buckets), '--backend', v.backend];
+    return [
+      '--ip',
+      `${formatAddress(v.address)}/${v.prefixLength}`,
+      '--nic',
+      v.interface,
+      '--hashmode',
+      v.hashmode,
+      '--seed',
+      String(v.seed),
+      '--buckets',
+      String(v.buckets),
+      '--backend',
+      v.backend,
+    ];
   }
 
   /** Runs `aavip vip apply` in node i's namespace. */
   async applyOwnership(i: number, o: Ownership): Promise<void> {
-    await this.lab.exec(this.lab.nodeNs(i), [process.execPath, CLI, 'vip', 'apply', ...this.vipArgs(),
-      '--own', o.owned.join(','), '--incoming', o.incoming.join(','), '--draining', o.draining.join(',')],
-    // Generous: under the VM lab's software emulation three of these at once take 10-20 s each.
-    { timeoutMs: 180_000 });
+    await this.lab.exec(
+      this.lab.nodeNs(i),
+      [
+        process.execPath,
+        CLI,
+        'vip',
+        'apply',
+        ...this.vipArgs(),
+        '--own',
+        o.owned.join(','),
+        '--incoming',
+        o.incoming.join(','),
+        '--draining',
+        o.draining.join(','),
+      ],
+      // Generous: under the VM lab's software emulation three of these at once take 10-20 s each.
+      { timeoutMs: 180_000 },
+    );
   }
 
   /** Static ownership: each node serves exactly its buckets of `owners`. */
@@ -88,9 +130,13 @@ export class VipLab {
   }
 
   /** The VIP as the client dials it. */
-  get target(): string { return formatAddress(this.vip.address); }
+  get target(): string {
+    return formatAddress(this.vip.address);
+  }
   /** The client's source addresses in the VIP's family. */
-  get sources(): string[] { return this.vip.address.family === 6 ? this.lab.clientSources6 : this.lab.clientSources; }
+  get sources(): string[] {
+    return this.vip.address.family === 6 ? this.lab.clientSources6 : this.lab.clientSources;
+  }
 
   /** The node the hash model says serves this connection. */
   predictedNode(src: string, sport: number): number {
@@ -125,12 +171,23 @@ export class VipLab {
   async burst(count: number | Tuple[], concurrency = 32, timeoutMs = 3_000, onProgress?: (done: number, total: number) => void): Promise<Attempt[]> {
     const tuples = Array.isArray(count) ? count : undefined;
     const n = tuples?.length ?? (count as number);
-    const opts: BurstOptions = { target: this.target, port: SERVICE_PORT, sources: this.sources, count: n, concurrency, timeoutMs, tuples, progress: !!onProgress };
+    const opts: BurstOptions = {
+      target: this.target,
+      port: SERVICE_PORT,
+      sources: this.sources,
+      count: n,
+      concurrency,
+      timeoutMs,
+      tuples,
+      progress: !!onProgress,
+    };
     const child = spawn('ip', ['netns', 'exec', this.lab.clientNs, process.execPath, CLIENT, '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
     child.stdin.end(JSON.stringify(opts));
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
     createInterface({ input: child.stderr }).on('line', (line) => {
       const m = line.match(/^progress (\d+) (\d+)$/);
       if (m) onProgress?.(Number(m[1]), Number(m[2]));
@@ -138,7 +195,7 @@ export class VipLab {
     });
     // Bounded: every attempt has its own timeout, so the whole burst cannot take longer than this.
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000 + Math.ceil(n / concurrency) * timeoutMs);
-    const [status] = await once(child, 'close') as [number | null];
+    const [status] = (await once(child, 'close')) as [number | null];
     clearTimeout(timer);
     if (status !== 0) throw new Error(`the lab client exited ${status}: ${stderr.trim()}`);
     return JSON.parse(stdout) as Attempt[];
@@ -163,7 +220,11 @@ export function summarize(vl: VipLab, attempts: Attempt[]): BurstSummary {
   let failed = 0;
   let mispredicted = 0;
   for (const a of attempts) {
-    if (!a.node) { failed++; errors[a.error ?? 'unknown'] = (errors[a.error ?? 'unknown'] ?? 0) + 1; continue; }
+    if (!a.node) {
+      failed++;
+      errors[a.error ?? 'unknown'] = (errors[a.error ?? 'unknown'] ?? 0) + 1;
+      continue;
+    }
     perNode[a.node] = (perNode[a.node] ?? 0) + 1;
     if (a.node !== nodeName(vl.predictedNode(a.src, a.sport))) mispredicted++;
   }

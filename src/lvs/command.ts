@@ -16,12 +16,19 @@ export function runShellBounded(command: string, timeoutMs: number): Promise<Com
     const timer = setTimeout(() => {
       timedOut = true;
       // A negative PID is the process group the detached shell leads.
-      try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ }
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
     }, timeoutMs);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       resolve(timedOut ? { kind: 'timed-out', pid: child.pid! } : { kind: 'exited', code, signal });
     });
-    child.on('error', (e) => { clearTimeout(timer); resolve({ kind: 'failed', error: e.message }); });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      resolve({ kind: 'failed', error: e.message });
+    });
   });
 }

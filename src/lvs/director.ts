@@ -15,8 +15,19 @@ import { planIpvs, serviceKey } from './ipvs/plan.js';
 import type { Ipvs } from './ipvs/types.js';
 import { Pacer } from './pacer.js';
 import {
-  adopt, checkToRun, fallbackCommandDue, initialRealState, observe, realKey, realPolicy, virtualTable,
-  type CheckHow, type FallbackVerb, type Observation, type RealEvent, type RealState,
+  adopt,
+  checkToRun,
+  fallbackCommandDue,
+  initialRealState,
+  observe,
+  realKey,
+  realPolicy,
+  virtualTable,
+  type CheckHow,
+  type FallbackVerb,
+  type Observation,
+  type RealEvent,
+  type RealState,
 } from './realserver.js';
 
 export type { RealState } from './realserver.js';
@@ -35,7 +46,10 @@ export interface DirectorOptions {
   runCommand?: (command: string, timeoutMs: number) => Promise<void>;
 }
 
-interface Job { v: VirtualService; r: RealServer }
+interface Job {
+  v: VirtualService;
+  r: RealServer;
+}
 
 /** A virtual's kernel identity, whatever its reals' states. */
 const keyOf = (v: VirtualService, config: LdirectordConfig) => serviceKey(desiredService(v, config, () => undefined));
@@ -51,29 +65,46 @@ export class Director {
   private readonly pacer: Pacer<Job>;
   rounds = 0;
   /** Checks completed, over all rounds. */
-  get checks(): number { return this.pacer.checks; }
+  get checks(): number {
+    return this.pacer.checks;
+  }
 
-  constructor(private config: LdirectordConfig, private readonly ipvs: Ipvs, private readonly opts: DirectorOptions) {
+  constructor(
+    private config: LdirectordConfig,
+    private readonly ipvs: Ipvs,
+    private readonly opts: DirectorOptions,
+  ) {
     this.pacer = new Pacer({
       concurrency: opts.concurrency ?? 1000,
       jobs: () => this.jobs(),
       key: (j) => `${virtualId(j.v)} ${realKey(j.v, j.r)}`,
       run: (j) => this.checkReal(j.v, j.r),
       // Each pass reads the live table: the last fingerprint would be stale for a change landing mid-write.
-      settle: () => { this.applied = ''; return this.reconcile(); },
+      settle: () => {
+        this.applied = '';
+        return this.reconcile();
+      },
       endRound: () => this.endRound(),
       interval: () => this.config.globals.checkinterval * 1000,
       log: opts.log,
     });
   }
 
-  get currentConfig(): LdirectordConfig { return this.config; }
+  get currentConfig(): LdirectordConfig {
+    return this.config;
+  }
 
   private stateOf(v: VirtualService, r: RealServer): RealState {
     let vs = this.states.get(virtualId(v));
-    if (!vs) { vs = new Map(); this.states.set(virtualId(v), vs); }
+    if (!vs) {
+      vs = new Map();
+      this.states.set(virtualId(v), vs);
+    }
     let s = vs.get(realKey(v, r));
-    if (!s) { s = initialRealState(); vs.set(realKey(v, r), s); }
+    if (!s) {
+      s = initialRealState();
+      vs.set(realKey(v, r), s);
+    }
     return s;
   }
 
@@ -155,17 +186,28 @@ export class Director {
     const id = `${hostPort(r.address, r.port)} (${virtualId(v)})`;
     const log = this.opts.log;
     switch (ev.kind) {
-      case 'restored': log.info({ real: id, check: message }, `Restored real server: ${id}`); break;
-      case 'soft-failure-reset': log.info(`Resetting soft failure count: ${id}`); break;
-      case 'soft-failure': log.info(`Soft failure real server: ${id} failure ${ev.failcount}/${ev.failurecount}: ${message}`); break;
-      case 'down': log.warn({ real: id, check: message, alert: v.alerts.emailalert ?? this.config.globals.alerts.emailalert }, `Real server down: ${id}`); break;
+      case 'restored':
+        log.info({ real: id, check: message }, `Restored real server: ${id}`);
+        break;
+      case 'soft-failure-reset':
+        log.info(`Resetting soft failure count: ${id}`);
+        break;
+      case 'soft-failure':
+        log.info(`Soft failure real server: ${id} failure ${ev.failcount}/${ev.failurecount}: ${message}`);
+        break;
+      case 'down':
+        log.warn({ real: id, check: message, alert: v.alerts.emailalert ?? this.config.globals.alerts.emailalert }, `Real server down: ${id}`);
+        break;
     }
   }
 
   private async fallbackCommand(v: VirtualService): Promise<void> {
     const e = effective(v, this.config.globals);
     if (!e.fallbackcommand || v.checktype.kind === 'off') return;
-    const verb = fallbackCommandDue(this.fallbackCommandState.get(virtualId(v)), v.realServers.some((r) => this.stateOf(v, r).up));
+    const verb = fallbackCommandDue(
+      this.fallbackCommandState.get(virtualId(v)),
+      v.realServers.some((r) => this.stateOf(v, r).up),
+    );
     if (!verb) return;
     this.fallbackCommandState.set(virtualId(v), verb);
     const where = v.protocol === 'fwm' ? ':0 fwm' : `${hostPort(v.address!, v.port!)} ${v.protocol}`;
@@ -173,16 +215,22 @@ export class Director {
     this.opts.log.info({ command }, 'fallbackcommand');
     // Bounded by checktimeout, as ldirectord bounds its checks: a hung command must not hold every later round.
     const timeoutMs = e.checktimeout * 1000;
-    if (this.opts.runCommand) { await this.opts.runCommand(command, timeoutMs); return; }
+    if (this.opts.runCommand) {
+      await this.opts.runCommand(command, timeoutMs);
+      return;
+    }
     const out = await runShellBounded(command, timeoutMs);
-    if (out.kind === 'timed-out') this.opts.log.error({ command, pid: out.pid, timeoutS: e.checktimeout }, `fallbackcommand timed out after ${e.checktimeout} s; killed its process group ${out.pid}`);
+    if (out.kind === 'timed-out')
+      this.opts.log.error(
+        { command, pid: out.pid, timeoutS: e.checktimeout },
+        `fallbackcommand timed out after ${e.checktimeout} s; killed its process group ${out.pid}`,
+      );
     else if (out.kind === 'failed') this.opts.log.error({ command, err: out.error }, 'fallbackcommand could not be run');
   }
 
   /** The table the current states ask for, in configuration order. */
   desired(): IpvsServiceState[] {
-    return this.config.virtualServices.map((v) =>
-      virtualTable(v, this.config, (r) => this.stateOf(v, r), this.inTable.get(virtualId(v)) ?? new Set<string>()));
+    return this.config.virtualServices.map((v) => virtualTable(v, this.config, (r) => this.stateOf(v, r), this.inTable.get(virtualId(v)) ?? new Set<string>()));
   }
 
   private rememberTable(live: IpvsServiceState[]): void {
@@ -202,7 +250,11 @@ export class Director {
       const live = await this.ipvs.read();
       const managed = new Set([...desired.map(serviceKey), ...previousKeys]);
       const { applied, refused } = await applyByService(this.ipvs, planIpvs(desired, live, managed));
-      for (const o of applied) this.opts.log.info({ op: o.op, service: o.service.address, dest: 'dest' in o ? o.dest.address : undefined, weight: 'dest' in o ? o.dest.weight : undefined }, 'ipvs');
+      for (const o of applied)
+        this.opts.log.info(
+          { op: o.op, service: o.service.address, dest: 'dest' in o ? o.dest.address : undefined, weight: 'dest' in o ? o.dest.weight : undefined },
+          'ipvs',
+        );
       this.noteRefusals(refused);
       this.rememberTable(await this.ipvs.read());
       this.applied = refused.length ? '' : JSON.stringify(this.desired());
@@ -217,12 +269,17 @@ export class Director {
       const now = next.get(key);
       const before = this.refused.get(key);
       // Logged when it starts or its reason changes, not on every retry.
-      if (now && now.reason !== before?.reason) this.opts.log.error({ virtualService: virtualId(v), op: now.op, reason: now.reason }, `IPVS refused virtual service ${virtualId(v)}: ${now.reason}; the others are managed, it is retried every round`);
+      if (now && now.reason !== before?.reason)
+        this.opts.log.error(
+          { virtualService: virtualId(v), op: now.op, reason: now.reason },
+          `IPVS refused virtual service ${virtualId(v)}: ${now.reason}; the others are managed, it is retried every round`,
+        );
       if (!now && before) this.opts.log.info({ virtualService: virtualId(v) }, `IPVS accepted virtual service ${virtualId(v)}`);
     }
     // A service left out by a reload whose removal the kernel refused.
     const configured = new Set(this.config.virtualServices.map((v) => keyOf(v, this.config)));
-    for (const r of refused) if (!configured.has(r.key)) this.opts.log.error({ service: r.key, op: r.op, reason: r.reason }, `IPVS refused to ${r.op} ${r.key}: ${r.reason}`);
+    for (const r of refused)
+      if (!configured.has(r.key)) this.opts.log.error({ service: r.key, op: r.op, reason: r.reason }, `IPVS refused to ${r.op} ${r.key}: ${r.reason}`);
     this.refused = next;
   }
 
@@ -272,7 +329,14 @@ export class Director {
         realServers: v.realServers.map((r) => {
           const st = this.stateOf(v, r);
           const d = refused ? undefined : inTable.get(realKey(v, r));
-          return { address: hostPort(r.address, r.port), state: st.up ? 'up' : 'down', weight: d?.weight ?? null, failcount: st.failcount, message: st.message, checkedAt: st.checkedAt ?? null };
+          return {
+            address: hostPort(r.address, r.port),
+            state: st.up ? 'up' : 'down',
+            weight: d?.weight ?? null,
+            failcount: st.failcount,
+            message: st.message,
+            checkedAt: st.checkedAt ?? null,
+          };
         }),
       };
     });

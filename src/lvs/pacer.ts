@@ -39,7 +39,9 @@ export class Pacer<J> {
 
   constructor(private readonly h: PacerHooks<J>) {}
 
-  get isStopped(): boolean { return this.stopped; }
+  get isStopped(): boolean {
+    return this.stopped;
+  }
 
   stop(): void {
     this.stopped = true;
@@ -86,16 +88,20 @@ export class Pacer<J> {
     const start = performance.now();
     const out: Promise<void>[] = [];
     // Each pass starts at least one check or waits for a slot or a free place: n passes plus waits bounded by the window and the checks' timeouts.
-    for (let i = 0; i < n && !this.stopped;) {
+    for (let i = 0; i < n && !this.stopped; ) {
       const due = Math.min(n, Math.floor(((performance.now() - start) / windowMs) * n) + 1);
       while (i < due && this.inFlight < this.h.concurrency) {
         out.push(this.runJob(jobs[i++], true).catch((e: unknown) => this.h.log.error({ err: (e as Error).message }, 'check failed to run')));
       }
       if (i >= n) break;
       const wait = this.inFlight >= this.h.concurrency ? PACE_MS : Math.max(PACE_MS, start + (i / n) * windowMs - performance.now());
-      await new Promise<void>((r) => { this.timer = setTimeout(r, wait); });
+      await new Promise<void>((r) => {
+        this.timer = setTimeout(r, wait);
+      });
     }
-    void Promise.all(out).then(() => this.endRound()).catch((e: unknown) => this.h.log.error({ err: (e as Error).message }, 'end of round failed'));
+    void Promise.all(out)
+      .then(() => this.endRound())
+      .catch((e: unknown) => this.h.log.error({ err: (e as Error).message }, 'end of round failed'));
   }
 
   private async runJob(j: J, paced: boolean): Promise<void> {
@@ -139,10 +145,15 @@ export class Pacer<J> {
     })();
     this.settling = settling;
     // A change that came just as the last pass ended (or past the bound) gets its own; a failed write waits for the next round.
-    settling.then(() => {
-      this.settling = undefined;
-      if (this.settledGen !== this.stateGen && !this.stopped) this.settleInBackground();
-    }, () => { this.settling = undefined; });
+    settling.then(
+      () => {
+        this.settling = undefined;
+        if (this.settledGen !== this.stateGen && !this.stopped) this.settleInBackground();
+      },
+      () => {
+        this.settling = undefined;
+      },
+    );
     return settling;
   }
 

@@ -4,7 +4,15 @@
 // maintenance directory and writes IPVS; every decision is here.
 import type { CheckResult } from './checks/checks.js';
 import { desiredService, destinationAddress, type IpvsServiceState } from './config/desired.js';
-import { effective, type Checktype, type EffectiveSettings, type LdirectordConfig, type Protocol, type RealServer, type VirtualService } from './config/model.js';
+import {
+  effective,
+  type Checktype,
+  type EffectiveSettings,
+  type LdirectordConfig,
+  type Protocol,
+  type RealServer,
+  type VirtualService,
+} from './config/model.js';
 
 export interface RealState {
   up: boolean;
@@ -27,18 +35,22 @@ export type CheckHow = 'connect' | 'ping' | 'external' | 'negotiate';
  */
 export function checkToRun(st: RealState, checktype: Checktype, protocol: Protocol): CheckHow | 'on' | 'off' {
   switch (checktype.kind) {
-    case 'off': case 'on': return checktype.kind;
-    case 'combined': return st.connectRoundsLeft > 0 && st.up ? 'connect' : 'negotiate';
-    case 'connect': return protocol === 'udp' ? 'ping' : 'connect';
-    case 'external-perl': return 'external';
-    default: return checktype.kind;
+    case 'off':
+    case 'on':
+      return checktype.kind;
+    case 'combined':
+      return st.connectRoundsLeft > 0 && st.up ? 'connect' : 'negotiate';
+    case 'connect':
+      return protocol === 'udp' ? 'ping' : 'connect';
+    case 'external-perl':
+      return 'external';
+    default:
+      return checktype.kind;
   }
 }
 
 /** What was seen of a real this round. Maintenance is its own input: a file named for the real exists. */
-export type Observation =
-  | { kind: 'maintenance' }
-  | { kind: 'checked'; how: CheckHow | 'on'; result: CheckResult };
+export type Observation = { kind: 'maintenance' } | { kind: 'checked'; how: CheckHow | 'on'; result: CheckResult };
 
 /** The settings of the real's virtual that the state machine reads. */
 export interface RealPolicy {
@@ -50,8 +62,12 @@ export interface RealPolicy {
 }
 
 /** The policy of a real of `v`, given the virtual's effective settings (computed once per virtual). */
-export const realPolicy = (v: VirtualService, e: EffectiveSettings, r: RealServer): RealPolicy =>
-  ({ checktype: v.checktype, failurecount: e.failurecount, quiescent: e.quiescent, weight: r.weight });
+export const realPolicy = (v: VirtualService, e: EffectiveSettings, r: RealServer): RealPolicy => ({
+  checktype: v.checktype,
+  failurecount: e.failurecount,
+  quiescent: e.quiescent,
+  weight: r.weight,
+});
 
 /** The change a transition asks of the real's IPVS entry. */
 export type RealEffect =
@@ -125,13 +141,27 @@ export const realKey = (v: VirtualService, r: RealServer) => destinationAddress(
  * (an up real configured with weight 0 still keeps it out). A quiesced real has no thresholds:
  * ldirectord quiesces (and re-adds) with `ipvsadm -e|-a ... -w 0`, without -x/-y, which sets both to 0.
  */
-export function virtualTable(v: VirtualService, config: LdirectordConfig, stateOf: (r: RealServer) => RealState, inTable: ReadonlySet<string>): IpvsServiceState {
+export function virtualTable(
+  v: VirtualService,
+  config: LdirectordConfig,
+  stateOf: (r: RealServer) => RealState,
+  inTable: ReadonlySet<string>,
+): IpvsServiceState {
   const readdquiescent = config.globals.readdquiescent;
   const e = effective(v, config.globals);
   const upKeys = new Set<string>();
   for (const r of v.realServers) if (stateOf(r).up) upKeys.add(realKey(v, r));
-  const s = desiredService(v, config, (r) => tableWeight(stateOf(r), realPolicy(v, e, r), { inTable: inTable.has(realKey(v, r)), readdquiescent }), upKeys.size > 0);
-  for (const d of s.realServers) if (!d.fallback && !upKeys.has(d.address)) { d.lower = 0; d.upper = 0; }
+  const s = desiredService(
+    v,
+    config,
+    (r) => tableWeight(stateOf(r), realPolicy(v, e, r), { inTable: inTable.has(realKey(v, r)), readdquiescent }),
+    upKeys.size > 0,
+  );
+  for (const d of s.realServers)
+    if (!d.fallback && !upKeys.has(d.address)) {
+      d.lower = 0;
+      d.upper = 0;
+    }
   return s;
 }
 

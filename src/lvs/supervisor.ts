@@ -22,13 +22,18 @@ export function runningPid(config: string): number | 'stale' | undefined {
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     return cmdline.includes('ldirectord') ? pid : 'stale';
-  } catch { return 'stale'; }
+  } catch {
+    return 'stale';
+  }
 }
 
 /** Polls `fn` every 100 ms for at most `ms`. */
 export async function waitUntil(fn: () => boolean, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
-  while (Date.now() < deadline) { if (fn()) return true; await new Promise((r) => setTimeout(r, 100)); }
+  while (Date.now() < deadline) {
+    if (fn()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   return fn();
 }
 
@@ -39,7 +44,8 @@ export async function runDirector(file: string, ipvsKind: IpvsKind, concurrency:
   const director = new Director(config, ipvs, { log: log.child({ role: 'ldirectord', config: basename(file) }), concurrency });
   const digest = () => createHash('md5').update(readFileSync(file)).digest('hex');
   let seen = digest();
-  const writeStatus = () => writeFileSync(statusFile(file), JSON.stringify({ pid: process.pid, ipvs: ipvs.kind, rounds: director.rounds, virtualServices: director.status() }));
+  const writeStatus = () =>
+    writeFileSync(statusFile(file), JSON.stringify({ pid: process.pid, ipvs: ipvs.kind, rounds: director.rounds, virtualServices: director.status() }));
   const reload = async (why: string) => {
     try {
       const next = await loadLdirectordConfig(file);
@@ -57,12 +63,25 @@ export async function runDirector(file: string, ipvsKind: IpvsKind, concurrency:
   const tick = setInterval(() => {
     writeStatus();
     if (director.currentConfig.globals.autoreload) {
-      try { if (digest() !== seen) { log.info(`Configuration file '${file}' has changed on disk - reread new configuration`); void reload('autoreload'); } } catch { /* file briefly absent */ }
+      try {
+        if (digest() !== seen) {
+          log.info(`Configuration file '${file}' has changed on disk - reread new configuration`);
+          void reload('autoreload');
+        }
+      } catch {
+        /* file briefly absent */
+      }
     }
   }, 1000);
   process.on('SIGHUP', () => void reload('SIGHUP'));
   await new Promise<void>((resolve) => {
-    const stop = () => { clearInterval(tick); void director.stop().then(() => { ipvs.close?.(); resolve(); }); };
+    const stop = () => {
+      clearInterval(tick);
+      void director.stop().then(() => {
+        ipvs.close?.();
+        resolve();
+      });
+    };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });

@@ -18,13 +18,14 @@ export interface ClusterFacts {
   vips: Record<string, string>;
 }
 
-export const factsDigest = (f: ClusterFacts): string => createHash('sha256')
-  .update(JSON.stringify([f.weights, Object.entries(f.vips).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]))
-  .digest('hex').slice(0, 16);
+export const factsDigest = (f: ClusterFacts): string =>
+  createHash('sha256')
+    .update(JSON.stringify([f.weights, Object.entries(f.vips).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]))
+    .digest('hex')
+    .slice(0, 16);
 
 /** Digest of a VIP's hashing parameters (what makes two nodes put a packet in the same bucket). */
-export const vipDigest = (parts: readonly (string | number)[]): string =>
-  createHash('sha256').update(parts.join('|')).digest('hex').slice(0, 16);
+export const vipDigest = (parts: readonly (string | number)[]): string => createHash('sha256').update(parts.join('|')).digest('hex').slice(0, 16);
 
 export function factsOf(nodes: readonly Member[], vips: Record<string, string>): ClusterFacts {
   return { weights: [...nodes].sort((a, b) => a.id - b.id).map((n) => [n.id, n.weight]), vips: { ...vips } };
@@ -45,7 +46,7 @@ export interface Agreement {
  */
 export function agree(live: readonly number[], byNode: ReadonlyMap<number, ClusterFacts>, local: number): Agreement {
   const mine = byNode.get(local);
-  if (!mine) throw new Error('the local node\'s facts are required');
+  if (!mine) throw new Error("the local node's facts are required");
   const votes = new Map<string, { facts: ClusterFacts; count: number; lowest: number }>();
   const digestOf = new Map<number, string>();
   for (const id of [...live].sort((a, b) => a - b)) {

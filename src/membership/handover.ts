@@ -43,7 +43,7 @@ export interface OwnershipChange {
 export function ownersOfView(view: View, nodes: readonly Member[], buckets: number, strategy?: Strategy, vip?: string): Owners {
   if (!view.quorate) return new Array(buckets).fill(0);
   const weight = (id: number) => view.members.find((m) => m.id === id)?.weight ?? 0;
-  const out = new Set(vip !== undefined ? view.excluded?.[vip] ?? [] : []);
+  const out = new Set(vip !== undefined ? (view.excluded?.[vip] ?? []) : []);
   const home = (view.home ?? nodes).map((n) => ({ id: n.id, weight: weight(n.id) > 0 ? weight(n.id) : n.weight }));
   return assign(home, new Set(view.live.filter((id) => weight(id) > 0 && !out.has(id))), buckets, strategy);
 }
@@ -92,12 +92,18 @@ export class BucketKeeper {
         }
         // The node we were taking it from has died: nobody else serves it any more.
         const from = this.incoming.get(b)?.from;
-        if (from !== undefined && !live.has(from)) { this.incoming.delete(b); change.promoted.push(b); }
+        if (from !== undefined && !live.has(from)) {
+          this.incoming.delete(b);
+          change.promoted.push(b);
+        }
       } else {
         this.incoming.delete(b);
         if (was === local) {
           change.lost.push(b);
-          if (now_ !== 0 && live.has(now_) && view.quorate) { this.draining.set(b, now + this.opts.drainTimeoutMs); change.drainingStarted.push(b); }
+          if (now_ !== 0 && live.has(now_) && view.quorate) {
+            this.draining.set(b, now + this.opts.drainTimeoutMs);
+            change.drainingStarted.push(b);
+          }
         } else if (this.draining.has(b) && (now_ === 0 || !live.has(now_) || !view.quorate)) {
           // Nobody to hand over to any more (lost quorum, or the new owner died): let go at once.
           this.draining.delete(b);
@@ -126,15 +132,23 @@ export class BucketKeeper {
       if (held === undefined || !hb.live.includes(this.opts.local)) return [];
       const holds = bucketsOfBitmap(held);
       for (const [b, state] of this.incoming) {
-        if (state.from === hb.from && !holds.has(b)) { this.incoming.delete(b); changed.push(b); }
+        if (state.from === hb.from && !holds.has(b)) {
+          this.incoming.delete(b);
+          changed.push(b);
+        }
       }
       return changed;
     }
     const draining = new Set(hb.draining[this.opts.vip] ?? []);
     for (const [b, state] of this.incoming) {
       if (state.from !== hb.from) continue;
-      if (!draining.has(b)) { this.incoming.delete(b); changed.push(b); }
-      else if (!state.confirmed) { state.confirmed = true; changed.push(b); }
+      if (!draining.has(b)) {
+        this.incoming.delete(b);
+        changed.push(b);
+      } else if (!state.confirmed) {
+        state.confirmed = true;
+        changed.push(b);
+      }
     }
     return changed;
   }
@@ -143,7 +157,10 @@ export class BucketKeeper {
   settleDraining(now: number, emptied: ReadonlySet<number>): number[] {
     const ended: number[] = [];
     for (const [b, deadline] of this.draining) {
-      if (emptied.has(b) || now >= deadline) { this.draining.delete(b); ended.push(b); }
+      if (emptied.has(b) || now >= deadline) {
+        this.draining.delete(b);
+        ended.push(b);
+      }
     }
     return ended;
   }

@@ -13,7 +13,9 @@ export class HoldUpGuard {
 
   constructor(private opts: HoldUpOptions) {}
 
-  reconfigure(opts: HoldUpOptions): void { this.opts = opts; }
+  reconfigure(opts: HoldUpOptions): void {
+    this.opts = opts;
+  }
 
   /**
    * A tick at `now`: returns the gap since the previous one when it shows a hold-up, and

@@ -34,11 +34,12 @@ export interface JoinInput {
  */
 export function ownersBeforeJoin(i: JoinInput): Owners {
   const served = i.peers.map((h) => ({ id: h.from, buckets: bucketsOfBitmap(h.holding[i.vip] ?? '') }));
-  const unheard = new Set(i.view.live.filter((id) => id !== i.local
-    && (i.afterLapse || !i.peers.some((h) => h.from === id && h.live.includes(i.local)))));
+  const unheard = new Set(i.view.live.filter((id) => id !== i.local && (i.afterLapse || !i.peers.some((h) => h.from === id && h.live.includes(i.local)))));
   const without = ownersOfView({ ...i.view, live: i.view.live.filter((id) => id !== i.local) }, i.nodes, i.buckets, undefined, i.vip);
-  return Array.from({ length: i.buckets }, (_, k) =>
-    served.find((p) => p.buckets.has(k + 1))?.id ?? (i.leftover.has(k + 1) ? i.local : unheard.has(without[k]) ? without[k] : 0));
+  return Array.from(
+    { length: i.buckets },
+    (_, k) => served.find((p) => p.buckets.has(k + 1))?.id ?? (i.leftover.has(k + 1) ? i.local : unheard.has(without[k]) ? without[k] : 0),
+  );
 }
 
 /**

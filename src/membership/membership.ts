@@ -53,9 +53,9 @@ export interface View {
 
 /** What decides the owners of a view, as a string: nodes that agree on it compute the same owners. */
 export const viewKey = (v: Pick<View, 'live' | 'members' | 'quorate' | 'home' | 'excluded'>): string =>
-  `${v.quorate ? 'q' : 'nq'}/${v.live.join(',')}/${v.members.map((m) => `${m.id}:${m.weight}`).join(',')}`
-  + (v.home ? `/h${v.home.map((m) => `${m.id}:${m.weight}`).join(',')}` : '')
-  + (v.excluded && Object.keys(v.excluded).length ? `/x${JSON.stringify(Object.entries(v.excluded).sort())}` : '');
+  `${v.quorate ? 'q' : 'nq'}/${v.live.join(',')}/${v.members.map((m) => `${m.id}:${m.weight}`).join(',')}` +
+  (v.home ? `/h${v.home.map((m) => `${m.id}:${m.weight}`).join(',')}` : '') +
+  (v.excluded && Object.keys(v.excluded).length ? `/x${JSON.stringify(Object.entries(v.excluded).sort())}` : '');
 
 export interface Counters {
   accepted: number;
@@ -108,7 +108,17 @@ export class Membership {
   private lastStamp = 0;
   private opts: MembershipOptions;
   private current: View;
-  readonly counters: Counters = { accepted: 0, replayed: 0, forged: 0, truncated: 0, malformed: 0, unknownSender: 0, wrongCluster: 0, unconfirmed: 0, futureStamps: 0 };
+  readonly counters: Counters = {
+    accepted: 0,
+    replayed: 0,
+    forged: 0,
+    truncated: 0,
+    malformed: 0,
+    unknownSender: 0,
+    wrongCluster: 0,
+    unconfirmed: 0,
+    futureStamps: 0,
+  };
 
   constructor(opts: MembershipOptions) {
     if (!opts.nodes.some((n) => n.id === opts.local)) throw new Error(`local node ${opts.local} is not configured`);
@@ -121,7 +131,11 @@ export class Membership {
    * The node set and the local node cannot change while running.
    */
   reconfigure(opts: Pick<MembershipOptions, 'nodes' | 'deadtimeMs' | 'restartGraceMs' | 'quorum' | 'facts'>): void {
-    const ids = (nodes: readonly Member[]) => nodes.map((n) => n.id).sort((a, b) => a - b).join();
+    const ids = (nodes: readonly Member[]) =>
+      nodes
+        .map((n) => n.id)
+        .sort((a, b) => a - b)
+        .join();
     if (ids(opts.nodes) !== ids(this.opts.nodes)) throw new Error('the set of nodes cannot change while running');
     this.opts = { ...this.opts, ...opts };
   }
@@ -158,17 +172,26 @@ export class Membership {
     const fresh = (same && known.fresh) || echoes;
     const ourSeq = mine && echoes && mine.seq !== undefined ? mine.seq : same ? known.ourSeq : undefined;
     const relayed = same ? known.relayed : [];
-    if (ourSeq !== undefined) { relayed.push({ seq: hb.seq, ourSeq }); if (relayed.length > RELAY_MEMORY) relayed.shift(); }
+    if (ourSeq !== undefined) {
+      relayed.push({ seq: hb.seq, ourSeq });
+      if (relayed.length > RELAY_MEMORY) relayed.shift();
+    }
     this.peers.set(hb.from, { incarnation: hb.incarnation, seq: hb.seq, heardAt: now, last: hb, fresh, ourSeq, relayed });
     this.counters.accepted++;
-    if (!fresh) { this.counters.unconfirmed++; return 'accepted'; }
+    if (!fresh) {
+      this.counters.unconfirmed++;
+      return 'accepted';
+    }
     this.witness(hb.from, { at: now, paused: hb.paused === true, leaving: hb.leaving === true });
     for (const h of hb.heard) {
       if (h.node !== this.opts.local && this.configured(h.node)) this.witness(h.node, { at: now - h.ageMs, paused: h.paused }, true);
     }
     for (const s of hb.weights) {
       if (!this.configured(s.node)) continue;
-      if (wall !== undefined && s.stamp > wall + MAX_STAMP_AHEAD_MS) { this.counters.futureStamps++; continue; }
+      if (wall !== undefined && s.stamp > wall + MAX_STAMP_AHEAD_MS) {
+        this.counters.futureStamps++;
+        continue;
+      }
       this.adopt(s);
     }
     return 'accepted';
@@ -193,7 +216,10 @@ export class Membership {
         const heardQ = q === id ? undefined : p.last.heard.find((h) => h.node === q && h.inc === relay.incarnation);
         if (heardQ?.seq === undefined) continue;
         for (let i = relay.relayed.length - 1; i >= 0; i--) {
-          if (relay.relayed[i].seq <= heardQ.seq) { best = Math.max(best ?? -Infinity, relay.relayed[i].ourSeq); break; }
+          if (relay.relayed[i].seq <= heardQ.seq) {
+            best = Math.max(best ?? -Infinity, relay.relayed[i].ourSeq);
+            break;
+          }
         }
       }
       out.set(id, best);
@@ -216,7 +242,7 @@ export class Membership {
 
   private isLive(id: number, now: number): boolean {
     const e = this.evidence.get(id);
-    return !!e && !e.leaving && now - e.at <= (e.paused ? this.opts.restartGraceMs ?? this.opts.deadtimeMs : this.opts.deadtimeMs);
+    return !!e && !e.leaving && now - e.at <= (e.paused ? (this.opts.restartGraceMs ?? this.opts.deadtimeMs) : this.opts.deadtimeMs);
   }
 
   /** The latest heartbeat heard directly from a peer that is live (by any evidence). */
@@ -237,7 +263,8 @@ export class Membership {
   /** What this node tells the others it hears directly (hearsay is never passed on). */
   hearsay(now: number): Hearsay[] {
     const horizon = Math.max(this.opts.deadtimeMs, this.opts.restartGraceMs ?? 0);
-    return [...this.peers].filter(([, p]) => now - p.heardAt <= horizon && !p.last.leaving)
+    return [...this.peers]
+      .filter(([, p]) => now - p.heardAt <= horizon && !p.last.leaving)
       .map(([node, p]) => ({ node, ageMs: Math.max(0, Math.round(now - p.heardAt)), paused: p.last.paused === true, inc: p.incarnation, seq: p.seq }));
   }
 
@@ -258,7 +285,7 @@ export class Membership {
 
   weightOf(id: number): number {
     const s = this.settings.get(id);
-    return s && s.weight !== null ? s.weight : this.opts.nodes.find((n) => n.id === id)?.weight ?? 0;
+    return s && s.weight !== null ? s.weight : (this.opts.nodes.find((n) => n.id === id)?.weight ?? 0);
   }
 
   view(): View {
@@ -286,11 +313,17 @@ export class Membership {
       return { epoch, live, quorate, members };
     }
     const byNode = new Map<number, ClusterFacts>([[this.opts.local, this.opts.facts]]);
-    for (const id of live) { const f = this.peers.get(id)?.last.facts; if (f && id !== this.opts.local) byNode.set(id, f); }
+    for (const id of live) {
+      const f = this.peers.get(id)?.last.facts;
+      if (f && id !== this.opts.local) byNode.set(id, f);
+    }
     const agreement = agree(live, byNode, this.opts.local);
     const ids = this.opts.nodes.map((n) => n.id);
     const home = agreedMembers(agreement, ids);
-    const members = home.map((m) => { const s = this.settings.get(m.id); return { id: m.id, weight: s && s.weight !== null ? s.weight : m.weight }; });
+    const members = home.map((m) => {
+      const s = this.settings.get(m.id);
+      return { id: m.id, weight: s && s.weight !== null ? s.weight : m.weight };
+    });
     return { epoch, live, quorate, members, home, excluded: agreement.excluded, dissenters: agreement.dissenters };
   }
 }

@@ -79,7 +79,9 @@ export function bucketBitmap(buckets: readonly number[], total: number): string 
 
 export function bucketsOfBitmap(hex: string): Set<number> {
   const out = new Set<number>();
-  Buffer.from(hex, 'hex').forEach((byte, i) => { for (let k = 0; k < 8; k++) if (byte & (1 << k)) out.add(i * 8 + k + 1); });
+  Buffer.from(hex, 'hex').forEach((byte, i) => {
+    for (let k = 0; k < 8; k++) if (byte & (1 << k)) out.add(i * 8 + k + 1);
+  });
   return out;
 }
 
@@ -93,9 +95,13 @@ function mac(key: Buffer, data: Buffer): Buffer {
 export const MAX_BODY = 0xffff - HEADER - MAC_LENGTH - 28;
 
 /** The body as sent: bucket lists travel as bitmaps, so 1,024 draining buckets cost 256 bytes, not 5,000. */
-const wireBody = (hb: Heartbeat): Buffer => Buffer.from(JSON.stringify({
-  ...hb, draining: Object.fromEntries(Object.entries(hb.draining).map(([k, v]) => [k, bucketBitmap(v, v.length ? Math.max(...v) : 0)])),
-}));
+const wireBody = (hb: Heartbeat): Buffer =>
+  Buffer.from(
+    JSON.stringify({
+      ...hb,
+      draining: Object.fromEntries(Object.entries(hb.draining).map(([k, v]) => [k, bucketBitmap(v, v.length ? Math.max(...v) : 0)])),
+    }),
+  );
 
 /** A heartbeat's body size as it would be sent. */
 export const bodyBytes = (hb: Heartbeat): number => wireBody(hb).length;
@@ -112,16 +118,27 @@ export function encodeHeartbeat(hb: Heartbeat, key: Buffer): Buffer {
 
 const isIntArray = (x: unknown): x is number[] => Array.isArray(x) && x.every((n) => Number.isSafeInteger(n));
 const isObject = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x);
-const isWeightSetting = (x: unknown): x is WeightSetting => isObject(x) && Number.isSafeInteger(x.node)
-  && (x.weight === null || (typeof x.weight === 'number' && Number.isFinite(x.weight) && x.weight >= 0))
-  && Number.isSafeInteger(x.stamp) && Number.isSafeInteger(x.by);
-const isHearsay = (x: unknown): x is Hearsay => isObject(x) && Number.isSafeInteger(x.node)
-  && Number.isSafeInteger(x.ageMs) && (x.ageMs as number) >= 0 && typeof x.paused === 'boolean'
-  && (x.inc === undefined || Number.isSafeInteger(x.inc)) && (x.seq === undefined || Number.isSafeInteger(x.seq));
+const isWeightSetting = (x: unknown): x is WeightSetting =>
+  isObject(x) &&
+  Number.isSafeInteger(x.node) &&
+  (x.weight === null || (typeof x.weight === 'number' && Number.isFinite(x.weight) && x.weight >= 0)) &&
+  Number.isSafeInteger(x.stamp) &&
+  Number.isSafeInteger(x.by);
+const isHearsay = (x: unknown): x is Hearsay =>
+  isObject(x) &&
+  Number.isSafeInteger(x.node) &&
+  Number.isSafeInteger(x.ageMs) &&
+  (x.ageMs as number) >= 0 &&
+  typeof x.paused === 'boolean' &&
+  (x.inc === undefined || Number.isSafeInteger(x.inc)) &&
+  (x.seq === undefined || Number.isSafeInteger(x.seq));
 const isBitmap = (x: unknown): x is string => typeof x === 'string' && /^([0-9a-f]{2})*$/.test(x);
-const isFacts = (x: unknown): x is ClusterFacts => isObject(x) && Array.isArray(x.weights)
-  && x.weights.every((w) => Array.isArray(w) && w.length === 2 && Number.isSafeInteger(w[0]) && typeof w[1] === 'number' && Number.isFinite(w[1]) && w[1] >= 0)
-  && isObject(x.vips) && Object.values(x.vips).every((d) => typeof d === 'string');
+const isFacts = (x: unknown): x is ClusterFacts =>
+  isObject(x) &&
+  Array.isArray(x.weights) &&
+  x.weights.every((w) => Array.isArray(w) && w.length === 2 && Number.isSafeInteger(w[0]) && typeof w[1] === 'number' && Number.isFinite(w[1]) && w[1] >= 0) &&
+  isObject(x.vips) &&
+  Object.values(x.vips).every((d) => typeof d === 'string');
 
 export function decodeHeartbeat(packet: Buffer, key: Buffer, cluster: string): DecodeResult {
   if (packet.length < HEADER + MAC_LENGTH) return { ok: false, reason: 'truncated' };
@@ -131,16 +148,37 @@ export function decodeHeartbeat(packet: Buffer, key: Buffer, cluster: string): D
   const signed = packet.subarray(0, HEADER + length);
   if (!timingSafeEqual(mac(key, signed), packet.subarray(HEADER + length))) return { ok: false, reason: 'bad-mac' };
   let hb: Heartbeat & { draining: Record<string, unknown> };
-  try { hb = JSON.parse(signed.subarray(HEADER).toString('utf8')) as Heartbeat; } catch { return { ok: false, reason: 'malformed' }; }
-  const valid = hb !== null && typeof hb === 'object' && typeof hb.cluster === 'string' && Number.isSafeInteger(hb.from)
-    && Number.isSafeInteger(hb.incarnation) && Number.isSafeInteger(hb.seq) && isIntArray(hb.live) && Number.isSafeInteger(hb.epoch)
-    && typeof hb.quorate === 'boolean' && typeof hb.view === 'string'
-    && Array.isArray(hb.weights) && hb.weights.every(isWeightSetting) && Array.isArray(hb.heard) && hb.heard.every(isHearsay)
-    && isObject(hb.draining) && Object.values(hb.draining).every(isBitmap) && (hb.facts === undefined || isFacts(hb.facts))
-    && (hb.paused === undefined || typeof hb.paused === 'boolean') && (hb.leaving === undefined || typeof hb.leaving === 'boolean')
-    && isObject(hb.holding) && Object.values(hb.holding).every(isBitmap);
+  try {
+    hb = JSON.parse(signed.subarray(HEADER).toString('utf8')) as Heartbeat;
+  } catch {
+    return { ok: false, reason: 'malformed' };
+  }
+  const valid =
+    hb !== null &&
+    typeof hb === 'object' &&
+    typeof hb.cluster === 'string' &&
+    Number.isSafeInteger(hb.from) &&
+    Number.isSafeInteger(hb.incarnation) &&
+    Number.isSafeInteger(hb.seq) &&
+    isIntArray(hb.live) &&
+    Number.isSafeInteger(hb.epoch) &&
+    typeof hb.quorate === 'boolean' &&
+    typeof hb.view === 'string' &&
+    Array.isArray(hb.weights) &&
+    hb.weights.every(isWeightSetting) &&
+    Array.isArray(hb.heard) &&
+    hb.heard.every(isHearsay) &&
+    isObject(hb.draining) &&
+    Object.values(hb.draining).every(isBitmap) &&
+    (hb.facts === undefined || isFacts(hb.facts)) &&
+    (hb.paused === undefined || typeof hb.paused === 'boolean') &&
+    (hb.leaving === undefined || typeof hb.leaving === 'boolean') &&
+    isObject(hb.holding) &&
+    Object.values(hb.holding).every(isBitmap);
   if (!valid) return { ok: false, reason: 'malformed' };
   if (hb.cluster !== cluster) return { ok: false, reason: 'wrong-cluster' };
-  const draining = Object.fromEntries(Object.entries(hb.draining as Record<string, string>).map(([k, v]) => [k, [...bucketsOfBitmap(v)].sort((a, b) => a - b)]));
+  const draining = Object.fromEntries(
+    Object.entries(hb.draining as Record<string, string>).map(([k, v]) => [k, [...bucketsOfBitmap(v)].sort((a, b) => a - b)]),
+  );
   return { ok: true, heartbeat: { ...hb, draining } };
 }

@@ -13,9 +13,18 @@ async function main(): Promise<OcfCode> {
     return OCF.ERR_ARGS;
   }
   const usage = () => process.stdout.write(`usage: ${VIP_AGENT.name} {${[...ACTIONS, 'meta-data'].join('|')}}\n`);
-  if (action === 'meta-data') { process.stdout.write(renderMetaData(VIP_AGENT)); return OCF.SUCCESS; }
-  if (action === 'usage' || action === 'help') { usage(); return OCF.SUCCESS; }
-  if (!ACTIONS.includes(action)) { usage(); return OCF.ERR_UNIMPLEMENTED; }
+  if (action === 'meta-data') {
+    process.stdout.write(renderMetaData(VIP_AGENT));
+    return OCF.SUCCESS;
+  }
+  if (action === 'usage' || action === 'help') {
+    usage();
+    return OCF.SUCCESS;
+  }
+  if (!ACTIONS.includes(action)) {
+    usage();
+    return OCF.ERR_UNIMPLEMENTED;
+  }
 
   const log = clusterLogger(agent, process.env);
   // The dataplane's own logger: quiet unless something is wrong, or when the cluster asks for debug.

@@ -25,7 +25,10 @@ export type OcfCode = (typeof OCF)[keyof typeof OCF];
 
 /** An action's outcome other than success, with the reason Pacemaker shows (crm_mon's exit-reason). */
 export class OcfError extends Error {
-  constructor(readonly code: OcfCode, message: string) {
+  constructor(
+    readonly code: OcfCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'OcfError';
   }
@@ -42,7 +45,12 @@ export interface ParameterDoc {
   unique?: boolean;
 }
 
-export interface ActionDoc { name: string; timeout: string; interval?: string; depth?: string }
+export interface ActionDoc {
+  name: string;
+  timeout: string;
+  interval?: string;
+  depth?: string;
+}
 
 export interface AgentDoc {
   name: string;
@@ -73,7 +81,9 @@ export function renderMetaData(doc: AgentDoc): string {
 <content type="${p.type}" default="${xml(p.default)}" />
 </parameter>`;
   });
-  const actions = doc.actions.map((a) => `<action name="${a.name}" timeout="${a.timeout}"${a.interval ? ` interval="${a.interval}"` : ''}${a.depth ? ` depth="${a.depth}"` : ''} />`);
+  const actions = doc.actions.map(
+    (a) => `<action name="${a.name}" timeout="${a.timeout}"${a.interval ? ` interval="${a.interval}"` : ''}${a.depth ? ` depth="${a.depth}"` : ''} />`,
+  );
   return `<?xml version="1.0"?>
 <!DOCTYPE resource-agent SYSTEM "ra-api-1.dtd">
 <resource-agent name="${xml(doc.name)}" version="1.0">
@@ -141,7 +151,12 @@ export function cloneInstance(env: Env): CloneInstance | undefined {
   const c = wholeNumber('clone', clone, 0, MAX_CLONES - 1);
   if (c >= m) throw new OcfError(OCF.ERR_CONFIGURED, `clone instance ${clone} of ${max} is not a valid clone number`);
   const nodeMax = env.OCF_RESKEY_CRM_meta_clone_node_max;
-  return { clone: c, cloneMax: m, cloneNodeMax: nodeMax ? wholeNumber('clone-node-max', nodeMax, 1, MAX_CLONES) : undefined, globallyUnique: isTrue(env.OCF_RESKEY_CRM_meta_globally_unique) };
+  return {
+    clone: c,
+    cloneMax: m,
+    cloneNodeMax: nodeMax ? wholeNumber('clone-node-max', nodeMax, 1, MAX_CLONES) : undefined,
+    globallyUnique: isTrue(env.OCF_RESKEY_CRM_meta_globally_unique),
+  };
 }
 
 /** Whether Pacemaker is probing (a monitor with interval 0: "is it running here at all?"). */
@@ -165,12 +180,20 @@ export function clusterLogger(agent: string, env: Env): Logger {
   const stream = {
     write(line: string) {
       stderr.write(line);
-      for (const f of files) { try { appendFileSync(f, line); } catch { /* a log file we cannot write must not fail the action */ } }
+      for (const f of files) {
+        try {
+          appendFileSync(f, line);
+        } catch {
+          /* a log file we cannot write must not fail the action */
+        }
+      }
       if (facility) {
         try {
           const rec = JSON.parse(line) as { level: number; msg?: string };
           if (rec.level >= 30) execFile('logger', ['-t', tag, '-p', `${facility}.${SYSLOG_PRIORITY[rec.level] ?? 'notice'}`, line.trim()], () => {});
-        } catch { /* not JSON: nothing to forward */ }
+        } catch {
+          /* not JSON: nothing to forward */
+        }
       }
     },
   };

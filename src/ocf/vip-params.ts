@@ -21,22 +21,86 @@ tuple) on current kernels, iptables CLUSTERIP on older ones, or xt_cluster. Not 
 resource is a plain floating address served by one node.`,
   parameters: [
     { name: 'ip', type: 'string', default: '', required: true, unique: true, shortdesc: 'Virtual IP address', longdesc: 'The virtual IPv4 or IPv6 address.' },
-    { name: 'nic', type: 'string', default: '', shortdesc: 'Network interface', longdesc: 'The interface that carries the address. If unset, the interface of the directly connected route that contains ip (as IPaddr2 finds it).' },
-    { name: 'cidr_netmask', type: 'string', default: '', shortdesc: 'Prefix length', longdesc: 'The prefix length of the address (e.g. 24; a dotted netmask is accepted for IPv4). If unset, the prefix of the directly connected route that contains ip.' },
-    { name: 'mac', type: 'string', default: 'auto', shortdesc: 'Cluster MAC address', longdesc: 'The multicast MAC address every node answers ARP with, or "auto" to derive it from the address (01:00:5e and the low 23 bits, as IPaddr3 does). A unicast MAC is refused.' },
-    { name: 'clusterip_hash', type: 'string', default: 'sourceip-sourceport', shortdesc: 'Hash mode', longdesc: 'What picks a connection\'s bucket: sourceip, sourceip-sourceport or sourceip-sourceport-destport (xt_cluster: sourceip only).' },
-    { name: 'clusterip_hash_seed', type: 'string', default: 'auto', shortdesc: 'Hash seed', longdesc: 'The hash seed (CLUSTERIP\'s hash_init), decimal or 0x hex, or "auto" to derive one from the address. Every instance must use the same.' },
-    { name: 'unique_clone_address', type: 'boolean', default: 'false', shortdesc: 'A different address per clone instance', longdesc: 'As in IPaddr2: if true (needs globally-unique=true), instance N carries ip+N as an address of its own, served in full by the node running it, instead of sharing one address.' },
-    { name: 'arp_count', type: 'integer', default: '5', shortdesc: 'Gratuitous ARPs', longdesc: 'How many gratuitous ARP request/reply pairs announce the address when it appears on a node (IPv4).' },
-    { name: 'backend', type: 'string', default: 'auto', shortdesc: 'Kernel backend', longdesc: 'auto (nft where the kernel has nf_tables with jhash, else clusterip), nft, clusterip or xt_cluster. All nodes must use the same.' },
-    { name: 'buckets', type: 'integer', default: '', shortdesc: 'Number of buckets', longdesc: 'How many hash buckets the address is split into (CLUSTERIP\'s total_nodes). Default: clone-max when cloned, else 1. When cloned it must be at least clone-max.' },
+    {
+      name: 'nic',
+      type: 'string',
+      default: '',
+      shortdesc: 'Network interface',
+      longdesc: 'The interface that carries the address. If unset, the interface of the directly connected route that contains ip (as IPaddr2 finds it).',
+    },
+    {
+      name: 'cidr_netmask',
+      type: 'string',
+      default: '',
+      shortdesc: 'Prefix length',
+      longdesc:
+        'The prefix length of the address (e.g. 24; a dotted netmask is accepted for IPv4). If unset, the prefix of the directly connected route that contains ip.',
+    },
+    {
+      name: 'mac',
+      type: 'string',
+      default: 'auto',
+      shortdesc: 'Cluster MAC address',
+      longdesc:
+        'The multicast MAC address every node answers ARP with, or "auto" to derive it from the address (01:00:5e and the low 23 bits, as IPaddr3 does). A unicast MAC is refused.',
+    },
+    {
+      name: 'clusterip_hash',
+      type: 'string',
+      default: 'sourceip-sourceport',
+      shortdesc: 'Hash mode',
+      longdesc: "What picks a connection's bucket: sourceip, sourceip-sourceport or sourceip-sourceport-destport (xt_cluster: sourceip only).",
+    },
+    {
+      name: 'clusterip_hash_seed',
+      type: 'string',
+      default: 'auto',
+      shortdesc: 'Hash seed',
+      longdesc: 'The hash seed (CLUSTERIP\'s hash_init), decimal or 0x hex, or "auto" to derive one from the address. Every instance must use the same.',
+    },
+    {
+      name: 'unique_clone_address',
+      type: 'boolean',
+      default: 'false',
+      shortdesc: 'A different address per clone instance',
+      longdesc:
+        'As in IPaddr2: if true (needs globally-unique=true), instance N carries ip+N as an address of its own, served in full by the node running it, instead of sharing one address.',
+    },
+    {
+      name: 'arp_count',
+      type: 'integer',
+      default: '5',
+      shortdesc: 'Gratuitous ARPs',
+      longdesc: 'How many gratuitous ARP request/reply pairs announce the address when it appears on a node (IPv4).',
+    },
+    {
+      name: 'backend',
+      type: 'string',
+      default: 'auto',
+      shortdesc: 'Kernel backend',
+      longdesc: 'auto (nft where the kernel has nf_tables with jhash, else clusterip), nft, clusterip or xt_cluster. All nodes must use the same.',
+    },
+    {
+      name: 'buckets',
+      type: 'integer',
+      default: '',
+      shortdesc: 'Number of buckets',
+      longdesc:
+        "How many hash buckets the address is split into (CLUSTERIP's total_nodes). Default: clone-max when cloned, else 1. When cloned it must be at least clone-max.",
+    },
   ],
   actions: STANDARD_ACTIONS,
 };
 
 /** The OCF parameter a dataplane input field comes from (for exit reasons users can act on). */
 const PARAMETER_OF: Record<string, string> = {
-  address: 'ip', interface: 'nic', mac: 'mac', hashmode: 'clusterip_hash', seed: 'clusterip_hash_seed', buckets: 'buckets', backend: 'backend',
+  address: 'ip',
+  interface: 'nic',
+  mac: 'mac',
+  hashmode: 'clusterip_hash',
+  seed: 'clusterip_hash_seed',
+  buckets: 'buckets',
+  backend: 'backend',
 };
 
 /** An InputError from the dataplane as an exit reason naming the OCF parameter. */
@@ -46,7 +110,13 @@ export function describeInputError(e: InputError): string {
 }
 
 /** A directly connected route, as `ip -j route show` lists it. */
-export interface Route { dst: string; dev: string; gateway?: string; scope?: string; type?: string }
+export interface Route {
+  dst: string;
+  dev: string;
+  gateway?: string;
+  scope?: string;
+  type?: string;
+}
 
 function parsePrefix(text: string): { address: Address; prefixLength: number } | undefined {
   const [a, p] = text.split('/');
@@ -83,11 +153,14 @@ export function findInterface(routes: Route[], ip: Address, nic?: string): { nic
 
 /** A prefix length from cidr_netmask: "24", or a dotted IPv4 netmask as IPaddr2 also accepts. */
 export function parseNetmask(text: string, family: 4 | 6): number | undefined {
-  if (/^\d{1,3}$/.test(text)) { const n = Number(text); return n <= (family === 4 ? 32 : 128) ? n : undefined; }
+  if (/^\d{1,3}$/.test(text)) {
+    const n = Number(text);
+    return n <= (family === 4 ? 32 : 128) ? n : undefined;
+  }
   const mask = family === 4 ? parseAddress(text) : undefined;
   if (mask?.family !== 4) return undefined;
   const bits = Array.from(mask.bytes, (b) => b.toString(2).padStart(8, '0')).join('');
-  return /^1*0*$/.test(bits) ? bits.indexOf('0') === -1 ? 32 : bits.indexOf('0') : undefined;
+  return /^1*0*$/.test(bits) ? (bits.indexOf('0') === -1 ? 32 : bits.indexOf('0')) : undefined;
 }
 
 /** `ip` + n (unique_clone_address), refusing to wrap past the end of the address space. */
@@ -143,14 +216,23 @@ export function vipInstance(p: Record<string, string>, clone: CloneInstance | un
   const shared = clone !== undefined && !unique;
 
   // Bounded here, before the bucket list is built; the backend's own limit is checked with the spec.
-  if (!p.buckets && shared && clone.cloneMax > MAX_BUCKETS) throw bad('buckets', `clone-max=${clone.cloneMax} instances need as many buckets, and there are at most ${MAX_BUCKETS}`);
+  if (!p.buckets && shared && clone.cloneMax > MAX_BUCKETS)
+    throw bad('buckets', `clone-max=${clone.cloneMax} instances need as many buckets, and there are at most ${MAX_BUCKETS}`);
   const buckets = p.buckets ? wholeNumber('buckets', p.buckets, 1, MAX_BUCKETS) : shared ? clone.cloneMax : 1;
   if (shared && buckets < clone.cloneMax) throw bad('buckets', `${buckets} buckets cannot be shared by clone-max=${clone.cloneMax} instances`);
   const arpCount = wholeNumber('arp_count', p.arp_count, 0, MAX_ARP_COUNT);
 
   const all = Array.from({ length: buckets }, (_, i) => i + 1);
   return {
-    vip: { address: `${formatAddress(address)}/${prefixLength}`, interface: nic, mac: p.mac, hashmode: p.clusterip_hash, seed: p.clusterip_hash_seed, buckets, backend: p.backend },
+    vip: {
+      address: `${formatAddress(address)}/${prefixLength}`,
+      interface: nic,
+      mac: p.mac,
+      hashmode: p.clusterip_hash,
+      seed: p.clusterip_hash_seed,
+      buckets,
+      backend: p.backend,
+    },
     buckets: shared ? all.filter((b) => (b - 1) % clone.cloneMax === clone.clone) : all,
     arpCount,
   };

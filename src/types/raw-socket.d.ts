@@ -11,6 +11,12 @@ declare module 'raw-socket' {
   export function createSocket(options: { protocol?: number; addressFamily?: number; bufferSize?: number }): RawSocket;
   export function createChecksum(...buffers: Buffer[]): number;
   export function writeChecksum(buffer: Buffer, offset: number, checksum: number): Buffer;
-  const raw: { createSocket: typeof createSocket; Protocol: typeof Protocol; AddressFamily: typeof AddressFamily; createChecksum: typeof createChecksum; writeChecksum: typeof writeChecksum };
+  const raw: {
+    createSocket: typeof createSocket;
+    Protocol: typeof Protocol;
+    AddressFamily: typeof AddressFamily;
+    createChecksum: typeof createChecksum;
+    writeChecksum: typeof writeChecksum;
+  };
   export default raw;
 }

@@ -24,12 +24,18 @@ beforeAll(async () => {
   await run('ip', ['-n', NS, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'peer0']);
   for (const dev of ['eth0', 'peer0', 'lo']) await run('ip', ['-n', NS, 'link', 'set', dev, 'up']);
 });
-afterAll(async () => { await run('ip', ['netns', 'del', NS], { allowFailure: true }); });
+afterAll(async () => {
+  await run('ip', ['netns', 'del', NS], { allowFailure: true });
+});
 
 describe('aavip vip and the installed nft', () => {
   it('leaves a table that `nft list ruleset`, `list table` and `list map` print (exit 0), and reads it back', async () => {
     expect((await aavip(['apply', ...VIP, '--buckets', '4', '--own', '1,2', '--draining', '4'])).status).toBe(0);
-    for (const args of [['list', 'ruleset'], ['list', 'table', 'ip', TABLE], ['list', 'map', 'ip', TABLE, 'buckets']]) {
+    for (const args of [
+      ['list', 'ruleset'],
+      ['list', 'table', 'ip', TABLE],
+      ['list', 'map', 'ip', TABLE, 'buckets'],
+    ]) {
       const r = await inNs(['nft', ...args]);
       expect({ args, status: r.status }).toEqual({ args, status: 0 });
       expect(r.stdout).toContain(`table ip ${TABLE}`);
@@ -43,7 +49,7 @@ describe('aavip vip and the installed nft', () => {
 });
 
 describe('aavip vip bucket add/remove and the bucket count', () => {
-  it('keeps the kernel\'s bucket count when --buckets is not given', async () => {
+  it("keeps the kernel's bucket count when --buckets is not given", async () => {
     expect((await aavip(['apply', ...VIP, '--buckets', '2', '--own', '1,2'])).status).toBe(0);
     expect(await kernelModuli()).toEqual([2, 2, 2, 2, 2, 2]);
     // Without --buckets the default (256 for nft) used to replace the kernel's count.
@@ -56,7 +62,7 @@ describe('aavip vip bucket add/remove and the bucket count', () => {
     expect(JSON.parse((await aavip(['status', ...VIP, '--json'])).stdout)).toMatchObject({ ownership: { owned: [1, 2] }, buckets: 2 });
   });
 
-  it('refuses an explicit --buckets that differs from the kernel\'s, naming both, and changes nothing', async () => {
+  it("refuses an explicit --buckets that differs from the kernel's, naming both, and changes nothing", async () => {
     const before = (await inNs(['nft', '-j', 'list', 'table', 'ip', TABLE])).stdout;
     const r = await aavip(['bucket', 'remove', '1', ...VIP, '--buckets', '8']);
     expect(r.status).toBe(2);

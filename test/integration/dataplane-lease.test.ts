@@ -8,8 +8,12 @@ import { nftTableName } from '../../src/dataplane/nft.js';
 import { CLI, VipLab } from '../../src/lab/vip-lab.js';
 
 let vl: VipLab;
-beforeAll(async () => { vl = await VipLab.create({ prefix: 'hnfl', nodes: 2, buckets: 8, clientAddresses: 40 }); });
-afterAll(async () => { await vl?.destroy(); });
+beforeAll(async () => {
+  vl = await VipLab.create({ prefix: 'hnfl', nodes: 2, buckets: 8, clientAddresses: 40 });
+});
+afterAll(async () => {
+  await vl?.destroy();
+});
 
 const aavip = (i: number, args: string[]) => run('ip', ['netns', 'exec', vl.lab.nodeNs(i), process.execPath, CLI, 'vip', ...args], { allowFailure: true });
 const ownArgs = (i: number) => ['--own', bucketsOf(vl.owners, i).join(',')];

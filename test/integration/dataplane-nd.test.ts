@@ -19,7 +19,9 @@ describe('IPv6 VIP: neighbour discovery with the cluster MAC', () => {
   /** The client's counters of ND messages about the VIP, by whether they carry the cluster MAC. */
   async function ndCounters(): Promise<number[]> {
     const r = await clientExec(['nft', '-j', 'list', 'table', 'ip6', 'ndwatch']);
-    return JSON.parse(r.stdout).nftables.filter((o: any) => o.rule).map((o: any) => o.rule.expr.find((e: any) => e.counter).counter.packets as number);
+    return JSON.parse(r.stdout)
+      .nftables.filter((o: any) => o.rule)
+      .map((o: any) => o.rule.expr.find((e: any) => e.counter).counter.packets as number);
   }
 
   beforeAll(async () => {
@@ -33,14 +35,18 @@ describe('IPv6 VIP: neighbour discovery with the cluster MAC', () => {
     const cluster = `0x${vl.vip.mac.replace(/:/g, '')}`;
     await vl.lab.exec(vl.lab.clientNs, ['nft', '-f', '-'], {
       input: [
-        'table ip6 ndwatch {', ' chain in {', '  type filter hook input priority 0; policy accept;',
+        'table ip6 ndwatch {',
+        ' chain in {',
+        '  type filter hook input priority 0; policy accept;',
         `  icmpv6 type nd-neighbor-advert @th,64,128 ${target} @th,208,48 ${cluster} counter`,
         `  icmpv6 type nd-neighbor-advert @th,64,128 ${target} @th,208,48 != ${cluster} counter`,
         `  ip6 saddr ${vip()} icmpv6 type nd-neighbor-solicit @th,208,48 ${cluster} counter`,
         `  ip6 saddr ${vip()} icmpv6 type nd-neighbor-solicit @th,208,48 != ${cluster} counter`,
         // Solicited answers to unicast probes carry no link-layer option (RFC 4861 §7.2.4): all NAs for the VIP.
         `  icmpv6 type nd-neighbor-advert @th,64,128 ${target} counter`,
-        ' }', '}', '',
+        ' }',
+        '}',
+        '',
       ].join('\n'),
     });
     for (const i of vl.lab.nodeIds) {
@@ -49,7 +55,9 @@ describe('IPv6 VIP: neighbour discovery with the cluster MAC', () => {
       });
     }
   });
-  afterAll(async () => { await vl?.destroy(); });
+  afterAll(async () => {
+    await vl?.destroy();
+  });
 
   it('answers 600 connections from the predicted owners, the client resolving the VIP itself', async () => {
     const s = summarize(vl, await vl.burst(600));
@@ -87,10 +95,12 @@ describe('IPv6 VIP: neighbour discovery with the cluster MAC', () => {
     expect(other).toBe(0);
   });
 
-  it('delivers a packet-too-big error about a flow to the flow\'s owner only', async () => {
+  it("delivers a packet-too-big error about a flow to the flow's owner only", async () => {
     const ptb = async (i: number) => {
       const r = await vl.lab.exec(vl.lab.nodeNs(i), ['nft', '-j', 'list', 'table', 'ip6', 'ptbwatch']);
-      return JSON.parse(r.stdout).nftables.find((o: any) => o.rule).rule.expr.find((e: any) => e.counter).counter.packets as number;
+      return JSON.parse(r.stdout)
+        .nftables.find((o: any) => o.rule)
+        .rule.expr.find((e: any) => e.counter).counter.packets as number;
     };
     const { holder, opened } = await Holder.open(vl.lab, { target: vip(), port: SERVICE_PORT, count: 12, sources: vl.sources });
     try {
@@ -139,7 +149,17 @@ describe('IPv6 VIP: neighbour discovery with the cluster MAC', () => {
     const readd = async (arpCount: number) => {
       await vl.lab.execNode(1, [process.execPath, CLI, 'vip', 'remove', ...vl.vipArgs()]);
       await clientExec(['ip', '-6', 'neigh', 'replace', vip(), 'lladdr', wrongMac, 'dev', 'eth0', 'nud', 'stale']);
-      await vl.lab.execNode(1, [process.execPath, CLI, 'vip', 'apply', ...vl.vipArgs(), '--arp-count', String(arpCount), '--own', bucketsOf(vl.owners, 1).join(',')]);
+      await vl.lab.execNode(1, [
+        process.execPath,
+        CLI,
+        'vip',
+        'apply',
+        ...vl.vipArgs(),
+        '--arp-count',
+        String(arpCount),
+        '--own',
+        bucketsOf(vl.owners, 1).join(','),
+      ]);
       await new Promise((r) => setTimeout(r, 200));
     };
     // ... keeps it when the address comes back silently ...
@@ -155,8 +175,12 @@ describe('IPv6 VIP: neighbour discovery with the cluster MAC', () => {
 
 describe('IPv6 VIP on the xt_cluster backend: the same neighbour discovery', () => {
   let vl: VipLab;
-  beforeAll(async () => { vl = await VipLab.create({ prefix: 'dpnx', family: 6, backend: 'xt_cluster', hashmode: 'sourceip', buckets: 3, seed: 0x5eed, clientAddresses: 50 }); });
-  afterAll(async () => { await vl?.destroy(); });
+  beforeAll(async () => {
+    vl = await VipLab.create({ prefix: 'dpnx', family: 6, backend: 'xt_cluster', hashmode: 'sourceip', buckets: 3, seed: 0x5eed, clientAddresses: 50 });
+  });
+  afterAll(async () => {
+    await vl?.destroy();
+  });
 
   it('answers every connection from the predicted owner, the client resolving the cluster MAC', async () => {
     const s = summarize(vl, await vl.burst(120));
@@ -167,17 +191,22 @@ describe('IPv6 VIP on the xt_cluster backend: the same neighbour discovery', () 
   });
 
   it('applies twice without a change and removes its chain and ND table', async () => {
-    const state = async () => Promise.all([
-      vl.lab.execNode(2, ['nft', '-j', 'list', 'ruleset']).then((r) => r.stdout),
-      vl.lab.execNode(2, ['ip6tables', '-t', 'mangle', '-S']).then((r) => r.stdout),
-    ]);
+    const state = async () =>
+      Promise.all([
+        vl.lab.execNode(2, ['nft', '-j', 'list', 'ruleset']).then((r) => r.stdout),
+        vl.lab.execNode(2, ['ip6tables', '-t', 'mangle', '-S']).then((r) => r.stdout),
+      ]);
     const before = await state();
     await vl.applyOwnership(2, { owned: bucketsOf(vl.owners, 2), incoming: [], draining: [] });
     expect(await state()).toEqual(before);
     await vl.lab.execNode(2, [process.execPath, CLI, 'vip', 'remove', ...vl.vipArgs()]);
     const [ruleset, mangle] = await state();
     // (ip6tables-nft keeps its own empty `mangle` table; aavip's tables are gone.)
-    expect(JSON.parse(ruleset).nftables.filter((o: any) => o.table).map((o: any) => o.table.name)).toEqual(['mangle']);
+    expect(
+      JSON.parse(ruleset)
+        .nftables.filter((o: any) => o.table)
+        .map((o: any) => o.table.name),
+    ).toEqual(['mangle']);
     expect(mangle).not.toContain('AAVIP');
   });
 });

@@ -16,17 +16,24 @@ async function watchIcmpErrors(vl: VipLab): Promise<() => Promise<number[]>> {
       input: 'table inet dpprobe {\n chain in {\n type filter hook input priority 0;\n icmp type destination-unreachable counter\n }\n}\n',
     });
   }
-  return () => Promise.all(vl.lab.nodeIds.map(async (i) => {
-    const r = await vl.lab.execNode(i, ['nft', '-j', 'list', 'table', 'inet', 'dpprobe']);
-    const rule = JSON.parse(r.stdout).nftables.find((o: any) => o.rule)?.rule;
-    return rule.expr.find((e: any) => e.counter).counter.packets as number;
-  }));
+  return () =>
+    Promise.all(
+      vl.lab.nodeIds.map(async (i) => {
+        const r = await vl.lab.execNode(i, ['nft', '-j', 'list', 'table', 'inet', 'dpprobe']);
+        const rule = JSON.parse(r.stdout).nftables.find((o: any) => o.rule)?.rule;
+        return rule.expr.find((e: any) => e.counter).counter.packets as number;
+      }),
+    );
 }
 
 describe.each(HASHMODES)('nft backend, %s', (hashmode) => {
   let vl: VipLab;
-  beforeAll(async () => { vl = await VipLab.create({ prefix: `dp${HASHMODES.indexOf(hashmode)}`, hashmode }); });
-  afterAll(async () => { await vl?.destroy(); });
+  beforeAll(async () => {
+    vl = await VipLab.create({ prefix: `dp${HASHMODES.indexOf(hashmode)}`, hashmode });
+  });
+  afterAll(async () => {
+    await vl?.destroy();
+  });
 
   it('answers 600 connections, each from the node the model predicts', async () => {
     const s = summarize(vl, await vl.burst(600));
@@ -48,8 +55,10 @@ describe.each(HASHMODES)('nft backend, %s', (hashmode) => {
     // the rules hashed the error's own header, it would land on this address's owner; pick flows
     // owned by the other nodes so that such a mistake shows.
     const router = vl.lab.clientSources[0];
-    const routerBucket = bucketOf({ mechanism: 'nft', hashmode, seed: vl.vip.seed, buckets: vl.vip.buckets },
-      { src: parseAddress(router)!, srcPort: 0, dst: vl.vip.address, dstPort: 0, proto: 1 });
+    const routerBucket = bucketOf(
+      { mechanism: 'nft', hashmode, seed: vl.vip.seed, buckets: vl.vip.buckets },
+      { src: parseAddress(router)!, srcPort: 0, dst: vl.vip.address, dstPort: 0, proto: 1 },
+    );
     const { holder, opened } = await Holder.open(vl.lab, { target: vl.target, port: SERVICE_PORT, count: 30 });
     try {
       const flows = opened.filter((c) => vl.predictedNode(c.src, c.sport) !== vl.owners[routerBucket - 1]);
@@ -71,8 +80,12 @@ describe.each(HASHMODES)('nft backend, %s', (hashmode) => {
 
 describe('nft backend, IPv6 VIP with 1024 buckets', () => {
   let vl: VipLab;
-  beforeAll(async () => { vl = await VipLab.create({ prefix: 'dp6', family: 6, buckets: 1024, hashmode: 'sourceip-sourceport-destport' }); });
-  afterAll(async () => { await vl?.destroy(); });
+  beforeAll(async () => {
+    vl = await VipLab.create({ prefix: 'dp6', family: 6, buckets: 1024, hashmode: 'sourceip-sourceport-destport' });
+  });
+  afterAll(async () => {
+    await vl?.destroy();
+  });
 
   it('answers 600 connections from IPv6 sources, each from the node the model predicts', async () => {
     const attempts = await vl.burst(600);
@@ -83,13 +96,16 @@ describe('nft backend, IPv6 VIP with 1024 buckets', () => {
     expect(Object.keys(s.perNode).sort()).toEqual(['node1', 'node2', 'node3']);
   });
 
-  it('holds all 1024 buckets in the nodes\' maps, each bucket on exactly one node', async () => {
+  it("holds all 1024 buckets in the nodes' maps, each bucket on exactly one node", async () => {
     const seen = new Map<number, number>();
     for (const i of vl.lab.nodeIds) {
       const r = await vl.lab.execNode(i, [process.execPath, join(DIST, 'cli', 'main.js'), 'vip', 'status', ...vl.vipArgs(), '--json']);
       const st = JSON.parse(r.stdout);
       expect(st).toMatchObject({ backend: 'nft', addressPresent: true, macJoined: true, mac: '33:33:00:00:01:00' });
-      for (const b of st.ownership.owned) { expect(seen.has(b)).toBe(false); seen.set(b, i); }
+      for (const b of st.ownership.owned) {
+        expect(seen.has(b)).toBe(false);
+        seen.set(b, i);
+      }
     }
     expect(seen.size).toBe(1024);
     expect([...seen].every(([b, i]) => vl.owners[b - 1] === i)).toBe(true);

@@ -9,12 +9,20 @@ import { summarize, VipLab, SERVICE_PORT, CLI, nodeName } from '../../src/lab/vi
 import { Holder, type HeldConnection } from './lab-helpers.js';
 
 let vl: VipLab;
-beforeAll(async () => { vl = await VipLab.create({ prefix: 'dpo', buckets: 64 }); });
-afterAll(async () => { await vl?.destroy(); });
+beforeAll(async () => {
+  vl = await VipLab.create({ prefix: 'dpo', buckets: 64 });
+});
+afterAll(async () => {
+  await vl?.destroy();
+});
 
 const aavip = (i: number, args: string[]) => run('ip', ['netns', 'exec', vl.lab.nodeNs(i), process.execPath, CLI, ...args], { allowFailure: true });
-const own = (owners: number[], i: number, extra: Partial<Ownership> = {}): Ownership =>
-  ({ owned: bucketsOf(owners, i).filter((b) => !extra.incoming?.includes(b) && !extra.draining?.includes(b)), incoming: [], draining: [], ...extra });
+const own = (owners: number[], i: number, extra: Partial<Ownership> = {}): Ownership => ({
+  owned: bucketsOf(owners, i).filter((b) => !extra.incoming?.includes(b) && !extra.draining?.includes(b)),
+  incoming: [],
+  draining: [],
+  ...extra,
+});
 
 /** The client flows of a node's conntrack table towards the VIP, as "src:sport". */
 async function conntrackFlows(i: number): Promise<Set<string>> {
@@ -25,10 +33,11 @@ async function conntrackFlows(i: number): Promise<Set<string>> {
 /** The bucket of node `from` carrying the most of these held connections. */
 function busiestBucket(opened: HeldConnection[], from: number): number {
   const count = new Map<number, number>();
-  for (const c of opened) if (vl.predictedNode(c.src, c.sport) === from) {
-    const b = vl.bucketOfConnection(c.src, c.sport);
-    count.set(b, (count.get(b) ?? 0) + 1);
-  }
+  for (const c of opened)
+    if (vl.predictedNode(c.src, c.sport) === from) {
+      const b = vl.bucketOfConnection(c.src, c.sport);
+      count.set(b, (count.get(b) ?? 0) + 1);
+    }
   return [...count].sort((a, b) => b[1] - a[1])[0][0];
 }
 
@@ -47,7 +56,10 @@ describe('nft ownership changes', () => {
     expect(s).toMatchObject({ connections: 900, failed: 0, mispredicted: 0 });
     vl.owners = next;
     // Connections in the moved bucket now reach node 2, and only node 2.
-    const inMoved = await vl.burst(vl.tuplesWhere((b) => b === moved, 60, 20_000), 16);
+    const inMoved = await vl.burst(
+      vl.tuplesWhere((b) => b === moved, 60, 20_000),
+      16,
+    );
     expect(inMoved.map((a) => a.node ?? a.error)).toEqual(new Array(60).fill('node2'));
   });
 
@@ -71,7 +83,10 @@ describe('nft ownership changes', () => {
       const onNode1 = await conntrackFlows(1);
       expect(held.filter((f) => !onNode1.has(f))).toEqual([]);
       // New connections in that bucket go to node 2, none to node 1 (which refuses new ones while draining).
-      const fresh = await vl.burst(vl.tuplesWhere((b) => b === bucket, 40, 24_000), 16);
+      const fresh = await vl.burst(
+        vl.tuplesWhere((b) => b === bucket, 40, 24_000),
+        16,
+      );
       expect(fresh.map((a) => a.node ?? a.error)).toEqual(new Array(40).fill('node2'));
       // The old owner's connections are still served after that, too.
       expect((await holder.probe()).alive.every(Boolean)).toBe(true);
@@ -86,7 +101,7 @@ describe('nft ownership changes', () => {
     }
   });
 
-  it('without the incoming state the new owner resets the old owner\'s connections (what handover prevents)', async () => {
+  it("without the incoming state the new owner resets the old owner's connections (what handover prevents)", async () => {
     const { holder, opened } = await Holder.open(vl.lab, { target: vl.target, port: SERVICE_PORT, count: 150 });
     try {
       const bucket = busiestBucket(opened, 1);
@@ -167,7 +182,10 @@ describe('aavip vip on one node', () => {
       [['--ip', '198.18.0.102/16', '--nic', 'nosuch0'], /--nic: no interface named nosuch0/],
       [['--ip', '198.18.0.102/16', '--nic', 'eth0', '--backend', 'clusterip', '--buckets', '17'], /--buckets: 17 is out of range 1..16 for clusterip/],
       [['--ip', '198.18.0.102/16', '--nic', 'eth0', '--backend', 'nft', '--buckets', '1025'], /--buckets: 1025 is out of range 1..1024 for nft/],
-      [['--ip', '198.18.0.102/16', '--nic', 'eth0', '--backend', 'xt_cluster', '--hashmode', 'sourceip-sourceport'], /--hashmode: xt_cluster cannot hash sourceip-sourceport/],
+      [
+        ['--ip', '198.18.0.102/16', '--nic', 'eth0', '--backend', 'xt_cluster', '--hashmode', 'sourceip-sourceport'],
+        /--hashmode: xt_cluster cannot hash sourceip-sourceport/,
+      ],
       [['--ip', '2001:2::102/64', '--nic', 'eth0', '--backend', 'clusterip', '--buckets', '3'], /--backend: CLUSTERIP has no IPv6/],
       // This kernel (6.18) has no CLUSTERIP at all: refused before anything is added.
       [['--ip', '198.18.0.102/16', '--nic', 'eth0', '--backend', 'clusterip', '--buckets', '3'], /--backend: this kernel .* has no CLUSTERIP/],
@@ -195,7 +213,9 @@ it('the lab VIP still answers from the predicted owners after all of the above',
   // Fresh tuples: none of them met a node in an earlier test.
   const attempts = await vl.burst(vl.tuplesWhere(() => true, 300, 28_000));
   const s = summarize(vl, attempts);
-  expect({ failed: s.failed, mispredicted: s.mispredicted, errors: s.errors },
-    JSON.stringify(attempts.filter((a) => !a.node).map((a) => [a.src, a.sport, vl.bucketOfConnection(a.src, a.sport), vl.predictedNode(a.src, a.sport)]))).toEqual({ failed: 0, mispredicted: 0, errors: {} });
+  expect(
+    { failed: s.failed, mispredicted: s.mispredicted, errors: s.errors },
+    JSON.stringify(attempts.filter((a) => !a.node).map((a) => [a.src, a.sport, vl.bucketOfConnection(a.src, a.sport), vl.predictedNode(a.src, a.sport)])),
+  ).toEqual({ failed: 0, mispredicted: 0, errors: {} });
   expect(Object.keys(s.perNode).sort()).toEqual([1, 2, 3].map(nodeName));
 });

@@ -8,8 +8,12 @@ import { summarize, VipLab, CLI } from '../../src/lab/vip-lab.js';
 
 describe('xt_cluster backend on the host kernel', () => {
   let vl: VipLab;
-  beforeAll(async () => { vl = await VipLab.create({ prefix: 'dpxt', backend: 'xt_cluster', hashmode: 'sourceip', buckets: 6 }); });
-  afterAll(async () => { await vl?.destroy(); });
+  beforeAll(async () => {
+    vl = await VipLab.create({ prefix: 'dpxt', backend: 'xt_cluster', hashmode: 'sourceip', buckets: 6 });
+  });
+  afterAll(async () => {
+    await vl?.destroy();
+  });
 
   const aavip = (i: number, args: string[]) => run('ip', ['netns', 'exec', vl.lab.nodeNs(i), process.execPath, CLI, ...args], { allowFailure: true });
   const snapshot = async (i: number) => ({
@@ -29,7 +33,10 @@ describe('xt_cluster backend on the host kernel', () => {
 
   it('moves a bucket from node 1 to node 2 while traffic runs: no connection in the other buckets fails', async () => {
     const moved = bucketsOf(vl.owners, 1)[0];
-    const traffic = vl.burst(vl.tuplesWhere((b) => b !== moved, 600, 10_000), 16);
+    const traffic = vl.burst(
+      vl.tuplesWhere((b) => b !== moved, 600, 10_000),
+      16,
+    );
     await new Promise((r) => setTimeout(r, 200));
     const next = [...vl.owners];
     next[moved - 1] = 2;
@@ -38,7 +45,10 @@ describe('xt_cluster backend on the host kernel', () => {
     const s = summarize(vl, await traffic);
     expect({ failed: s.failed, mispredicted: s.mispredicted }).toEqual({ failed: 0, mispredicted: 0 });
     vl.owners = next;
-    const inMoved = await vl.burst(vl.tuplesWhere((b) => b === moved, 40, 20_000), 16);
+    const inMoved = await vl.burst(
+      vl.tuplesWhere((b) => b === moved, 40, 20_000),
+      16,
+    );
     expect(inMoved.map((a) => a.node ?? a.error)).toEqual(new Array(40).fill('node2'));
     const rules = (await vl.lab.execNode(2, ['iptables', '-t', 'mangle', '-S', xtChainName(vl.vip)])).stdout;
     expect(rules.match(/-j ACCEPT/g)?.length).toBe(bucketsOf(next, 2).length);

@@ -9,11 +9,15 @@ import { NetnsLab } from '../../src/lab/netns.js';
 import { built } from '../../src/paths.js';
 
 describe('aavip lab chaos', () => {
-  afterAll(async () => { await NetnsLab.remove('chtest'); });
+  afterAll(async () => {
+    await NetnsLab.remove('chtest');
+  });
 
   it('injects faults of every kind and finds no bucket with two owners or none, and no reset through an unharmed node', async () => {
-    const r = await run(process.execPath, [built('cli/main.js'), 'lab', 'chaos', '--minutes', '1.5', '--seed', '11', '--prefix', 'chtest', '--json'],
-      { allowFailure: true, timeoutMs: 400_000 });
+    const r = await run(process.execPath, [built('cli/main.js'), 'lab', 'chaos', '--minutes', '1.5', '--seed', '11', '--prefix', 'chtest', '--json'], {
+      allowFailure: true,
+      timeoutMs: 400_000,
+    });
     const out = JSON.parse(r.stdout);
     expect(Object.values(out.faults as Record<string, number>).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(12);
     expect(out.samples).toBeGreaterThan(300);

@@ -34,11 +34,21 @@ describe('aavip lab', () => {
     const owned = status.nodes.flatMap((n: { vip: { ownership: { owned: number[] } } }) => n.vip.ownership.owned).sort((a: number, b: number) => a - b);
     expect(owned).toEqual(Array.from({ length: 256 }, (_, k) => k + 1));
     // The lab serves: a few connections from the client namespace are answered by the nodes.
-    const opts: BurstOptions = { target: '198.18.0.100', port: 8080, sources: ['198.18.1.1', '198.18.1.2', '198.18.1.3'], count: 30, concurrency: 8, timeoutMs: 3000 };
+    const opts: BurstOptions = {
+      target: '198.18.0.100',
+      port: 8080,
+      sources: ['198.18.1.1', '198.18.1.2', '198.18.1.3'],
+      count: 30,
+      concurrency: 8,
+      timeoutMs: 3000,
+    };
     const burst = await run('ip', ['netns', 'exec', 'dpup-c', process.execPath, built('lab/client.js'), JSON.stringify(opts)]);
     const attempts = JSON.parse(burst.stdout) as Attempt[];
     expect(attempts.filter((a) => !a.node)).toEqual([]);
-    const pids = (await run('ip', ['netns', 'pids', 'dpup-n1'])).stdout.split('\n').map(Number).filter((p) => p > 0);
+    const pids = (await run('ip', ['netns', 'pids', 'dpup-n1'])).stdout
+      .split('\n')
+      .map(Number)
+      .filter((p) => p > 0);
     expect(pids.length).toBeGreaterThan(0);
     const down = await aavip(['lab', 'down', '--prefix', 'dpup']);
     expect(down.status, down.stderr).toBe(0);

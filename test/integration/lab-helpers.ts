@@ -7,15 +7,37 @@ import { PACKAGE_ROOT } from '../../src/paths.js';
 
 export const DIST = join(PACKAGE_ROOT, 'dist', 'src');
 
-export interface HeldConnection { src: string; sport: number; node: string }
+export interface HeldConnection {
+  src: string;
+  sport: number;
+  node: string;
+}
 
 export class Holder {
   private lines: AsyncIterator<string>;
-  private constructor(private readonly child: ChildProcess, rl: Interface) { this.lines = rl[Symbol.asyncIterator](); }
+  private constructor(
+    private readonly child: ChildProcess,
+    rl: Interface,
+  ) {
+    this.lines = rl[Symbol.asyncIterator]();
+  }
 
-  static async open(lab: NetnsLab, opts: { target: string; port: number; count: number; sources?: string[] }): Promise<{ holder: Holder; opened: HeldConnection[] }> {
-    const child = spawn('ip', ['netns', 'exec', lab.clientNs, process.execPath, join(DIST, 'lab', 'holder.js'),
-      JSON.stringify({ ...opts, sources: opts.sources ?? lab.clientSources, timeoutMs: 3000 })], { stdio: ['pipe', 'pipe', 'inherit'] });
+  static async open(
+    lab: NetnsLab,
+    opts: { target: string; port: number; count: number; sources?: string[] },
+  ): Promise<{ holder: Holder; opened: HeldConnection[] }> {
+    const child = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        lab.clientNs,
+        process.execPath,
+        join(DIST, 'lab', 'holder.js'),
+        JSON.stringify({ ...opts, sources: opts.sources ?? lab.clientSources, timeoutMs: 3000 }),
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
     const holder = new Holder(child, createInterface({ input: child.stdout! }));
     const first = JSON.parse(await holder.next()) as { opened: HeldConnection[] };
     return { holder, opened: first.opened };

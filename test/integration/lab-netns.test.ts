@@ -8,7 +8,14 @@ import { createLab, NetnsLab } from '../../src/lab/netns.js';
 import { built } from '../../src/paths.js';
 
 const PREFIX = 'dplab';
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 const rootLinks = async () => (JSON.parse((await run('ip', ['-j', 'link', 'show'])).stdout) as { ifname: string }[]).map((l) => l.ifname);
 
 /** Connections from the client to `target` (a node's own address), through the switch. */
@@ -29,7 +36,9 @@ describe('namespace lab', () => {
       await once(child.stdout!, 'data');
     }
   });
-  afterAll(async () => { await lab?.destroy(); });
+  afterAll(async () => {
+    await lab?.destroy();
+  });
 
   it('builds a switch, the nodes and a client, and nothing in the root namespace', async () => {
     expect(await lab.namespaces()).toEqual([`${PREFIX}-c`, `${PREFIX}-n1`, `${PREFIX}-n2`, `${PREFIX}-sw`]);
@@ -45,8 +54,9 @@ describe('namespace lab', () => {
       }
     }
     const v4 = JSON.parse((await lab.exec(lab.clientNs, ['ip', '-4', '-j', 'addr', 'show', 'dev', 'eth0'])).stdout)[0].addr_info;
-    const v6 = JSON.parse((await lab.exec(lab.clientNs, ['ip', '-6', '-j', 'addr', 'show', 'dev', 'eth0'])).stdout)[0].addr_info
-      .filter((a: { scope: string }) => a.scope === 'global');
+    const v6 = JSON.parse((await lab.exec(lab.clientNs, ['ip', '-6', '-j', 'addr', 'show', 'dev', 'eth0'])).stdout)[0].addr_info.filter(
+      (a: { scope: string }) => a.scope === 'global',
+    );
     expect(v4.length).toBe(300);
     expect(v6.length).toBe(300);
     expect(v4.every((a: { local: string }) => a.local.startsWith('198.18.'))).toBe(true);
@@ -62,7 +72,7 @@ describe('namespace lab', () => {
     }
   });
 
-  it('cuts a node\'s cable and restores it', async () => {
+  it("cuts a node's cable and restores it", async () => {
     await lab.linkDown(1);
     const down = await connectFromClient(lab, lab.nodeAddress(1), lab.clientSources, 4);
     expect(down.filter((a) => a.node)).toEqual([]);

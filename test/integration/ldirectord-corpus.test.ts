@@ -45,31 +45,35 @@ describe.skipIf(files.length === 0)(files.length ? 'the real-world corpus' : `th
 
   const readme = readFileSync(join(PACKAGE_ROOT, 'README.md'), 'utf8');
   let n = 0;
-  it.skipIf(!canRun).each(files.map((f) => [basename(f), f]))('%s: aavip and ldirectord give its verdict', async (name, file) => {
-    const expected = CORPUS_VERDICTS[name];
-    const varLog = join(work, `varlog${++n}`);
-    mkdirSync(join(varLog, 'ldirectord'), { recursive: true });
-    const theirs = await ldirectordReads(file, varLog);
-    const ours = await aavipReads(file, varLog);
-    expect(theirs).toEqual(expected.ldirectord);
-    expect(ours.outcome).toEqual(expected.aavip);
-    if (expected.difference === undefined) {
-      expect(sameOutcome(ours.outcome, theirs)).toBe(true);
-    } else {
-      // A difference only where ldirectord has a bug the README names, and recognised as that one.
-      expect(sameOutcome(ours.outcome, theirs)).toBe(false);
-      expect(readme).toContain(`| ${expected.difference} |`);
-      expect(knownDifference(readFileSync(file, 'utf8'), ours.outcome, theirs)).toBeDefined();
-    }
-    if (ours.config) {
-      const c = ours.config;
-      expect(c.virtualServices).toHaveLength(expected.virtuals!);
-      expect(c.virtualServices.reduce((k, v) => k + v.realServers.length, 0)).toBe(expected.reals);
-      // Every virtual service is in the table, once.
-      const table = tableWhenAllDown(c);
-      expect(table.filter((l) => l.startsWith('-A '))).toHaveLength(expected.virtuals!);
-    }
-  }, 120_000);
+  it.skipIf(!canRun).each(files.map((f) => [basename(f), f]))(
+    '%s: aavip and ldirectord give its verdict',
+    async (name, file) => {
+      const expected = CORPUS_VERDICTS[name];
+      const varLog = join(work, `varlog${++n}`);
+      mkdirSync(join(varLog, 'ldirectord'), { recursive: true });
+      const theirs = await ldirectordReads(file, varLog);
+      const ours = await aavipReads(file, varLog);
+      expect(theirs).toEqual(expected.ldirectord);
+      expect(ours.outcome).toEqual(expected.aavip);
+      if (expected.difference === undefined) {
+        expect(sameOutcome(ours.outcome, theirs)).toBe(true);
+      } else {
+        // A difference only where ldirectord has a bug the README names, and recognised as that one.
+        expect(sameOutcome(ours.outcome, theirs)).toBe(false);
+        expect(readme).toContain(`| ${expected.difference} |`);
+        expect(knownDifference(readFileSync(file, 'utf8'), ours.outcome, theirs)).toBeDefined();
+      }
+      if (ours.config) {
+        const c = ours.config;
+        expect(c.virtualServices).toHaveLength(expected.virtuals!);
+        expect(c.virtualServices.reduce((k, v) => k + v.realServers.length, 0)).toBe(expected.reals);
+        // Every virtual service is in the table, once.
+        const table = tableWhenAllDown(c);
+        expect(table.filter((l) => l.startsWith('-A '))).toHaveLength(expected.virtuals!);
+      }
+    },
+    120_000,
+  );
 
   it.skipIf(!canRun)('the tables where the file makes them plain: quiescent reals at weight 0, else only the fallback', async () => {
     const varLog = join(work, 'varlog-tables');

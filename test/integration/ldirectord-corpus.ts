@@ -14,7 +14,10 @@ export const CORPUS_DIR = process.env.AAVIP_LDIRECTORD_CORPUS ?? resolve(PACKAGE
 /** The corpus's files (full paths, sorted), or [] when the folder is absent. */
 export function corpusFiles(dir = CORPUS_DIR): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.endsWith('.cf')).sort().map((f) => join(dir, f));
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.cf'))
+    .sort()
+    .map((f) => join(dir, f));
 }
 
 export type Verdict = { ok: true } | { ok: false; line: number; message: string };
@@ -32,7 +35,8 @@ export interface CorpusVerdict {
   note?: string;
 }
 
-const SERVICE = 'service must be dns, ftp, http, https, http_proxy, imap, imaps, ldap, ldaps, mysql, nntp, none, oracle, pop, pops, radius, pgsql, simpletcp, sip, smtp or submission';
+const SERVICE =
+  'service must be dns, ftp, http, https, http_proxy, imap, imaps, ldap, ldaps, mysql, nntp, none, oracle, pop, pops, radius, pgsql, simpletcp, sip, smtp or submission';
 const both = (v: Verdict, extra: Omit<CorpusVerdict, 'ldirectord' | 'aavip'> = {}): CorpusVerdict => ({ ldirectord: v, aavip: v, ...extra });
 const refused = (line: number, message: string): CorpusVerdict => both({ ok: false, line, message });
 /** A custom `service=` name (the wj-* files' own check scripts): ldirectord refuses it, so does aavip. */
@@ -40,7 +44,10 @@ const customService = (line: number) => refused(line, SERVICE);
 
 /** Every corpus file's expected verdicts, by file name. */
 export const CORPUS_VERDICTS: Readonly<Record<string, CorpusVerdict>> = {
-  'brk-01-scheduler-typo.cf': both({ ok: true }, { virtuals: 1, reals: 3, note: 'scheduler wrrr: any lowercase word parses; ipvsadm refuses it when the service is added' }),
+  'brk-01-scheduler-typo.cf': both(
+    { ok: true },
+    { virtuals: 1, reals: 3, note: 'scheduler wrrr: any lowercase word parses; ipvsadm refuses it when the service is added' },
+  ),
   'brk-04-duplicate-virtual.cf': {
     ldirectord: { ok: false, line: 27, message: 'duplicate virtual server' },
     aavip: { ok: false, line: 19, message: 'duplicate virtual server (udp:198.18.0.50:1812 is already defined at line 9)' },
@@ -49,7 +56,7 @@ export const CORPUS_VERDICTS: Readonly<Record<string, CorpusVerdict>> = {
   'brk-05-port-name.cf': refused(29, 'invalid port (htp) for real server (could not resolve port)'),
   'brk-07-quiescent-maybe.cf': refused(7, "quiescent must be 'yes' or 'no'"),
   'brk-09-global-typo.cf': refused(3, 'Unknown command checkintervall=2'),
-  'grimli-ldirectord.cf': both({ ok: true }, { virtuals: 70, reals: 193, note: 'mysql checks: Debian 12\'s ldirectord dies on its first (no DBD::mysql)' }),
+  'grimli-ldirectord.cf': both({ ok: true }, { virtuals: 70, reals: 193, note: "mysql checks: Debian 12's ldirectord dies on its first (no DBD::mysql)" }),
   'k8s-gateway.cf': both({ ok: true }, { virtuals: 1, reals: 3 }),
   'lvsadm-ini.cf': refused(7, 'Unknown command [vip]'),
   'ra-sample.cf': both({ ok: true }, { virtuals: 1, reals: 3 }),
@@ -65,7 +72,7 @@ export const CORPUS_VERDICTS: Readonly<Record<string, CorpusVerdict>> = {
   'wj-lss-safra.cf': customService(31),
   'wj-lss.cf': customService(35),
   'wj-m2m.cf': customService(28),
-  'wj-mariadb.cf': both({ ok: true }, { virtuals: 1, reals: 2, note: 'mysql check: Debian 12\'s ldirectord dies on it (no DBD::mysql)' }),
+  'wj-mariadb.cf': both({ ok: true }, { virtuals: 1, reals: 2, note: "mysql check: Debian 12's ldirectord dies on it (no DBD::mysql)" }),
   'wj-pdvlss.cf': customService(35),
   'wj-poslss-redecard.cf': customService(33),
   'wj-poslss.cf': customService(33),
@@ -85,7 +92,12 @@ function saveLines(s: IpvsServiceState): string[] {
   const persist = s.persistent !== null ? ` -p ${s.persistent}${s.netmask ? ` -M ${s.netmask}` : ''}` : '';
   const head = `-A ${svc} -s ${s.scheduler}${persist}${s.ops ? ' -o' : ''}${s.schedflags ? ` -b ${s.schedflags}` : ''}`;
   const fwd = { gate: '-g', masq: '-m', ipip: '-i' } as const;
-  return [head, ...s.realServers.map((d) => `-a ${svc} -r ${d.address} ${fwd[d.forwarding]} -w ${d.weight}${d.upper ? ` -x ${d.upper}` : ''}${d.lower ? ` -y ${d.lower}` : ''}`)];
+  return [
+    head,
+    ...s.realServers.map(
+      (d) => `-a ${svc} -r ${d.address} ${fwd[d.forwarding]} -w ${d.weight}${d.upper ? ` -x ${d.upper}` : ''}${d.lower ? ` -y ${d.lower}` : ''}`,
+    ),
+  ];
 }
 
 /**

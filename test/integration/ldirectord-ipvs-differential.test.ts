@@ -41,7 +41,12 @@ const canRun = existsSync(LDIRECTORD) && existsSync(MAIN) && process.getuid?.() 
 // table line (whole words), or with a leading `!` a line that must not be there. Table lines:
 // `PROTO VIP sched [persistent T mask M] [ops]` and `PROTO VIP -> RIP:PORT Forward weight [u:U l:L]`.
 
-interface Server { at: string; kind: 'tcp' | 'http'; body?: string; down?: boolean }
+interface Server {
+  at: string;
+  kind: 'tcp' | 'http';
+  body?: string;
+  down?: boolean;
+}
 interface Action {
   stop?: string[];
   start?: string[];
@@ -64,7 +69,12 @@ interface Step {
   /** Must appear in ldirectord's ipvsadm log (its failed commands are logged with their message). */
   ldirectordLog?: RegExp;
 }
-interface Case { name: string; cf: string; servers: Server[]; steps: Step[] }
+interface Case {
+  name: string;
+  cf: string;
+  servers: Server[];
+  steps: Step[];
+}
 
 const cases: Case[] = [
   {
@@ -79,13 +89,32 @@ virtual=${NET}.100:80
 \treceive="OK"
 \tscheduler=rr
 `,
-    servers: [{ at: '.11:8080', kind: 'http', body: 'OK' }, { at: '.12:8080', kind: 'http', body: 'OK' }],
+    servers: [
+      { at: '.11:8080', kind: 'http', body: 'OK' },
+      { at: '.12:8080', kind: 'http', body: 'OK' },
+    ],
     steps: [
       { name: 'both answer', expect: ['TCP .100:80 rr', 'TCP .100:80 -> .11:8080 Masq 5', 'TCP .100:80 -> .12:8080 Masq 3', '!TCP .100:80 -> .31:8081'] },
-      { name: '.12 answers without the receive string', do: { body: { '.12:8080': 'FAIL' } }, expect: ['TCP .100:80 -> .11:8080 Masq 5', '!TCP .100:80 -> .12:8080', '!TCP .100:80 -> .31:8081'] },
-      { name: '.11 stopped: none up, fallback in', do: { stop: ['.11:8080'] }, expect: ['!TCP .100:80 -> .11:8080', '!TCP .100:80 -> .12:8080', 'TCP .100:80 -> .31:8081 Masq 1'] },
-      { name: '.12 answers again: fallback out', do: { body: { '.12:8080': 'OK' } }, expect: ['TCP .100:80 -> .12:8080 Masq 3', '!TCP .100:80 -> .11:8080', '!TCP .100:80 -> .31:8081'] },
-      { name: '.11 back', do: { start: ['.11:8080'] }, expect: ['TCP .100:80 -> .11:8080 Masq 5', 'TCP .100:80 -> .12:8080 Masq 3', '!TCP .100:80 -> .31:8081'] },
+      {
+        name: '.12 answers without the receive string',
+        do: { body: { '.12:8080': 'FAIL' } },
+        expect: ['TCP .100:80 -> .11:8080 Masq 5', '!TCP .100:80 -> .12:8080', '!TCP .100:80 -> .31:8081'],
+      },
+      {
+        name: '.11 stopped: none up, fallback in',
+        do: { stop: ['.11:8080'] },
+        expect: ['!TCP .100:80 -> .11:8080', '!TCP .100:80 -> .12:8080', 'TCP .100:80 -> .31:8081 Masq 1'],
+      },
+      {
+        name: '.12 answers again: fallback out',
+        do: { body: { '.12:8080': 'OK' } },
+        expect: ['TCP .100:80 -> .12:8080 Masq 3', '!TCP .100:80 -> .11:8080', '!TCP .100:80 -> .31:8081'],
+      },
+      {
+        name: '.11 back',
+        do: { start: ['.11:8080'] },
+        expect: ['TCP .100:80 -> .11:8080 Masq 5', 'TCP .100:80 -> .12:8080 Masq 3', '!TCP .100:80 -> .31:8081'],
+      },
     ],
   },
   {
@@ -99,13 +128,35 @@ virtual=${NET}.101:9000
 \tchecktype=connect
 \tscheduler=wlc
 `,
-    servers: [{ at: '.11:9000', kind: 'tcp' }, { at: '.12:9001', kind: 'tcp' }],
+    servers: [
+      { at: '.11:9000', kind: 'tcp' },
+      { at: '.12:9001', kind: 'tcp' },
+    ],
     steps: [
-      { name: 'both up', expect: ['TCP .101:9000 wlc', 'TCP .101:9000 -> .11:9000 Masq 4 u:8 l:2', 'TCP .101:9000 -> .12:9001 Masq 2', '!TCP .101:9000 -> .31:9000'] },
-      { name: '.11 stopped: quiesced after two failures', do: { stop: ['.11:9000'] }, expect: ['TCP .101:9000 -> .11:9000 Masq 0', 'TCP .101:9000 -> .12:9001 Masq 2', '!TCP .101:9000 -> .31:9000'] },
-      { name: '.12 stopped too: fallback in', do: { stop: ['.12:9001'] }, expect: ['TCP .101:9000 -> .11:9000 Masq 0', 'TCP .101:9000 -> .12:9001 Masq 0', 'TCP .101:9000 -> .31:9000 Masq 1'] },
-      { name: '.12 back: fallback out', do: { start: ['.12:9001'] }, expect: ['TCP .101:9000 -> .11:9000 Masq 0', 'TCP .101:9000 -> .12:9001 Masq 2', '!TCP .101:9000 -> .31:9000'] },
-      { name: '.11 back with its thresholds', do: { start: ['.11:9000'] }, expect: ['TCP .101:9000 -> .11:9000 Masq 4 u:8 l:2', 'TCP .101:9000 -> .12:9001 Masq 2'] },
+      {
+        name: 'both up',
+        expect: ['TCP .101:9000 wlc', 'TCP .101:9000 -> .11:9000 Masq 4 u:8 l:2', 'TCP .101:9000 -> .12:9001 Masq 2', '!TCP .101:9000 -> .31:9000'],
+      },
+      {
+        name: '.11 stopped: quiesced after two failures',
+        do: { stop: ['.11:9000'] },
+        expect: ['TCP .101:9000 -> .11:9000 Masq 0', 'TCP .101:9000 -> .12:9001 Masq 2', '!TCP .101:9000 -> .31:9000'],
+      },
+      {
+        name: '.12 stopped too: fallback in',
+        do: { stop: ['.12:9001'] },
+        expect: ['TCP .101:9000 -> .11:9000 Masq 0', 'TCP .101:9000 -> .12:9001 Masq 0', 'TCP .101:9000 -> .31:9000 Masq 1'],
+      },
+      {
+        name: '.12 back: fallback out',
+        do: { start: ['.12:9001'] },
+        expect: ['TCP .101:9000 -> .11:9000 Masq 0', 'TCP .101:9000 -> .12:9001 Masq 2', '!TCP .101:9000 -> .31:9000'],
+      },
+      {
+        name: '.11 back with its thresholds',
+        do: { start: ['.11:9000'] },
+        expect: ['TCP .101:9000 -> .11:9000 Masq 4 u:8 l:2', 'TCP .101:9000 -> .12:9001 Masq 2'],
+      },
     ],
   },
   {
@@ -118,12 +169,24 @@ virtual=${NET}.102:9100
 \tchecktype=connect
 \tscheduler=wrr
 `,
-    servers: [{ at: '.11:9100', kind: 'tcp' }, { at: '.12:9100', kind: 'tcp' }, { at: '.13:9100', kind: 'tcp' }],
+    servers: [
+      { at: '.11:9100', kind: 'tcp' },
+      { at: '.12:9100', kind: 'tcp' },
+      { at: '.13:9100', kind: 'tcp' },
+    ],
     steps: [
       { name: 'all up', expect: ['TCP .102:9100 -> .11:9100 Route 2 u:10 l:3', 'TCP .102:9100 -> .12:9100 Tunnel 4', 'TCP .102:9100 -> .13:9100 Masq 1'] },
-      { name: 'the tunnelled real stopped', do: { stop: ['.12:9100'] }, expect: ['TCP .102:9100 -> .11:9100 Route 2', '!TCP .102:9100 -> .12:9100', 'TCP .102:9100 -> .13:9100 Masq 1'] },
+      {
+        name: 'the tunnelled real stopped',
+        do: { stop: ['.12:9100'] },
+        expect: ['TCP .102:9100 -> .11:9100 Route 2', '!TCP .102:9100 -> .12:9100', 'TCP .102:9100 -> .13:9100 Masq 1'],
+      },
       { name: 'all stopped, no fallback: an empty service', do: { stop: ['.11:9100', '.13:9100'] }, expect: ['TCP .102:9100 wrr', '!TCP .102:9100 ->'] },
-      { name: 'all back', do: { start: ['.11:9100', '.12:9100', '.13:9100'] }, expect: ['TCP .102:9100 -> .11:9100 Route 2 u:10 l:3', 'TCP .102:9100 -> .12:9100 Tunnel 4', 'TCP .102:9100 -> .13:9100 Masq 1'] },
+      {
+        name: 'all back',
+        do: { start: ['.11:9100', '.12:9100', '.13:9100'] },
+        expect: ['TCP .102:9100 -> .11:9100 Route 2 u:10 l:3', 'TCP .102:9100 -> .12:9100 Tunnel 4', 'TCP .102:9100 -> .13:9100 Masq 1'],
+      },
     ],
   },
   {
@@ -146,17 +209,38 @@ virtual=${NET}.105:8445
 \tchecktype=connect
 \tfallback=${NET}.31:8445 masq
 `,
-    servers: [{ at: '.14:8443', kind: 'tcp' }, { at: '.15:8443', kind: 'tcp' }, { at: '.14:8444', kind: 'tcp' }, { at: '.15:8445', kind: 'tcp' }],
+    servers: [
+      { at: '.14:8443', kind: 'tcp' },
+      { at: '.15:8443', kind: 'tcp' },
+      { at: '.14:8444', kind: 'tcp' },
+      { at: '.15:8445', kind: 'tcp' },
+    ],
     steps: [
       {
         name: 'all up',
-        expect: ['TCP .103:8443 sh persistent 600 mask 255.255.255.0', 'TCP .104:8444 lc persistent 60 mask 255.255.255.255', 'TCP .105:8445 wrr',
-          'TCP .103:8443 -> .14:8443 Masq 1', 'TCP .103:8443 -> .15:8443 Masq 2', 'TCP .104:8444 -> .14:8444 Masq 3', 'TCP .105:8445 -> .15:8445 Masq 1'],
+        expect: [
+          'TCP .103:8443 sh persistent 600 mask 255.255.255.0',
+          'TCP .104:8444 lc persistent 60 mask 255.255.255.255',
+          'TCP .105:8445 wrr',
+          'TCP .103:8443 -> .14:8443 Masq 1',
+          'TCP .103:8443 -> .15:8443 Masq 2',
+          'TCP .104:8444 -> .14:8444 Masq 3',
+          'TCP .105:8445 -> .15:8445 Masq 1',
+        ],
       },
-      { name: '.14 stopped on both its ports', do: { stop: ['.14:8443', '.14:8444'] }, expect: ['!TCP .103:8443 -> .14:8443', 'TCP .103:8443 -> .15:8443 Masq 2', '!TCP .104:8444 ->'] },
-      { name: '.15:8445 stopped: that virtual\'s fallback in', do: { stop: ['.15:8445'] }, expect: ['!TCP .105:8445 -> .15:8445', 'TCP .105:8445 -> .31:8445 Masq 1', 'TCP .103:8443 -> .15:8443 Masq 2'] },
       {
-        name: 'all back', do: { start: ['.14:8443', '.14:8444', '.15:8445'] },
+        name: '.14 stopped on both its ports',
+        do: { stop: ['.14:8443', '.14:8444'] },
+        expect: ['!TCP .103:8443 -> .14:8443', 'TCP .103:8443 -> .15:8443 Masq 2', '!TCP .104:8444 ->'],
+      },
+      {
+        name: ".15:8445 stopped: that virtual's fallback in",
+        do: { stop: ['.15:8445'] },
+        expect: ['!TCP .105:8445 -> .15:8445', 'TCP .105:8445 -> .31:8445 Masq 1', 'TCP .103:8443 -> .15:8443 Masq 2'],
+      },
+      {
+        name: 'all back',
+        do: { start: ['.14:8443', '.14:8444', '.15:8445'] },
         expect: ['TCP .103:8443 -> .14:8443 Masq 1', 'TCP .104:8444 -> .14:8444 Masq 3', 'TCP .105:8445 -> .15:8445 Masq 1', '!TCP .105:8445 -> .31:8445'],
       },
     ],
@@ -191,7 +275,10 @@ virtual=5
 \tpersistent=300
 \tnetmask=255.255.255.0
 `,
-    servers: [{ at: '.11:9200', kind: 'tcp' }, { at: '.12:9200', kind: 'tcp' }],
+    servers: [
+      { at: '.11:9200', kind: 'tcp' },
+      { at: '.12:9200', kind: 'tcp' },
+    ],
     steps: [
       { name: 'both up', expect: ['FWM 5 sh persistent 300 mask 255.255.255.0', 'FWM 5 -> .11:0 Route 1', 'FWM 5 -> .12:0 Route 2'] },
       { name: '.12 stopped', do: { stop: ['.12:9200'] }, expect: ['FWM 5 -> .11:0 Route 1', '!FWM 5 -> .12:0'] },
@@ -214,19 +301,31 @@ virtual6=7
 \tpersistent=100
 \tnetmask=64
 `,
-    servers: [{ at: `[${NET6}:11]:8080`, kind: 'tcp' }, { at: `[${NET6}:12]:8080`, kind: 'tcp' }, { at: `[${NET6}:11]:9300`, kind: 'tcp' }],
+    servers: [
+      { at: `[${NET6}:11]:8080`, kind: 'tcp' },
+      { at: `[${NET6}:12]:8080`, kind: 'tcp' },
+      { at: `[${NET6}:11]:9300`, kind: 'tcp' },
+    ],
     steps: [
       {
         name: 'all up',
-        expect: [`TCP [${NET6}:100]:80 wrr`, `TCP [${NET6}:100]:80 -> [${NET6}:11]:8080 Masq 2`, `TCP [${NET6}:100]:80 -> [${NET6}:12]:8080 Masq 1`,
-          'FWM6 7 wrr persistent 100 mask 64', `FWM6 7 -> [${NET6}:11]:0 Route 1`, `!TCP [${NET6}:100]:80 -> [${NET6}:31]:8080`],
+        expect: [
+          `TCP [${NET6}:100]:80 wrr`,
+          `TCP [${NET6}:100]:80 -> [${NET6}:11]:8080 Masq 2`,
+          `TCP [${NET6}:100]:80 -> [${NET6}:12]:8080 Masq 1`,
+          'FWM6 7 wrr persistent 100 mask 64',
+          `FWM6 7 -> [${NET6}:11]:0 Route 1`,
+          `!TCP [${NET6}:100]:80 -> [${NET6}:31]:8080`,
+        ],
       },
       {
-        name: 'all stopped: fallback6 in, the fwmark empty', do: { stop: [`[${NET6}:11]:8080`, `[${NET6}:12]:8080`, `[${NET6}:11]:9300`] },
+        name: 'all stopped: fallback6 in, the fwmark empty',
+        do: { stop: [`[${NET6}:11]:8080`, `[${NET6}:12]:8080`, `[${NET6}:11]:9300`] },
         expect: [`TCP [${NET6}:100]:80 -> [${NET6}:31]:8080 Masq 1`, `!TCP [${NET6}:100]:80 -> [${NET6}:11]:8080`, '!FWM6 7 ->'],
       },
       {
-        name: 'all back', do: { start: [`[${NET6}:11]:8080`, `[${NET6}:12]:8080`, `[${NET6}:11]:9300`] },
+        name: 'all back',
+        do: { start: [`[${NET6}:11]:8080`, `[${NET6}:12]:8080`, `[${NET6}:11]:9300`] },
         expect: [`TCP [${NET6}:100]:80 -> [${NET6}:11]:8080 Masq 2`, `!TCP [${NET6}:100]:80 -> [${NET6}:31]:8080`, `FWM6 7 -> [${NET6}:11]:0 Route 1`],
       },
     ],
@@ -240,27 +339,41 @@ virtual=${NET}.107:9400
 \treal=${NET}.12:9400 masq 2
 \tchecktype=connect
 `,
-    servers: [{ at: '.11:9400', kind: 'tcp' }, { at: '.12:9400', kind: 'tcp', down: true }],
+    servers: [
+      { at: '.11:9400', kind: 'tcp' },
+      { at: '.12:9400', kind: 'tcp', down: true },
+    ],
     steps: [
       { name: '.12 down from the start', expect: ['TCP .107:9400 -> .11:9400 Masq 2', 'TCP .107:9400 -> .12:9400 Masq 0'] },
       { name: '.12 up', do: { start: ['.12:9400'] }, expect: ['TCP .107:9400 -> .12:9400 Masq 2'] },
-      { name: 'the administrator deletes .12', do: { admin: [['-d', '-t', `${NET}.107:9400`, '-r', `${NET}.12:9400`]] }, expect: ['!TCP .107:9400 -> .12:9400', 'TCP .107:9400 -> .11:9400 Masq 2'] },
+      {
+        name: 'the administrator deletes .12',
+        do: { admin: [['-d', '-t', `${NET}.107:9400`, '-r', `${NET}.12:9400`]] },
+        expect: ['!TCP .107:9400 -> .12:9400', 'TCP .107:9400 -> .11:9400 Masq 2'],
+      },
       { name: '.12 fails: re-added quiescent', do: { stop: ['.12:9400'] }, expect: ['TCP .107:9400 -> .12:9400 Masq 0'] },
       { name: '.12 up again', do: { start: ['.12:9400'] }, expect: ['TCP .107:9400 -> .12:9400 Masq 2'] },
     ],
   },
   {
-    name: 'quiescent=yes, every real down at start: a gate fallback on the virtual\'s port',
+    name: "quiescent=yes, every real down at start: a gate fallback on the virtual's port",
     cf: `quiescent=yes
 virtual=${NET}.108:80
 \treal=${NET}.13:8080 masq 2
 \treal=${NET}.14:8080 masq 2
 \tfallback=${NET}.31 gate
 `,
-    servers: [{ at: '.13:8080', kind: 'http', down: true }, { at: '.14:8080', kind: 'http', down: true }],
+    servers: [
+      { at: '.13:8080', kind: 'http', down: true },
+      { at: '.14:8080', kind: 'http', down: true },
+    ],
     steps: [
       { name: 'none up', expect: ['TCP .108:80 -> .13:8080 Masq 0', 'TCP .108:80 -> .14:8080 Masq 0', 'TCP .108:80 -> .31:80 Route 1'] },
-      { name: '.13 up: fallback out', do: { start: ['.13:8080'] }, expect: ['TCP .108:80 -> .13:8080 Masq 2', 'TCP .108:80 -> .14:8080 Masq 0', '!TCP .108:80 -> .31:80'] },
+      {
+        name: '.13 up: fallback out',
+        do: { start: ['.13:8080'] },
+        expect: ['TCP .108:80 -> .13:8080 Masq 2', 'TCP .108:80 -> .14:8080 Masq 0', '!TCP .108:80 -> .31:80'],
+      },
       { name: '.13 down again: fallback in', do: { stop: ['.13:8080'] }, expect: ['TCP .108:80 -> .13:8080 Masq 0', 'TCP .108:80 -> .31:80 Route 1'] },
     ],
   },
@@ -274,12 +387,19 @@ virtual=${NET}.109:8080
 \trequest="health"
 \treceive="OK"
 `,
-    servers: [{ at: '.11:8180', kind: 'http', body: 'yes' }, { at: '.12:8180', kind: 'http', body: 'OK' }],
+    servers: [
+      { at: '.11:8180', kind: 'http', body: 'yes' },
+      { at: '.12:8180', kind: 'http', body: 'OK' },
+    ],
     steps: [
       { name: 'both answer what they are asked', expect: ['TCP .109:8080 -> .11:8180 Masq 1', 'TCP .109:8080 -> .12:8180 Masq 1'] },
       { name: '.11 answers no', do: { body: { '.11:8180': 'no' } }, expect: ['!TCP .109:8080 -> .11:8180', 'TCP .109:8080 -> .12:8180 Masq 1'] },
       { name: '.12 answers 503 (body still OK)', do: { status: { '.12:8180': 503 } }, expect: ['!TCP .109:8080 -> .11:8180', '!TCP .109:8080 -> .12:8180'] },
-      { name: 'both healthy again', do: { body: { '.11:8180': 'yes' }, status: { '.12:8180': 200 } }, expect: ['TCP .109:8080 -> .11:8180 Masq 1', 'TCP .109:8080 -> .12:8180 Masq 1'] },
+      {
+        name: 'both healthy again',
+        do: { body: { '.11:8180': 'yes' }, status: { '.12:8180': 200 } },
+        expect: ['TCP .109:8080 -> .11:8180 Masq 1', 'TCP .109:8080 -> .12:8180 Masq 1'],
+      },
     ],
   },
   {
@@ -293,16 +413,22 @@ virtual=${NET}.110:80
 \treal=${NET}.12:80 gate 3
 \tchecktype=connect
 `,
-    servers: [{ at: '.11:8080', kind: 'tcp' }, { at: '.12:80', kind: 'tcp' }],
+    servers: [
+      { at: '.11:8080', kind: 'tcp' },
+      { at: '.12:80', kind: 'tcp' },
+    ],
     steps: [
       {
-        name: 'both up: ldirectord leaves the port-mapped real quiesced', expect: ['TCP .110:80 -> .12:80 Route 3'],
+        name: 'both up: ldirectord leaves the port-mapped real quiesced',
+        expect: ['TCP .110:80 -> .12:80 Route 3'],
         differs: { ldirectord: ['TCP .110:80 -> .11:80 Route 0'], aavip: ['TCP .110:80 -> .11:80 Route 2'] },
         ldirectordLog: /^-a -t 198\.18\.40\.110:80 -x 0 -y 0 -r 198\.18\.40\.11:8080 -g -w 2\t=> exit 255: Destination already exists$/m,
       },
       { name: '.11 stopped: both quiesce it', do: { stop: ['.11:8080'] }, expect: ['TCP .110:80 -> .11:80 Route 0', 'TCP .110:80 -> .12:80 Route 3'] },
       {
-        name: '.11 back: ldirectord cannot restore it', do: { start: ['.11:8080'] }, expect: ['TCP .110:80 -> .12:80 Route 3'],
+        name: '.11 back: ldirectord cannot restore it',
+        do: { start: ['.11:8080'] },
+        expect: ['TCP .110:80 -> .12:80 Route 3'],
         differs: { ldirectord: ['TCP .110:80 -> .11:80 Route 0'], aavip: ['TCP .110:80 -> .11:80 Route 2'] },
       },
     ],
@@ -322,14 +448,21 @@ virtual=${NET}.112:9500
 \treal=${NET}.13:9500 masq 2
 \tchecktype=connect
 `,
-    servers: [{ at: '.11:9500', kind: 'tcp' }, { at: '.13:9500', kind: 'tcp', down: true }],
+    servers: [
+      { at: '.11:9500', kind: 'tcp' },
+      { at: '.13:9500', kind: 'tcp', down: true },
+    ],
     steps: [
       {
         name: '.13 down: missing from the first virtual in ldirectord',
         expect: ['TCP .111:9500 -> .11:9500 Masq 1', 'TCP .112:9500 -> .11:9500 Masq 1', 'TCP .112:9500 -> .13:9500 Masq 0'],
         differs: { ldirectord: ['!TCP .111:9500 -> .13:9500'], aavip: ['TCP .111:9500 -> .13:9500 Masq 0'] },
       },
-      { name: '.13 up: in both with its weights', do: { start: ['.13:9500'] }, expect: ['TCP .111:9500 -> .13:9500 Masq 1', 'TCP .112:9500 -> .13:9500 Masq 2'] },
+      {
+        name: '.13 up: in both with its weights',
+        do: { start: ['.13:9500'] },
+        expect: ['TCP .111:9500 -> .13:9500 Masq 1', 'TCP .112:9500 -> .13:9500 Masq 2'],
+      },
       { name: '.13 down: quiesced in both', do: { stop: ['.13:9500'] }, expect: ['TCP .111:9500 -> .13:9500 Masq 0', 'TCP .112:9500 -> .13:9500 Masq 0'] },
     ],
   },
@@ -337,10 +470,28 @@ virtual=${NET}.112:9500
 
 // ---- tables ---------------------------------------------------------------------------------
 
-interface StandinDest { af: 4 | 6; addr: string; port: number; fwd: string; weight: number; uthreshold: number; lthreshold: number }
+interface StandinDest {
+  af: 4 | 6;
+  addr: string;
+  port: number;
+  fwd: string;
+  weight: number;
+  uthreshold: number;
+  lthreshold: number;
+}
 interface StandinService {
-  proto: string; af: 4 | 6; addr?: string; port: number; fwmark: number; sched: string; persistent: boolean; timeout: number; netmask: string;
-  ops: boolean; schedflags: string; dests: StandinDest[];
+  proto: string;
+  af: 4 | 6;
+  addr?: string;
+  port: number;
+  fwmark: number;
+  sched: string;
+  persistent: boolean;
+  timeout: number;
+  netmask: string;
+  ops: boolean;
+  schedflags: string;
+  dests: StandinDest[];
 }
 
 const hostPort = (af: number, addr: string, port: number) => (af === 6 ? `[${addr}]:${port}` : `${addr}:${port}`);
@@ -348,14 +499,18 @@ const hostPort = (af: number, addr: string, port: number) => (af === 6 ? `[${add
 /** A table as sorted lines (see the cases' legend). */
 function render(file: string): string[] {
   let table: { services: StandinService[] };
-  try { table = JSON.parse(readFileSync(file, 'utf8')); } catch (e) {
+  try {
+    table = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
   }
   const lines: string[] = [];
   for (const s of table.services) {
     const label = s.fwmark ? `FWM${s.af === 6 ? '6' : ''} ${s.fwmark}` : `${s.proto} ${hostPort(s.af, s.addr!, s.port)}`;
-    lines.push(`${label} ${s.sched}${s.persistent ? ` persistent ${s.timeout} mask ${s.netmask}` : ''}${s.ops ? ' ops' : ''}${s.schedflags ? ` flags ${s.schedflags}` : ''}`);
+    lines.push(
+      `${label} ${s.sched}${s.persistent ? ` persistent ${s.timeout} mask ${s.netmask}` : ''}${s.ops ? ' ops' : ''}${s.schedflags ? ` flags ${s.schedflags}` : ''}`,
+    );
     for (const d of s.dests) {
       const thresholds = d.uthreshold || d.lthreshold ? ` u:${d.uthreshold} l:${d.lthreshold}` : '';
       lines.push(`${label} -> ${hostPort(d.af, d.addr, d.port)} ${d.fwd} ${d.weight}${thresholds}`);
@@ -388,7 +543,10 @@ async function settle(file: string, expectations: string[], maxMs: number): Prom
   while (Date.now() < deadline) {
     lines = render(file);
     const key = lines.join('\n');
-    if (key !== last) { last = key; since = Date.now(); }
+    if (key !== last) {
+      last = key;
+      since = Date.now();
+    }
     if (unmet(lines, expectations).length === 0 && Date.now() - since >= STABLE_MS) break;
     await sleep(200);
   }
@@ -456,8 +614,14 @@ class Namespace {
 
   async create(): Promise<void> {
     await run('ip', ['netns', 'add', this.name]);
-    const cmds = ['link set lo up', 'link add ldd0 type veth peer name ldd1', 'link set ldd0 up', 'link set ldd1 up',
-      ...HOSTS.map((h) => `addr add ${NET}.${h}/24 dev ldd0`), ...HOSTS6.map((h) => `addr add ${NET6}:${h}/64 dev ldd0 nodad`)];
+    const cmds = [
+      'link set lo up',
+      'link add ldd0 type veth peer name ldd1',
+      'link set ldd0 up',
+      'link set ldd1 up',
+      ...HOSTS.map((h) => `addr add ${NET}.${h}/24 dev ldd0`),
+      ...HOSTS6.map((h) => `addr add ${NET6}:${h}/64 dev ldd0 nodad`),
+    ];
     await run('ip', ['-n', this.name, '-batch', '-'], { input: cmds.join('\n') + '\n' });
     // Removing the first address of the subnet must not take the others with it.
     await run('ip', ['netns', 'exec', this.name, 'sysctl', '-qw', 'net.ipv4.conf.ldd0.promote_secondaries=1']);
@@ -477,14 +641,21 @@ class Namespace {
     if (!r.ok) throw new Error(`${this.name}: ${JSON.stringify(message)}: ${r.error}`);
   }
 
-  listen(s: Server): Promise<void> { return this.ask({ op: 'listen', id: s.at, kind: s.kind, body: s.body, ...splitHostPort(s.at) }); }
-  close(at: string): Promise<void> { return this.ask({ op: 'close', id: at }); }
-  set(at: string, set: Record<string, unknown>): Promise<void> { return this.ask({ op: 'set', id: at, set }); }
+  listen(s: Server): Promise<void> {
+    return this.ask({ op: 'listen', id: s.at, kind: s.kind, body: s.body, ...splitHostPort(s.at) });
+  }
+  close(at: string): Promise<void> {
+    return this.ask({ op: 'close', id: at });
+  }
+  set(at: string, set: Record<string, unknown>): Promise<void> {
+    return this.ask({ op: 'set', id: at, set });
+  }
 
   async address(host: string, up: boolean): Promise<void> {
     const a = expand(host);
     await run('ip', ['-n', this.name, 'addr', up ? 'add' : 'del', `${a}/24`, 'dev', 'ldd0']);
-    if (up) this.down.delete(a); else this.down.add(a);
+    if (up) this.down.delete(a);
+    else this.down.add(a);
   }
 
   /** Back to every address up (after a case that took some down). */
@@ -507,7 +678,12 @@ class Director {
   readonly output: string;
   private child?: ChildProcess;
 
-  constructor(readonly program: Program, readonly ns: Namespace, readonly dir: string, private readonly cf: string) {
+  constructor(
+    readonly program: Program,
+    readonly ns: Namespace,
+    readonly dir: string,
+    private readonly cf: string,
+  ) {
     mkdirSync(dir, { recursive: true });
     this.table = join(dir, 'ipvs.json');
     this.ipvsadmLog = join(dir, 'ipvsadm.log');
@@ -520,9 +696,8 @@ class Director {
   start(): void {
     const env: NodeJS.ProcessEnv = { ...process.env, IPVSADM_STANDIN_TABLE: this.table, IPVSADM_STANDIN_LOG: this.ipvsadmLog };
     for (const k of Object.keys(env)) if (/_proxy$/i.test(k)) delete env[k];
-    const argv = this.program === 'ldirectord'
-      ? [LDIRECTORD, '-d', this.cf, 'start']
-      : [process.execPath, MAIN, 'ldirectord', '-f', this.cf, 'run', '--ipvs', 'ipvsadm'];
+    const argv =
+      this.program === 'ldirectord' ? [LDIRECTORD, '-d', this.cf, 'start'] : [process.execPath, MAIN, 'ldirectord', '-f', this.cf, 'run', '--ipvs', 'ipvsadm'];
     if (this.program === 'aavip') Object.assign(env, { AAVIP_IPVSADM: join(this.dir, 'ipvsadm'), AAVIP_RUN_DIR: join(this.dir, 'run') });
     const out = openSync(this.output, 'a');
     // `ip netns exec` execs the program in place: the PID we hold is the director's own.
@@ -532,30 +707,50 @@ class Director {
 
   /** Runs the stand-in on this side's table, as an administrator would run ipvsadm. */
   ipvsadm(args: string[]): Promise<void> {
-    return new Promise((resolve, reject) => execFile(join(this.dir, 'ipvsadm'), args, { env: { ...process.env, IPVSADM_STANDIN_TABLE: this.table, IPVSADM_STANDIN_LOG: this.ipvsadmLog }, timeout: 10_000 },
-      (err, _out, stderr) => (err ? reject(new Error(`ipvsadm ${args.join(' ')}: ${stderr || err.message}`)) : resolve())));
+    return new Promise((resolve, reject) =>
+      execFile(
+        join(this.dir, 'ipvsadm'),
+        args,
+        { env: { ...process.env, IPVSADM_STANDIN_TABLE: this.table, IPVSADM_STANDIN_LOG: this.ipvsadmLog }, timeout: 10_000 },
+        (err, _out, stderr) => (err ? reject(new Error(`ipvsadm ${args.join(' ')}: ${stderr || err.message}`)) : resolve()),
+      ),
+    );
   }
 
-  get running(): boolean { return !!this.child && this.child.exitCode === null && this.child.signalCode === null; }
+  get running(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
 
-  async stop(): Promise<void> { if (this.child) await stopChild(this.child); }
+  async stop(): Promise<void> {
+    if (this.child) await stopChild(this.child);
+  }
 
   /** What the two sides did, for failure messages: the commands that change the table, the last ones. */
   commands(): string {
     const log = existsSync(this.ipvsadmLog) ? readFileSync(this.ipvsadmLog, 'utf8') : '';
-    return log.split('\n').filter((l) => l && !/^-[LS] -n/.test(l)).slice(-15).join('\n');
+    return log
+      .split('\n')
+      .filter((l) => l && !/^-[LS] -n/.test(l))
+      .slice(-15)
+      .join('\n');
   }
 }
 
-interface Slot { ldirectord: Namespace; aavip: Namespace }
+interface Slot {
+  ldirectord: Namespace;
+  aavip: Namespace;
+}
 const slots: Slot[] = [];
 const freeSlots: Slot[] = [];
 const slotWaiters: ((s: Slot) => void)[] = [];
 async function withSlot<T>(fn: (s: Slot) => Promise<T>): Promise<T> {
-  const slot = freeSlots.pop() ?? await new Promise<Slot>((r) => slotWaiters.push(r));
-  try { return await fn(slot); } finally {
+  const slot = freeSlots.pop() ?? (await new Promise<Slot>((r) => slotWaiters.push(r)));
+  try {
+    return await fn(slot);
+  } finally {
     const next = slotWaiters.shift();
-    if (next) next(slot); else freeSlots.push(slot);
+    if (next) next(slot);
+    else freeSlots.push(slot);
   }
 }
 
@@ -569,10 +764,14 @@ async function runCase(c: Case, slot: Slot, expect: ExpectStatic): Promise<void>
   // The file's name is ldirectord's instance name (its PID file's): unique per run and case.
   const cf = join(dir, `ldd-${process.pid}-${caseNo}.cf`);
   writeFileSync(cf, `checktimeout=1\ncheckinterval=1\nlogfile="${join(dir, 'ldirectord.log')}"\n${c.cf}`);
-  const sides = { ldirectord: new Director('ldirectord', slot.ldirectord, join(dir, 'ldirectord'), cf), aavip: new Director('aavip', slot.aavip, join(dir, 'aavip'), cf) };
+  const sides = {
+    ldirectord: new Director('ldirectord', slot.ldirectord, join(dir, 'ldirectord'), cf),
+    aavip: new Director('aavip', slot.aavip, join(dir, 'aavip'), cf),
+  };
   const both = [sides.ldirectord, sides.aavip];
   const history: string[] = [];
-  const context = () => `${history.join('\n')}\n-- ldirectord's last commands:\n${sides.ldirectord.commands()}\n-- aavip's last commands:\n${sides.aavip.commands()}`;
+  const context = () =>
+    `${history.join('\n')}\n-- ldirectord's last commands:\n${sides.ldirectord.commands()}\n-- aavip's last commands:\n${sides.aavip.commands()}`;
   try {
     for (const d of both) for (const s of c.servers) if (!s.down) await d.ns.listen(s);
     for (const d of both) d.start();
@@ -581,7 +780,10 @@ async function runCase(c: Case, slot: Slot, expect: ExpectStatic): Promise<void>
       const want = (p: Program) => [...step.expect, ...(step.differs?.[p] ?? [])];
       const [ld, aa] = await Promise.all(both.map((d) => settle(d.table, want(d.program), i === 0 ? START_MAX_MS : STEP_MAX_MS)));
       history.push(`== step ${i} (${step.name})\n-- ldirectord:\n${ld.join('\n')}\n-- aavip:\n${aa.join('\n')}`);
-      expect(both.map((d) => d.running), `both directors still run at step ${i}\n${context()}`).toEqual([true, true]);
+      expect(
+        both.map((d) => d.running),
+        `both directors still run at step ${i}\n${context()}`,
+      ).toEqual([true, true]);
       expect(unmet(ld, want('ldirectord')), `ldirectord at step ${i} (${step.name})\n${context()}`).toEqual([]);
       expect(unmet(aa, want('aavip')), `aavip at step ${i} (${step.name})\n${context()}`).toEqual([]);
       if (step.differs) {
@@ -622,10 +824,22 @@ async function removeLeftovers(): Promise<void> {
   for (const name of list.stdout.split('\n').map((l) => l.split(' ')[0])) {
     const m = /^ldd-ipvs-(\d+)-\d+[la]$/.exec(name);
     if (!m || Number(m[1]) === process.pid) continue;
-    try { process.kill(Number(m[1]), 0); continue; } catch { /* its test run is gone */ }
+    try {
+      process.kill(Number(m[1]), 0);
+      continue;
+    } catch {
+      /* its test run is gone */
+    }
     const pids = await run('ip', ['netns', 'pids', name], { allowFailure: true });
-    for (const pid of pids.stdout.split('\n').map(Number).filter((p) => p > 0)) {
-      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    for (const pid of pids.stdout
+      .split('\n')
+      .map(Number)
+      .filter((p) => p > 0)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     }
     await run('ip', ['netns', 'del', name], { allowFailure: true });
   }
@@ -645,7 +859,10 @@ describe.skipIf(!canRun)('ldirectord and aavip drive IPVS (through an ipvsadm st
 
   afterAll(async () => {
     await Promise.all([...children].map((c) => stopChild(c, 3000)));
-    for (const s of slots) { await s.ldirectord.destroy(); await s.aavip.destroy(); }
+    for (const s of slots) {
+      await s.ldirectord.destroy();
+      await s.aavip.destroy();
+    }
     rmSync(work, { recursive: true, force: true });
   });
 

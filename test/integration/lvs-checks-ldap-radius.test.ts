@@ -40,11 +40,17 @@ function freePort(kind: 'tcp' | 'udp'): Promise<number> {
     if (kind === 'tcp') {
       const srv = createServer();
       srv.once('error', reject);
-      srv.listen(0, '127.0.0.1', () => { const { port } = srv.address() as { port: number }; srv.close(() => resolve(port)); });
+      srv.listen(0, '127.0.0.1', () => {
+        const { port } = srv.address() as { port: number };
+        srv.close(() => resolve(port));
+      });
     } else {
       const s = createSocket('udp4');
       s.once('error', reject);
-      s.bind(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+      s.bind(0, '127.0.0.1', () => {
+        const { port } = s.address();
+        s.close(() => resolve(port));
+      });
     }
   });
 }
@@ -54,13 +60,22 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function tcpOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = tcpConnect(port, '127.0.0.1');
-    s.setTimeout(500, () => { s.destroy(); resolve(false); });
-    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.setTimeout(500, () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
 }
 
-interface Server { child: ChildProcess; output: () => string }
+interface Server {
+  child: ChildProcess;
+  output: () => string;
+}
 
 /** Starts a server in the foreground; resolves once `ready` holds, throws with its output if it exits or takes too long. */
 async function startServer(cmd: string, args: string[], ready: (output: string) => boolean | Promise<boolean>): Promise<Server> {
@@ -68,11 +83,19 @@ async function startServer(cmd: string, args: string[], ready: (output: string) 
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   let exited: string | undefined;
-  child.once('exit', (code, signal) => { exited = `exit ${code ?? signal}`; });
-  child.once('error', (e) => { exited = e.message; });
+  child.once('exit', (code, signal) => {
+    exited = `exit ${code ?? signal}`;
+  });
+  child.once('error', (e) => {
+    exited = e.message;
+  });
   const until = Date.now() + START_MS;
   while (Date.now() < until) {
     if (exited) throw new Error(`${cmd} ${args.join(' ')} did not start (${exited}):\n${out}`);
@@ -86,7 +109,13 @@ async function startServer(cmd: string, args: string[], ready: (output: string) 
 async function stopServer(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const gone = new Promise<void>((r) => child.once('exit', () => r()));
-  const signal = (s: NodeJS.Signals) => { try { process.kill(child.pid!, s); } catch { /* exited meanwhile */ } };
+  const signal = (s: NodeJS.Signals) => {
+    try {
+      process.kill(child.pid!, s);
+    } catch {
+      /* exited meanwhile */
+    }
+  };
   signal('SIGCONT'); // a stopped process would not act on SIGTERM
   signal('SIGTERM');
   if (await Promise.race([gone.then(() => true), sleep(STOP_MS).then(() => false)])) return;
@@ -97,7 +126,8 @@ async function stopServer(child: ChildProcess): Promise<void> {
 function run(cmd: string, args: string[], timeoutMs = 30_000): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) =>
-      err ? reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stdout}${stderr}`)) : resolve(stdout));
+      err ? reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stdout}${stderr}`)) : resolve(stdout),
+    );
   });
 }
 
@@ -112,7 +142,9 @@ function writeHarness(dir: string): string {
     return m[0];
   });
   const file = join(dir, 'ldirectord-checks.pl');
-  writeFileSync(file, `no warnings;
+  writeFileSync(
+    file,
+    `no warnings;
 use JSON::PP;
 $SERVICE_UP = 0;
 $SERVICE_DOWN = 1;
@@ -123,7 +155,8 @@ ${subs.join('\n\n')}
 my $in = decode_json($ARGV[0]);
 my $rc = $in->{fn} eq 'ldap' ? check_ldap($in->{v}, $in->{r}) : check_radius($in->{v}, $in->{r});
 print encode_json({ up => ($rc == $SERVICE_UP ? JSON::PP::true : JSON::PP::false), states => \\@states }), "\\n";
-`);
+`,
+  );
   return file;
 }
 
@@ -140,8 +173,23 @@ async function ldirectordCheck(t: CheckTarget): Promise<{ up: boolean; states: s
 
 function target(over: Partial<CheckTarget>): CheckTarget {
   return {
-    service: 'ldap', request: '/', receive: '', httpmethod: 'GET', login: '', passwd: '', database: '', secret: '', checkcommand: '/bin/true',
-    host: '127.0.0.1', port: 0, realPort: 0, virtualHost: '192.0.2.1', virtualPort: 0, protocol: 'tcp', timeoutMs: 2000, checkcount: 1,
+    service: 'ldap',
+    request: '/',
+    receive: '',
+    httpmethod: 'GET',
+    login: '',
+    passwd: '',
+    database: '',
+    secret: '',
+    checkcommand: '/bin/true',
+    host: '127.0.0.1',
+    port: 0,
+    realPort: 0,
+    virtualHost: '192.0.2.1',
+    virtualPort: 0,
+    protocol: 'tcp',
+    timeoutMs: 2000,
+    checkcount: 1,
     ...over,
   };
 }
@@ -179,10 +227,27 @@ describe('ldap negotiate check against slapd', () => {
   beforeAll(async () => {
     const dir = tempDir('aavip-slapd-');
     mkdirSync(join(dir, 'db'));
-    await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-subj', '/CN=127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]);
+    await run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ]);
     const conf = join(dir, 'slapd.conf');
-    writeFileSync(conf, `include /etc/ldap/schema/core.schema
+    writeFileSync(
+      conf,
+      `include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/inetorgperson.schema
 pidfile ${dir}/slapd.pid
@@ -197,8 +262,11 @@ rootdn "cn=admin,${BASE}"
 rootpw adminpw
 directory ${dir}/db
 maxsize 10485760
-`);
-    writeFileSync(join(dir, 'data.ldif'), `dn: ${BASE}
+`,
+    );
+    writeFileSync(
+      join(dir, 'data.ldif'),
+      `dn: ${BASE}
 objectClass: dcObject
 objectClass: organization
 o: Example
@@ -214,13 +282,17 @@ uid: alice
 cn: Alice
 sn: Liddell
 userPassword: wonderland
-`);
+`,
+    );
     await run(SLAPADD, ['-f', conf, '-l', join(dir, 'data.ldif')]);
     port = await freePort('tcp');
     tlsPort = await freePort('tcp');
     // -d (even 0) keeps slapd in the foreground, so the test holds its PID.
-    slapd = await startServer(SLAPD, ['-f', conf, '-h', `ldap://127.0.0.1:${port}/ ldaps://127.0.0.1:${tlsPort}/`, '-d', '0'],
-      async () => (await tcpOpen(port)) && (await tcpOpen(tlsPort)));
+    slapd = await startServer(
+      SLAPD,
+      ['-f', conf, '-h', `ldap://127.0.0.1:${port}/ ldaps://127.0.0.1:${tlsPort}/`, '-d', '0'],
+      async () => (await tcpOpen(port)) && (await tcpOpen(tlsPort)),
+    );
   });
 
   it('anonymous bind, the suffix as base: up', async () => {
@@ -288,13 +360,26 @@ describe('radius negotiate check against FreeRADIUS', () => {
   let port: number;
   // FreeRADIUS answers a reject after reject_delay (1 s, its default): the timeout leaves room for it.
   const radius = (over: Partial<CheckTarget>) =>
-    target({ service: 'radius', protocol: 'udp', port, realPort: port, virtualPort: 1812, login: 'alice', passwd: 'wonderland', secret: SECRET, timeoutMs: 3000, ...over });
+    target({
+      service: 'radius',
+      protocol: 'udp',
+      port,
+      realPort: port,
+      virtualPort: 1812,
+      login: 'alice',
+      passwd: 'wonderland',
+      secret: SECRET,
+      timeoutMs: 3000,
+      ...over,
+    });
 
   beforeAll(async () => {
     const dir = tempDir('aavip-freeradius-');
     port = await freePort('udp');
     writeFileSync(join(dir, 'users'), 'alice Cleartext-Password := "wonderland"\n');
-    writeFileSync(join(dir, 'radiusd.conf'), `prefix = /usr
+    writeFileSync(
+      join(dir, 'radiusd.conf'),
+      `prefix = /usr
 exec_prefix = /usr
 sysconfdir = /etc
 localstatedir = /var
@@ -342,7 +427,8 @@ server default {
 		}
 	}
 }
-`);
+`,
+    );
     // -X: foreground, one thread, every request logged (the output shows in a failure).
     radiusd = await startServer(FREERADIUS, ['-X', '-d', dir], (out) => out.includes('Ready to process requests'));
   });

@@ -17,8 +17,25 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function target(over: Partial<CheckTarget>): CheckTarget {
   return {
-    service: 'smtp', request: '', receive: '', httpmethod: 'GET', virtualhost: undefined, login: '', passwd: '', database: '', secret: '', checkcommand: '',
-    host: HOST, port: 0, realPort: 0, virtualHost: '198.18.0.100', virtualPort: 25, protocol: 'tcp', timeoutMs: 1000, checkcount: 1, ...over,
+    service: 'smtp',
+    request: '',
+    receive: '',
+    httpmethod: 'GET',
+    virtualhost: undefined,
+    login: '',
+    passwd: '',
+    database: '',
+    secret: '',
+    checkcommand: '',
+    host: HOST,
+    port: 0,
+    realPort: 0,
+    virtualHost: '198.18.0.100',
+    virtualPort: 25,
+    protocol: 'tcp',
+    timeoutMs: 1000,
+    checkcount: 1,
+    ...over,
   };
 }
 
@@ -29,17 +46,23 @@ function ownSocketInodes(): Set<string> {
     try {
       const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
       if (m) inodes.add(m[1]);
-    } catch { /* the fd closed while listing */ }
+    } catch {
+      /* the fd closed while listing */
+    }
   }
   return inodes;
 }
 
 /** Rows of /proc/self/net/<table> (tcp, tcp6, udp, udp6): local port, remote port, inode. */
 function socketRows(table: string): { local: number; remote: number; inode: string }[] {
-  return readFileSync(`/proc/self/net/${table}`, 'utf8').split('\n').slice(1).filter((l) => l.trim()).map((l) => {
-    const f = l.trim().split(/\s+/);
-    return { local: parseInt(f[1].split(':')[1], 16), remote: parseInt(f[2].split(':')[1], 16), inode: f[9] };
-  });
+  return readFileSync(`/proc/self/net/${table}`, 'utf8')
+    .split('\n')
+    .slice(1)
+    .filter((l) => l.trim())
+    .map((l) => {
+      const f = l.trim().split(/\s+/);
+      return { local: parseInt(f[1].split(':')[1], 16), remote: parseInt(f[2].split(':')[1], 16), inode: f[9] };
+    });
 }
 
 /** UDP sockets this process holds, excluding `except` (the test's own server). */
@@ -64,14 +87,21 @@ async function eventually(cond: () => boolean, ms = 5000): Promise<boolean> {
   return cond();
 }
 
-interface TcpServer { server: Server; port: number; closedByPeer: number; written: number }
+interface TcpServer {
+  server: Server;
+  port: number;
+  closedByPeer: number;
+  written: number;
+}
 
 /** A TCP server on loopback; `serve` runs for each connection, which counts its closes. */
 async function tcpServer(serve: (c: Socket, s: TcpServer) => void): Promise<TcpServer> {
   const state: TcpServer = { server: createServer(), port: 0, closedByPeer: 0, written: 0 };
   state.server.on('connection', (c) => {
     c.on('error', () => {});
-    c.on('close', () => { state.closedByPeer++; });
+    c.on('close', () => {
+      state.closedByPeer++;
+    });
     serve(c, state);
   });
   await new Promise<void>((r) => state.server.listen(0, HOST, () => r()));
@@ -80,7 +110,9 @@ async function tcpServer(serve: (c: Socket, s: TcpServer) => void): Promise<TcpS
 }
 
 const servers: { close(): void }[] = [];
-afterAll(() => { for (const s of servers) s.close(); });
+afterAll(() => {
+  for (const s of servers) s.close();
+});
 
 describe('sip over UDP to a server that never answers', () => {
   let silent: UdpSocket;
@@ -94,8 +126,11 @@ describe('sip over UDP to a server that never answers', () => {
 
   it('100 checks: each times out, and no UDP socket is left open', async () => {
     const before = ownUdpSockets(port);
-    const results = await Promise.all(Array.from({ length: 100 }, () =>
-      negotiateCheck(target({ service: 'sip', protocol: 'udp', port, realPort: port, virtualPort: 5060, login: 'alice@198.18.0.100', timeoutMs: 300 }))));
+    const results = await Promise.all(
+      Array.from({ length: 100 }, () =>
+        negotiateCheck(target({ service: 'sip', protocol: 'udp', port, realPort: port, virtualPort: 5060, login: 'alice@198.18.0.100', timeoutMs: 300 })),
+      ),
+    );
     expect(results.every((r) => !r.up && r.message === 'sip check timed out')).toBe(true);
     expect(await eventually(() => ownUdpSockets(port) <= before)).toBe(true);
     expect(ownUdpSockets(port)).toBe(before);
@@ -112,7 +147,10 @@ describe('a dialogue server that sends an endless line without a newline', () =>
       const pump = () => {
         while (!c.destroyed && s.written < TOTAL) {
           s.written += chunk.length;
-          if (!c.write(chunk)) { c.once('drain', pump); return; }
+          if (!c.write(chunk)) {
+            c.once('drain', pump);
+            return;
+          }
         }
       };
       pump();
@@ -137,7 +175,10 @@ describe('a dialogue server that drips one byte every 100 ms', () => {
     srv = await tcpServer((c, s) => {
       let n = 0;
       const t = setInterval(() => {
-        if (c.destroyed || n++ >= MAX_DRIPS) { clearInterval(t); return; }
+        if (c.destroyed || n++ >= MAX_DRIPS) {
+          clearInterval(t);
+          return;
+        }
         c.write('2');
         s.written++;
       }, 100);
@@ -177,7 +218,10 @@ describe('an HTTP server with an endless body or endless headers', () => {
       const pump = () => {
         while (!c.destroyed && s.written < TOTAL) {
           s.written += chunk.length;
-          if (!c.write(chunk)) { c.once('drain', pump); return; }
+          if (!c.write(chunk)) {
+            c.once('drain', pump);
+            return;
+          }
         }
       };
       pump();
@@ -231,13 +275,23 @@ describe('the life cycle itself', () => {
 
   it('a check that throws is down with the reason; one that opens after it ended is refused', async () => {
     let late: unknown;
-    const r = await startCheck('probe', {
-      run: (run) => {
-        run.tcp(HOST, 1);
-        setImmediate(() => { try { run.tcp(HOST, 1); } catch (e) { late = e; } });
-        throw new Error('bad request line');
+    const r = await startCheck(
+      'probe',
+      {
+        run: (run) => {
+          run.tcp(HOST, 1);
+          setImmediate(() => {
+            try {
+              run.tcp(HOST, 1);
+            } catch (e) {
+              late = e;
+            }
+          });
+          throw new Error('bad request line');
+        },
       },
-    }, target({}));
+      target({}),
+    );
     expect(r).toEqual({ up: false, message: 'bad request line' });
     expect(await eventually(() => late !== undefined)).toBe(true);
     expect((late as Error).message).toBe('probe check has ended: nothing more may be opened');
@@ -245,7 +299,18 @@ describe('the life cycle itself', () => {
 
   it('a timer a check set is not run once the check has ended', async () => {
     let fired = false;
-    const r = await startCheck('probe', { run: (run) => { run.after(200, () => { fired = true; }); run.settle({ up: true, message: 'early' }); } }, target({}));
+    const r = await startCheck(
+      'probe',
+      {
+        run: (run) => {
+          run.after(200, () => {
+            fired = true;
+          });
+          run.settle({ up: true, message: 'early' });
+        },
+      },
+      target({}),
+    );
     expect(r).toEqual({ up: true, message: 'early' });
     await sleep(400);
     expect(fired).toBe(false);
@@ -261,7 +326,9 @@ describe('an HTTP server that keeps the connection open after its reply', () => 
   });
 
   it('is judged on the body its Content-Length gives, not left to time out', async () => {
-    const r = await negotiateCheck(target({ service: 'http', request: '/', receive: 'health OK', port: srv.port, realPort: srv.port, virtualPort: 80, timeoutMs: 30_000 }));
+    const r = await negotiateCheck(
+      target({ service: 'http', request: '/', receive: 'health OK', port: srv.port, realPort: srv.port, virtualPort: 80, timeoutMs: 30_000 }),
+    );
     expect(r).toEqual({ up: true, message: 'HTTP 200' });
     expect(await eventually(() => srv.closedByPeer === 1)).toBe(true);
   });
@@ -271,16 +338,27 @@ describe('an HTTP server that sends its reply a byte at a time', () => {
   let srv: TcpServer;
   beforeAll(async () => {
     // The head's CR LF CR LF comes over four reads: the check must find it across them.
-    srv = await tcpServer((c) => c.once('data', () => {
-      const reply = Buffer.from('HTTP/1.0 200 OK\r\nX-A: b\r\n\r\nbody OK');
-      let i = 0;
-      const t = setInterval(() => { if (c.destroyed || i >= reply.length) { clearInterval(t); c.end(); return; } c.write(reply.subarray(i, ++i)); }, 5);
-    }));
+    srv = await tcpServer((c) =>
+      c.once('data', () => {
+        const reply = Buffer.from('HTTP/1.0 200 OK\r\nX-A: b\r\n\r\nbody OK');
+        let i = 0;
+        const t = setInterval(() => {
+          if (c.destroyed || i >= reply.length) {
+            clearInterval(t);
+            c.end();
+            return;
+          }
+          c.write(reply.subarray(i, ++i));
+        }, 5);
+      }),
+    );
     servers.push(srv.server);
   });
 
   it('reads the head across chunks and matches the body', async () => {
-    const r = await negotiateCheck(target({ service: 'http', request: '/', receive: '^body OK$', port: srv.port, realPort: srv.port, virtualPort: 80, timeoutMs: 10_000 }));
+    const r = await negotiateCheck(
+      target({ service: 'http', request: '/', receive: '^body OK$', port: srv.port, realPort: srv.port, virtualPort: 80, timeoutMs: 10_000 }),
+    );
     expect(r).toEqual({ up: true, message: 'HTTP 200' });
   });
 });
@@ -300,7 +378,7 @@ describe('http redirects', () => {
   });
   const http = (request: string) => target({ service: 'http', request, receive: 'landed', port, realPort: port, virtualPort: 80, timeoutMs: 3000 });
 
-  it('follows a redirect and matches the final body; each hop\'s connection is closed', async () => {
+  it("follows a redirect and matches the final body; each hop's connection is closed", async () => {
     expect(await negotiateCheck(http('/a'))).toEqual({ up: true, message: 'HTTP 200' });
     expect(ownTcpSocketsTo(port)).toBe(0);
   });

@@ -23,7 +23,9 @@ function listen(server: Server | ReturnType<typeof createTcp>, port: number, hos
 }
 
 function http(_port: number, body = 'OK'): Server {
-  const s = createHttp((req, res) => { res.end(req.url === '/health' ? body : 'other'); });
+  const s = createHttp((req, res) => {
+    res.end(req.url === '/health' ? body : 'other');
+  });
   return s;
 }
 
@@ -35,7 +37,11 @@ function dnsServer(port: number): Promise<UdpSocket> {
     while (q[i] !== 0) i += q[i] + 1;
     const question = q.subarray(12, i + 5);
     const head = Buffer.from(q.subarray(0, 12));
-    head.writeUInt16BE(0x8180, 2); head.writeUInt16BE(1, 4); head.writeUInt16BE(1, 6); head.writeUInt16BE(0, 8); head.writeUInt16BE(0, 10);
+    head.writeUInt16BE(0x8180, 2);
+    head.writeUInt16BE(1, 4);
+    head.writeUInt16BE(1, 6);
+    head.writeUInt16BE(0, 8);
+    head.writeUInt16BE(0, 10);
     const answer = Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 198, 18, 5, 5]);
     s.send(Buffer.concat([head, question, answer]), rinfo.port, rinfo.address);
   });
@@ -70,8 +76,11 @@ const ipvs = new MemoryIpvs();
 const weightOf = (svc: string, addr: string) => ipvs.table.find((s) => s.address === svc)?.realServers.find((d) => d.address === addr)?.weight;
 
 beforeAll(async () => {
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.2',
-    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.2', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
+    { stdio: 'ignore' },
+  );
   httpServer = http(18080);
   await listen(httpServer, 18080);
   const httpsServer = createHttps({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => res.end('secure OK'));
@@ -145,7 +154,10 @@ describe('the director with real servers', () => {
 
   it('quiesces a stopped server within checkinterval + checktimeout, brings in the fallback, and restores both', async () => {
     const t0 = Date.now();
-    await new Promise<void>((r) => { httpServer.close(() => r()); httpServer.closeAllConnections(); });
+    await new Promise<void>((r) => {
+      httpServer.close(() => r());
+      httpServer.closeAllConnections();
+    });
     await waitFor('weight 0', () => weightOf('198.18.0.100:80', '127.0.0.2:18080') === 0);
     expect(Date.now() - t0).toBeLessThan((1 + 1) * 1000 + 1500);
     expect(weightOf('198.18.0.100:80', '127.0.0.9:80')).toBe(1);
@@ -169,7 +181,10 @@ describe('the director with real servers', () => {
     const { rmSync } = await import('node:fs');
     rmSync(join(dir, 'ext-up'));
     await waitFor('external down', () => weightOf('198.18.0.100:83', '127.0.0.2:9999') === 0);
-    await new Promise<void>((r) => { httpServer.close(() => r()); httpServer.closeAllConnections(); });
+    await new Promise<void>((r) => {
+      httpServer.close(() => r());
+      httpServer.closeAllConnections();
+    });
     httpServer = http(18080, 'FAIL');
     await listen(httpServer, 18080);
     await waitFor('body mismatch', () => weightOf('198.18.0.100:80', '127.0.0.2:18080') === 0);

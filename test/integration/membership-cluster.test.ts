@@ -11,8 +11,29 @@ async function kernelOwners(): Promise<Map<number, number[]>> {
   const out = new Map<number, number[]>();
   const v = cl.config.vips[0];
   for (const i of cl.lab.nodeIds) {
-    const r = await cl.lab.exec(cl.lab.nodeNs(i), [process.execPath, built('cli/main.js'), 'vip', 'status', '--json', '--ip', '198.18.0.100/16',
-      '--nic', 'eth0', '--hashmode', v.hashmode, '--seed', String(v.seed), '--buckets', String(v.buckets), '--backend', 'nft'], { allowFailure: true });
+    const r = await cl.lab.exec(
+      cl.lab.nodeNs(i),
+      [
+        process.execPath,
+        built('cli/main.js'),
+        'vip',
+        'status',
+        '--json',
+        '--ip',
+        '198.18.0.100/16',
+        '--nic',
+        'eth0',
+        '--hashmode',
+        v.hashmode,
+        '--seed',
+        String(v.seed),
+        '--buckets',
+        String(v.buckets),
+        '--backend',
+        'nft',
+      ],
+      { allowFailure: true },
+    );
     const o = JSON.parse(r.stdout).ownership;
     out.set(i, o ? [...o.owned, ...o.incoming] : []);
   }
@@ -26,7 +47,9 @@ beforeAll(async () => {
   for (const i of [1, 2, 3]) cl.startDaemon(i);
   await cl.waitForView([1, 2, 3], [1, 2, 3]);
 });
-afterAll(async () => { await cl?.destroy(); });
+afterAll(async () => {
+  await cl?.destroy();
+});
 
 describe('a three-node cluster', () => {
   it('splits the buckets so that each has exactly one owner', async () => {
@@ -35,7 +58,7 @@ describe('a three-node cluster', () => {
     expect(all).toEqual(Array.from({ length: 256 }, (_, i) => i + 1));
   });
 
-  it('gives up the lone node\'s buckets in a 2|1 partition, and heals to one owner per bucket', async () => {
+  it("gives up the lone node's buckets in a 2|1 partition, and heals to one owner per bucket", async () => {
     await cl.lab.setLink(3, false);
     await cl.waitForView([1, 2], [1, 2]);
     await cl.waitForView([3], [3]);
@@ -170,7 +193,7 @@ describe('a three-node cluster', () => {
     }
   });
 
-  it('keeps a restarted daemon\'s buckets served throughout', async () => {
+  it("keeps a restarted daemon's buckets served throughout", async () => {
     const load = cl.load({ durationMs: 4_000, tuples: cl.tuples(1_500, []), timeoutMs: 1_500, everyMs: 3 });
     await new Promise((r) => setTimeout(r, 1_000));
     await cl.stopDaemon(1, 'SIGTERM');
@@ -186,7 +209,13 @@ describe('a three-node cluster', () => {
 
   it('moves ownership on the fast path, and rebuilds a table deleted behind its back within the full-reconcile period', async () => {
     // The drains and returns above changed node 2's ownership while its table was in place.
-    const entries = cl.logs.get(2)!.flatMap((l) => { try { return [JSON.parse(l)]; } catch { return []; } });
+    const entries = cl.logs.get(2)!.flatMap((l) => {
+      try {
+        return [JSON.parse(l)];
+      } catch {
+        return [];
+      }
+    });
     const applied = entries.filter((e) => e.msg === 'ownership applied');
     expect(applied.some((e) => e.path === 'fast')).toBe(true);
     const before = (await kernelOwners()).get(2)!;

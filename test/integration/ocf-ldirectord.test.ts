@@ -11,7 +11,10 @@ import { installAgents } from '../../src/cli/agents.js';
 let agent: string;
 let dir: string;
 const ocf = (action: string, env: Record<string, string>) =>
-  spawnSync(agent, [action], { encoding: 'utf8', env: { PATH: process.env.PATH, OCF_ROOT: '/usr/lib/ocf', OCF_RESOURCE_INSTANCE: 'ld', AAVIP_RUN_DIR: join(dir, 'run'), ...env } });
+  spawnSync(agent, [action], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, OCF_ROOT: '/usr/lib/ocf', OCF_RESOURCE_INSTANCE: 'ld', AAVIP_RUN_DIR: join(dir, 'run'), ...env },
+  });
 
 beforeAll(() => {
   agent = installAgents('/')[1];
@@ -19,7 +22,9 @@ beforeAll(() => {
   writeFileSync(join(dir, 'good.cf'), 'checkinterval=1\nvirtual=198.18.0.100:80\n\treal=198.18.0.11:8080 gate 2\n\tchecktype=connect\n');
   writeFileSync(join(dir, 'broken.cf'), 'virtual=198.18.0.100:80\n\treal=198.18.0.11\n');
 });
-afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
 
 describe('ocf:aavip:ldirectord', () => {
   it('validates the file as the ldirectord role reads it', () => {
@@ -38,7 +43,10 @@ describe('ocf:aavip:ldirectord', () => {
   });
 
   it('on a node without the file or without aavip: probe 7, stop 0, start 5', () => {
-    for (const env of [{ OCF_RESKEY_configfile: join(dir, 'absent.cf') }, { OCF_RESKEY_configfile: join(dir, 'good.cf'), OCF_RESKEY_ldirectord: '/nonexistent/aavip' }]) {
+    for (const env of [
+      { OCF_RESKEY_configfile: join(dir, 'absent.cf') },
+      { OCF_RESKEY_configfile: join(dir, 'good.cf'), OCF_RESKEY_ldirectord: '/nonexistent/aavip' },
+    ]) {
       expect(ocf('monitor', env).status).toBe(7);
       expect(ocf('stop', env).status).toBe(0);
       const start = ocf('start', env);

@@ -17,8 +17,21 @@ let dir: string;
 type Env = Record<string, string>;
 const inNs = (cmd: string[], env: Env = {}) =>
   spawnSync('ip', ['netns', 'exec', NS, 'env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...cmd], { encoding: 'utf8' });
-const params: Env = { OCF_ROOT: '/usr/lib/ocf', OCF_RESOURCE_INSTANCE: 'vip', OCF_RESKEY_ip: '198.18.0.100', OCF_RESKEY_cidr_netmask: '24', OCF_RESKEY_nic: 'eth0' };
-const instance = (n: number, over: Env = {}): Env => ({ ...params, OCF_RESKEY_CRM_meta_clone: String(n), OCF_RESKEY_CRM_meta_clone_max: '3', OCF_RESKEY_CRM_meta_clone_node_max: '3', OCF_RESKEY_CRM_meta_globally_unique: 'true', ...over });
+const params: Env = {
+  OCF_ROOT: '/usr/lib/ocf',
+  OCF_RESOURCE_INSTANCE: 'vip',
+  OCF_RESKEY_ip: '198.18.0.100',
+  OCF_RESKEY_cidr_netmask: '24',
+  OCF_RESKEY_nic: 'eth0',
+};
+const instance = (n: number, over: Env = {}): Env => ({
+  ...params,
+  OCF_RESKEY_CRM_meta_clone: String(n),
+  OCF_RESKEY_CRM_meta_clone_max: '3',
+  OCF_RESKEY_CRM_meta_clone_node_max: '3',
+  OCF_RESKEY_CRM_meta_globally_unique: 'true',
+  ...over,
+});
 const ocf = (action: string, env: Env) => inNs([agent, action], env);
 /** What the kernel carries for the VIP, as aavip reads it (independently of the agent). */
 const kernel = (ip = '198.18.0.100/24', buckets = 3) =>
@@ -79,10 +92,13 @@ describe('ocf:aavip:vip', () => {
   });
 
   it('starts several instances at once on one node without losing a bucket', async () => {
-    const starts = [0, 1, 2].map((n) => new Promise<number | null>((resolve) => {
-      const c = spawn('ip', ['netns', 'exec', NS, 'env', ...Object.entries(instance(n)).map(([k, v]) => `${k}=${v}`), agent, 'start'], { stdio: 'ignore' });
-      c.on('exit', (code) => resolve(code));
-    }));
+    const starts = [0, 1, 2].map(
+      (n) =>
+        new Promise<number | null>((resolve) => {
+          const c = spawn('ip', ['netns', 'exec', NS, 'env', ...Object.entries(instance(n)).map(([k, v]) => `${k}=${v}`), agent, 'start'], { stdio: 'ignore' });
+          c.on('exit', (code) => resolve(code));
+        }),
+    );
     expect(await Promise.all(starts)).toEqual([0, 0, 0]);
     expect(kernel().ownership.owned).toEqual([1, 2, 3]);
     for (const n of [0, 1, 2]) expect(ocf('stop', instance(n)).status).toBe(0);
@@ -137,7 +153,13 @@ describe('ocf:aavip:vip', () => {
   });
 
   it('refuses an out-of-range number in any parameter as a configuration error (6) with its reason, never a crash (1)', () => {
-    const cases: [string, string][] = [['buckets', '4294967296'], ['buckets', '0'], ['arp_count', '4294967296'], ['clusterip_hash_seed', '4294967296'], ['cidr_netmask', '4294967296']];
+    const cases: [string, string][] = [
+      ['buckets', '4294967296'],
+      ['buckets', '0'],
+      ['arp_count', '4294967296'],
+      ['clusterip_hash_seed', '4294967296'],
+      ['cidr_netmask', '4294967296'],
+    ];
     for (const [param, value] of cases) {
       const r = ocf('validate-all', { ...params, [`OCF_RESKEY_${param}`]: value });
       expect(r.status, `${param}=${value}: ${r.stderr}`).toBe(6);
@@ -166,7 +188,10 @@ describe('ocf:aavip:vip', () => {
     const logfile = join(dir, 'ha.log');
     expect(ocf('start', { ...instance(0), HA_LOGFILE: logfile }).status).toBe(0);
     expect(ocf('stop', { ...instance(0), HA_LOGFILE: logfile }).status).toBe(0);
-    const lines = readFileSync(logfile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(logfile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.msg)).toEqual(['serving bucket 1 of 3', 'last bucket stopped: VIP removed']);
     expect(lines[0]).toMatchObject({ name: 'ocf:aavip:vip', resource: 'vip', level: 30, vip: '198.18.0.100/24', buckets: [1] });
   });

@@ -28,19 +28,30 @@ const section = (xml: string, tag: string) => xml.match(new RegExp(`<${tag}[\\s>
 /** What a configuration means, without the ids and defaults each tool writes its own way. */
 function meaning(cibFile: string) {
   const xml = readFileSync(cibFile, 'utf8');
-  const clones = [...xml.matchAll(/<clone [^>]*>[\s\S]*?<\/clone>/g)].map((m) => {
-    const c = m[0];
-    const p = c.match(/<primitive [^>]*>[\s\S]*?<\/primitive>/)![0];
-    const pa = attrs(p.match(/<primitive [^>]*>/)![0]);
-    const monitor = [...p.matchAll(/<op [^>]*>/g)].map((o) => attrs(o[0])).find((o) => o.name === 'monitor');
-    return {
-      id: attrs(c.match(/<clone [^>]*>/)![0]).id,
-      meta: nvpairs(section(c.replace(p, ''), 'meta_attributes')),
-      primitive: { id: pa.id, agent: `${pa.class}:${pa.provider}:${pa.type}`, params: nvpairs(section(p, 'instance_attributes')), monitor: { interval: monitor?.interval, timeout: monitor?.timeout } },
-    };
-  }).sort((a, b) => a.id.localeCompare(b.id));
-  const colocations = [...xml.matchAll(/<rsc_colocation [^>]*>/g)].map((m) => attrs(m[0])).map((a) => ({ rsc: a.rsc, with: a['with-rsc'], score: a.score.replace(/^inf$/i, 'INFINITY') }));
-  const orders = [...xml.matchAll(/<rsc_order [^>]*>/g)].map((m) => attrs(m[0])).map((a) => ({ first: `${a['first-action'] ?? 'start'} ${a.first}`, then: `${a['then-action'] ?? 'start'} ${a.then}`, kind: a.kind ?? 'Mandatory' }));
+  const clones = [...xml.matchAll(/<clone [^>]*>[\s\S]*?<\/clone>/g)]
+    .map((m) => {
+      const c = m[0];
+      const p = c.match(/<primitive [^>]*>[\s\S]*?<\/primitive>/)![0];
+      const pa = attrs(p.match(/<primitive [^>]*>/)![0]);
+      const monitor = [...p.matchAll(/<op [^>]*>/g)].map((o) => attrs(o[0])).find((o) => o.name === 'monitor');
+      return {
+        id: attrs(c.match(/<clone [^>]*>/)![0]).id,
+        meta: nvpairs(section(c.replace(p, ''), 'meta_attributes')),
+        primitive: {
+          id: pa.id,
+          agent: `${pa.class}:${pa.provider}:${pa.type}`,
+          params: nvpairs(section(p, 'instance_attributes')),
+          monitor: { interval: monitor?.interval, timeout: monitor?.timeout },
+        },
+      };
+    })
+    .sort((a, b) => a.id.localeCompare(b.id));
+  const colocations = [...xml.matchAll(/<rsc_colocation [^>]*>/g)]
+    .map((m) => attrs(m[0]))
+    .map((a) => ({ rsc: a.rsc, with: a['with-rsc'], score: a.score.replace(/^inf$/i, 'INFINITY') }));
+  const orders = [...xml.matchAll(/<rsc_order [^>]*>/g)]
+    .map((m) => attrs(m[0]))
+    .map((a) => ({ first: `${a['first-action'] ?? 'start'} ${a.first}`, then: `${a['then-action'] ?? 'start'} ${a.then}`, kind: a.kind ?? 'Mandatory' }));
   return { clones, colocations, orders };
 }
 
@@ -49,7 +60,9 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'aavip-pmconf-'));
   if (spawnSync('pcs', ['--version']).status !== 0) throw new Error('pcs is not installed (Debian package pcs)');
 });
-afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
 
 describe('the pcs and crm examples', () => {
   it('configure the same cluster, which crm_verify accepts', () => {
@@ -57,14 +70,35 @@ describe('the pcs and crm examples', () => {
     const pcs = spawnSync('sh', [join(PACKAGE_ROOT, 'conf/pacemaker-pcs.sh')], { encoding: 'utf8', env: { ...process.env, PCS: `pcs -f ${pcsCib}` } });
     expect(pcs.status, pcs.stderr).toBe(0);
     const crmCib = emptyCib('crm.xml');
-    const crm = spawnSync('crm', ['configure', 'load', 'update', join(PACKAGE_ROOT, 'conf/pacemaker-crm.txt')], { encoding: 'utf8', env: { ...process.env, CIB_file: crmCib } });
+    const crm = spawnSync('crm', ['configure', 'load', 'update', join(PACKAGE_ROOT, 'conf/pacemaker-crm.txt')], {
+      encoding: 'utf8',
+      env: { ...process.env, CIB_file: crmCib },
+    });
     expect(crm.status, crm.stderr).toBe(0);
 
     const fromPcs = meaning(pcsCib);
     expect(meaning(crmCib)).toEqual(fromPcs);
     expect(fromPcs.clones).toEqual([
-      { id: 'ldirectord-clone', meta: {}, primitive: { id: 'ldirectord', agent: 'ocf:aavip:ldirectord', params: { configfile: '/etc/ha.d/ldirectord.cf' }, monitor: { interval: '20s', timeout: '10s' } } },
-      { id: 'vip-clone', meta: { 'clone-max': '3', 'clone-node-max': '3', 'globally-unique': 'true' }, primitive: { id: 'vip', agent: 'ocf:aavip:vip', params: { ip: '198.18.0.100', cidr_netmask: '24', nic: 'eth0', clusterip_hash: 'sourceip-sourceport', backend: 'auto' }, monitor: { interval: '10s', timeout: '20s' } } },
+      {
+        id: 'ldirectord-clone',
+        meta: {},
+        primitive: {
+          id: 'ldirectord',
+          agent: 'ocf:aavip:ldirectord',
+          params: { configfile: '/etc/ha.d/ldirectord.cf' },
+          monitor: { interval: '20s', timeout: '10s' },
+        },
+      },
+      {
+        id: 'vip-clone',
+        meta: { 'clone-max': '3', 'clone-node-max': '3', 'globally-unique': 'true' },
+        primitive: {
+          id: 'vip',
+          agent: 'ocf:aavip:vip',
+          params: { ip: '198.18.0.100', cidr_netmask: '24', nic: 'eth0', clusterip_hash: 'sourceip-sourceport', backend: 'auto' },
+          monitor: { interval: '10s', timeout: '20s' },
+        },
+      },
     ]);
     expect(fromPcs.colocations).toEqual([{ rsc: 'ldirectord-clone', with: 'vip-clone', score: 'INFINITY' }]);
     expect(fromPcs.orders).toEqual([{ first: 'start vip-clone', then: 'start ldirectord-clone', kind: 'Mandatory' }]);
@@ -74,7 +108,7 @@ describe('the pcs and crm examples', () => {
     }
   });
 
-  it('are checked by pcs against the agents\' meta-data: an unknown parameter is refused', () => {
+  it("are checked by pcs against the agents' meta-data: an unknown parameter is refused", () => {
     const cib = emptyCib('bad.xml');
     const r = spawnSync('pcs', ['-f', cib, 'resource', 'create', 'vip', 'ocf:aavip:vip', 'ip=198.18.0.100', 'nic=eth0', 'frobnicate=1'], { encoding: 'utf8' });
     expect(r.status).not.toBe(0);

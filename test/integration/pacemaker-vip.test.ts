@@ -22,13 +22,19 @@ const VIP = parseVipSpec({ address: '198.18.0.100/24', interface: 'eth0', hashmo
 let pl: PacemakerLab;
 
 const bucketOfTuple = (src: string, sport: number) =>
-  bucketOf({ mechanism: 'nft', hashmode: VIP.hashmode, seed: VIP.seed, buckets: VIP.buckets }, { src: parseAddress(src)!, srcPort: sport, dst: VIP.address, dstPort: PORT, proto: 6 });
+  bucketOf(
+    { mechanism: 'nft', hashmode: VIP.hashmode, seed: VIP.seed, buckets: VIP.buckets },
+    { src: parseAddress(src)!, srcPort: sport, dst: VIP.address, dstPort: PORT, proto: 6 },
+  );
 
 /** Unique client tuples (source address, source port), each used once. */
 let nextPort = 10_000;
 function tuples(n: number): { src: string; sport: number }[] {
   const sources = pl.lab.clientSources;
-  return Array.from({ length: n }, () => { const sport = nextPort++; return { src: sources[sport % sources.length], sport }; });
+  return Array.from({ length: n }, () => {
+    const sport = nextPort++;
+    return { src: sources[sport % sources.length], sport };
+  });
 }
 
 /** Which node runs the instance serving each bucket: instance vip:N serves bucket N+1. */
@@ -66,7 +72,9 @@ beforeAll(async () => {
   await pl.waitOnline(1, [1, 2, 3]);
 }, 180_000);
 
-afterAll(async () => { await pl?.destroy(); });
+afterAll(async () => {
+  await pl?.destroy();
+});
 
 describe('a cloned ocf:aavip:vip under Pacemaker', () => {
   let owners: Map<number, string>;
@@ -84,8 +92,13 @@ describe('a cloned ocf:aavip:vip under Pacemaker', () => {
     const shown = (await pl.exec(1, ['crm', 'configure', 'show'])).stdout;
     expect(shown).toMatch(/clone vip-clone vip[\s\S]*globally-unique=true/);
     expect(shown).toMatch(/colocation ldirectord-with-vip inf: ldirectord-clone vip-clone/);
-    await pl.waitFor(async () => (await pl.state(1)).failures.filter((f) => f.opKey.startsWith('ldirectord_start')).length === 3, 30_000, 'ldirectord start results');
-    for (const f of (await pl.state(1)).failures) expect(f).toMatchObject({ opKey: 'ldirectord_start_0', exitCode: 5, exitReason: expect.stringMatching(/not found/) });
+    await pl.waitFor(
+      async () => (await pl.state(1)).failures.filter((f) => f.opKey.startsWith('ldirectord_start')).length === 3,
+      30_000,
+      'ldirectord start results',
+    );
+    for (const f of (await pl.state(1)).failures)
+      expect(f).toMatchObject({ opKey: 'ldirectord_start_0', exitCode: 5, exitReason: expect.stringMatching(/not found/) });
   });
 
   it('answers every connection from the node running the instance of its bucket', async () => {
@@ -96,23 +109,34 @@ describe('a cloned ocf:aavip:vip under Pacemaker', () => {
 
   let victim: number;
 
-  it('restarts a crashed node\'s instance on a survivor: its bucket answers again, the others never stop', async () => {
+  it("restarts a crashed node's instance on a survivor: its bucket answers again, the others never stop", async () => {
     // Crash a node that is not the DC (losing the DC adds an election; the IPaddr2 baseline does the same).
     const dc = (await pl.state(1)).dcName;
     victim = [3, 2, 1].find((i) => pl.nodeName(i) !== dc)!;
     const observer = [1, 2, 3].find((i) => i !== victim)!;
     const deadBucket = [...owners].find(([, n]) => n === pl.nodeName(victim))![0];
     const run = await pl.crashUnderLoad({
-      crash: victim, observer, target: '198.18.0.100', port: PORT, tuples: tuples(800), everyMs: 15, beforeMs: 2000,
-      recovered: (s) => { const o = bucketNodes(s); return o.size === 3 && o.get(deadBucket) !== pl.nodeName(victim); },
+      crash: victim,
+      observer,
+      target: '198.18.0.100',
+      port: PORT,
+      tuples: tuples(800),
+      everyMs: 15,
+      beforeMs: 2000,
+      recovered: (s) => {
+        const o = bucketNodes(s);
+        return o.size === 3 && o.get(deadBucket) !== pl.nodeName(victim);
+      },
     });
     const lost = (a: TimedAttempt) => bucketOfTuple(a.src, a.sport) === deadBucket;
     const f = outageFigures(run, lost);
     const after = bucketNodes(await pl.state(observer));
     const startMs = await pl.execTimeMs(observer, `vip:${deadBucket - 1}_start_0`, after.get(deadBucket)!);
-    process.stderr.write(`ocf:aavip:vip clone, token ${TOKEN_MS} ms: bucket ${deadBucket} answered again ${f.outageMs} ms after node${victim} crashed `
-      + `(Pacemaker reported the instance on ${after.get(deadBucket)} after ${f.pacemakerMs} ms, its start took ${startMs} ms; the crashed node ${run.crashedDc ? 'was' : 'was not'} the DC); ${f.lostAttempts} connections lost in that bucket, `
-      + `${f.failedElsewhere} elsewhere\n`);
+    process.stderr.write(
+      `ocf:aavip:vip clone, token ${TOKEN_MS} ms: bucket ${deadBucket} answered again ${f.outageMs} ms after node${victim} crashed ` +
+        `(Pacemaker reported the instance on ${after.get(deadBucket)} after ${f.pacemakerMs} ms, its start took ${startMs} ms; the crashed node ${run.crashedDc ? 'was' : 'was not'} the DC); ${f.lostAttempts} connections lost in that bucket, ` +
+        `${f.failedElsewhere} elsewhere\n`,
+    );
     expect(f.outageMs).toBeGreaterThan(0);
     expect(f.outageMs).toBeLessThan(30_000);
     expect(f.failedElsewhere).toBe(0);

@@ -7,20 +7,71 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { built } from '../../src/paths.js';
 import { scenarioJson } from './vm.js';
 
-interface Row { config: number; src: string; sport: number; dport: number; node: string | null; error: string | null; mark: number | null }
-interface Summary { connections: number; failed: number; mispredicted: number; perNode: Record<string, number> }
-interface Config { backend: 'clusterip' | 'xt_cluster'; hashmode: string; buckets: number; seed: number; owners: number[]; summary: Summary }
-interface Leftovers { iptables: string[]; nft: string[]; clusterip: string[]; address: boolean }
-interface Move { moved: number; afterMove: Summary; proc?: Record<string, string>; afterStop: Leftovers; otherNode: Leftovers }
-interface Recorded { configs: Config[]; rows: Row[]; moves: Record<string, Move>; errors: Record<string, string> }
+interface Row {
+  config: number;
+  src: string;
+  sport: number;
+  dport: number;
+  node: string | null;
+  error: string | null;
+  mark: number | null;
+}
+interface Summary {
+  connections: number;
+  failed: number;
+  mispredicted: number;
+  perNode: Record<string, number>;
+}
+interface Config {
+  backend: 'clusterip' | 'xt_cluster';
+  hashmode: string;
+  buckets: number;
+  seed: number;
+  owners: number[];
+  summary: Summary;
+}
+interface Leftovers {
+  iptables: string[];
+  nft: string[];
+  clusterip: string[];
+  address: boolean;
+}
+interface Move {
+  moved: number;
+  afterMove: Summary;
+  proc?: Record<string, string>;
+  afterStop: Leftovers;
+  otherNode: Leftovers;
+}
+interface Recorded {
+  configs: Config[];
+  rows: Row[];
+  moves: Record<string, Move>;
+  errors: Record<string, string>;
+}
 
 let rec: Recorded;
 
 /** Buckets `aavip hash owner` predicts for these rows (dst 198.18.0.100). */
 function cliBuckets(rows: Row[], c: Config): number[] {
   const csv = rows.map((r) => `${r.src},${r.sport},198.18.0.100,${r.dport},tcp`).join('\n') + '\n';
-  const r = spawnSync(process.execPath, [built('cli/main.js'), 'hash', 'owner', '--mechanism', c.backend, '--hashmode', c.hashmode,
-    '--seed', `0x${c.seed.toString(16)}`, '--buckets', String(c.buckets)], { input: csv, encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [
+      built('cli/main.js'),
+      'hash',
+      'owner',
+      '--mechanism',
+      c.backend,
+      '--hashmode',
+      c.hashmode,
+      '--seed',
+      `0x${c.seed.toString(16)}`,
+      '--buckets',
+      String(c.buckets),
+    ],
+    { input: csv, encoding: 'utf8' },
+  );
   expect(r.status, r.stderr).toBe(0);
   return r.stdout.trim().split('\n').map(Number);
 }
@@ -33,7 +84,11 @@ describe('the clusterip and xt_cluster backends on a 6.1 kernel', () => {
   it('programs every config without error', () => {
     expect(rec.errors).toEqual({});
     expect(rec.configs.map((c) => `${c.backend} ${c.hashmode}`)).toEqual([
-      'clusterip sourceip', 'clusterip sourceip-sourceport', 'clusterip sourceip-sourceport-destport', 'xt_cluster sourceip']);
+      'clusterip sourceip',
+      'clusterip sourceip-sourceport',
+      'clusterip sourceip-sourceport-destport',
+      'xt_cluster sourceip',
+    ]);
   });
 
   it('every connection is answered, by the node owning the bucket the model predicts; all nodes take part', () => {
@@ -54,7 +109,10 @@ describe('the clusterip and xt_cluster backends on a 6.1 kernel', () => {
     });
   });
 
-  for (const [k, backend] of [[1, 'clusterip'], [3, 'xt_cluster']] as const) {
+  for (const [k, backend] of [
+    [1, 'clusterip'],
+    [3, 'xt_cluster'],
+  ] as const) {
     it(`${backend}: a bucket moves from node 1 to node 2 and traffic follows; node 2 stops cleanly`, () => {
       const m = rec.moves[k];
       expect(m.afterMove).toMatchObject({ failed: 0, mispredicted: 0 });

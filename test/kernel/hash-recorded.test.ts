@@ -12,7 +12,13 @@ import { built, PACKAGE_ROOT } from '../../src/paths.js';
 import { runScenario } from './vm.js';
 
 type Mechanism = 'clusterip' | 'xt_cluster';
-interface Config { mechanism: Mechanism; hashmode: string; seed: number; buckets: number; connections: number }
+interface Config {
+  mechanism: Mechanism;
+  hashmode: string;
+  seed: number;
+  buckets: number;
+  connections: number;
+}
 
 const CONFIGS: Config[] = [
   { mechanism: 'clusterip', hashmode: 'sourceip', seed: 0, buckets: 3, connections: 200 },
@@ -30,29 +36,66 @@ const CONFIGS: Config[] = [
 const RECORDING = join(PACKAGE_ROOT, '.cache', 'kernel', 'hash-recorded.csv');
 
 interface Row {
-  config: number; src: string; sport: number; dst: string; dport: number;
-  answeredBy: string; conntrackNode: string; kernelBucket: number | null; error: string;
+  config: number;
+  src: string;
+  sport: number;
+  dst: string;
+  dport: number;
+  answeredBy: string;
+  conntrackNode: string;
+  kernelBucket: number | null;
+  error: string;
 }
-interface Meta { configs: (Config & { vip: string; owners: number[] })[]; proc: Record<string, Record<string, string>>; timings: Record<string, number> }
+interface Meta {
+  configs: (Config & { vip: string; owners: number[] })[];
+  proc: Record<string, Record<string, string>>;
+  timings: Record<string, number>;
+}
 
 let rows: Row[];
 let meta: Meta;
 
 function parseRecording(csv: string): Row[] {
-  return csv.trim().split('\n').slice(1).map((line) => {
-    const f = line.split(',');
-    return {
-      config: Number(f[0]), src: f[5], sport: Number(f[6]), dst: f[7], dport: Number(f[8]),
-      answeredBy: f[10], conntrackNode: f[11], kernelBucket: f[12] === '' ? null : Number(f[12]), error: f[13],
-    };
-  });
+  return csv
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((line) => {
+      const f = line.split(',');
+      return {
+        config: Number(f[0]),
+        src: f[5],
+        sport: Number(f[6]),
+        dst: f[7],
+        dport: Number(f[8]),
+        answeredBy: f[10],
+        conntrackNode: f[11],
+        kernelBucket: f[12] === '' ? null : Number(f[12]),
+        error: f[13],
+      };
+    });
 }
 
 /** What `aavip hash owner` says for these flows (one bucket a flow, in order). */
 function cliBuckets(c: Config, flows: { src: string; sport: number; dst: string; dport: number }[]): number[] {
   const csv = 'src_ip,src_port,dst_ip,dst_port,proto\n' + flows.map((f) => `${f.src},${f.sport},${f.dst},${f.dport},tcp`).join('\n') + '\n';
-  const r = spawnSync(process.execPath, [built('cli/main.js'), 'hash', 'owner', '--mechanism', c.mechanism, '--hashmode', c.hashmode,
-    '--seed', `0x${c.seed.toString(16)}`, '--buckets', String(c.buckets)], { input: csv, encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [
+      built('cli/main.js'),
+      'hash',
+      'owner',
+      '--mechanism',
+      c.mechanism,
+      '--hashmode',
+      c.hashmode,
+      '--seed',
+      `0x${c.seed.toString(16)}`,
+      '--buckets',
+      String(c.buckets),
+    ],
+    { input: csv, encoding: 'utf8' },
+  );
   expect(r.status, r.stderr).toBe(0);
   const out = r.stdout.trim().split('\n').map(Number);
   expect(out).toHaveLength(flows.length);
@@ -67,8 +110,11 @@ function mismatches(k: number, flows = rowsOf(k)): string[] {
   const c = CONFIGS[k];
   const predicted = cliBuckets(c, flows);
   const owners = meta.configs[k].owners;
-  return rowsOf(k).flatMap((r, i) => (r.kernelBucket === predicted[i] && r.answeredBy === `node${owners[predicted[i] - 1]}`
-    ? [] : [`${r.src}:${r.sport} -> ${r.dst}:${r.dport}: kernel bucket ${r.kernelBucket} on ${r.answeredBy}, CLI bucket ${predicted[i]}`]));
+  return rowsOf(k).flatMap((r, i) =>
+    r.kernelBucket === predicted[i] && r.answeredBy === `node${owners[predicted[i] - 1]}`
+      ? []
+      : [`${r.src}:${r.sport} -> ${r.dst}:${r.dport}: kernel bucket ${r.kernelBucket} on ${r.answeredBy}, CLI bucket ${predicted[i]}`],
+  );
 }
 
 beforeAll(async () => {
@@ -127,11 +173,18 @@ describe('aavip hash owner against real connections through CLUSTERIP and xt_clu
 
   it('would catch CLUSTERIP ports read in network order (ntohs) instead of raw', () => {
     for (const k of configIds('clusterip').filter((k) => CONFIGS[k].hashmode !== 'sourceip')) {
-      mostlyWrong(k, rowsOf(k).map((r) => ({ ...r, sport: swap16(r.sport), dport: swap16(r.dport) })));
+      mostlyWrong(
+        k,
+        rowsOf(k).map((r) => ({ ...r, sport: swap16(r.sport), dport: swap16(r.dport) })),
+      );
     }
   });
 
   it('would catch the source address read in the other byte order, for CLUSTERIP (ntohl) and xt_cluster (raw word) alike', () => {
-    for (const k of [...configIds('clusterip'), ...configIds('xt_cluster')]) mostlyWrong(k, rowsOf(k).map((r) => ({ ...r, src: reverse(r.src) })));
+    for (const k of [...configIds('clusterip'), ...configIds('xt_cluster')])
+      mostlyWrong(
+        k,
+        rowsOf(k).map((r) => ({ ...r, src: reverse(r.src) })),
+      );
   });
 });

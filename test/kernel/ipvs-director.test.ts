@@ -26,7 +26,10 @@ describe('the ldirectord role on real IPVS', () => {
   it('adds the fallback when no real server is up, and removes it when one returns', () => {
     expect(r.burst3).toEqual({ fallback: 6 });
     expect(r.steps.fallbackOut).toBeGreaterThan(0);
-    expect(r.status.virtualServices[0].realServers.map((x: any) => [x.address, x.state, x.weight])).toEqual([['198.18.2.11:8080', 'up', 3], ['198.18.2.12:80', 'down', 0]]);
+    expect(r.status.virtualServices[0].realServers.map((x: any) => [x.address, x.state, x.weight])).toEqual([
+      ['198.18.2.11:8080', 'up', 3],
+      ['198.18.2.12:80', 'down', 0],
+    ]);
   });
 
   it('leaves an empty table after a clean stop', () => {
@@ -36,7 +39,8 @@ describe('the ldirectord role on real IPVS', () => {
   it('manages the other services when the kernel refuses one (unknown scheduler), reports it, and adds it once the file is fixed', () => {
     expect(r.table1).not.toMatch(/198\.18\.0\.100:81/);
     expect(r.status1.virtualServices.map((v: any) => [v.virtualService, v.ipvsError])).toEqual([
-      ['tcp:198.18.0.100:80', null], ['tcp:198.18.0.100:81', 'Scheduler or persistence engine not found (ENOENT)'],
+      ['tcp:198.18.0.100:80', null],
+      ['tcp:198.18.0.100:81', 'Scheduler or persistence engine not found (ENOENT)'],
     ]);
     expect(r.tableFixed).toMatch(/TCP\s+198\.18\.0\.100:81 rr/);
     expect(r.tableFixed).toMatch(/198\.18\.2\.11:8080\s+Masq\s+3/);
@@ -52,7 +56,11 @@ describe('the ldirectord role on real IPVS', () => {
   });
 
   it('reaches the same table through ipvsadm', () => {
-    const rows = (t: string) => t.split('\n').filter((l) => /^(TCP| {2}->)/.test(l) && !/RemoteAddress/.test(l)).map((l) => l.trim().split(/\s+/).slice(0, 3).join(' '));
+    const rows = (t: string) =>
+      t
+        .split('\n')
+        .filter((l) => /^(TCP| {2}->)/.test(l) && !/RemoteAddress/.test(l))
+        .map((l) => l.trim().split(/\s+/).slice(0, 3).join(' '));
     expect(rows(r.table2)).toEqual(rows(r.table1));
   });
 });

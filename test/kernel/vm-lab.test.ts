@@ -50,7 +50,17 @@ describe('runInVm', () => {
 
   it("runs Debian's 6.1 kernel with the lab's modules loaded, and no network device but lo", () => {
     expect(r.files.uname).toMatch(/^6\.1\.\d+-\d+-amd64\n$/);
-    expect(r.files.modules.trim().split('\n')).toEqual(['arpt_mangle', 'bridge', 'ip_vs', 'ip_vs_wrr', 'ipt_CLUSTERIP', 'nf_tables', 'nft_hash', 'veth', 'xt_cluster']);
+    expect(r.files.modules.trim().split('\n')).toEqual([
+      'arpt_mangle',
+      'bridge',
+      'ip_vs',
+      'ip_vs_wrr',
+      'ipt_CLUSTERIP',
+      'nf_tables',
+      'nft_hash',
+      'veth',
+      'xt_cluster',
+    ]);
     expect(r.files.links.trim()).toBe('lo');
   });
 
@@ -78,7 +88,14 @@ describe('runInVm', () => {
   it('stops a run that overstays its timeout: a VmError, the qemu process gone, the folder removed', async () => {
     const messages: string[] = [];
     const before = vmFolders();
-    const err = await runInVm({ script: 'sleep 600\n', timeoutMs: 45_000, log: (m) => { messages.push(m); log(m); } }).catch((e: unknown) => e);
+    const err = await runInVm({
+      script: 'sleep 600\n',
+      timeoutMs: 45_000,
+      log: (m) => {
+        messages.push(m);
+        log(m);
+      },
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(VmError);
     expect((err as VmError).kind).toBe('timeout');
     const pid = Number(messages.join('\n').match(/pid (\d+)/)?.[1]);

@@ -23,12 +23,15 @@ describe('formatAddress (RFC 5952)', () => {
   });
   it('is the form Node (like the kernel) prints, for any address', () => {
     // new URL() canonicalises IPv6 hosts by RFC 5952 (WHATWG URL serializer).
-    fc.assert(fc.property(fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffff })), { minLength: 8, maxLength: 8 }), (groups) => {
-      const text = groups.map((g) => g.toString(16)).join(':');
-      const canonical = new URL(`http://[${text}]/`).hostname.slice(1, -1);
-      const mine = formatAddress(parseAddress(text)!);
-      expect(isIPv6(mine)).toBe(true);
-      expect(mine).toBe(canonical);
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffff })), { minLength: 8, maxLength: 8 }), (groups) => {
+        const text = groups.map((g) => g.toString(16)).join(':');
+        const canonical = new URL(`http://[${text}]/`).hostname.slice(1, -1);
+        const mine = formatAddress(parseAddress(text)!);
+        expect(isIPv6(mine)).toBe(true);
+        expect(mine).toBe(canonical);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -8,8 +8,16 @@ import { describe, expect, it } from 'vitest';
 import { assign, type Member, type Strategy } from '../../src/assignment/assign.js';
 
 const golden = JSON.parse(readFileSync(new URL('../fixtures/assign-golden.json', import.meta.url), 'utf8')) as Record<string, string>;
-const three: Member[] = [{ id: 1, weight: 1 }, { id: 2, weight: 1 }, { id: 3, weight: 1 }];
-const weighted: Member[] = [{ id: 1, weight: 3 }, { id: 2, weight: 2 }, { id: 5, weight: 1 }];
+const three: Member[] = [
+  { id: 1, weight: 1 },
+  { id: 2, weight: 1 },
+  { id: 3, weight: 1 },
+];
+const weighted: Member[] = [
+  { id: 1, weight: 3 },
+  { id: 2, weight: 2 },
+  { id: 5, weight: 1 },
+];
 const five: Member[] = [1, 2, 3, 4, 5].map((id) => ({ id, weight: 1 }));
 
 const cases: [string, Member[], number[], number, Strategy?][] = [

@@ -23,7 +23,7 @@ describe('hash benchmark', () => {
     expect(Math.max(...single.nodeShares)).toBe(1);
   });
 
-  it('shows sticky assignment moving only the leaving node\'s flows and keeping survivors even', () => {
+  it("shows sticky assignment moving only the leaving node's flows and keeping survivors even", () => {
     const sticky = report.disruption.find((d) => d.strategy === 'sticky' && d.buckets === 256)!;
     const modulo = report.disruption.find((d) => d.strategy === 'modulo' && d.buckets === 256)!;
     const rehash = report.disruption.find((d) => d.strategy === 'rehash')!;

@@ -8,12 +8,14 @@ const feed = (r: LineReader, chunks: string[]) => chunks.flatMap((c) => r.push(B
 
 describe('LineReader', () => {
   it('gives the same lines however the stream is cut', () => {
-    fc.assert(fc.property(fc.array(fc.stringMatching(/^[ -~]{0,40}$/), { maxLength: 20 }), fc.array(fc.nat(200), { maxLength: 10 }), (lines, cuts) => {
-      const text = lines.map((l, i) => `${l}${i % 2 ? '\r\n' : '\n'}`).join('');
-      const points = [...new Set(cuts.map((c) => c % (text.length + 1)))].sort((a, b) => a - b);
-      const chunks = [0, ...points, text.length].slice(1).map((end, i, ends) => text.slice(i === 0 ? 0 : ends[i - 1], end));
-      expect(feed(new LineReader(1024), chunks)).toEqual(lines);
-    }));
+    fc.assert(
+      fc.property(fc.array(fc.stringMatching(/^[ -~]{0,40}$/), { maxLength: 20 }), fc.array(fc.nat(200), { maxLength: 10 }), (lines, cuts) => {
+        const text = lines.map((l, i) => `${l}${i % 2 ? '\r\n' : '\n'}`).join('');
+        const points = [...new Set(cuts.map((c) => c % (text.length + 1)))].sort((a, b) => a - b);
+        const chunks = [0, ...points, text.length].slice(1).map((end, i, ends) => text.slice(i === 0 ? 0 : ends[i - 1], end));
+        expect(feed(new LineReader(1024), chunks)).toEqual(lines);
+      }),
+    );
   });
 
   it('keeps an unfinished line for the next chunk', () => {

@@ -13,8 +13,13 @@ writeFileSync(key, 'k'.repeat(32));
 chmodSync(key, 0o600);
 const socket = join(dir, 'no-daemon.sock'); // nothing ever listens here
 const config = join(dir, 'cluster.yaml');
-writeFileSync(config, readFileSync('conf/cluster.yaml', 'utf8').replace('authkey: /etc/aavip/authkey', `authkey: ${key}`)
-  .replace('  name: web\n', `  name: web\n  controlSocket: ${socket}\n`).replace('interface: eth0', 'interface: lo'));
+writeFileSync(
+  config,
+  readFileSync('conf/cluster.yaml', 'utf8')
+    .replace('authkey: /etc/aavip/authkey', `authkey: ${key}`)
+    .replace('  name: web\n', `  name: web\n  controlSocket: ${socket}\n`)
+    .replace('interface: eth0', 'interface: lo'),
+);
 
 const aavip = (...args: string[]) => spawnSync(process.execPath, ['dist/src/cli/main.js', ...args], { encoding: 'utf8', timeout: 60_000 });
 const STACK = /^\s+at /m;
@@ -56,7 +61,7 @@ describe('aavip failures', () => {
 });
 
 describe('reportFailure', () => {
-  it('keeps the stack for the engine\'s own errors and things that are not errors: those are bugs', () => {
+  it("keeps the stack for the engine's own errors and things that are not errors: those are bugs", () => {
     const t = reportFailure(new TypeError("Cannot read properties of undefined (reading 'x')"));
     expect(t).toMatchObject({ bug: true, exitCode: 1 });
     expect(t.text).toMatch(STACK);

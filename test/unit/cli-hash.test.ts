@@ -9,8 +9,7 @@ import { parseClusterConfig } from '../../src/config/cluster.js';
 import { parseFlowLine } from '../../src/hash/csv.js';
 import { bucketOf } from '../../src/hash/mechanisms.js';
 
-const cli = (args: string[], input: string) =>
-  spawnSync(process.execPath, ['dist/src/cli/main.js', 'hash', 'owner', ...args], { input, encoding: 'utf8' });
+const cli = (args: string[], input: string) => spawnSync(process.execPath, ['dist/src/cli/main.js', 'hash', 'owner', ...args], { input, encoding: 'utf8' });
 
 const FLOWS = `src_ip,src_port,dst_ip,dst_port,proto
 10.0.0.1,12345,192.168.77.2,80,tcp
@@ -19,10 +18,12 @@ const FLOWS = `src_ip,src_port,dst_ip,dst_port,proto
 `;
 
 describe('aavip hash owner', () => {
-  it('prints the kernel\'s bucket for each flow, in order (CIP-B, X1 and N3 vectors)', () => {
+  it("prints the kernel's bucket for each flow, in order (CIP-B, X1 and N3 vectors)", () => {
     expect(cli(['--mechanism', 'clusterip', '--hashmode', 'sourceip-sourceport', '--seed', '0x1234', '--buckets', '3'], FLOWS).stdout).toBe('3\n1\n3\n');
     expect(cli(['--mechanism', 'xt_cluster', '--seed', '4660', '--buckets', '4'], FLOWS).stdout).toBe('4\n1\n3\n');
-    expect(cli(['--mechanism', 'nft', '--hashmode', 'sourceip-sourceport-destport', '--seed', '0xdeadbeef', '--buckets', '16'], FLOWS).stdout).toBe('14\n10\n6\n');
+    expect(cli(['--mechanism', 'nft', '--hashmode', 'sourceip-sourceport-destport', '--seed', '0xdeadbeef', '--buckets', '16'], FLOWS).stdout).toBe(
+      '14\n10\n6\n',
+    );
   });
 
   it('prints objects with --json', () => {
@@ -37,7 +38,7 @@ describe('aavip hash owner', () => {
     expect(r.stdout).toBe('');
   });
 
-  it('enforces each mechanism\'s limits', () => {
+  it("enforces each mechanism's limits", () => {
     const over = cli(['--mechanism', 'clusterip', '--buckets', '17'], '');
     expect(over.status).not.toBe(0);
     expect(over.stderr).toMatch(/buckets: 17 is out of range 1\.\.16/);
@@ -57,38 +58,64 @@ describe('aavip hash owner --config', () => {
   writeFileSync(config, yaml);
   const FLOWS100 = Array.from({ length: 100 }, (_, i) => `198.18.${1 + (i >> 4)}.${i + 1},${40000 + i * 7},198.18.0.100,80,tcp`).join('\n') + '\n';
 
-  it('takes the VIP\'s hashmode, seed: auto and buckets, and names the node owning each bucket with every node live', () => {
+  it("takes the VIP's hashmode, seed: auto and buckets, and names the node owning each bucket with every node live", () => {
     const r = cli(['--config', config, '--mechanism', 'nft'], FLOWS100);
     expect(r.stderr).toMatch(/--config takes the mechanism, hashmode, seed and buckets from the VIP: leave out --mechanism/);
     const byConfig = cli(['--config', config], FLOWS100);
     expect(byConfig.status, byConfig.stderr).toBe(0);
-    const lines = byConfig.stdout.trim().split('\n').map((l) => l.split(' '));
+    const lines = byConfig.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '));
     expect(lines).toHaveLength(100);
     // The same buckets as the VIP's settings given by hand, seed auto derived from its address.
     const byHand = cli(['--mechanism', 'nft', '--hashmode', 'sourceip-sourceport', '--seed', 'auto', '--ip', '198.18.0.100', '--buckets', '256'], FLOWS100);
     expect(byHand.status, byHand.stderr).toBe(0);
     expect(lines.map((l) => l[0])).toEqual(byHand.stdout.trim().split('\n'));
     // The daemon's seed and owners: the loaded VIP and the assignment for the all-live view.
-    const vip = parseClusterConfig(yaml.replace('authkey: /etc/aavip/authkey', `authkey: ${key()}`), 'c.yaml', { local: 'lb1', interfaceExists: () => true }).vips[0];
+    const vip = parseClusterConfig(yaml.replace('authkey: /etc/aavip/authkey', `authkey: ${key()}`), 'c.yaml', { local: 'lb1', interfaceExists: () => true })
+      .vips[0];
     expect(byConfig.stderr).toContain(`seed ${vip.seed} (0x${vip.seed.toString(16).padStart(8, '0')})`);
-    const owners = assign([{ id: 1, weight: 1 }, { id: 2, weight: 1 }, { id: 3, weight: 1 }], new Set([1, 2, 3]), 256);
-    const flows = FLOWS100.trim().split('\n').map((l, i) => parseFlowLine(l, i + 1)!);
-    expect(lines.map((l) => l[1])).toEqual(flows.map((f) => `lb${owners[bucketOf({ mechanism: 'nft', hashmode: 'sourceip-sourceport', seed: vip.seed, buckets: 256 }, f) - 1]}`));
+    const owners = assign(
+      [
+        { id: 1, weight: 1 },
+        { id: 2, weight: 1 },
+        { id: 3, weight: 1 },
+      ],
+      new Set([1, 2, 3]),
+      256,
+    );
+    const flows = FLOWS100.trim()
+      .split('\n')
+      .map((l, i) => parseFlowLine(l, i + 1)!);
+    expect(lines.map((l) => l[1])).toEqual(
+      flows.map((f) => `lb${owners[bucketOf({ mechanism: 'nft', hashmode: 'sourceip-sourceport', seed: vip.seed, buckets: 256 }, f) - 1]}`),
+    );
     expect(new Set(lines.map((l) => l[1]))).toEqual(new Set(['lb1', 'lb2', 'lb3']));
     // The old default hashmode (sourceip) disagrees with the VIP on many of these flows.
-    const sourceip = cli(['--mechanism', 'nft', '--seed', String(vip.seed), '--buckets', '256'], FLOWS100).stdout.trim().split('\n');
+    const sourceip = cli(['--mechanism', 'nft', '--seed', String(vip.seed), '--buckets', '256'], FLOWS100)
+      .stdout.trim()
+      .split('\n');
     expect(sourceip.filter((b, i) => b !== lines[i][0]).length).toBeGreaterThan(50);
   });
 
   it('picks a VIP with --vip when the file has several, and says which exist', () => {
     const two = join(dir, 'two.yaml');
-    writeFileSync(two, yaml.replace('vips:\n', 'vips:\n  - { address: 198.18.0.200/24, interface: nosuch9, hashmode: sourceip, seed: 7, buckets: 4, backend: xt_cluster }\n'));
+    writeFileSync(
+      two,
+      yaml.replace('vips:\n', 'vips:\n  - { address: 198.18.0.200/24, interface: nosuch9, hashmode: sourceip, seed: 7, buckets: 4, backend: xt_cluster }\n'),
+    );
     expect(cli(['--config', two], FLOWS).stderr).toMatch(/has 2 VIPs: choose one with --vip \(198\.18\.0\.200\/24, 198\.18\.0\.100\/24\)/);
     expect(cli(['--config', two, '--vip', '198.18.0.9'], FLOWS).stderr).toMatch(/has no VIP 198\.18\.0\.9/);
     const r = cli(['--config', two, '--vip', '198.18.0.200', '--json'], FLOWS);
     expect(r.status, r.stderr).toBe(0);
     const byHand = cli(['--mechanism', 'xt_cluster', '--seed', '7', '--buckets', '4'], FLOWS).stdout.trim().split('\n').map(Number);
-    expect(r.stdout.trim().split('\n').map((l) => JSON.parse(l).bucket)).toEqual(byHand);
+    expect(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).bucket),
+    ).toEqual(byHand);
     expect(JSON.parse(r.stdout.split('\n')[0]).node).toMatch(/^lb[123]$/);
   });
 
@@ -96,8 +123,9 @@ describe('aavip hash owner --config', () => {
     const r = cli(['--mechanism', 'nft', '--buckets', '4', '--seed', 'auto'], FLOWS);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--seed auto derives the seed from the VIP address: give it with --ip/);
-    expect(spawnSync(process.execPath, ['dist/src/cli/main.js', 'hash', 'owner', '--help'], { encoding: 'utf8' }).stdout.replace(/\s+/g, ' '))
-      .toMatch(/every configured node is live at its configured weight, computed with the daemon's bucket assignment/);
+    expect(spawnSync(process.execPath, ['dist/src/cli/main.js', 'hash', 'owner', '--help'], { encoding: 'utf8' }).stdout.replace(/\s+/g, ' ')).toMatch(
+      /every configured node is live at its configured weight, computed with the daemon's bucket assignment/,
+    );
   });
 });
 

@@ -52,8 +52,11 @@ function importsOf(file: string): string[] {
 describe('the shape of src/', () => {
   const all = files(SRC);
   it(`has no file over ${MAX_FILE_LINES} lines`, () => {
-    const long = all.filter((f) => !EXCEPTIONS.has(relative(SRC, f))).map((f) => [relative(SRC, f), readFileSync(f, 'utf8').split('\n').length] as const)
-      .filter(([, n]) => n > MAX_FILE_LINES).map(([f, n]) => `${f} (${n} lines)`);
+    const long = all
+      .filter((f) => !EXCEPTIONS.has(relative(SRC, f)))
+      .map((f) => [relative(SRC, f), readFileSync(f, 'utf8').split('\n').length] as const)
+      .filter(([, n]) => n > MAX_FILE_LINES)
+      .map(([f, n]) => `${f} (${n} lines)`);
     expect(long).toEqual([]);
   });
   it(`has no function over ${MAX_FUNCTION_LINES} lines`, () => {
@@ -68,7 +71,14 @@ describe('the shape of src/', () => {
       state.set(f, 'open');
       stack.push(f);
       for (const g of graph.get(f) ?? []) {
-        if (state.get(g) === 'open') cycles.push(stack.slice(stack.indexOf(g)).concat(g).map((x) => relative(SRC, x)).join(' → '));
+        if (state.get(g) === 'open')
+          cycles.push(
+            stack
+              .slice(stack.indexOf(g))
+              .concat(g)
+              .map((x) => relative(SRC, x))
+              .join(' → '),
+          );
         else if (!state.has(g)) dfs(g);
       }
       stack.pop();

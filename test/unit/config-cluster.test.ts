@@ -11,11 +11,14 @@ writeFileSync(key, 'k'.repeat(32));
 chmodSync(key, 0o600);
 // The example with its heartbeat interval pinned at 100ms: these tests are about the loader, not the
 // example's tuning (which changes).
-const example = readFileSync(join(import.meta.dirname, '..', '..', 'conf', 'cluster.yaml'), 'utf8').replace('authkey: /etc/aavip/authkey', `authkey: ${key}`)
+const example = readFileSync(join(import.meta.dirname, '..', '..', 'conf', 'cluster.yaml'), 'utf8')
+  .replace('authkey: /etc/aavip/authkey', `authkey: ${key}`)
   .replace(/interval: \d+ms/, 'interval: 100ms');
 
 const errorsOf = (text: string): string[] => {
-  try { parseClusterConfig(text, 'c.yaml', { local: 'lb1' }); } catch (e) {
+  try {
+    parseClusterConfig(text, 'c.yaml', { local: 'lb1' });
+  } catch (e) {
     if (e instanceof InputErrors) return e.errors.map((x) => x.describe());
     if (e instanceof InputError) return [e.describe()];
     throw e;
@@ -35,7 +38,10 @@ describe('cluster.yaml', () => {
   });
 
   it('names the line and field of each mistake, and reports them all', () => {
-    const bad = example.replace('interval: 100ms', 'interval: fast').replace('address: 198.18.0.100/24', 'address: 198.18.0.100').replace('{ id: 3, name: lb3, address: 198.18.0.13 }', '{ id: 3, name: lb3, address: nowhere }');
+    const bad = example
+      .replace('interval: 100ms', 'interval: fast')
+      .replace('address: 198.18.0.100/24', 'address: 198.18.0.100')
+      .replace('{ id: 3, name: lb3, address: 198.18.0.13 }', '{ id: 3, name: lb3, address: nowhere }');
     const errs = errorsOf(bad);
     const lineOf = (needle: string) => bad.split('\n').findIndex((l) => l.includes(needle)) + 1;
     expect(errs).toContain(`c.yaml:${lineOf('interval: fast')}: cluster.heartbeat.interval: interval must be a duration of at least 10ms (e.g. 100ms)`);
@@ -58,13 +64,19 @@ describe('cluster.yaml', () => {
     const bad = example.replace('deadtime: 300ms', 'deadTime: 300ms').replace('    buckets: 256', '    bucket: 256');
     const errs = errorsOf(bad);
     const lineOf = (needle: string) => bad.split('\n').findIndex((l) => l.includes(needle)) + 1;
-    expect(errs).toContain(`c.yaml:${lineOf('deadTime')}: cluster.heartbeat.deadTime: unknown field 'deadTime' (known: port, interval, deadtime, copies, restartGrace)`);
+    expect(errs).toContain(
+      `c.yaml:${lineOf('deadTime')}: cluster.heartbeat.deadTime: unknown field 'deadTime' (known: port, interval, deadtime, copies, restartGrace)`,
+    );
     expect(errs.some((e) => e.startsWith(`c.yaml:${lineOf('bucket: 256')}: vips.0.bucket: unknown field`))).toBe(true);
   });
 
   it('checks timings, weights, ids and the local node against each other', () => {
-    const errs = errorsOf(example.replace('deadtime: 300ms', 'deadtime: 150ms').replace('{ id: 2, name: lb2', '{ id: 1, weight: -1, name: lb2')
-      .replace('quorum: majority', 'quorum: most'));
+    const errs = errorsOf(
+      example
+        .replace('deadtime: 300ms', 'deadtime: 150ms')
+        .replace('{ id: 2, name: lb2', '{ id: 1, weight: -1, name: lb2')
+        .replace('quorum: majority', 'quorum: most'),
+    );
     expect(errs.some((e) => e.includes('cluster.heartbeat.deadtime: deadtime must be a duration of at least twice the interval'))).toBe(true);
     expect(errs.some((e) => e.includes('cluster.nodes.1.weight: weight must be a number ≥ 0'))).toBe(true);
     expect(errs.some((e) => e.includes("cluster.quorum: quorum must be 'majority' or 'ignore'"))).toBe(true);
@@ -73,7 +85,7 @@ describe('cluster.yaml', () => {
     expect(() => parseClusterConfig(example, 'c.yaml', { localAddresses: ['10.0.0.1'] })).toThrow(/no configured node has an address of this host/);
   });
 
-  it('finds the running daemon\'s control socket even after the file was broken', () => {
+  it("finds the running daemon's control socket even after the file was broken", () => {
     const file = join(dir, 'cluster.yaml');
     writeFileSync(file, example);
     expect(controlSocketOf(file, { local: 'lb2' })).toBe('/run/aavip/web-lb2.sock');
@@ -81,7 +93,9 @@ describe('cluster.yaml', () => {
     expect(controlSocketOf(file, { local: 'lb2' })).toBe('/run/x.sock');
     writeFileSync(file, 'cluster: [');
     expect(() => controlSocketOf(file, { local: 'lb2' })).toThrow();
-    expect(errorsOf(example.replace('cluster:', 'cluster:\n  controlSocket: relative.sock'))[0]).toMatch(/cluster\.controlSocket: controlSocket must be an absolute path/);
+    expect(errorsOf(example.replace('cluster:', 'cluster:\n  controlSocket: relative.sock'))[0]).toMatch(
+      /cluster\.controlSocket: controlSocket must be an absolute path/,
+    );
   });
 
   it('parses durations', () => {

@@ -11,7 +11,9 @@ import { addressOf, DEADTIME, INTERVAL, SimCluster, VIP } from './sim/cluster.js
 const TAKEOVER_BOUND = DEADTIME + 2 * INTERVAL;
 
 let sim: SimCluster;
-afterEach(async () => { await sim?.stopAll(); });
+afterEach(async () => {
+  await sim?.stopAll();
+});
 
 async function steady(o?: ConstructorParameters<typeof SimCluster>[0]): Promise<SimCluster> {
   sim = new SimCluster(o);
@@ -34,7 +36,7 @@ describe('daemon scenarios (simulated network and kernel)', () => {
 });
 
 describe('a node dies, returns, is cut off', () => {
-  it('SIGKILL: the dead node\'s leases lapse before the survivors take its buckets, spread evenly', async () => {
+  it("SIGKILL: the dead node's leases lapse before the survivors take its buckets, spread evenly", async () => {
     await steady();
     sim.kill(3); // its kernel keeps the rules it had, on their lease
     await sim.run(2000);
@@ -44,7 +46,7 @@ describe('a node dies, returns, is cut off', () => {
     expect(sim.shares()).toEqual({ 1: 128, 2: 128, 3: 0 });
   });
 
-  it('a peer\'s death or one-sided cut costs the survivors nothing: their own buckets stay served throughout', async () => {
+  it("a peer's death or one-sided cut costs the survivors nothing: their own buckets stay served throughout", async () => {
     for (const fault of ['kill', 'cut'] as const) {
       await steady();
       const own = [1, 2].flatMap((id) => Array.from({ length: 256 }, (_, k) => k + 1).filter((b) => sim.servers(b)[0] === id));
@@ -91,13 +93,17 @@ describe('a node dies, returns, is cut off', () => {
   }
 
   it('partition 2|1: the lone node serves nothing, the majority everything; healed, each its share', async () => {
-    await cutOffNode1(() => sim.world.isolate(addressOf(1), sim.ids.map(addressOf)),
-      () => expect(sim.daemons.get(1)!.membership.view().quorate).toBe(false));
+    await cutOffNode1(
+      () => sim.world.isolate(addressOf(1), sim.ids.map(addressOf)),
+      () => expect(sim.daemons.get(1)!.membership.view().quorate).toBe(false),
+    );
   });
 
   it('one-sided cut (the others no longer hear node 1, node 1 still hears them): node 1 lets go before they take over', async () => {
     // Before leases, node 1 served on beside the takeover.
-    await cutOffNode1(() => { for (const id of [2, 3]) sim.world.cut(addressOf(1), addressOf(id), true); });
+    await cutOffNode1(() => {
+      for (const id of [2, 3]) sim.world.cut(addressOf(1), addressOf(id), true);
+    });
   });
 
   it('30% heartbeat loss on every path: no view change, every bucket served throughout', async () => {
@@ -112,7 +118,7 @@ describe('a node dies, returns, is cut off', () => {
 });
 
 describe('held up, restarted, clocks stepped', () => {
-  it('SIGSTOP longer than the deadtime: the frozen node\'s leases lapse before the takeover; thawed, it takes its share back by handover', async () => {
+  it("SIGSTOP longer than the deadtime: the frozen node's leases lapse before the takeover; thawed, it takes its share back by handover", async () => {
     await steady();
     sim.freeze(1);
     await sim.run(1500);
@@ -218,7 +224,7 @@ describe('hostile and broken input', () => {
 });
 
 describe('nodes that disagree on what decides owners', () => {
-  it('a weight changed on one node only: everyone follows the majority\'s weights, says so, and no bucket is served twice or by nobody', async () => {
+  it("a weight changed on one node only: everyone follows the majority's weights, says so, and no bucket is served twice or by nobody", async () => {
     sim = new SimCluster();
     await sim.start(1);
     await sim.start(2);
@@ -258,7 +264,10 @@ describe('the lease rule', () => {
     const { confirmationsNeeded, leaseMs } = await import('../../src/membership/lease.js');
     expect([3, 4, 5, 8, 16].map((n) => confirmationsNeeded(n, 'majority', n - 1))).toEqual([1, 1, 2, 3, 7]);
     expect(confirmationsNeeded(2, 'ignore', 1)).toBe(1);
-    const at = new Map<number, number | undefined>([[2, 1000], [3, undefined]]);
+    const at = new Map<number, number | undefined>([
+      [2, 1000],
+      [3, undefined],
+    ]);
     expect(leaseMs({ now: 1100, deadtimeMs: 300, intervalMs: 60, heardUsAt: at, needed: 1 })).toBe(195);
     expect(leaseMs({ now: 1100, deadtimeMs: 300, intervalMs: 60, heardUsAt: at, needed: 2 })).toBe(0);
     expect(leaseMs({ now: 1100, deadtimeMs: 300, intervalMs: 60, heardUsAt: new Map(), needed: 0 })).toBe(240);

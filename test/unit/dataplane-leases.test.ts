@@ -8,14 +8,17 @@ import { parseTableState, planNft, renderOwnership, renderVipTables } from '../.
 import { parseVipSpec } from '../../src/dataplane/vipspec.js';
 import { totalFromRules } from '../../src/dataplane/xtcluster.js';
 
-const vip = (extra: Record<string, unknown> = {}) => parseVipSpec({ address: '198.18.0.100/24', interface: 'eth0', seed: '0x1234', backend: 'nft', ...extra } as never);
+const vip = (extra: Record<string, unknown> = {}) =>
+  parseVipSpec({ address: '198.18.0.100/24', interface: 'eth0', seed: '0x1234', backend: 'nft', ...extra } as never);
 const own = (owned: number[], extra: { incoming?: number[]; draining?: number[] } = {}) => ({ owned, incoming: [], draining: [], ...extra });
 
 describe('nft bucket leases', () => {
   it('gives every element of a leased ownership the timeout, in the table and in the map replacement', () => {
     const v = vip({ buckets: 8 });
-    expect(renderOwnership(v, own([1, 3], { draining: [2] }), { ms: 400 })).toBe('flush map ip aavip_198_18_0_100 buckets\n'
-      + 'add element ip aavip_198_18_0_100 buckets { 1 timeout 400ms : goto own, 2 timeout 400ms : goto draining, 3 timeout 400ms : goto own }\n');
+    expect(renderOwnership(v, own([1, 3], { draining: [2] }), { ms: 400 })).toBe(
+      'flush map ip aavip_198_18_0_100 buckets\n' +
+        'add element ip aavip_198_18_0_100 buckets { 1 timeout 400ms : goto own, 2 timeout 400ms : goto draining, 3 timeout 400ms : goto own }\n',
+    );
     expect(renderVipTables(v, own([1]), undefined, { ms: 2500 })).toContain('elements = { 1 timeout 2500ms : goto own }');
     // The map accepts leased elements and unleased ones alike.
     expect(renderVipTables(v, own([1]))).toMatch(/map buckets \{\n {4}typeof numgen inc mod 2 : verdict\n {4}flags timeout\n/);
@@ -37,12 +40,30 @@ describe('nft bucket leases', () => {
   });
 
   it('reads leased elements (listed as objects) and the bucket count from nft -j', () => {
-    const json = { nftables: [
-      { map: { name: 'buckets', flags: ['timeout'], elem: [[{ elem: { val: 3, timeout: 0, expires: 0 } }, { goto: { target: 'own' } }], [5, { goto: { target: 'incoming' } }]] } },
-      { rule: { chain: 'prerouting', comment: 'aavip:abc' } },
-      { rule: { chain: 'vip', expr: [{ match: { op: '==', left: { ct: { key: 'protocol', dir: 'original' } }, right: 'tcp' } },
-        { vmap: { key: { jhash: { mod: 2, seed: 4660, offset: 1, expr: { ct: { key: 'saddr' } } } }, data: '@buckets' } }] } },
-    ] };
+    const json = {
+      nftables: [
+        {
+          map: {
+            name: 'buckets',
+            flags: ['timeout'],
+            elem: [
+              [{ elem: { val: 3, timeout: 0, expires: 0 } }, { goto: { target: 'own' } }],
+              [5, { goto: { target: 'incoming' } }],
+            ],
+          },
+        },
+        { rule: { chain: 'prerouting', comment: 'aavip:abc' } },
+        {
+          rule: {
+            chain: 'vip',
+            expr: [
+              { match: { op: '==', left: { ct: { key: 'protocol', dir: 'original' } }, right: 'tcp' } },
+              { vmap: { key: { jhash: { mod: 2, seed: 4660, offset: 1, expr: { ct: { key: 'saddr' } } } }, data: '@buckets' } },
+            ],
+          },
+        },
+      ],
+    };
     expect(parseTableState(json)).toEqual({ signature: 'abc', ownership: own([3], { incoming: [5] }), leased: true, buckets: 2, arp: false });
   });
 });
@@ -84,13 +105,20 @@ describe('CLUSTERIP rules compared field by field', () => {
 
   it('parses options with their values, flags and negations', () => {
     const f = ruleFields('-A INPUT -d 198.18.0.100/32 ! -i eth0 -j CLUSTERIP --new --total-nodes 3');
-    expect(Object.fromEntries(f)).toEqual({ '-A': ['INPUT'], '-d': ['198.18.0.100/32'], '!-i': ['eth0'], '-j': ['CLUSTERIP'], '--new': [], '--total-nodes': ['3'] });
+    expect(Object.fromEntries(f)).toEqual({
+      '-A': ['INPUT'],
+      '-d': ['198.18.0.100/32'],
+      '!-i': ['eth0'],
+      '-j': ['CLUSTERIP'],
+      '--new': [],
+      '--total-nodes': ['3'],
+    });
     expect(ruleTotalNodes('-A INPUT -j CLUSTERIP --total-nodes 16 --local-node 1')).toBe(16);
   });
 });
 
 describe('the bucket count of an xt_cluster chain', () => {
-  it('is the rules\' --cluster-total-nodes, if they agree', () => {
+  it("is the rules' --cluster-total-nodes, if they agree", () => {
     const r = (t: number) => `-A X -m cluster --cluster-local-nodemask 0x00000001 --cluster-total-nodes ${t} --cluster-hash-seed 0x00001234 -j ACCEPT`;
     expect(totalFromRules([r(3), r(3), '-A X -j DROP'])).toBe(3);
     expect(totalFromRules(['-A X -j DROP'])).toBeUndefined();
@@ -99,7 +127,7 @@ describe('the bucket count of an xt_cluster chain', () => {
 });
 
 describe('auto, as the dataplane resolves it', () => {
-  it('is nft where the kernel has nf_tables jhash, else CLUSTERIP, and the spec takes that mechanism\'s defaults and limits', () => {
+  it("is nft where the kernel has nf_tables jhash, else CLUSTERIP, and the spec takes that mechanism's defaults and limits", () => {
     expect(resolveMechanism('auto', { nftJhash: true })).toBe('nft');
     expect(resolveMechanism('auto', { nftJhash: false })).toBe('clusterip');
     expect(resolveMechanism('xt_cluster', { nftJhash: false })).toBe('xt_cluster');

@@ -62,37 +62,44 @@ const hexMac = fc.uint8Array({ minLength: 6, maxLength: 6 }).map((b) => {
   b[0] &= 0xfe; // a node's own MAC is unicast
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':');
 });
-const v6 = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => { b[0] = 0x20; return formatAddress({ family: 6, bytes: b }); });
+const v6 = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => {
+  b[0] = 0x20;
+  return formatAddress({ family: 6, bytes: b });
+});
 
 describe('IPv6 neighbour discovery with the cluster MAC', () => {
   it('rewrites advertisements for the VIP to the cluster MAC and keeps the checksum valid', () => {
-    fc.assert(fc.property(hexMac, v6, v6, fc.constantFrom(0x20, 0x40, 0x60, 0xe0), (nodeMac, vipText, peerText, flags) => {
-      const vip = parseVipSpec({ address: `${vipText}/64`, interface: 'eth0', backend: 'nft' });
-      const peer = parseAddress(peerText)!.bytes;
-      const na = ndMessage(136, vip.address.bytes, nodeMac, vip.address.bytes, peer, flags);
-      expect(icmp6Sum(vip.address.bytes, peer, na)).toBe(0xffff);
-      const [advert] = renderNdRules(vip, nodeMac);
-      expect(runRule(advert, na)).toBe(true);
-      expect(na.subarray(26, 32)).toEqual(macBytes(vip.mac));
-      expect(icmp6Sum(vip.address.bytes, peer, na)).toBe(0xffff);
-      // The flags the receiver reads (R, S, O) are untouched.
-      expect(na[4]).toBe(flags);
-    }));
+    fc.assert(
+      fc.property(hexMac, v6, v6, fc.constantFrom(0x20, 0x40, 0x60, 0xe0), (nodeMac, vipText, peerText, flags) => {
+        const vip = parseVipSpec({ address: `${vipText}/64`, interface: 'eth0', backend: 'nft' });
+        const peer = parseAddress(peerText)!.bytes;
+        const na = ndMessage(136, vip.address.bytes, nodeMac, vip.address.bytes, peer, flags);
+        expect(icmp6Sum(vip.address.bytes, peer, na)).toBe(0xffff);
+        const [advert] = renderNdRules(vip, nodeMac);
+        expect(runRule(advert, na)).toBe(true);
+        expect(na.subarray(26, 32)).toEqual(macBytes(vip.mac));
+        expect(icmp6Sum(vip.address.bytes, peer, na)).toBe(0xffff);
+        // The flags the receiver reads (R, S, O) are untouched.
+        expect(na[4]).toBe(flags);
+      }),
+    );
   });
 
   it('rewrites solicitations sent from the VIP, and leaves other messages alone', () => {
-    fc.assert(fc.property(hexMac, hexMac, v6, v6, (nodeMac, otherMac, vipText, peerText) => {
-      const vip = parseVipSpec({ address: `${vipText}/64`, interface: 'eth0', backend: 'nft' });
-      const peer = parseAddress(peerText)!.bytes;
-      const [advert, solicit] = renderNdRules(vip, nodeMac);
-      const ns = ndMessage(135, peer, nodeMac, vip.address.bytes, peer);
-      expect(runRule(solicit, ns)).toBe(true);
-      expect(ns.subarray(26, 32)).toEqual(macBytes(vip.mac));
-      expect(icmp6Sum(vip.address.bytes, peer, ns)).toBe(0xffff);
-      // An advertisement for another target, or carrying another MAC, does not match.
-      expect(runRule(advert, ndMessage(136, peer, nodeMac, peer, vip.address.bytes))).toBe(peerText === vipText);
-      if (otherMac !== nodeMac) expect(runRule(advert, ndMessage(136, vip.address.bytes, otherMac, vip.address.bytes, peer))).toBe(false);
-    }));
+    fc.assert(
+      fc.property(hexMac, hexMac, v6, v6, (nodeMac, otherMac, vipText, peerText) => {
+        const vip = parseVipSpec({ address: `${vipText}/64`, interface: 'eth0', backend: 'nft' });
+        const peer = parseAddress(peerText)!.bytes;
+        const [advert, solicit] = renderNdRules(vip, nodeMac);
+        const ns = ndMessage(135, peer, nodeMac, vip.address.bytes, peer);
+        expect(runRule(solicit, ns)).toBe(true);
+        expect(ns.subarray(26, 32)).toEqual(macBytes(vip.mac));
+        expect(icmp6Sum(vip.address.bytes, peer, ns)).toBe(0xffff);
+        // An advertisement for another target, or carrying another MAC, does not match.
+        expect(runRule(advert, ndMessage(136, peer, nodeMac, peer, vip.address.bytes))).toBe(peerText === vipText);
+        if (otherMac !== nodeMac) expect(runRule(advert, ndMessage(136, vip.address.bytes, otherMac, vip.address.bytes, peer))).toBe(false);
+      }),
+    );
   });
 
   it('matches only the solicitations whose source is the VIP', () => {
@@ -101,7 +108,7 @@ describe('IPv6 neighbour discovery with the cluster MAC', () => {
     expect(vip.mac).toBe('33:33:00:00:01:00');
   });
 
-  it('computes the compensating word as a one\'s-complement difference', () => {
+  it("computes the compensating word as a one's-complement difference", () => {
     // Same MAC: nothing to compensate (zero, or its one's-complement twin 0xffff).
     expect([0, 0xffff]).toContain(checksumNeutralWord('02:00:00:00:00:01', '02:00:00:00:00:01'));
     // 02:00:00:00:00:01 → 33:33:00:00:01:00: word sums 0x0201 and 0x3433, difference 0x0201 - 0x3433.
@@ -126,12 +133,16 @@ describe('IPv6 neighbour discovery with the cluster MAC', () => {
     for (const rule of renderNdRules(vip, nodeMac)) expect(table).toContain(rule);
     expect(table).toContain('comment "aavip:02:00:00:00:00:01>33:33:00:00:01:00"');
     // The nft backend's table carries the very same chain.
-    expect(renderVipTables({ ...vip, backend: 'nft' }, { owned: [1], incoming: [], draining: [] }, nodeMac)).toContain(table.split('\n').slice(1, -2).join('\n'));
+    expect(renderVipTables({ ...vip, backend: 'nft' }, { owned: [1], incoming: [], draining: [] }, nodeMac)).toContain(
+      table.split('\n').slice(1, -2).join('\n'),
+    );
     const chain = xtChainName(vip);
     const nd = [`-A ${chain} -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j ACCEPT`, `-A ${chain} -p ipv6-icmp -m icmp6 --icmpv6-type 136 -j ACCEPT`];
     expect(xtRules(vip, [2]).slice(0, 2)).toEqual(nd);
     expect(renderXtChain(vip, [2]).split('\n').slice(2, 4)).toEqual(nd);
     // Not for IPv4, where ARP is not IP.
-    expect(renderXtChain(parseVipSpec({ address: '198.18.0.100/16', interface: 'eth0', backend: 'xt_cluster', hashmode: 'sourceip', buckets: 3 }), [2])).not.toContain('icmpv6');
+    expect(
+      renderXtChain(parseVipSpec({ address: '198.18.0.100/16', interface: 'eth0', backend: 'xt_cluster', hashmode: 'sourceip', buckets: 3 }), [2]),
+    ).not.toContain('icmpv6');
   });
 });

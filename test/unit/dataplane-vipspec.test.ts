@@ -27,13 +27,15 @@ describe('cluster MAC', () => {
     expect(multicastMacFor(parseAddress('2001:2::100')!)).toBe('33:33:00:00:01:00');
   });
 
-  it('is always a multicast MAC carrying the VIP\'s low 23 bits', () => {
-    fc.assert(fc.property(fc.ipV4(), (ip) => {
-      const mac = multicastMacFor(parseAddress(ip)!);
-      const b = parseAddress(ip)!.bytes;
-      const m = mac.split(':').map((h) => parseInt(h, 16));
-      return isMulticastMac(mac) && mac.startsWith('01:00:5e:') && m[3] === (b[1] & 0x7f) && m[4] === b[2] && m[5] === b[3];
-    }));
+  it("is always a multicast MAC carrying the VIP's low 23 bits", () => {
+    fc.assert(
+      fc.property(fc.ipV4(), (ip) => {
+        const mac = multicastMacFor(parseAddress(ip)!);
+        const b = parseAddress(ip)!.bytes;
+        const m = mac.split(':').map((h) => parseInt(h, 16));
+        return isMulticastMac(mac) && mac.startsWith('01:00:5e:') && m[3] === (b[1] & 0x7f) && m[4] === b[2] && m[5] === b[3];
+      }),
+    );
   });
 
   it('normalises the ways people write MACs, and tells group from individual addresses', () => {
@@ -47,7 +49,7 @@ describe('cluster MAC', () => {
 });
 
 describe('parseVipSpec', () => {
-  it('fills in the defaults: nft\'s 256 buckets, sourceip-sourceport, the derived MAC, a seed every node derives alike', () => {
+  it("fills in the defaults: nft's 256 buckets, sourceip-sourceport, the derived MAC, a seed every node derives alike", () => {
     const v = parseVipSpec(base);
     expect(v).toMatchObject({ prefixLength: 24, interface: 'eth0', mac: '01:00:5e:12:00:64', hashmode: 'sourceip-sourceport', buckets: 256, backend: 'auto' });
     expect(vipCidr(v)).toBe('198.18.0.100/24');
@@ -87,7 +89,8 @@ describe('parseVipSpec', () => {
       [{ ...base, address: '2001:2::100/64', backend: 'clusterip', buckets: 3 }, /^backend: CLUSTERIP has no IPv6/],
     ];
     for (const [input, message] of cases) expect(refusal(input), JSON.stringify(input)).toMatch(message);
-    expect(refusal({ ...base, mac: '00:11:22:33:44:55' }, { file: 'cluster.yaml', line: 12, field: 'vips[0]' }))
-      .toMatch(/^cluster\.yaml:12: vips\[0\]\.mac: 00:11:22:33:44:55 is a unicast MAC/);
+    expect(refusal({ ...base, mac: '00:11:22:33:44:55' }, { file: 'cluster.yaml', line: 12, field: 'vips[0]' })).toMatch(
+      /^cluster\.yaml:12: vips\[0\]\.mac: 00:11:22:33:44:55 is a unicast MAC/,
+    );
   });
 });

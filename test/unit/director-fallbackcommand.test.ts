@@ -14,13 +14,23 @@ const dir = mkdtempSync(join(tmpdir(), 'hdr-fallbackcmd-'));
 afterAll(() => {
   // Whatever the outcome (a hung command included), nothing this test started outlives it.
   const pids = existsSync(join(dir, 'pids')) ? readFileSync(join(dir, 'pids'), 'utf8').trim().split(' ').map(Number) : [];
-  for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
   rmSync(dir, { recursive: true, force: true });
 });
 
 /** Alive and not a zombie. */
 function running(pid: number): boolean {
-  try { return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 async function until(what: string, fn: () => boolean): Promise<void> {
@@ -35,8 +45,18 @@ describe('fallbackcommand', () => {
     writeFileSync(script, `#!/bin/sh\necho "$@" > ${dir}/args\nsleep 600 &\necho $$ $! > ${dir}/pids\nwait\n`);
     chmodSync(script, 0o755);
     const lines: { level: number; msg: string; pid?: number }[] = [];
-    const log = pino({ level: 'info' }, { write: (s: string) => { lines.push(JSON.parse(s)); } });
-    const config = parseLdirectordConfig(`checkinterval=60\nchecktimeout=1\nfallbackcommand="${script}"\nvirtual=198.18.0.100:80\n\treal=127.0.0.1:1 masq\n\tchecktype=connect\n`, 'test.cf');
+    const log = pino(
+      { level: 'info' },
+      {
+        write: (s: string) => {
+          lines.push(JSON.parse(s));
+        },
+      },
+    );
+    const config = parseLdirectordConfig(
+      `checkinterval=60\nchecktimeout=1\nfallbackcommand="${script}"\nvirtual=198.18.0.100:80\n\treal=127.0.0.1:1 masq\n\tchecktype=connect\n`,
+      'test.cf',
+    );
     const director = new Director(config, new MemoryIpvs(), { log });
     try {
       // start() runs the first round to its end, fallbackcommand included: it returns only because the command was bounded.

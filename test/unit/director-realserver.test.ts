@@ -5,8 +5,17 @@ import { describe, expect, it } from 'vitest';
 import { effective, type Checktype, type LdirectordConfig } from '../../src/lvs/config/model.js';
 import { parseLdirectordConfig } from '../../src/lvs/config/parse.js';
 import {
-  adopt, checkToRun, fallbackCommandDue, initialRealState, observe, realPolicy, tableWeight, virtualTable,
-  type Observation, type RealPolicy, type RealState,
+  adopt,
+  checkToRun,
+  fallbackCommandDue,
+  initialRealState,
+  observe,
+  realPolicy,
+  tableWeight,
+  virtualTable,
+  type Observation,
+  type RealPolicy,
+  type RealState,
 } from '../../src/lvs/realserver.js';
 
 const NOW = new Date('2026-01-02T03:04:05Z');
@@ -18,7 +27,11 @@ const up = (p: Partial<RealState> = {}): RealState => ({ ...initialRealState(), 
 /** Feeds observations in turn; returns every transition. */
 function run(start: RealState, obs: Observation[], p: RealPolicy) {
   let st = start;
-  return obs.map((o) => { const t = observe(st, o, p, NOW); st = t.state; return t; });
+  return obs.map((o) => {
+    const t = observe(st, o, p, NOW);
+    st = t.state;
+    return t;
+  });
 }
 
 describe('observe', () => {
@@ -32,7 +45,12 @@ describe('observe', () => {
   it('takes a real down only after failurecount failed checks in a row; a good check resets the count', () => {
     const ts = run(up(), [fail(), fail(), ok, fail(), fail(), fail()], policy({ failurecount: 3 }));
     expect(ts.map((t) => [t.state.up, t.state.failcount, t.effect.kind])).toEqual([
-      [true, 1, 'none'], [true, 2, 'none'], [true, 0, 'none'], [true, 1, 'none'], [true, 2, 'none'], [false, 3, 'remove'],
+      [true, 1, 'none'],
+      [true, 2, 'none'],
+      [true, 0, 'none'],
+      [true, 1, 'none'],
+      [true, 2, 'none'],
+      [false, 3, 'remove'],
     ]);
     expect(ts[0].event).toEqual({ kind: 'soft-failure', failcount: 1, failurecount: 3 });
     expect(ts[2].event).toEqual({ kind: 'soft-failure-reset' });
@@ -93,7 +111,10 @@ describe('checkToRun', () => {
   });
 
   it('brings a checktype=on real up without a probe', () => {
-    expect(observe(initialRealState(), { kind: 'checked', how: 'on', result: { up: true, message: 'checktype on' } }, policy({ checktype: { kind: 'on' } }), NOW).state.up).toBe(true);
+    expect(
+      observe(initialRealState(), { kind: 'checked', how: 'on', result: { up: true, message: 'checktype on' } }, policy({ checktype: { kind: 'on' } }), NOW)
+        .state.up,
+    ).toBe(true);
   });
 });
 
@@ -119,18 +140,27 @@ describe('tableWeight', () => {
 });
 
 describe('virtualTable', () => {
-  const cf = (extra = '') => parseLdirectordConfig(`quiescent=yes\n${extra}virtual=198.18.0.100:80\n\treal=198.18.1.1:8080 masq 5 l:2 u:9\n\treal=198.18.1.2:8080 masq 0\n\tfallback=198.18.1.9:80 masq\n`, 'test.cf');
+  const cf = (extra = '') =>
+    parseLdirectordConfig(
+      `quiescent=yes\n${extra}virtual=198.18.0.100:80\n\treal=198.18.1.1:8080 masq 5 l:2 u:9\n\treal=198.18.1.2:8080 masq 0\n\tfallback=198.18.1.9:80 masq\n`,
+      'test.cf',
+    );
   const table = (c: LdirectordConfig, upAddrs: string[], inTable: string[] = []) => {
     const v = c.virtualServices[0];
-    return virtualTable(v, c, (r) => (upAddrs.includes(r.address) ? up() : initialRealState()), new Set(inTable))
-      .realServers.map((d) => `${d.address} w${d.weight} l${d.lower} u${d.upper}${d.fallback ? ' fallback' : ''}`);
+    return virtualTable(v, c, (r) => (upAddrs.includes(r.address) ? up() : initialRealState()), new Set(inTable)).realServers.map(
+      (d) => `${d.address} w${d.weight} l${d.lower} u${d.upper}${d.fallback ? ' fallback' : ''}`,
+    );
   };
 
   it('has the fallback in exactly while no real is up (an up real with weight 0 keeps it out)', () => {
     const c = cf();
     expect(table(c, ['198.18.1.1'], ['198.18.1.2:8080'])).toEqual(['198.18.1.1:8080 w5 l2 u9', '198.18.1.2:8080 w0 l0 u0']);
     expect(table(c, ['198.18.1.2'], ['198.18.1.1:8080'])).toEqual(['198.18.1.1:8080 w0 l0 u0', '198.18.1.2:8080 w0 l0 u0']);
-    expect(table(c, [], ['198.18.1.1:8080', '198.18.1.2:8080'])).toEqual(['198.18.1.1:8080 w0 l0 u0', '198.18.1.2:8080 w0 l0 u0', '198.18.1.9:80 w1 l0 u0 fallback']);
+    expect(table(c, [], ['198.18.1.1:8080', '198.18.1.2:8080'])).toEqual([
+      '198.18.1.1:8080 w0 l0 u0',
+      '198.18.1.2:8080 w0 l0 u0',
+      '198.18.1.9:80 w1 l0 u0 fallback',
+    ]);
   });
 
   it('re-adds absent down reals at weight 0 only with readdquiescent', () => {

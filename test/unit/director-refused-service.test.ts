@@ -14,11 +14,24 @@ const cf = (...virtuals: string[]) => parseLdirectordConfig(`checkinterval=60\n$
 
 function logger() {
   const lines: { level: number; msg: string; [k: string]: unknown }[] = [];
-  return { lines, log: pino({ level: 'info' }, { write: (s: string) => { lines.push(JSON.parse(s)); } }) };
+  return {
+    lines,
+    log: pino(
+      { level: 'info' },
+      {
+        write: (s: string) => {
+          lines.push(JSON.parse(s));
+        },
+      },
+    ),
+  };
 }
 
 let director: Director | undefined;
-afterEach(async () => { await director?.stop(); director = undefined; });
+afterEach(async () => {
+  await director?.stop();
+  director = undefined;
+});
 
 const weights = (ipvs: MemoryIpvs) => Object.fromEntries(ipvs.table.map((s) => [s.address, s.realServers.map((d) => `${d.address} w${d.weight}`)]));
 
@@ -26,8 +39,24 @@ describe('a virtual service the kernel refuses', () => {
   it('is refused by the in-memory IPVS as the kernel refuses it: ENOENT for an unknown scheduler', async () => {
     const ipvs = new MemoryIpvs();
     const [s] = cf(virtual(80, 1, 'wrrr')).virtualServices;
-    await expect(ipvs.apply([{ op: 'add-service', service: { protocol: 'tcp', family: 4, address: '198.18.0.100:80', scheduler: 'wrrr', persistent: null, netmask: null, schedflags: null, ops: false, realServers: [] } }]))
-      .rejects.toThrow('Request rejected: ENOENT');
+    await expect(
+      ipvs.apply([
+        {
+          op: 'add-service',
+          service: {
+            protocol: 'tcp',
+            family: 4,
+            address: '198.18.0.100:80',
+            scheduler: 'wrrr',
+            persistent: null,
+            netmask: null,
+            schedflags: null,
+            ops: false,
+            realServers: [],
+          },
+        },
+      ]),
+    ).rejects.toThrow('Request rejected: ENOENT');
     expect(s.scheduler).toBe('wrrr');
     expect(ipvs.table).toEqual([]);
   });

@@ -7,12 +7,26 @@ import { BucketKeeper } from '../../src/membership/handover.js';
 import { viewKey, type View } from '../../src/membership/membership.js';
 import { bucketBitmap, type Heartbeat } from '../../src/membership/wire.js';
 
-const nodes = [{ id: 1, weight: 1 }, { id: 2, weight: 1 }, { id: 3, weight: 1 }];
+const nodes = [
+  { id: 1, weight: 1 },
+  { id: 2, weight: 1 },
+  { id: 3, weight: 1 },
+];
 const VIP = '198.18.0.100';
 const view = (live: number[], epoch = 1): View => ({ epoch, live, quorate: true, members: nodes });
 const hb = (from: number, v: View, holding?: number[]): Heartbeat => ({
-  cluster: 'web', from, incarnation: 1, seq: 1, live: v.live, epoch: v.epoch, view: viewKey(v), quorate: true, weights: [], heard: [],
-  draining: {}, holding: holding ? { [VIP]: bucketBitmap(holding, 12) } : {},
+  cluster: 'web',
+  from,
+  incarnation: 1,
+  seq: 1,
+  live: v.live,
+  epoch: v.epoch,
+  view: viewKey(v),
+  quorate: true,
+  weights: [],
+  heard: [],
+  draining: {},
+  holding: holding ? { [VIP]: bucketBitmap(holding, 12) } : {},
 });
 
 describe('handover across differing views', () => {
@@ -21,7 +35,11 @@ describe('handover across differing views', () => {
     const survivors = view([1, 2], 1);
     const owners = new BucketKeeper({ local: 1, nodes, buckets: 12, vip: VIP, drainTimeoutMs: 10_000 });
     owners.onView(survivors, 0);
-    k.onView(view([1, 2, 3], 2), 0, owners.currentOwners.map((id) => id));
+    k.onView(
+      view([1, 2, 3], 2),
+      0,
+      owners.currentOwners.map((id) => id),
+    );
     return k;
   }
 
@@ -61,8 +79,13 @@ describe('joining again after a lapse', () => {
     const all = view([1, 2, 3], 4);
     // Peers 1 and 2 still say live [1, 2] (they have not seen node 3 back) and hold only their own buckets so far.
     const peerView = view([1, 2], 3);
-    const mine = ownersOfView(view([1, 2, 3]), nodes, 12).map((id, k) => (id === 3 ? k + 1 : 0)).filter(Boolean);
-    const theirs = (id: number) => ownersOfView(view([1, 2, 3]), nodes, 12).map((o, k) => (o === id ? k + 1 : 0)).filter(Boolean);
+    const mine = ownersOfView(view([1, 2, 3]), nodes, 12)
+      .map((id, k) => (id === 3 ? k + 1 : 0))
+      .filter(Boolean);
+    const theirs = (id: number) =>
+      ownersOfView(view([1, 2, 3]), nodes, 12)
+        .map((o, k) => (o === id ? k + 1 : 0))
+        .filter(Boolean);
     const peers = [hb(1, peerView, theirs(1)), hb(2, peerView, theirs(2))];
     const before = ownersBeforeJoin({ local: 3, view: all, nodes, buckets: 12, vip: VIP, peers, leftover: new Set() });
     expect(mine.every((b) => before[b - 1] === 1 || before[b - 1] === 2)).toBe(true);

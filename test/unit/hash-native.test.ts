@@ -14,7 +14,11 @@ function randomColumns(n: number, seed: number) {
   const saddr = new Uint32Array(n);
   const sport = new Uint16Array(n);
   const dport = new Uint16Array(n);
-  for (let i = 0; i < n; i++) { saddr[i] = next(); sport[i] = next() & 0xffff; dport[i] = next() & 0xffff; }
+  for (let i = 0; i < n; i++) {
+    saddr[i] = next();
+    sport[i] = next() & 0xffff;
+    dport[i] = next() & 0xffff;
+  }
   return { saddr, sport, dport };
 }
 

@@ -7,7 +7,11 @@ import { clusteripBucket, nftBucket, xtClusterBucket } from '../../src/hash/mech
 import { nftKeyBytes } from '../../src/hash/hashmode.js';
 
 const flow = (src: string, sport: number, dport: number, proto = 6, dst = '192.168.77.2'): Flow => ({
-  src: parseAddress(src)!, srcPort: sport, dst: parseAddress(dst)!, dstPort: dport, proto,
+  src: parseAddress(src)!,
+  srcPort: sport,
+  dst: parseAddress(dst)!,
+  dstPort: dport,
+  proto,
 });
 const text = (s: string) => new TextEncoder().encode(s);
 
@@ -18,7 +22,12 @@ describe('jhash family', () => {
     expect(jhash(text('abc'), 0)).toBe(0x0e397631);
     expect(jhash(text('abcdefghijkl'), 0)).toBe(0x4012f87b);
     expect(jhash(text('abcdefghijklm'), 0)).toBe(0x928128f9);
-    expect(jhash(Uint8Array.from({ length: 24 }, (_, i) => i), 0x1234)).toBe(0xafa44d75);
+    expect(
+      jhash(
+        Uint8Array.from({ length: 24 }, (_, i) => i),
+        0x1234,
+      ),
+    ).toBe(0xafa44d75);
     expect(jhash1word(0, 0)).toBe(0x049396b8);
     expect(jhash1word(0x0a000001, 0)).toBe(0x3483bc84);
     expect(jhash2words(1, 2, 0)).toBe(0x8b4c7979);
@@ -78,8 +87,10 @@ describe('kernel-validated TCP vectors', () => {
     TCP.forEach(([src, sport, dport], i) => {
       const f = flow(src, sport, dport);
       const key = new Uint8Array(16);
-      key.set(f.src.bytes, 0); key.set(f.dst.bytes, 4);
-      key.set([sport >> 8, sport & 0xff], 8); key.set([dport >> 8, dport & 0xff], 12);
+      key.set(f.src.bytes, 0);
+      key.set(f.dst.bytes, 4);
+      key.set([sport >> 8, sport & 0xff], 8);
+      key.set([dport >> 8, dport & 0xff], 12);
       expect(reciprocalScale(jhash(key, 0xabcdef01), 7)).toBe(N8[i]);
     });
   });

@@ -15,11 +15,25 @@ const HEADER = '/usr/include/linux/ip_vs.h';
 /** The members of the enum whose first member is `first`, in order (their values are their places). */
 function headerEnum(text: string, first: string): string[] {
   const body = text.slice(text.indexOf(first));
-  return body.slice(0, body.indexOf('}')).split('\n').map((l) => l.trim().match(/^(\w+)/)?.[1]).filter((n): n is string => !!n && !n.startsWith('__'));
+  return body
+    .slice(0, body.indexOf('}'))
+    .split('\n')
+    .map((l) => l.trim().match(/^(\w+)/)?.[1])
+    .filter((n): n is string => !!n && !n.startsWith('__'));
 }
 const snake = (camel: string) => camel.replace(/([A-Z])/g, '_$1').toUpperCase();
 
-const SVC: IpvsServiceState = { protocol: 'tcp', family: 4, address: '198.18.0.100:80', scheduler: 'wrr', persistent: null, netmask: null, schedflags: null, ops: false, realServers: [] };
+const SVC: IpvsServiceState = {
+  protocol: 'tcp',
+  family: 4,
+  address: '198.18.0.100:80',
+  scheduler: 'wrr',
+  persistent: null,
+  netmask: null,
+  schedflags: null,
+  ops: false,
+  realServers: [],
+};
 
 describe.skipIf(endianness() !== 'LE')('IPVS netlink messages', () => {
   it.skipIf(!existsSync(HEADER))('number every attribute and command as linux/ip_vs.h does', () => {
@@ -124,7 +138,17 @@ describe.skipIf(endianness() !== 'LE')('IPVS netlink messages', () => {
     const m = parseMessage(bytes);
     expect(m.timeoutTcp).toBe(300);
     expect(m.service!.stats64).toMatchObject({ conns: 5n, inpkts: 7n, inbytes: 800n });
-    expect(fromService(m.service!)).toEqual({ protocol: 'udp', family: 6, address: '[2001:db8::1]:53', scheduler: 'sed', persistent: 60, netmask: '64', schedflags: null, ops: true, realServers: [] });
+    expect(fromService(m.service!)).toEqual({
+      protocol: 'udp',
+      family: 6,
+      address: '[2001:db8::1]:53',
+      scheduler: 'sed',
+      persistent: 60,
+      netmask: '64',
+      schedflags: null,
+      ops: true,
+      realServers: [],
+    });
   });
 
   it('round-trip every service shape the director writes', () => {

@@ -17,18 +17,48 @@ describe('kernel bucket maps', () => {
     expect(nftDurationMs('1s472ms')).toBe(1472);
     expect(nftDurationMs('2m')).toBe(120_000);
     expect([...parseBucketMap(listing)]).toEqual([
-      [1, { chain: 'own', expiresMs: 452 }], [4, { chain: 'incoming', expiresMs: 1002 }], [7, { chain: 'draining' }], [10, { chain: 'own', expiresMs: 4999 }],
+      [1, { chain: 'own', expiresMs: 452 }],
+      [4, { chain: 'incoming', expiresMs: 1002 }],
+      [7, { chain: 'draining' }],
+      [10, { chain: 'own', expiresMs: 4999 }],
     ]);
     expect(parseBucketMap('Error: No such file or directory').size).toBe(0);
   });
 
   it('counts an overlap only while both elements are alive at the later listing', () => {
-    const at = (t: number, bucket: number, expiresMs?: number, chain: 'own' | 'draining' = 'own'): Listing => ({ at: t, map: new Map([[bucket, { chain, expiresMs }]]) });
+    const at = (t: number, bucket: number, expiresMs?: number, chain: 'own' | 'draining' = 'own'): Listing => ({
+      at: t,
+      map: new Map([[bucket, { chain, expiresMs }]]),
+    });
     // Node 1's lease lapses at 1020; node 2 lists the bucket at 1030: a takeover after the lapse.
-    expect(overlapsPerBucket(new Map([[1, at(1000, 3, 20)], [2, at(1030, 3, 200)]]), 4)).toEqual([0, 0, 0, 0]);
+    expect(
+      overlapsPerBucket(
+        new Map([
+          [1, at(1000, 3, 20)],
+          [2, at(1030, 3, 200)],
+        ]),
+        4,
+      ),
+    ).toEqual([0, 0, 0, 0]);
     // Still alive at 1030: two owners.
-    expect(overlapsPerBucket(new Map([[1, at(1000, 3, 50)], [2, at(1030, 3, 200)]]), 4)).toEqual([0, 0, 1, 0]);
+    expect(
+      overlapsPerBucket(
+        new Map([
+          [1, at(1000, 3, 50)],
+          [2, at(1030, 3, 200)],
+        ]),
+        4,
+      ),
+    ).toEqual([0, 0, 1, 0]);
     // A draining element takes no new connections.
-    expect(overlapsPerBucket(new Map([[1, at(1000, 3, 500, 'draining')], [2, at(1000, 3)]]), 4)).toEqual([0, 0, 0, 0]);
+    expect(
+      overlapsPerBucket(
+        new Map([
+          [1, at(1000, 3, 500, 'draining')],
+          [2, at(1000, 3)],
+        ]),
+        4,
+      ),
+    ).toEqual([0, 0, 0, 0]);
   });
 });

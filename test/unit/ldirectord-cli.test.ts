@@ -18,22 +18,47 @@ const check = (name: string, text: string, ...flags: string[]) => {
 
 describe('aavip ldirectord check', () => {
   it('prints the table the file asks for as JSON, with warnings on stderr', () => {
-    const r = check('good.cf', [
-      'checktimeout=2', 'quiescent=no',
-      'virtual=127.0.0.100:80', '\treal=127.0.0.2:8080 masq 5', '\treal=localhost:http gate', '\tfallback=127.0.0.1:8081 masq', '\tscheduler=rr',
-      'virtual=198.18.0.10:53', '\treal=198.18.1.1->198.18.1.2:53 gate 2', '\tpersistent=60',
-      'virtual=127.0.0.101', '\treal=127.0.0.2 gate',
-      '',
-    ].join('\n'), '--json');
-    expect(r.stderr).toBe(`${join(dir, 'good.cf')}:11: warning: virtual=127.0.0.101 has no port: it is firewall mark 127, as ldirectord reads it (an address service is written virtual=ADDRESS:PORT)\n`);
+    const r = check(
+      'good.cf',
+      [
+        'checktimeout=2',
+        'quiescent=no',
+        'virtual=127.0.0.100:80',
+        '\treal=127.0.0.2:8080 masq 5',
+        '\treal=localhost:http gate',
+        '\tfallback=127.0.0.1:8081 masq',
+        '\tscheduler=rr',
+        'virtual=198.18.0.10:53',
+        '\treal=198.18.1.1->198.18.1.2:53 gate 2',
+        '\tpersistent=60',
+        'virtual=127.0.0.101',
+        '\treal=127.0.0.2 gate',
+        '',
+      ].join('\n'),
+      '--json',
+    );
+    expect(r.stderr).toBe(
+      `${join(dir, 'good.cf')}:11: warning: virtual=127.0.0.101 has no port: it is firewall mark 127, as ldirectord reads it (an address service is written virtual=ADDRESS:PORT)\n`,
+    );
     expect(r.status).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(out.virtualServices.map((s: { protocol: string; address: string | number; scheduler: string; persistent: number | null }) =>
-      [s.protocol, s.address, s.scheduler, s.persistent])).toEqual([['tcp', '127.0.0.100:80', 'rr', null], ['udp', '198.18.0.10:53', 'wrr', 60], ['fwm', 127, 'wrr', null]]);
-    expect(out.virtualServices.map((s: { realServers: { address: string; forwarding: string; weight: number }[] }) =>
-      s.realServers.map((d) => `${d.address} ${d.forwarding} ${d.weight}`))).toEqual([
-      ['127.0.0.2:8080 masq 5', '127.0.0.1:80 gate 1'], ['198.18.1.1:53 gate 2', '198.18.1.2:53 gate 2'], ['127.0.0.2:0 gate 1'],
+    expect(
+      out.virtualServices.map((s: { protocol: string; address: string | number; scheduler: string; persistent: number | null }) => [
+        s.protocol,
+        s.address,
+        s.scheduler,
+        s.persistent,
+      ]),
+    ).toEqual([
+      ['tcp', '127.0.0.100:80', 'rr', null],
+      ['udp', '198.18.0.10:53', 'wrr', 60],
+      ['fwm', 127, 'wrr', null],
     ]);
+    expect(
+      out.virtualServices.map((s: { realServers: { address: string; forwarding: string; weight: number }[] }) =>
+        s.realServers.map((d) => `${d.address} ${d.forwarding} ${d.weight}`),
+      ),
+    ).toEqual([['127.0.0.2:8080 masq 5', '127.0.0.1:80 gate 1'], ['198.18.1.1:53 gate 2', '198.18.1.2:53 gate 2'], ['127.0.0.2:0 gate 1']]);
   });
 
   it('prints a table without --json', () => {
@@ -55,7 +80,9 @@ describe('aavip ldirectord check', () => {
   it('accepts the example conf/ldirectord.cf without warnings', () => {
     const r = spawnSync(process.execPath, ['dist/src/cli/main.js', 'ldirectord', '-f', 'conf/ldirectord.cf', 'check', '--json'], { encoding: 'utf8' });
     expect([r.status, r.stderr]).toEqual([0, '']);
-    const table = JSON.parse(r.stdout).virtualServices.map((s: { protocol: string; address: string | number; realServers: unknown[] }) => `${s.protocol} ${s.address} ${s.realServers.length}`);
+    const table = JSON.parse(r.stdout).virtualServices.map(
+      (s: { protocol: string; address: string | number; realServers: unknown[] }) => `${s.protocol} ${s.address} ${s.realServers.length}`,
+    );
     expect(table).toEqual(['tcp 198.18.0.100:80 3', 'tcp 198.18.0.100:443 4', 'udp 198.18.0.100:53 2', 'fwm 42 2', 'tcp [2001:db8::100]:80 2']);
   });
 });

@@ -26,7 +26,9 @@ describe('desiredFor', () => {
   it('keeps down real servers at weight 0 with quiescent (global or per virtual)', () => {
     const c = parse(`quiescent=yes\n${WEB}`);
     expect(summary(c, (a) => a === '198.18.1.1')).toEqual([['198.18.1.1:8080 masq w5', '198.18.1.2:8080 masq w0', '198.18.1.3:80 gate w0']]);
-    expect(summary(c, () => false)).toEqual([['198.18.1.1:8080 masq w0', '198.18.1.2:8080 masq w0', '198.18.1.3:80 gate w0', '127.0.0.1:8081 masq w1 fallback']]);
+    expect(summary(c, () => false)).toEqual([
+      ['198.18.1.1:8080 masq w0', '198.18.1.2:8080 masq w0', '198.18.1.3:80 gate w0', '127.0.0.1:8081 masq w1 fallback'],
+    ]);
     expect(summary(parse(`quiescent=yes\n${WEB}\tquiescent=no\n`), () => false)).toEqual([['127.0.0.1:8081 masq w1 fallback']]);
   });
 
@@ -42,17 +44,25 @@ describe('desiredFor', () => {
 
   it('gives checktype=off services no real servers up and no fallback; on is always up', () => {
     expect(summary(parse(`${WEB}\tchecktype=off\n`), () => true)).toEqual([[]]);
-    expect(summary(parse(`quiescent=yes\n${WEB}\tchecktype=off\n`), () => true)).toEqual([['198.18.1.1:8080 masq w0', '198.18.1.2:8080 masq w0', '198.18.1.3:80 gate w0']]);
+    expect(summary(parse(`quiescent=yes\n${WEB}\tchecktype=off\n`), () => true)).toEqual([
+      ['198.18.1.1:8080 masq w0', '198.18.1.2:8080 masq w0', '198.18.1.3:80 gate w0'],
+    ]);
     expect(desiredWhenHealthy(parse(`${WEB}\tchecktype=on\n`))[0].realServers).toHaveLength(3);
   });
 
   it('maps gate and ipip real servers of address services to the service port, never for fwmark services', () => {
-    const c = parse('virtual=198.18.0.100:443\n\treal=198.18.1.1:8443 ipip\n\treal=198.18.1.2:8443 gate\n\treal=198.18.1.3:8443 masq\nvirtual=9\n\treal=198.18.1.1:8443 gate\n');
+    const c = parse(
+      'virtual=198.18.0.100:443\n\treal=198.18.1.1:8443 ipip\n\treal=198.18.1.2:8443 gate\n\treal=198.18.1.3:8443 masq\nvirtual=9\n\treal=198.18.1.1:8443 gate\n',
+    );
     expect(summary(c, () => true)).toEqual([['198.18.1.1:443 ipip w1', '198.18.1.2:443 gate w1', '198.18.1.3:8443 masq w1'], ['198.18.1.1:8443 gate w1']]);
   });
 
   it('writes persistence, netmask (only with persistence), schedflags and ops (udp only) for the service', () => {
-    const [a, b, c] = desiredWhenHealthy(parse('virtual=198.18.0.100:53\n\tpersistent=60\n\tnetmask=255.255.0.0\n\tschedflags=sh-port\n\tops=yes\nvirtual=198.18.0.100:80\n\tnetmask=255.255.0.0\n\tops=yes\nvirtual6=[2001:db8::1]:80\n\tpersistent=10\n\tnetmask=64\n'));
+    const [a, b, c] = desiredWhenHealthy(
+      parse(
+        'virtual=198.18.0.100:53\n\tpersistent=60\n\tnetmask=255.255.0.0\n\tschedflags=sh-port\n\tops=yes\nvirtual=198.18.0.100:80\n\tnetmask=255.255.0.0\n\tops=yes\nvirtual6=[2001:db8::1]:80\n\tpersistent=10\n\tnetmask=64\n',
+      ),
+    );
     expect(a).toMatchObject({ protocol: 'udp', persistent: 60, netmask: '255.255.0.0', schedflags: 'sh-port', ops: true });
     expect(b).toMatchObject({ protocol: 'tcp', persistent: null, netmask: null, schedflags: null, ops: false });
     expect(c).toMatchObject({ family: 6, address: '[2001:db8::1]:80', persistent: 10, netmask: '64' });

@@ -7,7 +7,11 @@ import { parseLdirectordConfig, type ParseOptions } from '../../src/lvs/config/p
 
 export const LDIRECTORD = '/usr/sbin/ldirectord';
 
-export interface Outcome { ok: boolean; line?: number; message?: string }
+export interface Outcome {
+  ok: boolean;
+  line?: number;
+  message?: string;
+}
 
 /** aavip's reading of `text` (as file `file`). */
 export function aavipOutcome(file: string, text: string, options: ParseOptions): Outcome {
@@ -30,9 +34,11 @@ export function readOutcome(code: number, stderr: string): Outcome {
 /** `ldirectord FILE status`, run as `argv` prefixes it (e.g. in private namespaces). */
 export function ldirectordOutcome(file: string, argv: string[] = []): Promise<Outcome> {
   const [cmd, ...args] = [...argv, LDIRECTORD, file, 'status'];
-  return new Promise((resolve) => execFile(cmd, args, { timeout: 60_000 }, (err, _stdout, stderr) => {
-    resolve(readOutcome(err ? ((err as { code?: number }).code ?? 1) : 0, stderr));
-  }));
+  return new Promise((resolve) =>
+    execFile(cmd, args, { timeout: 60_000 }, (err, _stdout, stderr) => {
+      resolve(readOutcome(err ? ((err as { code?: number }).code ?? 1) : 0, stderr));
+    }),
+  );
 }
 
 /** The same verdict: both accept, or both refuse at the same line with the same message. */
@@ -45,8 +51,10 @@ export function sameOutcome(a: Outcome, b: Outcome): boolean {
 export function knownDifference(text: string, a: Outcome, b: Outcome): string | undefined {
   const lines = text.split('\n');
   if (lines.at(-1) === '') lines.pop();
-  if (a.ok && b.message === 'duplicate virtual server' && /^virtual6?\s*=/.test(lines.at(-1) ?? '') && b.line === lines.length) return 'virtual= on the last line';
-  if (!a.ok && !b.ok && a.message?.startsWith('duplicate virtual server') && b.message === 'duplicate virtual server') return 'duplicate reported at its own line';
+  if (a.ok && b.message === 'duplicate virtual server' && /^virtual6?\s*=/.test(lines.at(-1) ?? '') && b.line === lines.length)
+    return 'virtual= on the last line';
+  if (!a.ok && !b.ok && a.message?.startsWith('duplicate virtual server') && b.message === 'duplicate virtual server')
+    return 'duplicate reported at its own line';
   if (/\n[ \t]*\n[ \t]/.test(text)) return 'blank line inside a section';
   if (text.includes('\r')) return 'CR';
   if (/"[^"\n]*#[^"\n]*"/.test(text)) return '# inside quotes';

@@ -17,9 +17,18 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 async function turnsDuring<T>(work: () => T | Promise<T>): Promise<{ value: T; turns: number }> {
   let turns = 0;
   let on = true;
-  const spin = () => { if (on) { turns++; setImmediate(spin); } };
+  const spin = () => {
+    if (on) {
+      turns++;
+      setImmediate(spin);
+    }
+  };
   setImmediate(spin);
-  try { return { value: await work(), turns }; } finally { on = false; }
+  try {
+    return { value: await work(), turns };
+  } finally {
+    on = false;
+  }
 }
 
 /** Port names of this host's /etc/services (tcp), as many as asked for. */
@@ -52,29 +61,48 @@ describe.skipIf(services.length < 100)('loadLdirectordConfig: names through the 
     // Each lookup logs its start, waits (bounded) until three have started, logs its end, then asks getent.
     const log = join(dir, 'concurrency.log');
     const getent = join(dir, 'getent-barrier');
-    writeFileSync(getent, `#!/bin/sh\necho start >> ${log}\ni=0\nwhile [ "$(grep -c start ${log})" -lt 3 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done\necho end >> ${log}\nexec getent "$@"\n`);
+    writeFileSync(
+      getent,
+      `#!/bin/sh\necho start >> ${log}\ni=0\nwhile [ "$(grep -c start ${log})" -lt 3 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done\necho end >> ${log}\nexec getent "$@"\n`,
+    );
     chmodSync(getent, 0o755);
     const file = join(dir, 'twelve.cf');
-    writeFileSync(file, `virtual=198.18.0.1:80\n${services.slice(0, 12).map((s, k) => `\treal=198.18.2.${k + 1}:${s} masq`).join('\n')}\n`);
+    writeFileSync(
+      file,
+      `virtual=198.18.0.1:80\n${services
+        .slice(0, 12)
+        .map((s, k) => `\treal=198.18.2.${k + 1}:${s} masq`)
+        .join('\n')}\n`,
+    );
     const mostAtOnce = async (options: { concurrency: number; batch?: number }) => {
       writeFileSync(log, '');
       const c = await loadLdirectordConfig(file, { asyncResolver: systemResolverAsync({ ...options, command: getent }) });
       expect(c).toEqual(loadLdirectordConfigSync(file));
       const lines = readFileSync(log, 'utf8').split('\n').filter(Boolean);
       let [inFlight, most] = [0, 0];
-      for (const l of lines) { inFlight += l === 'start' ? 1 : -1; most = Math.max(most, inFlight); }
+      for (const l of lines) {
+        inFlight += l === 'start' ? 1 : -1;
+        most = Math.max(most, inFlight);
+      }
       return { processes: lines.length / 2, most };
     };
     expect(await mostAtOnce({ concurrency: 3 })).toEqual({ processes: 1, most: 1 }); // one batch
     expect(await mostAtOnce({ concurrency: 3, batch: 1 })).toEqual({ processes: 12, most: 3 });
   });
 
-  it('attributes a batch\'s answers to its names, unknown names among them included', async () => {
+  it("attributes a batch's answers to its names, unknown names among them included", async () => {
     const mixed = ['localhost', 'no-such-host.invalid', hostname()];
     const asked = systemResolverAsync();
     const one = systemResolver();
     expect(await Promise.all(mixed.map((n) => asked.host(n, 4)))).toEqual(mixed.map((n) => one.host(n, 4)));
-    const ports: [string, 'tcp' | 'udp' | ''][] = [['www', ''], ['no-such-service', 'tcp'], ['domain', 'udp'], ['http', 'tcp'], ['ssh', 'udp'], ['https', '']];
+    const ports: [string, 'tcp' | 'udp' | ''][] = [
+      ['www', ''],
+      ['no-such-service', 'tcp'],
+      ['domain', 'udp'],
+      ['http', 'tcp'],
+      ['ssh', 'udp'],
+      ['https', ''],
+    ];
     expect(await Promise.all(ports.map(([n, p]) => asked.service(n, p)))).toEqual(ports.map(([n, p]) => one.service(n, p)));
     expect(await Promise.all(ports.map(([n, p]) => asked.service(n, p)))).toEqual([80, undefined, 53, 80, undefined, 443]);
   });
@@ -89,10 +117,14 @@ describe.skipIf(services.length < 100)('loadLdirectordConfig: names through the 
       writeFileSync(file, text);
       return loadLdirectordConfig(file, { asyncResolver: systemResolverAsync({ timeoutMs: 300, command: hung }) });
     };
-    await expect(load('virtual=198.18.0.1:80\n\treal=198.18.0.2:no-such-port-name masq\n')).rejects.toMatchObject(
-      { message: 'invalid port (no-such-port-name) for real server (could not resolve port)', where: { line: 2, field: 'real' } });
-    await expect(load('virtual=198.18.0.1:80\n\treal=web-nowhere:80 masq\n')).rejects.toMatchObject(
-      { message: 'invalid address (web-nowhere) for real server (could not resolve host)', where: { line: 2, field: 'real' } });
+    await expect(load('virtual=198.18.0.1:80\n\treal=198.18.0.2:no-such-port-name masq\n')).rejects.toMatchObject({
+      message: 'invalid port (no-such-port-name) for real server (could not resolve port)',
+      where: { line: 2, field: 'real' },
+    });
+    await expect(load('virtual=198.18.0.1:80\n\treal=web-nowhere:80 masq\n')).rejects.toMatchObject({
+      message: 'invalid address (web-nowhere) for real server (could not resolve host)',
+      where: { line: 2, field: 'real' },
+    });
     const started = readFileSync(pids, 'utf8').split('\n').filter(Boolean).map(Number);
     expect(started).toHaveLength(2);
     for (const pid of started) expect(() => process.kill(pid, 0)).toThrow(/ESRCH/);
@@ -100,7 +132,7 @@ describe.skipIf(services.length < 100)('loadLdirectordConfig: names through the 
 });
 
 describe('parseLdirectordConfigAsync: the pure parse, names asked in rounds', () => {
-  const names: Record<string, string> = { web1: '198.18.5.1', web9: '198.18.5.9', vip: '198.18.5.100', fb: '198.18.5.200', 'web6': '2001:db8::6' };
+  const names: Record<string, string> = { web1: '198.18.5.1', web9: '198.18.5.9', vip: '198.18.5.100', fb: '198.18.5.200', web6: '2001:db8::6' };
   const ports: Record<string, number> = { alt: 8080, admin: 9090 };
   const sync: Resolver = {
     host: (n, f) => (Object.hasOwn(names, n) && (f === 6) === names[n].includes(':') ? names[n] : literalResolver.host(n, f)),
@@ -108,8 +140,16 @@ describe('parseLdirectordConfigAsync: the pure parse, names asked in rounds', ()
   };
   const asked: string[] = [];
   const fake: AsyncResolver = {
-    host: async (n, f) => { asked.push(`${f} ${n}`); await new Promise((r) => setTimeout(r, 1)); return sync.host(n, f); },
-    service: async (n, p) => { asked.push(`${n}/${p}`); await new Promise((r) => setTimeout(r, 1)); return sync.service(n, p); },
+    host: async (n, f) => {
+      asked.push(`${f} ${n}`);
+      await new Promise((r) => setTimeout(r, 1));
+      return sync.host(n, f);
+    },
+    service: async (n, p) => {
+      asked.push(`${n}/${p}`);
+      await new Promise((r) => setTimeout(r, 1));
+      return sync.service(n, p);
+    },
   };
   const files = [
     'virtual=vip:alt\n\treal=web1:alt masq\n\treal=web1->web9:80 gate 2\n\tfallback=fb:admin masq\nvirtual6=[2001:db8::1]:80\n\treal6=web6:alt masq\n',
@@ -119,12 +159,22 @@ describe('parseLdirectordConfigAsync: the pure parse, names asked in rounds', ()
     'virtual=vip:80\n\treal=web1:nosuch gate\nvirtual=vip:alt\n\treal=web1:alt gate\nvirtual=vip:alt\n',
     'fallback=fb:admin\nvirtual=vip:alt\n\treal=web1->web9 gate\n',
   ];
-  const outcome = (f: () => unknown) => { try { return { ok: f() }; } catch (e) { return { error: (e as InputError).describe() }; } };
+  const outcome = (f: () => unknown) => {
+    try {
+      return { ok: f() };
+    } catch (e) {
+      return { error: (e as InputError).describe() };
+    }
+  };
   it.each(files.map((f, k) => [k, f]))('file %i: the same model or error as the synchronous parse, each name asked once', async (_k, text) => {
     asked.length = 0;
     const want = outcome(() => parseLdirectordConfig(text, 't.cf', { resolver: sync, hostname: 'director' }));
     let got: unknown;
-    try { got = { ok: await parseLdirectordConfigAsync(text, 't.cf', fake, { hostname: 'director' }) }; } catch (e) { got = { error: (e as InputError).describe() }; }
+    try {
+      got = { ok: await parseLdirectordConfigAsync(text, 't.cf', fake, { hostname: 'director' }) };
+    } catch (e) {
+      got = { error: (e as InputError).describe() };
+    }
     expect(got).toEqual(want);
     expect(new Set(asked).size).toBe(asked.length);
   });

@@ -22,39 +22,54 @@ const alphabet = ['a', 'F', 'x', 'l', 'u', '1', '2', '0', '.', '-', '>', '[', ']
 const text = fc.array(fc.constantFrom(...alphabet), { maxLength: 40 }).map((a) => a.join(''));
 const runs = { numRuns: 20_000 };
 
-describe('the linear searches give the regexes\' answers', () => {
+describe("the linear searches give the regexes' answers", () => {
   it('the real= address part: HOST(->HOST)?(:PORT)?\\s+(.*)', () => {
-    fc.assert(fc.property(text, (v) => {
-      const m = v.match(REAL_LINE);
-      expect(matchRealLine(v)).toEqual(m ? { ip1: m[1], ip2: m[3], portText: m[5], flags: m[6] } : undefined);
-    }), runs);
+    fc.assert(
+      fc.property(text, (v) => {
+        const m = v.match(REAL_LINE);
+        expect(matchRealLine(v)).toEqual(m ? { ip1: m[1], ip2: m[3], portText: m[5], flags: m[6] } : undefined);
+      }),
+      runs,
+    );
   });
 
   it('weight and thresholds: \\s+(\\d+)(.*) and \\s+l:(\\d+)(.*)', () => {
-    for (const [re, head] of [[WEIGHT, /(\d+)/y], [LOWER, /l:(\d+)/y]] as const) {
-      fc.assert(fc.property(text, (v) => {
-        const m = v.match(re);
-        const r = afterBlanks(v, head);
-        expect(r ? [r.match[1], r.rest] : undefined).toEqual(m ? [m[1], m[2]] : undefined);
-      }), runs);
+    for (const [re, head] of [
+      [WEIGHT, /(\d+)/y],
+      [LOWER, /l:(\d+)/y],
+    ] as const) {
+      fc.assert(
+        fc.property(text, (v) => {
+          const m = v.match(re);
+          const r = afterBlanks(v, head);
+          expect(r ? [r.match[1], r.rest] : undefined).toEqual(m ? [m[1], m[2]] : undefined);
+        }),
+        runs,
+      );
     }
   });
 
   it('"request", "receive": \\s+"(.*)"[, ]\\s*"(.*)"(.*), greedy as Perl', () => {
-    fc.assert(fc.property(text, (v) => {
-      const m = v.match(REQUEST_RECEIVE);
-      const r = quotedPair(v);
-      expect(r ? [r.first, r.second, r.rest] : undefined).toEqual(m ? [m[1], m[2], m[3]] : undefined);
-    }), runs);
+    fc.assert(
+      fc.property(text, (v) => {
+        const m = v.match(REQUEST_RECEIVE);
+        const r = quotedPair(v);
+        expect(r ? [r.first, r.second, r.rest] : undefined).toEqual(m ? [m[1], m[2], m[3]] : undefined);
+      }),
+      runs,
+    );
   });
 
   it('e-mail status lists (split on \\s*,\\s*) and fallback words ((\\S+)(\\s+(\\S+))?\\s*$)', () => {
-    fc.assert(fc.property(text, (v) => {
-      expect(splitCommaList(v)).toEqual(v.split(/\s*,\s*/));
-      const m = v.match(FALLBACK);
-      const r = lastWords(v);
-      expect(r ? [r.first, r.second] : undefined).toEqual(m ? [m[1], m[3]] : undefined);
-    }), runs);
+    fc.assert(
+      fc.property(text, (v) => {
+        expect(splitCommaList(v)).toEqual(v.split(/\s*,\s*/));
+        const m = v.match(FALLBACK);
+        const r = lastWords(v);
+        expect(r ? [r.first, r.second] : undefined).toEqual(m ? [m[1], m[3]] : undefined);
+      }),
+      runs,
+    );
   });
 });
 

@@ -13,7 +13,12 @@ import { literalResolver, type Resolver } from '../../src/lvs/config/resolve.js'
 
 const parse = (text: string, options: ParseOptions = {}) => parseLdirectordConfig(text, 'test.cf', { hostname: 'director', ...options });
 const errorOf = (text: string, options: ParseOptions = {}): InputError => {
-  try { parse(text, options); } catch (e) { if (e instanceof InputError) return e; throw e; }
+  try {
+    parse(text, options);
+  } catch (e) {
+    if (e instanceof InputError) return e;
+    throw e;
+  }
   throw new Error('parsed without error');
 };
 /** A virtual with one real, plus the given section lines (tab-indented). */
@@ -33,21 +38,43 @@ virtual=127.0.0.100:80
 \tscheduler=rr
 `;
 
-describe('the spec\'s valid examples (E1-E12)', () => {
+describe("the spec's valid examples (E1-E12)", () => {
   it('E1: HTTP negotiate with a fallback', () => {
     const c = parse(E1);
     expect(c.globals).toMatchObject({ checktimeout: 2, checkinterval: 2, quiescent: false });
     const v = c.virtualServices[0];
-    expect(v).toMatchObject({ line: 4, protocol: 'tcp', address: '127.0.0.100', port: 80, service: 'http', request: '/index.html', receive: 'OK', scheduler: 'rr', checktype: { kind: 'negotiate' } });
-    expect(v.realServers.map((r) => [r.line, r.address, r.port, r.forwarding, r.weight])).toEqual([[5, '127.0.0.2', 8080, 'masq', 5], [6, '127.0.0.3', 8080, 'masq', 1]]);
+    expect(v).toMatchObject({
+      line: 4,
+      protocol: 'tcp',
+      address: '127.0.0.100',
+      port: 80,
+      service: 'http',
+      request: '/index.html',
+      receive: 'OK',
+      scheduler: 'rr',
+      checktype: { kind: 'negotiate' },
+    });
+    expect(v.realServers.map((r) => [r.line, r.address, r.port, r.forwarding, r.weight])).toEqual([
+      [5, '127.0.0.2', 8080, 'masq', 5],
+      [6, '127.0.0.3', 8080, 'masq', 1],
+    ]);
     expect(effective(v, c.globals)).toMatchObject({ checktimeout: 2, negotiatetimeout: 2, fallback: { address: '127.0.0.1', port: 8081, forwarding: 'masq' } });
-    expect(desiredWhenHealthy(c)).toEqual([{
-      protocol: 'tcp', family: 4, address: '127.0.0.100:80', scheduler: 'rr', persistent: null, netmask: null, schedflags: null, ops: false,
-      realServers: [
-        { address: '127.0.0.2:8080', forwarding: 'masq', weight: 5, lower: 0, upper: 0 },
-        { address: '127.0.0.3:8080', forwarding: 'masq', weight: 1, lower: 0, upper: 0 },
-      ],
-    }]);
+    expect(desiredWhenHealthy(c)).toEqual([
+      {
+        protocol: 'tcp',
+        family: 4,
+        address: '127.0.0.100:80',
+        scheduler: 'rr',
+        persistent: null,
+        netmask: null,
+        schedflags: null,
+        ops: false,
+        realServers: [
+          { address: '127.0.0.2:8080', forwarding: 'masq', weight: 5, lower: 0, upper: 0 },
+          { address: '127.0.0.3:8080', forwarding: 'masq', weight: 1, lower: 0, upper: 0 },
+        ],
+      },
+    ]);
     expect(c.warnings).toEqual([]);
   });
 
@@ -61,13 +88,27 @@ describe('the spec\'s valid examples (E1-E12)', () => {
   it('E3: a firewall-mark service with persistence', () => {
     const c = parse('virtual=5\n\treal=127.0.0.2 gate\n\tchecktype=on\n\tscheduler=sh\n\tpersistent=300\n\tnetmask=255.255.255.0\n');
     expect(c.virtualServices[0]).toMatchObject({ protocol: 'fwm', fwmark: 5, service: 'none', checktype: { kind: 'on' } });
-    expect(desiredWhenHealthy(c)).toEqual([{ protocol: 'fwm', family: 4, address: 5, scheduler: 'sh', persistent: 300, netmask: '255.255.255.0',
-      schedflags: null, ops: false, realServers: [{ address: '127.0.0.2:0', forwarding: 'gate', weight: 1, lower: 0, upper: 0 }] }]);
+    expect(desiredWhenHealthy(c)).toEqual([
+      {
+        protocol: 'fwm',
+        family: 4,
+        address: 5,
+        scheduler: 'sh',
+        persistent: 300,
+        netmask: '255.255.255.0',
+        schedflags: null,
+        ops: false,
+        realServers: [{ address: '127.0.0.2:0', forwarding: 'gate', weight: 1, lower: 0, upper: 0 }],
+      },
+    ]);
   });
 
-  it('E4: an address range, with direct routing taking the service\'s port', () => {
+  it("E4: an address range, with direct routing taking the service's port", () => {
     const c = parse('quiescent=yes\nvirtual=127.0.0.100:80\n\treal=127.0.0.5->127.0.0.6:8080 gate 2\n\tchecktype=connect\n');
-    expect(c.virtualServices[0].realServers.map((r) => `${r.address}:${r.port} ${r.weight} line ${r.line}`)).toEqual(['127.0.0.5:8080 2 line 3', '127.0.0.6:8080 2 line 3']);
+    expect(c.virtualServices[0].realServers.map((r) => `${r.address}:${r.port} ${r.weight} line ${r.line}`)).toEqual([
+      '127.0.0.5:8080 2 line 3',
+      '127.0.0.6:8080 2 line 3',
+    ]);
     expect(desiredWhenHealthy(c)[0].realServers.map((r) => `${r.address} ${r.forwarding} ${r.weight}`)).toEqual(['127.0.0.5:80 gate 2', '127.0.0.6:80 gate 2']);
   });
 
@@ -79,17 +120,24 @@ describe('the spec\'s valid examples (E1-E12)', () => {
   });
 
   it('E6: an external check', () => {
-    expect(only('virtual=127.0.0.100:9000\n\treal=127.0.0.2:8080 masq\n\tchecktype=external\n\tcheckcommand="/tmp/ldlab/ext.sh"\n'))
-      .toMatchObject({ checktype: { kind: 'external' }, checkcommand: '/tmp/ldlab/ext.sh', service: 'none' });
+    expect(only('virtual=127.0.0.100:9000\n\treal=127.0.0.2:8080 masq\n\tchecktype=external\n\tcheckcommand="/tmp/ldlab/ext.sh"\n')).toMatchObject({
+      checktype: { kind: 'external' },
+      checkcommand: '/tmp/ldlab/ext.sh',
+      service: 'none',
+    });
   });
 
   it('E7: a combined (numeric) checktype', () => {
-    expect(only('virtual=127.0.0.100:9001\n\treal=127.0.0.2:8080 masq\n\tservice=http\n\tchecktype=3\n'))
-      .toMatchObject({ service: 'http', checktype: { kind: 'combined', connectRounds: 3 } });
+    expect(only('virtual=127.0.0.100:9001\n\treal=127.0.0.2:8080 masq\n\tservice=http\n\tchecktype=3\n')).toMatchObject({
+      service: 'http',
+      checktype: { kind: 'combined', connectRounds: 3 },
+    });
   });
 
   it('E8: readdquiescent is a global', () => {
-    const c = parse('quiescent=yes\nreaddquiescent=yes\nvirtual=127.0.0.100:80\n\treal=127.0.0.2:8080 masq 4\n\treal=127.0.0.3:8080 masq 2\n\treal=127.0.0.4:8080 masq 2\n\tservice=http\n');
+    const c = parse(
+      'quiescent=yes\nreaddquiescent=yes\nvirtual=127.0.0.100:80\n\treal=127.0.0.2:8080 masq 4\n\treal=127.0.0.3:8080 masq 2\n\treal=127.0.0.4:8080 masq 2\n\tservice=http\n',
+    );
     expect(c.globals).toMatchObject({ quiescent: true, readdquiescent: true });
     expect(c.virtualServices[0].realServers.map((r) => r.weight)).toEqual([4, 2, 2]);
   });
@@ -97,14 +145,32 @@ describe('the spec\'s valid examples (E1-E12)', () => {
   it('E9: IPv6 services, by address and by mark', () => {
     const c = parse('virtual6=[::1]:80\n\treal6=[::1]:8080 masq\n\tchecktype=on\nvirtual6=7\n\treal6=[::1] gate\n\tnetmask=64\n\tpersistent=100\n');
     const s = desiredWhenHealthy(c);
-    expect(s[0]).toMatchObject({ protocol: 'tcp', family: 6, address: '[::1]:80', scheduler: 'wrr', realServers: [{ address: '[::1]:8080', forwarding: 'masq', weight: 1 }] });
-    expect(s[1]).toMatchObject({ protocol: 'fwm', family: 6, address: 7, persistent: 100, netmask: '64', realServers: [{ address: '[::1]:0', forwarding: 'gate' }] });
+    expect(s[0]).toMatchObject({
+      protocol: 'tcp',
+      family: 6,
+      address: '[::1]:80',
+      scheduler: 'wrr',
+      realServers: [{ address: '[::1]:8080', forwarding: 'masq', weight: 1 }],
+    });
+    expect(s[1]).toMatchObject({
+      protocol: 'fwm',
+      family: 6,
+      address: 7,
+      persistent: 100,
+      netmask: '64',
+      realServers: [{ address: '[::1]:0', forwarding: 'gate' }],
+    });
   });
 
   it('E10: an edited file asks for the changed table (weight 4->9, .3 out, .4 in, rr, .101 out, .102 in)', () => {
-    const before = parse('virtual=127.0.0.100:80\n\treal=127.0.0.2:8080 masq 4\n\treal=127.0.0.3:8080 masq\nvirtual=127.0.0.101:80\n\treal=127.0.0.2:8080 masq\n');
-    const after = parse('virtual=127.0.0.100:80\n\treal=127.0.0.2:8080 masq 9\n\treal=127.0.0.4:8080 masq\n\tscheduler=rr\nvirtual=127.0.0.102:80\n\treal=127.0.0.2:8080 masq\n');
-    const table = (c: typeof before) => desiredWhenHealthy(c).map((s) => `${s.address} ${s.scheduler} ${s.realServers.map((r) => `${r.address}/${r.weight}`).join(' ')}`);
+    const before = parse(
+      'virtual=127.0.0.100:80\n\treal=127.0.0.2:8080 masq 4\n\treal=127.0.0.3:8080 masq\nvirtual=127.0.0.101:80\n\treal=127.0.0.2:8080 masq\n',
+    );
+    const after = parse(
+      'virtual=127.0.0.100:80\n\treal=127.0.0.2:8080 masq 9\n\treal=127.0.0.4:8080 masq\n\tscheduler=rr\nvirtual=127.0.0.102:80\n\treal=127.0.0.2:8080 masq\n',
+    );
+    const table = (c: typeof before) =>
+      desiredWhenHealthy(c).map((s) => `${s.address} ${s.scheduler} ${s.realServers.map((r) => `${r.address}/${r.weight}`).join(' ')}`);
     expect(table(before)).toEqual(['127.0.0.100:80 wrr 127.0.0.2:8080/4 127.0.0.3:8080/1', '127.0.0.101:80 wrr 127.0.0.2:8080/1']);
     expect(table(after)).toEqual(['127.0.0.100:80 rr 127.0.0.2:8080/9 127.0.0.4:8080/1', '127.0.0.102:80 wrr 127.0.0.2:8080/1']);
   });
@@ -115,8 +181,12 @@ describe('the spec\'s valid examples (E1-E12)', () => {
       const c = parse(`fork=yes\nmaintenancedir=${dir}\nvirtual=127.0.0.100:80\n\treal=127.0.0.3:8080 masq 2\n`, { files: systemFileChecks });
       expect(c.globals).toMatchObject({ fork: true, maintenancedir: dir });
       expect(c.warnings).toEqual([]);
-      expect(parse(`maintenancedir=${dir}/nope\n`, { files: systemFileChecks }).warnings).toEqual([{ line: 1, message: 'maintenance directory does not exist' }]);
-    } finally { rmSync(dir, { recursive: true }); }
+      expect(parse(`maintenancedir=${dir}/nope\n`, { files: systemFileChecks }).warnings).toEqual([
+        { line: 1, message: 'maintenance directory does not exist' },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
   });
 
   it('E12: an address without a port is firewall mark 127, as in ldirectord, with a warning', () => {
@@ -130,19 +200,37 @@ describe('the spec\'s valid examples (E1-E12)', () => {
   });
 });
 
-describe('the spec\'s malformed examples (M1-M6): the line and ldirectord\'s message', () => {
+describe("the spec's malformed examples (M1-M6): the line and ldirectord's message", () => {
   const cases: [string, string, number, string][] = [
     ['M1 missing forwarding method', 'virtual=127.0.0.100:80\n\treal=127.0.0.2:8080\n', 2, 'invalid address for real server (wrong format)'],
     ['M3 trailing space on yes/no', 'autoreload = yes \n', 1, "autoreload must be 'yes' or 'no'"],
     ['M3 trailing comment on a global yes/no', 'quiescent=yes #c\n', 1, "quiescent must be 'yes' or 'no'"],
     ['M3 trailing comment on a per-virtual yes/no', section('quiescent=yes #c'), 3, "quiescent must be 'yes' or 'no'"],
-    ['M5 duplicate virtual', 'virtual=127.0.0.100:80\n\treal=127.0.0.2:8080 gate\nvirtual=127.0.0.100:80\n\treal=127.0.0.3:8080 gate\n', 3,
-      'duplicate virtual server (tcp:127.0.0.100:80 is already defined at line 1)'],
-    ['M6 checktype', section('checktype=magic'), 3, 'checktype must be "connect", "negotiate", "on", "off", "ping", "external", "external-perl" or a positive number'],
-    ['M6 service', section('service=telnet'), 3,
-      'service must be dns, ftp, http, https, http_proxy, imap, imaps, ldap, ldaps, mysql, nntp, none, oracle, pop, pops, radius, pgsql, simpletcp, sip, smtp or submission'],
+    [
+      'M5 duplicate virtual',
+      'virtual=127.0.0.100:80\n\treal=127.0.0.2:8080 gate\nvirtual=127.0.0.100:80\n\treal=127.0.0.3:8080 gate\n',
+      3,
+      'duplicate virtual server (tcp:127.0.0.100:80 is already defined at line 1)',
+    ],
+    [
+      'M6 checktype',
+      section('checktype=magic'),
+      3,
+      'checktype must be "connect", "negotiate", "on", "off", "ping", "external", "external-perl" or a positive number',
+    ],
+    [
+      'M6 service',
+      section('service=telnet'),
+      3,
+      'service must be dns, ftp, http, https, http_proxy, imap, imaps, ldap, ldaps, mysql, nntp, none, oracle, pop, pops, radius, pgsql, simpletcp, sip, smtp or submission',
+    ],
     ['M6 forward method', 'virtual=1.2.3.4:80\n\treal=127.0.0.2:80 nat\n', 2, 'forward method must be gate, masq or ipip'],
-    ['M6 inverted range', 'virtual=1.2.3.4:80\n\treal=127.0.0.9->127.0.0.2:80 gate\n', 2, 'Invalid Range: 127.0.0.9-127.0.0.2: First value must be greater than or equal to the second value'],
+    [
+      'M6 inverted range',
+      'virtual=1.2.3.4:80\n\treal=127.0.0.9->127.0.0.2:80 gate\n',
+      2,
+      'Invalid Range: 127.0.0.9-127.0.0.2: First value must be greater than or equal to the second value',
+    ],
     ['M6 unknown port name', 'virtual=1.2.3.4:80\n\treal=127.0.0.2:nosuchsvc gate\n', 2, 'invalid port (nosuchsvc) for real server (could not resolve port)'],
     ['M6 checkport range', section('checkport=70000'), 3, 'checkport must be in range 1..65536'],
     ['M6 IPv4 netmask', section('netmask=24'), 3, 'invalid netmask: dotted quad notation is required'],
@@ -226,7 +314,10 @@ describe('layout: sections, indentation, comments', () => {
   it('accepts CRLF line ends, spaces around =, and several sections', () => {
     const c = parse('quiescent = yes\r\nvirtual = 1.2.3.4:80\r\n\treal = 10.0.0.1:80 gate\r\nvirtual=1.2.3.4:443\r\n\treal=10.0.0.1:443 gate\r\n');
     expect(c.globals.quiescent).toBe(true);
-    expect(c.virtualServices.map((v) => [v.port, v.service])).toEqual([[80, 'http'], [443, 'https']]);
+    expect(c.virtualServices.map((v) => [v.port, v.service])).toEqual([
+      [80, 'http'],
+      [443, 'https'],
+    ]);
   });
 
   it('reports an unknown section directive with the raw line', () => {
@@ -244,9 +335,28 @@ describe('virtual=', () => {
   });
 
   it('infers the service from the port (none for unlisted ports, which are never really checked)', () => {
-    const services = [21, 25, 110, 119, 143, 389, 587, 636, 993, 995, 1521, 1812, 3128, 3306, 5060, 5432, 9999]
-      .map((p) => only(`virtual=1.2.3.4:${p}\n`).service);
-    expect(services).toEqual(['ftp', 'smtp', 'pop', 'nntp', 'imap', 'ldap', 'submission', 'ldaps', 'imaps', 'pops', 'oracle', 'radius', 'http_proxy', 'mysql', 'sip', 'pgsql', 'none']);
+    const services = [21, 25, 110, 119, 143, 389, 587, 636, 993, 995, 1521, 1812, 3128, 3306, 5060, 5432, 9999].map(
+      (p) => only(`virtual=1.2.3.4:${p}\n`).service,
+    );
+    expect(services).toEqual([
+      'ftp',
+      'smtp',
+      'pop',
+      'nntp',
+      'imap',
+      'ldap',
+      'submission',
+      'ldaps',
+      'imaps',
+      'pops',
+      'oracle',
+      'radius',
+      'http_proxy',
+      'mysql',
+      'sip',
+      'pgsql',
+      'none',
+    ]);
   });
 
   it('resolves host and port names through the resolver', () => {
@@ -295,7 +405,16 @@ describe('real=', () => {
   const real = (text: string) => only(`virtual=1.2.3.4:80\n\treal=${text}\n`).realServers;
 
   it('reads address, port, method, weight, request/receive and thresholds', () => {
-    expect(real('10.0.0.1:8080 masq 3 "health","up" l:5 u:10')[0]).toMatchObject({ address: '10.0.0.1', port: 8080, forwarding: 'masq', weight: 3, request: '/health', receive: 'up', lower: 5, upper: 10 });
+    expect(real('10.0.0.1:8080 masq 3 "health","up" l:5 u:10')[0]).toMatchObject({
+      address: '10.0.0.1',
+      port: 8080,
+      forwarding: 'masq',
+      weight: 3,
+      request: '/health',
+      receive: 'up',
+      lower: 5,
+      upper: 10,
+    });
     expect(real('10.0.0.1 ipip')[0]).toMatchObject({ port: 0, forwarding: 'ipip', weight: 1, lower: 0, upper: 0 });
     expect(real('10.0.0.1:http gate 0')[0]).toMatchObject({ port: 80, weight: 0 });
     expect(real('10.0.0.1:80 gate "/a b" "c d"')[0]).toMatchObject({ request: '/a b', receive: 'c d' });
@@ -312,13 +431,17 @@ describe('real=', () => {
   it('expands ranges, resolving both ends', () => {
     expect(real('10.0.0.254->10.0.1.1:80 gate').map((r) => r.address)).toEqual(['10.0.0.254', '10.0.0.255', '10.0.1.0', '10.0.1.1']);
     expect(real('localhost->127.0.0.2 gate').map((r) => r.address)).toEqual(['127.0.0.1', '127.0.0.2']);
-    expect(errorOf('virtual=1.2.3.4:80\n\treal=10.0.0.0->10.1.0.0:80 gate\n').message).toMatch(/^Invalid Range: 10\.0\.0\.0-10\.1\.0\.0: more than 65536 addresses/);
+    expect(errorOf('virtual=1.2.3.4:80\n\treal=10.0.0.0->10.1.0.0:80 gate\n').message).toMatch(
+      /^Invalid Range: 10\.0\.0\.0-10\.1\.0\.0: more than 65536 addresses/,
+    );
   });
 
   it('reads quoted thresholds as thresholds, with a warning (ldirectord took them as request/receive)', () => {
     const c = parse('virtual=1.2.3.4:80\n\treal=10.0.0.1:80 gate 2 "l:5" "u:10"\n');
     expect(c.virtualServices[0].realServers[0]).toMatchObject({ weight: 2, lower: 5, upper: 10, request: undefined, receive: undefined });
-    expect(c.warnings).toEqual([{ line: 2, message: expect.stringMatching(/^thresholds in quotes .* ldirectord would have read them as check request "\/l:5" and receive "u:10"$/) }]);
+    expect(c.warnings).toEqual([
+      { line: 2, message: expect.stringMatching(/^thresholds in quotes .* ldirectord would have read them as check request "\/l:5" and receive "u:10"$/) },
+    ]);
   });
 
   it('refuses what ldirectord refuses, naming the line', () => {
@@ -366,7 +489,13 @@ describe('per-virtual directives', () => {
     expect(only(section('fallbackcommand="/usr/local/bin/sorry"')).fallbackcommand).toBe('/usr/local/bin/sorry');
     expect(only(section('request="status" # path')).request).toBe('/status');
     expect(only(section('receive="^OK$"')).receive).toBe('^OK$');
-    expect(only(section('login="u"', 'passwd="p w"', 'database="db"', 'secret="s"', 'load="cpu 5"'))).toMatchObject({ login: 'u', passwd: 'p w', database: 'db', secret: 's', load: 'cpu' });
+    expect(only(section('login="u"', 'passwd="p w"', 'database="db"', 'secret="s"', 'load="cpu 5"'))).toMatchObject({
+      login: 'u',
+      passwd: 'p w',
+      database: 'db',
+      secret: 's',
+      load: 'cpu',
+    });
     expect(only(section('servicename=Web shop', 'comment=front end, rack 3'))).toMatchObject({ servicename: 'Web shop', comment: 'front end, rack 3' });
     expect(only(section('monitorfile=/tmp/x.log')).monitorfile).toBe('/tmp/x.log');
     expect(only(section('smtp=mail.example:25')).alerts.smtp).toBe('mail.example');
@@ -390,11 +519,31 @@ describe('per-virtual directives', () => {
     expect(only(section('service=sip'))).toMatchObject({ login: 'ldirectord@director', passwd: '' });
   });
 
-  it('overrides globals and resolves timeouts in ldirectord\'s order', () => {
-    const c = parse('negotiatetimeout=20\nquiescent=yes\nemailalert=ops@example\nvirtual=1.2.3.4:80\n\treal=10.0.0.1:80 gate\nvirtual=1.2.3.4:81\n\tchecktimeout=3\n\tquiescent=no\n\tcleanstop=no\n\tfailurecount=4\n\temailalert="a@example, b@example"\n\temailalertfreq=60\n\temailalertstatus=starting, running\n');
+  it("overrides globals and resolves timeouts in ldirectord's order", () => {
+    const c = parse(
+      'negotiatetimeout=20\nquiescent=yes\nemailalert=ops@example\nvirtual=1.2.3.4:80\n\treal=10.0.0.1:80 gate\nvirtual=1.2.3.4:81\n\tchecktimeout=3\n\tquiescent=no\n\tcleanstop=no\n\tfailurecount=4\n\temailalert="a@example, b@example"\n\temailalertfreq=60\n\temailalertstatus=starting, running\n',
+    );
     const [a, b] = c.virtualServices.map((v) => effective(v, c.globals));
-    expect(a).toMatchObject({ checktimeout: 20, negotiatetimeout: 20, quiescent: true, cleanstop: true, failurecount: 1, emailalert: 'ops@example', emailalertfreq: 0, emailalertstatus: ['starting', 'running', 'stopping', 'reloading'] });
-    expect(b).toMatchObject({ checktimeout: 3, negotiatetimeout: 3, quiescent: false, cleanstop: false, failurecount: 4, emailalert: 'a@example, b@example', emailalertfreq: 60, emailalertstatus: ['starting', 'running'] });
+    expect(a).toMatchObject({
+      checktimeout: 20,
+      negotiatetimeout: 20,
+      quiescent: true,
+      cleanstop: true,
+      failurecount: 1,
+      emailalert: 'ops@example',
+      emailalertfreq: 0,
+      emailalertstatus: ['starting', 'running', 'stopping', 'reloading'],
+    });
+    expect(b).toMatchObject({
+      checktimeout: 3,
+      negotiatetimeout: 3,
+      quiescent: false,
+      cleanstop: false,
+      failurecount: 4,
+      emailalert: 'a@example, b@example',
+      emailalertfreq: 60,
+      emailalertstatus: ['starting', 'running'],
+    });
     const d = parse('virtual=1.2.3.4:80\n');
     expect(effective(d.virtualServices[0], d.globals)).toMatchObject({ checktimeout: 5, negotiatetimeout: 30, checkinterval: 10 });
     const g = parse('checktimeout=7\nvirtual=1.2.3.4:80\n\tnegotiatetimeout=9\n');
@@ -410,7 +559,7 @@ describe('per-virtual directives', () => {
     expect(fork.warnings).toEqual([]);
   });
 
-  it('reads a per-virtual fallback (its port defaults to the virtual\'s), and refuses the other family', () => {
+  it("reads a per-virtual fallback (its port defaults to the virtual's), and refuses the other family", () => {
     expect(only(section('fallback=127.0.0.1')).fallback).toEqual({ line: 3, address: '127.0.0.1', port: 80, forwarding: 'gate' });
     expect(only(section('fallback=127.0.0.1:8080 masq # sorry page')).fallback).toMatchObject({ port: 8080, forwarding: 'masq' });
     expect(only('virtual6=[::1]:80\n\tfallback6=[::1]:8080 masq\n').fallback).toMatchObject({ address: '::1', port: 8080 });
@@ -421,7 +570,7 @@ describe('per-virtual directives', () => {
     expect(errorOf(section('fallback=nohost:80')).message).toBe('invalid IPv4 address or could not resolve for fallback server: nohost');
   });
 
-  it('refuses bad values with ldirectord\'s messages', () => {
+  it("refuses bad values with ldirectord's messages", () => {
     const cases: [string, string][] = [
       ['request=index.html', 'Unknown command "\trequest=index.html"'],
       ['receive=""', 'invalid receive string'],
@@ -459,30 +608,81 @@ describe('per-virtual directives', () => {
 });
 
 describe('global directives', () => {
-  it('has ldirectord\'s defaults (quiescent no, as the code says)', () => {
+  it("has ldirectord's defaults (quiescent no, as the code says)", () => {
     expect(parse('').globals).toEqual({
-      checkinterval: 10, checkcount: 1, failurecount: 1, autoreload: false, logfile: '/var/log/ldirectord.log', execute: [], fork: false,
-      supervised: false, quiescent: false, readdquiescent: false, cleanstop: true, alerts: {},
+      checkinterval: 10,
+      checkcount: 1,
+      failurecount: 1,
+      autoreload: false,
+      logfile: '/var/log/ldirectord.log',
+      execute: [],
+      fork: false,
+      supervised: false,
+      quiescent: false,
+      readdquiescent: false,
+      cleanstop: true,
+      alerts: {},
     });
   });
 
   it('reads every global', () => {
-    const g = parse([
-      'checktimeout=4', 'negotiatetimeout=12', 'checkinterval=5s', 'failurecount=3', 'autoreload=yes', 'callback="/usr/local/bin/sync"',
-      'fallback=127.0.0.1:8080', 'fallback6=[::1] masq', 'fallbackcommand="/usr/local/bin/sorry"', 'logfile="daemon"', 'execute=other.cf',
-      'execute=other.cf', 'fork=yes', 'supervised=no', 'quiescent=yes', 'readdquiescent=yes', 'cleanstop=no', 'emailalert="ops@example"',
-      'emailalertfreq=300', 'emailalertstatus=all', 'emailalertfrom=director@example', 'smtp=mail.example', 'maintenancedir=/etc/ha.d/maint',
-    ].join('\n')).globals;
+    const g = parse(
+      [
+        'checktimeout=4',
+        'negotiatetimeout=12',
+        'checkinterval=5s',
+        'failurecount=3',
+        'autoreload=yes',
+        'callback="/usr/local/bin/sync"',
+        'fallback=127.0.0.1:8080',
+        'fallback6=[::1] masq',
+        'fallbackcommand="/usr/local/bin/sorry"',
+        'logfile="daemon"',
+        'execute=other.cf',
+        'execute=other.cf',
+        'fork=yes',
+        'supervised=no',
+        'quiescent=yes',
+        'readdquiescent=yes',
+        'cleanstop=no',
+        'emailalert="ops@example"',
+        'emailalertfreq=300',
+        'emailalertstatus=all',
+        'emailalertfrom=director@example',
+        'smtp=mail.example',
+        'maintenancedir=/etc/ha.d/maint',
+      ].join('\n'),
+    ).globals;
     expect(g).toEqual({
-      checktimeout: 4, negotiatetimeout: 12, checkinterval: 5, checkcount: 1, failurecount: 3, autoreload: true, callback: '/usr/local/bin/sync',
-      fallback: { line: 7, address: '127.0.0.1', port: 8080, forwarding: 'gate' }, fallback6: { line: 8, address: '::1', port: undefined, forwarding: 'masq' },
-      fallbackcommand: '"/usr/local/bin/sorry"', logfile: 'daemon', execute: ['other.cf'], fork: true, supervised: false, quiescent: true,
-      readdquiescent: true, cleanstop: false, maintenancedir: '/etc/ha.d/maint',
-      alerts: { emailalert: 'ops@example', emailalertfreq: 300, emailalertstatus: ['starting', 'running', 'stopping', 'reloading'], emailalertfrom: 'director@example', smtp: 'mail.example' },
+      checktimeout: 4,
+      negotiatetimeout: 12,
+      checkinterval: 5,
+      checkcount: 1,
+      failurecount: 3,
+      autoreload: true,
+      callback: '/usr/local/bin/sync',
+      fallback: { line: 7, address: '127.0.0.1', port: 8080, forwarding: 'gate' },
+      fallback6: { line: 8, address: '::1', port: undefined, forwarding: 'masq' },
+      fallbackcommand: '"/usr/local/bin/sorry"',
+      logfile: 'daemon',
+      execute: ['other.cf'],
+      fork: true,
+      supervised: false,
+      quiescent: true,
+      readdquiescent: true,
+      cleanstop: false,
+      maintenancedir: '/etc/ha.d/maint',
+      alerts: {
+        emailalert: 'ops@example',
+        emailalertfreq: 300,
+        emailalertstatus: ['starting', 'running', 'stopping', 'reloading'],
+        emailalertfrom: 'director@example',
+        smtp: 'mail.example',
+      },
     });
   });
 
-  it('applies the global fallback with the virtual\'s port to tcp/udp services of its family, never to fwmark services', () => {
+  it("applies the global fallback with the virtual's port to tcp/udp services of its family, never to fwmark services", () => {
     const c = parse('fallback=127.0.0.1 masq\nfallback6=[::1]:9\nvirtual=1.2.3.4:80\nvirtual=1.2.3.4:53\nvirtual=3\nvirtual6=[::1]:80\n');
     const fb = c.virtualServices.map((v) => effective(v, c.globals).fallback);
     expect(fb.map((f) => f && `${f.address}:${f.port ?? '-'} ${f.forwarding}`)).toEqual(['127.0.0.1:- masq', '127.0.0.1:- masq', undefined, '::1:9 gate']);
@@ -509,7 +709,7 @@ describe('global directives', () => {
     expect(errorOf('supervised=maybe\n').message).toBe("supervised must be 'yes' or 'no'");
   });
 
-  it('refuses bad values with ldirectord\'s messages', () => {
+  it("refuses bad values with ldirectord's messages", () => {
     const cases: [string, string][] = [
       ['checktimeout=0', 'invalid check timeout value'],
       ['negotiatetimeout=x', 'invalid negotiate timeout value'],
@@ -536,4 +736,3 @@ describe('global directives', () => {
     }
   });
 });
-

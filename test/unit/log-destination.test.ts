@@ -10,7 +10,9 @@ const dir = mkdtempSync(join(tmpdir(), 'aavip-log-'));
 const script = join(dir, 'logger.mjs');
 // Logs 10,000 lines, then answers on stdout: "ping" → its log counters, "exit" → exits the way
 // the daemon does (its event loop runs dry), "exit-now" → process.exit (pino used to hang there).
-writeFileSync(script, `import { log, logStats } from ${JSON.stringify(join(process.cwd(), 'dist/src/log.js'))};
+writeFileSync(
+  script,
+  `import { log, logStats } from ${JSON.stringify(join(process.cwd(), 'dist/src/log.js'))};
 for (let i = 0; i < 10000; i++) log.info({ i, pad: 'x'.repeat(64) }, 'a line of log');
 process.stdout.write('logged\\n');
 if (process.argv[2] === 'exit-at-once') process.exit(0); // with most lines still queued
@@ -22,12 +24,19 @@ process.stdin.on('data', (d) => {
     if (cmd === 'exit-now') process.exit(0);
   }
 });
-`);
+`,
+);
 
 /** Bounds every wait: a child that hangs is killed, and the test fails on what it saw. */
 const BOUND_MS = 30_000;
 
-interface Outcome { lines: string[]; stats?: { written: number; dropped: number; lastError?: string }; code: number | null; signal: NodeJS.Signals | null; stderr: string }
+interface Outcome {
+  lines: string[];
+  stats?: { written: number; dropped: number; lastError?: string };
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+}
 
 /** Runs the logger child, pings it once logging is done, then tells it to exit. */
 function drive(child: ChildProcess, how: 'exit' | 'exit-now'): Promise<Outcome> {
@@ -36,7 +45,9 @@ function drive(child: ChildProcess, how: 'exit' | 'exit-now'): Promise<Outcome> 
     let stderr = '';
     let buf = '';
     const killer = setTimeout(() => child.kill('SIGKILL'), BOUND_MS);
-    child.stderr?.on('data', (d) => { stderr += d; });
+    child.stderr?.on('data', (d) => {
+      stderr += d;
+    });
     child.stdout!.on('data', (d) => {
       buf += d;
       for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
@@ -72,7 +83,10 @@ describe('the log on a failing destination', () => {
       const o = await drive(child, how);
       expectSurvived(o);
       expect(o.stats).toEqual({ written: 10000, dropped: 0 });
-      const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const lines = readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(lines.map((l) => l.i)).toEqual(Array.from({ length: 10000 }, (_, i) => i));
     });
   }
@@ -92,7 +106,12 @@ describe('the log on a failing destination', () => {
     const o = await drive(spawn(process.execPath, [script], { stdio: ['pipe', 'pipe', 'pipe'] }), 'exit');
     expectSurvived(o);
     expect(o.stats).toEqual({ written: 10000, dropped: 0 });
-    expect(o.stderr.trim().split('\n').map((l) => JSON.parse(l).i)).toEqual(Array.from({ length: 10000 }, (_, i) => i));
+    expect(
+      o.stderr
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).i),
+    ).toEqual(Array.from({ length: 10000 }, (_, i) => i));
   });
 
   it('flushes what is queued when the process exits at once after logging', () => {
@@ -102,7 +121,12 @@ describe('the log on a failing destination', () => {
     closeSync(fd);
     expect(r.signal).toBeNull();
     expect(r.status).toBe(0);
-    expect(readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l).i)).toEqual(Array.from({ length: 10000 }, (_, i) => i));
+    expect(
+      readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).i),
+    ).toEqual(Array.from({ length: 10000 }, (_, i) => i));
     const full = openSync('/dev/full', 'w');
     const onFull = spawnSync(process.execPath, [script, 'exit-at-once'], { stdio: ['ignore', 'pipe', full], encoding: 'utf8', timeout: BOUND_MS });
     closeSync(full);
@@ -125,7 +149,10 @@ describe('the log on a failing destination', () => {
     const sh = `mount -t tmpfs -o size=256k aavip-log-test "$1" || exit 90
       printf 'ping\\nexit\\n' | (sleep 2; cat) | timeout -s KILL ${BOUND_MS / 1000} "$2" "$3" 2>"$1/log"; rc=$?
       echo "rc=$rc lines=$(wc -l < "$1/log") bad=$(head -n "$(wc -l < "$1/log")" "$1/log" | grep -cv '^{.*}$')"`;
-    const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', sh, 'sh', mnt, process.execPath, script], { encoding: 'utf8', timeout: BOUND_MS + 10_000 });
+    const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', sh, 'sh', mnt, process.execPath, script], {
+      encoding: 'utf8',
+      timeout: BOUND_MS + 10_000,
+    });
     expect(r.status, r.stderr).toBe(0);
     const out = r.stdout.trim().split('\n');
     expect(out[0]).toBe('logged');

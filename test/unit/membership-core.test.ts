@@ -7,10 +7,25 @@ import { Membership, viewKey, type View } from '../../src/membership/membership.
 import { bucketBitmap, bucketsOfBitmap, decodeHeartbeat, encodeHeartbeat, type Heartbeat } from '../../src/membership/wire.js';
 
 const key = randomBytes(32);
-const nodes = [{ id: 1, weight: 1 }, { id: 2, weight: 1 }, { id: 3, weight: 1 }];
+const nodes = [
+  { id: 1, weight: 1 },
+  { id: 2, weight: 1 },
+  { id: 3, weight: 1 },
+];
 const hb = (from: number, seq: number, extra: Partial<Heartbeat> = {}): Heartbeat => ({
-  cluster: 'web', from, incarnation: 1000, seq, live: [1, 2, 3], epoch: 1, view: 'q/1,2,3/1:1,2:1,3:1', quorate: true, weights: [], heard: [],
-  draining: {}, holding: { '198.18.0.100': bucketBitmap([1, 4, 256], 256) }, ...extra,
+  cluster: 'web',
+  from,
+  incarnation: 1000,
+  seq,
+  live: [1, 2, 3],
+  epoch: 1,
+  view: 'q/1,2,3/1:1,2:1,3:1',
+  quorate: true,
+  weights: [],
+  heard: [],
+  draining: {},
+  holding: { '198.18.0.100': bucketBitmap([1, 4, 256], 256) },
+  ...extra,
 });
 
 describe('wire', () => {
@@ -31,8 +46,15 @@ describe('wire', () => {
   });
   it('refuses authenticated heartbeats whose fields are not what they must be', () => {
     const bad: Partial<Record<keyof Heartbeat, unknown>>[] = [
-      { seq: 1.5 }, { live: ['1'] }, { view: 3 }, { weights: [{ node: 1, weight: -1, stamp: 1, by: 1 }] }, { weights: {} },
-      { heard: [{ node: 2, ageMs: -5, paused: false }] }, { heard: [{ node: 2, ageMs: 5 }] }, { holding: { x: 'zz' } }, { leaving: 'yes' },
+      { seq: 1.5 },
+      { live: ['1'] },
+      { view: 3 },
+      { weights: [{ node: 1, weight: -1, stamp: 1, by: 1 }] },
+      { weights: {} },
+      { heard: [{ node: 2, ageMs: -5, paused: false }] },
+      { heard: [{ node: 2, ageMs: 5 }] },
+      { holding: { x: 'zz' } },
+      { leaving: 'yes' },
     ];
     for (const b of bad) {
       expect(decodeHeartbeat(encodeHeartbeat({ ...hb(2, 1), ...b } as Heartbeat, key), key, 'web')).toEqual({ ok: false, reason: 'malformed' });
@@ -86,7 +108,11 @@ describe('membership', () => {
   it('follows weights set anywhere in the cluster, the latest setting winning despite clock skew', () => {
     const ms = m();
     ms.receive(hb(2, 1, { weights: [{ node: 3, weight: 0, stamp: 50_000, by: 2 }] }), 0);
-    expect(ms.tick(0)!.members).toEqual([{ id: 1, weight: 1 }, { id: 2, weight: 1 }, { id: 3, weight: 0 }]);
+    expect(ms.tick(0)!.members).toEqual([
+      { id: 1, weight: 1 },
+      { id: 2, weight: 1 },
+      { id: 3, weight: 0 },
+    ]);
     // Set here a moment later by a clock 40 s behind node 2's: still later than what it saw.
     const s = ms.setWeight(3, null, 10_000);
     expect(s.stamp).toBeGreaterThan(50_000);
@@ -95,9 +121,22 @@ describe('membership', () => {
     ms.receive(hb(2, 2, { weights: [{ node: 3, weight: 0, stamp: 50_000, by: 2 }] }), 2);
     expect(ms.tick(2)).toBeUndefined();
     // Equal stamps: the higher node id wins, on every node alike.
-    ms.receive(hb(2, 3, { weights: [{ node: 1, weight: 2, stamp: 60_000, by: 2 }, { node: 1, weight: 3, stamp: 60_000, by: 3 }] }), 3);
+    ms.receive(
+      hb(2, 3, {
+        weights: [
+          { node: 1, weight: 2, stamp: 60_000, by: 2 },
+          { node: 1, weight: 3, stamp: 60_000, by: 3 },
+        ],
+      }),
+      3,
+    );
     expect(ms.weightOf(1)).toBe(3);
-    expect(ms.weightSettings().map((x) => x.node).sort()).toEqual([1, 3]);
+    expect(
+      ms
+        .weightSettings()
+        .map((x) => x.node)
+        .sort(),
+    ).toEqual([1, 3]);
   });
 
   it('keeps a peer live on hearsay when its own heartbeats are lost, and not a moment longer', () => {
@@ -163,7 +202,7 @@ describe('handover', () => {
   const view = (live: number[], epoch = 1, quorate = true, members = nodes): View => ({ epoch, live, quorate, members });
   const keeper = (local: number) => new BucketKeeper({ local, nodes, buckets: 12, vip: '198.18.0.100', drainTimeoutMs: 10_000 });
 
-  it('takes a dead node\'s buckets over at once', () => {
+  it("takes a dead node's buckets over at once", () => {
     const k = keeper(1);
     k.onView(view([1, 2, 3]), 0);
     const before = k.ownership().owned.length;
@@ -221,7 +260,11 @@ describe('handover', () => {
   });
 
   it('drains a node by moving only its buckets, evenly, and confirms only from the same view', () => {
-    const drained = [{ id: 1, weight: 1 }, { id: 2, weight: 1 }, { id: 3, weight: 0 }];
+    const drained = [
+      { id: 1, weight: 1 },
+      { id: 2, weight: 1 },
+      { id: 3, weight: 0 },
+    ];
     const before = ownersOfView(view([1, 2, 3]), nodes, 256);
     const after = ownersOfView(view([1, 2, 3], 2, true, drained), nodes, 256);
     expect(before).toEqual(assign(nodes, new Set([1, 2, 3]), 256));
@@ -244,6 +287,19 @@ describe('handover', () => {
   });
 
   function hbFrom(from: number): Heartbeat {
-    return { cluster: 'web', from, incarnation: 1, seq: 1, live: [1, 2, 3], epoch: 3, view: viewKey(view([1, 2, 3])), quorate: true, weights: [], heard: [], draining: {}, holding: {} };
+    return {
+      cluster: 'web',
+      from,
+      incarnation: 1,
+      seq: 1,
+      live: [1, 2, 3],
+      epoch: 3,
+      view: viewKey(view([1, 2, 3])),
+      quorate: true,
+      weights: [],
+      heard: [],
+      draining: {},
+      holding: {},
+    };
   }
 });

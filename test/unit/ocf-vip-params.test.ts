@@ -8,14 +8,33 @@ import { parseAddress } from '../../src/hash/flow.js';
 import { cloneInstance, isTrue, OCF, OcfError, readParameters, renderMetaData } from '../../src/ocf/ocf.js';
 import { addToAddress, findInterface, parseNetmask, serves, VIP_AGENT, vipInstance, withBuckets } from '../../src/ocf/vip-params.js';
 
-const params = (over: Record<string, string> = {}) => readParameters(VIP_AGENT, Object.fromEntries(Object.entries({ ip: '198.18.0.100', cidr_netmask: '24', nic: 'eth0', ...over }).map(([k, v]) => [`OCF_RESKEY_${k}`, v])));
+const params = (over: Record<string, string> = {}) =>
+  readParameters(
+    VIP_AGENT,
+    Object.fromEntries(Object.entries({ ip: '198.18.0.100', cidr_netmask: '24', nic: 'eth0', ...over }).map(([k, v]) => [`OCF_RESKEY_${k}`, v])),
+  );
 const clone = (n: number, max = 3, globallyUnique = true) => ({ clone: n, cloneMax: max, globallyUnique });
-const reasonOf = (f: () => unknown) => { try { f(); } catch (e) { return e instanceof OcfError ? `${e.code} ${e.message}` : String(e); } return 'no error'; };
+const reasonOf = (f: () => unknown) => {
+  try {
+    f();
+  } catch (e) {
+    return e instanceof OcfError ? `${e.code} ${e.message}` : String(e);
+  }
+  return 'no error';
+};
 
 describe('ocf:aavip:vip parameters', () => {
-  it('takes IPaddr2\'s defaults when a parameter is unset or empty', () => {
+  it("takes IPaddr2's defaults when a parameter is unset or empty", () => {
     const p = params({ mac: '' });
-    expect(p).toMatchObject({ mac: 'auto', clusterip_hash: 'sourceip-sourceport', clusterip_hash_seed: 'auto', unique_clone_address: 'false', arp_count: '5', backend: 'auto', buckets: '' });
+    expect(p).toMatchObject({
+      mac: 'auto',
+      clusterip_hash: 'sourceip-sourceport',
+      clusterip_hash_seed: 'auto',
+      unique_clone_address: 'false',
+      arp_count: '5',
+      backend: 'auto',
+      buckets: '',
+    });
   });
 
   it('gives instance N bucket N+1 of clone-max, and every bucket when not cloned', () => {
@@ -29,11 +48,15 @@ describe('ocf:aavip:vip parameters', () => {
   });
 
   it('spreads more buckets than instances round-robin, each bucket to exactly one instance', () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 32 }), fc.integer({ min: 0, max: 64 }), (max, extra) => {
-      const buckets = max + extra;
-      const all = Array.from({ length: max }, (_, n) => vipInstance(params({ buckets: String(buckets) }), clone(n, max)).buckets).flat().sort((a, b) => a - b);
-      expect(all).toEqual(Array.from({ length: buckets }, (_, i) => i + 1));
-    }));
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 32 }), fc.integer({ min: 0, max: 64 }), (max, extra) => {
+        const buckets = max + extra;
+        const all = Array.from({ length: max }, (_, n) => vipInstance(params({ buckets: String(buckets) }), clone(n, max)).buckets)
+          .flat()
+          .sort((a, b) => a - b);
+        expect(all).toEqual(Array.from({ length: buckets }, (_, i) => i + 1));
+      }),
+    );
     expect(vipInstance(params({ buckets: '7' }), clone(0)).buckets).toEqual([1, 4, 7]);
     expect(reasonOf(() => vipInstance(params({ buckets: '2' }), clone(0)))).toMatch(/^6 buckets: 2 buckets cannot be shared by clone-max=3/);
   });
@@ -54,7 +77,9 @@ describe('ocf:aavip:vip parameters', () => {
     expect(reasonOf(() => vipInstance(params({ cidr_netmask: '255.0.255.0' }), undefined))).toMatch(/^6 cidr_netmask: /);
     expect(reasonOf(() => vipInstance(params({ buckets: 'x' }), undefined))).toMatch(/^6 buckets: /);
     expect(reasonOf(() => vipInstance(params({ arp_count: '-1' }), undefined))).toMatch(/^6 arp_count: /);
-    expect(reasonOf(() => vipInstance(params({ nic: '', cidr_netmask: '' }), undefined))).toMatch(/^6 nic: no directly connected route contains 198\.18\.0\.100/);
+    expect(reasonOf(() => vipInstance(params({ nic: '', cidr_netmask: '' }), undefined))).toMatch(
+      /^6 nic: no directly connected route contains 198\.18\.0\.100/,
+    );
   });
 
   it('checks every numeric parameter for range: a configuration error (6) naming it, never a crash', () => {
@@ -67,9 +92,14 @@ describe('ocf:aavip:vip parameters', () => {
     expect(reasonOf(() => vipInstance(params({ arp_count: '4294967296' }), undefined))).toBe('6 arp_count: 4294967296 is out of range 0..100');
     expect(reasonOf(() => vipInstance(params({ cidr_netmask: '4294967296' }), undefined))).toMatch(/^6 cidr_netmask: /);
     // Buckets default to clone-max: a huge clone-max must not build a huge bucket list either.
-    expect(reasonOf(() => vipInstance(params(), clone(0, 60000)))).toBe('6 buckets: clone-max=60000 instances need as many buckets, and there are at most 1024');
+    expect(reasonOf(() => vipInstance(params(), clone(0, 60000)))).toBe(
+      '6 buckets: clone-max=60000 instances need as many buckets, and there are at most 1024',
+    );
     expect(vipInstance(params({ buckets: '1024' }), clone(1, 1000)).buckets).toEqual([2, 1002]);
-    const meta = (clone: string, max: string, nodeMax = '1') => () => cloneInstance({ OCF_RESKEY_CRM_meta_clone: clone, OCF_RESKEY_CRM_meta_clone_max: max, OCF_RESKEY_CRM_meta_clone_node_max: nodeMax });
+    const meta =
+      (clone: string, max: string, nodeMax = '1') =>
+      () =>
+        cloneInstance({ OCF_RESKEY_CRM_meta_clone: clone, OCF_RESKEY_CRM_meta_clone_max: max, OCF_RESKEY_CRM_meta_clone_node_max: nodeMax });
     expect(reasonOf(meta('0', '4294967296'))).toBe('6 clone-max: 4294967296 is out of range 1..65536');
     expect(reasonOf(meta('1.5', '3'))).toBe("6 clone: '1.5' is not a whole number");
     expect(reasonOf(meta('0', '3', 'lots'))).toBe("6 clone-node-max: 'lots' is not a whole number");
@@ -101,18 +131,20 @@ describe('ocf:aavip:vip parameters', () => {
   });
 });
 
-describe('one instance\'s start and stop', () => {
+describe("one instance's start and stop", () => {
   it('add and remove only its own buckets, whatever the node holds', () => {
     const bucketSet = fc.uniqueArray(fc.integer({ min: 1, max: 16 }), { maxLength: 16 });
-    fc.assert(fc.property(bucketSet, bucketSet, (held, mine) => {
-      const others = held.filter((b) => !mine.includes(b));
-      const current = { owned: held.filter((b) => b % 3 !== 0), incoming: held.filter((b) => b % 3 === 0), draining: [] };
-      const started = withBuckets(current, mine, 'add');
-      expect(serves(started, mine)).toBe(true);
-      for (const b of others) expect(serves(started, [b])).toBe(true);
-      const stopped = withBuckets(started, mine, 'remove');
-      expect([...stopped.owned, ...stopped.incoming].sort((a, b) => a - b)).toEqual([...others].sort((a, b) => a - b));
-    }));
+    fc.assert(
+      fc.property(bucketSet, bucketSet, (held, mine) => {
+        const others = held.filter((b) => !mine.includes(b));
+        const current = { owned: held.filter((b) => b % 3 !== 0), incoming: held.filter((b) => b % 3 === 0), draining: [] };
+        const started = withBuckets(current, mine, 'add');
+        expect(serves(started, mine)).toBe(true);
+        for (const b of others) expect(serves(started, [b])).toBe(true);
+        const stopped = withBuckets(started, mine, 'remove');
+        expect([...stopped.owned, ...stopped.incoming].sort((a, b) => a - b)).toEqual([...others].sort((a, b) => a - b));
+      }),
+    );
     expect(serves(undefined, [1])).toBe(false);
   });
 });
@@ -120,8 +152,14 @@ describe('one instance\'s start and stop', () => {
 describe('OCF basics', () => {
   it('reads the clone instance Pacemaker passes, and refuses a nonsense one', () => {
     expect(cloneInstance({})).toBeUndefined();
-    expect(cloneInstance({ OCF_RESKEY_CRM_meta_clone: '2', OCF_RESKEY_CRM_meta_clone_max: '3', OCF_RESKEY_CRM_meta_clone_node_max: '3', OCF_RESKEY_CRM_meta_globally_unique: 'true' }))
-      .toEqual({ clone: 2, cloneMax: 3, cloneNodeMax: 3, globallyUnique: true });
+    expect(
+      cloneInstance({
+        OCF_RESKEY_CRM_meta_clone: '2',
+        OCF_RESKEY_CRM_meta_clone_max: '3',
+        OCF_RESKEY_CRM_meta_clone_node_max: '3',
+        OCF_RESKEY_CRM_meta_globally_unique: 'true',
+      }),
+    ).toEqual({ clone: 2, cloneMax: 3, cloneNodeMax: 3, globallyUnique: true });
     expect(() => cloneInstance({ OCF_RESKEY_CRM_meta_clone: '3', OCF_RESKEY_CRM_meta_clone_max: '3' })).toThrow(OcfError);
     expect(OCF.NOT_RUNNING).toBe(7);
   });

@@ -30,7 +30,9 @@ const CRM_MON = `<pacemaker-result api-version="2.29" request="crm_mon -1 -X">
 describe('parseCrmMon', () => {
   it('reads the DC, the nodes online, where each instance runs, and failed actions with their reasons', () => {
     expect(parseCrmMon(CRM_MON)).toEqual({
-      dc: true, dcName: 'node2', online: ['node1', 'node2'],
+      dc: true,
+      dcName: 'node2',
+      online: ['node1', 'node2'],
       resources: [
         { id: 'vip:0', agent: 'ocf:aavip:vip', role: 'Started', nodes: ['node1'], failed: false },
         { id: 'vip:2', agent: 'ocf:aavip:vip', role: 'Stopped', nodes: [], failed: false },
@@ -45,13 +47,31 @@ describe('parseCrmMon', () => {
 });
 
 describe('outageFigures', () => {
-  const at = (start: number, bucket: number, node?: string): TimedAttempt => ({ src: `198.18.1.${bucket}`, sport: start, start, end: start + 5, node, error: node ? undefined : 'timeout' });
+  const at = (start: number, bucket: number, node?: string): TimedAttempt => ({
+    src: `198.18.1.${bucket}`,
+    sport: start,
+    start,
+    end: start + 5,
+    node,
+    error: node ? undefined : 'timeout',
+  });
   const lost = (a: TimedAttempt) => a.src === '198.18.1.3';
 
   it('measures from the crash to the first answer in the lost part after its failures', () => {
     const run: CrashRun = {
-      crashedAt: 1000, recoveredAt: 5200, crashedDc: false,
-      attempts: [at(900, 3, 'node3'), at(950, 1, 'node1'), at(1010, 3), at(2000, 2, 'node2'), at(3000, 3), at(5100, 3, 'node1'), at(5200, 3, 'node1'), at(5300, 1, 'node1')],
+      crashedAt: 1000,
+      recoveredAt: 5200,
+      crashedDc: false,
+      attempts: [
+        at(900, 3, 'node3'),
+        at(950, 1, 'node1'),
+        at(1010, 3),
+        at(2000, 2, 'node2'),
+        at(3000, 3),
+        at(5100, 3, 'node1'),
+        at(5200, 3, 'node1'),
+        at(5300, 1, 'node1'),
+      ],
     };
     expect(outageFigures(run, lost)).toEqual({ outageMs: 4100, pacemakerMs: 4200, lostAttempts: 2, failedElsewhere: 0, failedAfterRecovery: 0 });
   });

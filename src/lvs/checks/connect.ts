@@ -3,5 +3,7 @@ import type { CheckType } from './lifecycle.js';
 import { ok } from './result.js';
 
 export const connect: CheckType = {
-  run: (run, t) => { run.tcp(t.host, t.port).once('connect', () => run.settle(ok('connected'))); },
+  run: (run, t) => {
+    run.tcp(t.host, t.port).once('connect', () => run.settle(ok('connected')));
+  },
 };

@@ -2,7 +2,11 @@
 // sweep instead of a timer apiece.
 
 /** A check's deadline: `fire` runs once, unless the check settles first. */
-export interface Deadline { at: number; done: boolean; fire: () => void }
+export interface Deadline {
+  at: number;
+  done: boolean;
+  fire: () => void;
+}
 
 /** How late a deadline may be handled: sweeps come at most this often. */
 const SWEEP_MS = 10;
@@ -23,7 +27,10 @@ class Deadlines {
   set(ms: number, fire: () => void): Deadline {
     const d: Deadline = { at: performance.now() + ms, done: false, fire };
     let q = this.queues.get(ms);
-    if (!q) { q = { items: [], head: 0 }; this.queues.set(ms, q); }
+    if (!q) {
+      q = { items: [], head: 0 };
+      this.queues.set(ms, q);
+    }
     q.items.push(d);
     if (this.open++ === 0) this.timer?.ref();
     if (d.at + SWEEP_MS < this.armedAt) this.arm(d.at);
@@ -63,10 +70,20 @@ class Deadlines {
         if (d.at > now) break;
         d.done = true;
         this.open--;
-        try { d.fire(); } catch { /* one check's clean-up failing must not stop the others expiring */ }
+        try {
+          d.fire();
+        } catch {
+          /* one check's clean-up failing must not stop the others expiring */
+        }
       }
-      if (q.head === items.length) { items.length = 0; q.head = 0; } else {
-        if (q.head > 1024 && q.head * 2 > items.length) { items.splice(0, q.head); q.head = 0; }
+      if (q.head === items.length) {
+        items.length = 0;
+        q.head = 0;
+      } else {
+        if (q.head > 1024 && q.head * 2 > items.length) {
+          items.splice(0, q.head);
+          q.head = 0;
+        }
         next = Math.min(next, items[q.head].at);
       }
     }
@@ -77,4 +94,3 @@ class Deadlines {
 
 /** The one sweep every check's deadline goes through. */
 export const deadlines = new Deadlines();
-

@@ -20,7 +20,9 @@ async function ldapBody(run: CheckRun, t: CheckTarget): Promise<CheckResult> {
   let connected = false;
   // ldapts listens to (and swaps) the socket's error listeners itself: errors are its to handle.
   const keep = <S extends Socket>(s: S, ready: string): S => {
-    s.once(ready, () => { connected = true; });
+    s.once(ready, () => {
+      connected = true;
+    });
     return s;
   };
   const createConnection = ((port: number, host: string) => keep(run.tcp(host, port, 'own'), 'connect')) as typeof tcpConnect;

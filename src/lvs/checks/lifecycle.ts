@@ -47,7 +47,11 @@ export class CheckRun {
   /** Sockets whose errors the check handles itself. */
   private own?: Set<Resource>;
 
-  constructor(private readonly name: string, timeoutMs: number, private readonly resolve: (r: CheckResult) => void) {
+  constructor(
+    private readonly name: string,
+    timeoutMs: number,
+    private readonly resolve: (r: CheckResult) => void,
+  ) {
     this.deadline = deadlines.set(timeoutMs, this.expire);
   }
 
@@ -120,7 +124,10 @@ export class CheckRun {
   /** Runs `fn` after `ms` (on the shared sweep) unless the check has ended by then. */
   after(ms: number, fn: () => void): void {
     this.open();
-    const d = deadlines.set(ms, () => { this.forget(d); if (!this.done) fn(); });
+    const d = deadlines.set(ms, () => {
+      this.forget(d);
+      if (!this.done) fn();
+    });
     this.add(d);
   }
 
@@ -149,7 +156,10 @@ export class CheckRun {
 
   private forget(r: Resource): void {
     if (this.first === r) this.first = undefined;
-    else if (this.more) { const i = this.more.indexOf(r); if (i >= 0) this.more.splice(i, 1); }
+    else if (this.more) {
+      const i = this.more.indexOf(r);
+      if (i >= 0) this.more.splice(i, 1);
+    }
   }
 
   private releaseAll(why: Error | undefined): void {
@@ -173,14 +183,18 @@ function release(r: Resource, why: Error | undefined, ownErrors: boolean): void 
     else if (r instanceof Resolver) r.cancel();
     else if ('fire' in r) deadlines.settle(r);
     else r.close();
-  } catch { /* already closed */ }
+  } catch {
+    /* already closed */
+  }
 }
 
 function terminate(child: ChildProcess): void {
   const running = () => child.exitCode === null && child.signalCode === null;
   if (!running()) return;
   child.kill('SIGTERM');
-  deadlines.set(KILL_GRACE_MS, () => { if (running()) child.kill('SIGKILL'); });
+  deadlines.set(KILL_GRACE_MS, () => {
+    if (running()) child.kill('SIGKILL');
+  });
 }
 
 /** Runs a check of `type` against `t` on its own life cycle; `name` is what its timeout message calls it. */

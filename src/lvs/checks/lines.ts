@@ -20,7 +20,10 @@ export class LineReader {
     for (let nl = chunk.indexOf(LF); nl >= 0; nl = chunk.indexOf(LF, start)) {
       const piece = chunk.subarray(start, nl);
       start = nl + 1;
-      if (this.held + piece.length > this.cap) { this.overflow(); return lines; }
+      if (this.held + piece.length > this.cap) {
+        this.overflow();
+        return lines;
+      }
       const bytes = this.parts.length ? Buffer.concat([...this.parts, piece]) : piece;
       this.parts = [];
       this.held = 0;

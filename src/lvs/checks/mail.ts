@@ -8,7 +8,12 @@ const smtpSteps: Step[] = [{ expect: /^220/ }, { send: 'EHLO aavip', expect: /^2
 /** Unlike ldirectord (which calls a POP server up even when unreachable if no login is set), connect and greet. */
 const popSteps = (t: CheckTarget): Step[] => [
   { expect: /^\+OK/ },
-  ...(t.login ? [{ send: `USER ${t.login}`, expect: /^\+OK/ }, { send: `PASS ${t.passwd}`, expect: /^\+OK/ }] : []),
+  ...(t.login
+    ? [
+        { send: `USER ${t.login}`, expect: /^\+OK/ },
+        { send: `PASS ${t.passwd}`, expect: /^\+OK/ },
+      ]
+    : []),
   { send: 'QUIT', expect: /^\+OK/ },
 ];
 
@@ -19,7 +24,10 @@ const imapSteps = (t: CheckTarget): Step[] => [
 ];
 
 const ftpSteps = (t: CheckTarget): Step[] => [
-  { expect: /^220/ }, { send: `USER ${t.login || 'anonymous'}`, expect: /^(331|230)/ }, { send: `PASS ${t.passwd}`, expect: /^230/ }, { send: 'QUIT', expect: /^221/ },
+  { expect: /^220/ },
+  { send: `USER ${t.login || 'anonymous'}`, expect: /^(331|230)/ },
+  { send: `PASS ${t.passwd}`, expect: /^230/ },
+  { send: 'QUIT', expect: /^221/ },
 ];
 
 const nntpSteps: Step[] = [{ expect: /^2/ }];

@@ -79,12 +79,15 @@ function radiusBody(run: CheckRun, t: CheckTarget): void {
     }
   });
   s.connect(t.port, t.host, (err?: Error) => {
-    if (err) { run.settle(fail(errorText(err))); return; }
+    if (err) {
+      run.settle(fail(errorText(err)));
+      return;
+    }
     try {
       // The NAS address is the socket's own, as Authen::Radius sends it (127.0.0.1 if unknown).
       const local = parseAddress(s.address().address.replace(/%.*$/, ''));
-      const nas = local?.family === 6 ? attribute(NAS_IPV6_ADDRESS, Buffer.from(local.bytes))
-        : attribute(NAS_IP_ADDRESS, Buffer.from(local?.bytes ?? [127, 0, 0, 1]));
+      const nas =
+        local?.family === 6 ? attribute(NAS_IPV6_ADDRESS, Buffer.from(local.bytes)) : attribute(NAS_IP_ADDRESS, Buffer.from(local?.bytes ?? [127, 0, 0, 1]));
       const attrs = Buffer.concat([
         attribute(USER_NAME, Buffer.from(t.login)),
         attribute(USER_PASSWORD, hidePassword(Buffer.from(t.passwd), secret, authenticator)),
@@ -94,7 +97,9 @@ function radiusBody(run: CheckRun, t: CheckTarget): void {
       head[0] = ACCESS_REQUEST;
       head[1] = randomBytes(1)[0];
       head.writeUInt16BE(HEADER + attrs.length, 2);
-      s.send(Buffer.concat([head, authenticator, attrs]), (e) => { if (e) run.settle(fail(errorText(e))); });
+      s.send(Buffer.concat([head, authenticator, attrs]), (e) => {
+        if (e) run.settle(fail(errorText(e)));
+      });
     } catch (e) {
       run.settle(fail(errorText(e)));
     }

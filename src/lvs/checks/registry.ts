@@ -20,9 +20,25 @@ import { mysql, pgsql } from './sql.js';
 const none: CheckType = { run: (run) => run.settle(ok('service none: not checked')) };
 
 export const NEGOTIATE_CHECKS: Readonly<Record<Service, CheckType>> = {
-  http, https, http_proxy: httpProxy,
-  smtp, submission: smtp, pop, pops, imap, imaps, ftp, nntp,
-  dns, simpletcp, sip, mysql, pgsql, ldap, ldaps: ldap, radius,
+  http,
+  https,
+  http_proxy: httpProxy,
+  smtp,
+  submission: smtp,
+  pop,
+  pops,
+  imap,
+  imaps,
+  ftp,
+  nntp,
+  dns,
+  simpletcp,
+  sip,
+  mysql,
+  pgsql,
+  ldap,
+  ldaps: ldap,
+  radius,
   // No Oracle client library: a TCP connect (see the README's limits).
   oracle: connect,
   none,

@@ -12,7 +12,14 @@ export const simpletcp: CheckType = {
     let held = 0;
     const judge = () => {
       const re = new RegExp(t.receive);
-      run.settle(Buffer.concat(parts).toString('latin1').split('\n').some((l) => re.test(l)) ? ok('matched') : fail('no line matches'));
+      run.settle(
+        Buffer.concat(parts)
+          .toString('latin1')
+          .split('\n')
+          .some((l) => re.test(l))
+          ? ok('matched')
+          : fail('no line matches'),
+      );
     };
     s.once('connect', () => s.end(t.request.replace(/^\//, '').replace(/\\n/g, '\n')));
     s.on('data', (chunk: Buffer) => {

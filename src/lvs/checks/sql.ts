@@ -19,8 +19,10 @@ function firstBytes(run: CheckRun, t: CheckTarget, need: number, hello: Buffer |
 
 // The server speaks first: a handshake packet (protocol 10) means mysqld is accepting clients.
 export const mysql: CheckType = {
-  run: (run, t) => firstBytes(run, t, 5, undefined, (b) =>
-    b.length > 4 && b[4] === 10 ? ok('server greeting') : fail(b[4] === 0xff ? 'server refused the connection' : 'not a MySQL greeting')),
+  run: (run, t) =>
+    firstBytes(run, t, 5, undefined, (b) =>
+      b.length > 4 && b[4] === 10 ? ok('server greeting') : fail(b[4] === 0xff ? 'server refused the connection' : 'not a MySQL greeting'),
+    ),
 };
 
 // A startup message; an authentication request ('R') means postgres is serving.
@@ -30,6 +32,8 @@ export const pgsql: CheckType = {
     const head = Buffer.alloc(8);
     head.writeUInt32BE(8 + params.length, 0);
     head.writeUInt32BE(196608, 4);
-    firstBytes(run, t, 1, Buffer.concat([head, params]), (b) => (b[0] === 0x52 ? ok('authentication requested') : fail(`replied '${String.fromCharCode(b[0])}'`)));
+    firstBytes(run, t, 1, Buffer.concat([head, params]), (b) =>
+      b[0] === 0x52 ? ok('authentication requested') : fail(`replied '${String.fromCharCode(b[0])}'`),
+    );
   },
 };

@@ -2,7 +2,8 @@
 // A module of its own so that every check file and the registry share it without importing each other.
 import type { VirtualService } from '../config/model.js';
 
-export interface CheckTarget extends Pick<VirtualService, 'service' | 'request' | 'receive' | 'httpmethod' | 'virtualhost' | 'login' | 'passwd' | 'database' | 'secret' | 'checkcommand'> {
+export interface CheckTarget
+  extends Pick<VirtualService, 'service' | 'request' | 'receive' | 'httpmethod' | 'virtualhost' | 'login' | 'passwd' | 'database' | 'secret' | 'checkcommand'> {
   /** Real server address and the port to check (checkport, else the real's, else the service's default). */
   host: string;
   port: number;

@@ -36,7 +36,10 @@ export class ParseContext {
   /** Real servers so far, against MAX_REAL_SERVERS. */
   realCount = 0;
 
-  constructor(readonly file: string, options: ParseOptions) {
+  constructor(
+    readonly file: string,
+    options: ParseOptions,
+  ) {
     this.resolver = options.resolver ?? literalResolver;
     this.files = options.files;
     this.localName = options.hostname ?? osHostname();

@@ -50,7 +50,12 @@ export function serviceAddress(v: VirtualService): string | number {
  * checktype=off service never gets its fallback, as ldirectord's man page promises (its code
  * installs one at start; see parse.ts). Duplicate real servers are one kernel entry (the first).
  */
-export function desiredService(v: VirtualService, config: LdirectordConfig, weightOf: (r: RealServer) => number | undefined, anyUp?: boolean): IpvsServiceState {
+export function desiredService(
+  v: VirtualService,
+  config: LdirectordConfig,
+  weightOf: (r: RealServer) => number | undefined,
+  anyUp?: boolean,
+): IpvsServiceState {
   const e = effective(v, config.globals);
   const realServers: IpvsDestination[] = [];
   const seen = new Set<string>(); // the first of duplicate destinations wins (a set: 10,000 reals)
@@ -72,9 +77,15 @@ export function desiredService(v: VirtualService, config: LdirectordConfig, weig
     realServers.push({ address, forwarding: fb.forwarding, weight: 1, lower: 0, upper: 0, fallback: true });
   }
   return {
-    protocol: v.protocol, family: v.family, address: serviceAddress(v), scheduler: v.scheduler,
-    persistent: v.persistent ?? null, netmask: v.persistent !== undefined ? v.netmask ?? null : null, schedflags: v.schedflags ?? null,
-    ops: v.protocol === 'udp' && v.ops, realServers,
+    protocol: v.protocol,
+    family: v.family,
+    address: serviceAddress(v),
+    scheduler: v.scheduler,
+    persistent: v.persistent ?? null,
+    netmask: v.persistent !== undefined ? (v.netmask ?? null) : null,
+    schedflags: v.schedflags ?? null,
+    ops: v.protocol === 'udp' && v.ops,
+    realServers,
   };
 }
 

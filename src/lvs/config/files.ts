@@ -10,7 +10,13 @@ export interface FileChecks {
   isDirectory(path: string): boolean;
 }
 
-const isFile = (path: string) => { try { return statSync(path).isFile(); } catch { return false; } };
+const isFile = (path: string) => {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+};
 
 export const systemFileChecks: FileChecks = {
   appendError(path) {
@@ -22,11 +28,15 @@ export const systemFileChecks: FileChecks = {
       return undefined;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      return code === 'ENOENT' ? 'No such file or directory' : code === 'EACCES' ? 'Permission denied' : code ?? String(e);
+      return code === 'ENOENT' ? 'No such file or directory' : code === 'EACCES' ? 'Permission denied' : (code ?? String(e));
     }
   },
   isDirectory(path) {
-    try { return statSync(path).isDirectory(); } catch { return false; }
+    try {
+      return statSync(path).isDirectory();
+    } catch {
+      return false;
+    }
   },
 };
 

@@ -16,14 +16,52 @@ export const CHECK_KINDS: readonly CheckKind[] = ['connect', 'negotiate', 'on', 
 export type Checktype = { kind: CheckKind } | { kind: 'combined'; connectRounds: number };
 
 /** Protocols a negotiate check speaks, as ldirectord names them (`service=`). */
-export const SERVICES = ['dns', 'ftp', 'http', 'https', 'http_proxy', 'imap', 'imaps', 'ldap', 'ldaps', 'mysql', 'nntp', 'none', 'oracle', 'pop',
-  'pops', 'radius', 'pgsql', 'simpletcp', 'sip', 'smtp', 'submission'] as const;
+export const SERVICES = [
+  'dns',
+  'ftp',
+  'http',
+  'https',
+  'http_proxy',
+  'imap',
+  'imaps',
+  'ldap',
+  'ldaps',
+  'mysql',
+  'nntp',
+  'none',
+  'oracle',
+  'pop',
+  'pops',
+  'radius',
+  'pgsql',
+  'simpletcp',
+  'sip',
+  'smtp',
+  'submission',
+] as const;
 export type Service = (typeof SERVICES)[number];
 
 /** The service a virtual on this port gets when the file names none (ldirectord's table). */
 export const SERVICE_BY_PORT: Readonly<Record<number, Service>> = {
-  21: 'ftp', 25: 'smtp', 53: 'dns', 80: 'http', 110: 'pop', 119: 'nntp', 143: 'imap', 389: 'ldap', 443: 'https', 587: 'submission',
-  636: 'ldaps', 993: 'imaps', 995: 'pops', 1521: 'oracle', 1812: 'radius', 3128: 'http_proxy', 3306: 'mysql', 5060: 'sip', 5432: 'pgsql',
+  21: 'ftp',
+  25: 'smtp',
+  53: 'dns',
+  80: 'http',
+  110: 'pop',
+  119: 'nntp',
+  143: 'imap',
+  389: 'ldap',
+  443: 'https',
+  587: 'submission',
+  636: 'ldaps',
+  993: 'imaps',
+  995: 'pops',
+  1521: 'oracle',
+  1812: 'radius',
+  3128: 'http_proxy',
+  3306: 'mysql',
+  5060: 'sip',
+  5432: 'pgsql',
 };
 /** The port a negotiate check uses when neither checkport nor the real's port gives one. */
 export const PORT_BY_SERVICE: Readonly<Partial<Record<Service, number>>> = Object.fromEntries(

@@ -71,7 +71,9 @@ function cachedResolver(hosts: Map<string, string | undefined>, services: Map<st
       if (hosts.has(key)) return hosts.get(key);
       missing.hosts.set(key, [name, family]);
       const n = ++placeholders;
-      return family === 4 ? `${240 + (n >>> 24 & 15)}.${n >>> 16 & 255}.${n >>> 8 & 255}.${n & 255}` : `100::${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`;
+      return family === 4
+        ? `${240 + ((n >>> 24) & 15)}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`
+        : `100::${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`;
     },
     service(name, protocol) {
       const key = `${name}/${protocol}`;
@@ -98,14 +100,22 @@ export async function parseLdirectordConfigAsync(text: string, file: string, res
     const cached = cachedResolver(hosts, services, missing);
     let result: LdirectordConfig | undefined;
     let error: unknown;
-    try { result = parseLdirectordConfig(text, file, { ...options, resolver: cached }); } catch (e) { error = e; }
+    try {
+      result = parseLdirectordConfig(text, file, { ...options, resolver: cached });
+    } catch (e) {
+      error = e;
+    }
     if (missing.hosts.size === 0 && missing.services.size === 0) {
       if (result === undefined) throw error;
       return result;
     }
     await Promise.all([
-      ...[...missing.hosts].map(async ([key, [name, family]]) => { hosts.set(key, await resolver.host(name, family)); }),
-      ...[...missing.services].map(async ([key, [name, protocol]]) => { services.set(key, await resolver.service(name, protocol)); }),
+      ...[...missing.hosts].map(async ([key, [name, family]]) => {
+        hosts.set(key, await resolver.host(name, family));
+      }),
+      ...[...missing.services].map(async ([key, [name, protocol]]) => {
+        services.set(key, await resolver.service(name, protocol));
+      }),
     ]);
   }
 }

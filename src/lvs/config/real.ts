@@ -6,7 +6,6 @@ import { afterBlanks, quotedPair } from './scan.js';
 import { matchRealLine } from './real-address.js';
 import { normaliseRequest } from './values.js';
 
-
 const ipv4ToNumber = (a: string) => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
 const numberToIpv4 = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
 
@@ -37,23 +36,35 @@ export function realFlags(ctx: ParseContext, flags: string, line: number, field:
   const r: RealFlags = { forwarding: method[1] as Forwarding, weight: 1, request: undefined, receive: undefined, lower: 0, upper: 0 };
   let rest = method[2];
   const w = afterBlanks(rest, WEIGHT);
-  if (w) { r.weight = Number(w.match[1]); rest = w.rest; }
+  if (w) {
+    r.weight = Number(w.match[1]);
+    rest = w.rest;
+  }
   const rr = quotedPair(rest);
   if (rr) {
     rest = rr.rest;
     const [l, u] = [rr.first.match(/^l:(\d+)$/), rr.second.match(/^u:(\d+)$/)];
     if (l && u) {
       [r.lower, r.upper] = [Number(l[1]), Number(u[1])];
-      ctx.warn(line, `thresholds in quotes ("${rr.first}" "${rr.second}") taken as ${rr.first} ${rr.second}; ldirectord would have read them as check request "/${rr.first}" and receive "${rr.second}"`);
+      ctx.warn(
+        line,
+        `thresholds in quotes ("${rr.first}" "${rr.second}") taken as ${rr.first} ${rr.second}; ldirectord would have read them as check request "/${rr.first}" and receive "${rr.second}"`,
+      );
     } else {
       r.request = normaliseRequest(rr.first);
       r.receive = rr.second;
     }
   }
   const lm = afterBlanks(rest, LOWER);
-  if (lm) { r.lower = Number(lm.match[1]); rest = lm.rest; }
+  if (lm) {
+    r.lower = Number(lm.match[1]);
+    rest = lm.rest;
+  }
   const um = afterBlanks(rest, UPPER);
-  if (um) { r.upper = Number(um.match[1]); rest = um.rest; }
+  if (um) {
+    r.upper = Number(um.match[1]);
+    rest = um.rest;
+  }
   if (/\S/.test(rest)) {
     const hint = /"[lu]:\d+"/.test(rest) ? ' (connection thresholds are written without quotes: l:N u:N)' : '';
     ctx.fail(line, `Invalid real server line, around "${rest}"${hint}`, field);

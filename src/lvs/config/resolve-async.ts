@@ -7,7 +7,14 @@
 // attributed is asked again one name per process, so each name ends with its own timeout.
 import { execFile } from 'node:child_process';
 import {
-  hostDatabase, hostFromGetent, hostQuery, hostsFromGetentBatch, localHostAnswer, LOOKUP_TIMEOUT_MS, serviceFromGetent, serviceQuery,
+  hostDatabase,
+  hostFromGetent,
+  hostQuery,
+  hostsFromGetentBatch,
+  localHostAnswer,
+  LOOKUP_TIMEOUT_MS,
+  serviceFromGetent,
+  serviceQuery,
   servicesFromGetentBatch,
 } from './resolve.js';
 
@@ -56,10 +63,11 @@ function batcher<K, V>(max: number, run: (keys: K[]) => Promise<V[]>): (key: K) 
       void run(group.map((p) => p.key)).then((values) => group.forEach((p, k) => p.answer(values[k])));
     }
   };
-  return (key) => new Promise<V>((answer) => {
-    if (pending.length === 0) setImmediate(flush);
-    pending.push({ key, answer });
-  });
+  return (key) =>
+    new Promise<V>((answer) => {
+      if (pending.length === 0) setImmediate(flush);
+      pending.push({ key, answer });
+    });
 }
 
 /** getent's output; '' when some key is unknown (exit 2); undefined when getent cannot run or timed out (as execFileSync's). */
@@ -78,11 +86,12 @@ export function systemResolverAsync(options: AsyncResolverOptions = {}): AsyncRe
   const limit = limiter(concurrency);
   const ask = (args: string[]) => limit(() => getent(command, args, timeoutMs));
   const oneHost = async (name: string, family: 4 | 6) => hostFromGetent((await ask(hostQuery(name, family))) ?? '', family);
-  const hostBatch = (family: 4 | 6) => batcher<string, string | undefined>(batch, async (names) => {
-    if (names.length === 1) return [await oneHost(names[0], family)];
-    const out = await ask([hostDatabase(family), ...names]);
-    return (out !== undefined ? hostsFromGetentBatch(out, names, family) : undefined) ?? Promise.all(names.map((n) => oneHost(n, family)));
-  });
+  const hostBatch = (family: 4 | 6) =>
+    batcher<string, string | undefined>(batch, async (names) => {
+      if (names.length === 1) return [await oneHost(names[0], family)];
+      const out = await ask([hostDatabase(family), ...names]);
+      return (out !== undefined ? hostsFromGetentBatch(out, names, family) : undefined) ?? Promise.all(names.map((n) => oneHost(n, family)));
+    });
   const oneService = async (name: string, protocol: 'tcp' | 'udp' | '') => serviceFromGetent(await ask(serviceQuery(name, protocol)), name, protocol);
   const serviceBatch = batcher<[string, 'tcp' | 'udp' | ''], number | undefined>(batch, async (keys) => {
     if (keys.length === 1) return [await oneService(...keys[0])];

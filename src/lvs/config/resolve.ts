@@ -28,9 +28,31 @@ export function canonicalAddress(text: string, family: 4 | 6): string | undefine
 
 /** Port names of Debian's /etc/services for the services ldirectord checks, and a few more. */
 const COMMON_PORTS: Readonly<Record<string, number>> = {
-  ftp: 21, ssh: 22, telnet: 23, smtp: 25, domain: 53, http: 80, www: 80, pop3: 110, nntp: 119, imap2: 143, imap: 143, snmp: 161,
-  ldap: 389, https: 443, submission: 587, ldaps: 636, imaps: 993, pop3s: 995, radius: 1812, squid: 3128, mysql: 3306, sip: 5060,
-  postgresql: 5432, 'http-alt': 8080, webcache: 8080,
+  ftp: 21,
+  ssh: 22,
+  telnet: 23,
+  smtp: 25,
+  domain: 53,
+  http: 80,
+  www: 80,
+  pop3: 110,
+  nntp: 119,
+  imap2: 143,
+  imap: 143,
+  snmp: 161,
+  ldap: 389,
+  https: 443,
+  submission: 587,
+  ldaps: 636,
+  imaps: 993,
+  pop3s: 995,
+  radius: 1812,
+  squid: 3128,
+  mysql: 3306,
+  sip: 5060,
+  postgresql: 5432,
+  'http-alt': 8080,
+  webcache: 8080,
 };
 
 /** Pure: IP literals, `localhost`, and COMMON_PORTS. */
@@ -53,7 +75,10 @@ export const serviceQuery = (name: string, protocol: 'tcp' | 'udp' | '') => ['se
 /** The first address of `getent ahostsv4|ahostsv6` output ('' = unknown), in the kernel's form. */
 export function hostFromGetent(out: string, family: 4 | 6): string | undefined {
   // ahostsv6 adds v4-mapped addresses; getaddrinfo(AF_INET6) without AI_V4MAPPED, as ldirectord calls it, does not.
-  const first = out.split('\n').map((l) => l.split(/\s+/)[0]).find((a) => a && !(family === 6 && a.startsWith('::ffff:')));
+  const first = out
+    .split('\n')
+    .map((l) => l.split(/\s+/)[0])
+    .find((a) => a && !(family === 6 && a.startsWith('::ffff:')));
   return first === undefined ? undefined : canonicalAddress(first, family);
 }
 
@@ -65,7 +90,10 @@ export function serviceFromGetent(out: string | undefined, name: string, protoco
 
 /** `getent services K1 K2 ...`: each key's port. getent prints one line per key it finds, in order, and nothing for the others. */
 export function servicesFromGetentBatch(out: string, keys: readonly (readonly [string, 'tcp' | 'udp' | ''])[]): (number | undefined)[] {
-  const lines = out.split('\n').filter((l) => l.trim() !== '').map((l) => l.trim().split(/\s+/));
+  const lines = out
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => l.trim().split(/\s+/));
   let at = 0;
   return keys.map(([name, protocol]) => {
     const fields = lines[at];

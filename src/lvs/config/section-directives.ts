@@ -21,9 +21,13 @@ interface Directive {
 type Handler = (d: Directive) => void;
 
 const servers: Record<string, Handler> = {
-  real: (d) => realLine(d), real6: (d) => realLine(d),
-  fallback: (d) => fallbackLine(d), fallback6: (d) => fallbackLine(d),
-  fallbackcommand: ({ s, value, nonEmpty }) => { s.v.fallbackcommand = nonEmpty(optionallyQuoted(value), 'invalid fallback command'); },
+  real: (d) => realLine(d),
+  real6: (d) => realLine(d),
+  fallback: (d) => fallbackLine(d),
+  fallback6: (d) => fallbackLine(d),
+  fallbackcommand: ({ s, value, nonEmpty }) => {
+    s.v.fallbackcommand = nonEmpty(optionallyQuoted(value), 'invalid fallback command');
+  },
 };
 
 function realLine({ ctx, s, key, value, line }: Directive): void {
@@ -39,8 +43,12 @@ function fallbackLine({ ctx, s, key, value, line }: Directive): void {
 }
 
 const check: Record<string, Handler> = {
-  request: ({ s, quoted, nonEmpty }) => { s.v.request = normaliseRequest(nonEmpty(quoted(), 'no request string specified')); },
-  receive: ({ s, quoted, nonEmpty }) => { s.v.receive = nonEmpty(quoted(), 'invalid receive string'); },
+  request: ({ s, quoted, nonEmpty }) => {
+    s.v.request = normaliseRequest(nonEmpty(quoted(), 'no request string specified'));
+  },
+  receive: ({ s, quoted, nonEmpty }) => {
+    s.v.receive = nonEmpty(quoted(), 'invalid receive string');
+  },
   checktype: ({ ctx, s, key, value, line }) => {
     const digits = value.match(/\d+/);
     const word = value.match(/[\w-]+/)?.[0];
@@ -48,15 +56,23 @@ const check: Record<string, Handler> = {
     else if (word !== undefined && (CHECK_KINDS as readonly string[]).includes(word)) s.v.checktype = { kind: word as CheckKind };
     else ctx.fail(line, 'checktype must be "connect", "negotiate", "on", "off", "ping", "external", "external-perl" or a positive number', key);
   },
-  checkcommand: ({ s, value, nonEmpty }) => { s.v.checkcommand = nonEmpty(optionallyQuoted(value), 'invalid check command'); },
-  checktimeout: ({ ctx, s, key, value, line }) => { s.v.checktimeout = ctx.seconds(value, line, key, 'invalid check timeout'); },
-  negotiatetimeout: ({ ctx, s, key, value, line }) => { s.v.negotiatetimeout = ctx.seconds(value, line, key, 'invalid negotiate timeout'); },
+  checkcommand: ({ s, value, nonEmpty }) => {
+    s.v.checkcommand = nonEmpty(optionallyQuoted(value), 'invalid check command');
+  },
+  checktimeout: ({ ctx, s, key, value, line }) => {
+    s.v.checktimeout = ctx.seconds(value, line, key, 'invalid check timeout');
+  },
+  negotiatetimeout: ({ ctx, s, key, value, line }) => {
+    s.v.negotiatetimeout = ctx.seconds(value, line, key, 'invalid negotiate timeout');
+  },
   connecttimeout: ({ ctx, key, line }) => ctx.fail(line, 'connecttimeout directive deprecated in favour of negotiatetimeout', key),
   checkcount: ({ ctx, s, key, value, line }) => {
     s.v.checkcount = ctx.positive(value, line, key, 'invalid check count');
     ctx.warn(line, "checkcount option is deprecated and slated for removal.  please see 'failurecount'");
   },
-  failurecount: ({ ctx, s, key, value, line }) => { s.v.failurecount = ctx.positive(value, line, key, 'invalid failure count'); },
+  failurecount: ({ ctx, s, key, value, line }) => {
+    s.v.failurecount = ctx.positive(value, line, key, 'invalid failure count');
+  },
   checkinterval: ({ ctx, s, key, value, line }) => {
     s.v.checkinterval = ctx.seconds(value, line, key, 'invalid checkinterval');
     s.checkintervalLine = line;
@@ -68,10 +84,18 @@ const check: Record<string, Handler> = {
     if (n < 1 || n > 65535) ctx.fail(line, 'checkport must be in range 1..65536', key);
     s.v.checkport = n;
   },
-  login: ({ s, quoted, nonEmpty }) => { s.v.login = nonEmpty(quoted(), 'invalid login string'); },
-  passwd: ({ s, quoted, nonEmpty }) => { s.v.passwd = nonEmpty(quoted(), 'invalid password'); },
-  database: ({ s, quoted, nonEmpty }) => { s.v.database = nonEmpty(quoted(), 'invalid database'); },
-  secret: ({ s, quoted, nonEmpty }) => { s.v.secret = nonEmpty(quoted(), 'invalid secret'); },
+  login: ({ s, quoted, nonEmpty }) => {
+    s.v.login = nonEmpty(quoted(), 'invalid login string');
+  },
+  passwd: ({ s, quoted, nonEmpty }) => {
+    s.v.passwd = nonEmpty(quoted(), 'invalid password');
+  },
+  database: ({ s, quoted, nonEmpty }) => {
+    s.v.database = nonEmpty(quoted(), 'invalid database');
+  },
+  secret: ({ s, quoted, nonEmpty }) => {
+    s.v.secret = nonEmpty(quoted(), 'invalid secret');
+  },
   load: ({ ctx, s, key, line, quoted }) => {
     const word = quoted().match(/\w+/);
     if (!word) return ctx.fail(line, 'invalid string for load testing', key);
@@ -121,7 +145,8 @@ const scheduling: Record<string, Handler> = {
   },
   netmask: ({ ctx, s, key, value, line }) => {
     if (s.v.family === 6) {
-      if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 128) ctx.fail(line, 'invalid netmask: a prefix length between 1 and 128 is required', key);
+      if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 128)
+        ctx.fail(line, 'invalid netmask: a prefix length between 1 and 128 is required', key);
     } else if (!/^\d+\.\d+\.\d+\.\d+$/.test(value) || value.split('.').some((o) => Number(o) > 255)) {
       ctx.fail(line, 'invalid netmask: dotted quad notation is required', key);
     }
@@ -138,24 +163,42 @@ const scheduling: Record<string, Handler> = {
       ctx.fail(line, 'protocol must be tcp or udp if the virtual service is an address and port', key);
     }
   },
-  ops: ({ ctx, s, key, value, line }) => { s.v.ops = ctx.yesno(key, value, line); },
-  quiescent: ({ ctx, s, key, value, line }) => { s.v.quiescent = ctx.yesno(key, value, line); },
-  cleanstop: ({ ctx, s, key, value, line }) => { s.v.cleanstop = ctx.yesno(key, value, line); },
+  ops: ({ ctx, s, key, value, line }) => {
+    s.v.ops = ctx.yesno(key, value, line);
+  },
+  quiescent: ({ ctx, s, key, value, line }) => {
+    s.v.quiescent = ctx.yesno(key, value, line);
+  },
+  cleanstop: ({ ctx, s, key, value, line }) => {
+    s.v.cleanstop = ctx.yesno(key, value, line);
+  },
 };
 
 const other: Record<string, Handler> = {
-  emailalert: ({ ctx, s, key, value, line }) => { s.v.alerts.emailalert = emailAlert(ctx, value, line, key); },
-  emailalertfreq: ({ ctx, s, key, value, line }) => { s.v.alerts.emailalertfreq = emailAlertFreq(ctx, value, line, key); },
-  emailalertstatus: ({ ctx, s, key, value, line }) => { s.v.alerts.emailalertstatus = emailAlertStatus(ctx, value, line, key); },
-  smtp: ({ ctx, s, key, value, line }) => { s.v.alerts.smtp = smtpServer(ctx, value, line, key); },
+  emailalert: ({ ctx, s, key, value, line }) => {
+    s.v.alerts.emailalert = emailAlert(ctx, value, line, key);
+  },
+  emailalertfreq: ({ ctx, s, key, value, line }) => {
+    s.v.alerts.emailalertfreq = emailAlertFreq(ctx, value, line, key);
+  },
+  emailalertstatus: ({ ctx, s, key, value, line }) => {
+    s.v.alerts.emailalertstatus = emailAlertStatus(ctx, value, line, key);
+  },
+  smtp: ({ ctx, s, key, value, line }) => {
+    s.v.alerts.smtp = smtpServer(ctx, value, line, key);
+  },
   monitorfile: ({ ctx, s, key, value, line }) => {
     const path = optionallyQuoted(value);
     const why = ctx.files?.appendError(path);
     if (why !== undefined) ctx.fail(line, `unable to open monitorfile ${path}: ${why}`, key);
     s.v.monitorfile = path;
   },
-  servicename: ({ s, value }) => { s.v.servicename = value; },
-  comment: ({ s, value }) => { s.v.comment = value; },
+  servicename: ({ s, value }) => {
+    s.v.servicename = value;
+  },
+  comment: ({ s, value }) => {
+    s.v.comment = value;
+  },
 };
 
 /** A Map, not an object: `constructor=` or `__proto__=` must be unknown commands, not lookups. */
@@ -169,7 +212,11 @@ export function sectionDirective(ctx: ParseContext, s: OpenSection, rcmd: string
   if (!d || !handler) return unknown();
   const [, key, value] = d;
   handler({
-    ctx, s, key, value, line,
+    ctx,
+    s,
+    key,
+    value,
+    line,
     quoted: () => quotedValue(value) ?? unknown(),
     nonEmpty: (x, message) => (x === '' ? ctx.fail(line, message, key) : x),
   });

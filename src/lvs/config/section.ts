@@ -39,8 +39,21 @@ export interface VirtualList {
 
 function newVirtual(line: number, family: 4 | 6) {
   return {
-    line, family, realServers: [], checktype: { kind: 'negotiate' as CheckKind }, service: 'none' as Service, request: '/', receive: '',
-    httpmethod: 'GET' as const, login: '', passwd: '', database: '', secret: '', checkcommand: '/bin/true', scheduler: 'wrr', ops: false,
+    line,
+    family,
+    realServers: [],
+    checktype: { kind: 'negotiate' as CheckKind },
+    service: 'none' as Service,
+    request: '/',
+    receive: '',
+    httpmethod: 'GET' as const,
+    login: '',
+    passwd: '',
+    database: '',
+    secret: '',
+    checkcommand: '/bin/true',
+    scheduler: 'wrr',
+    ops: false,
     alerts: {},
   };
 }
@@ -62,7 +75,10 @@ export function openSection(ctx: ParseContext, six: boolean, value: string, line
     if (unusable) ctx.warn(line, `${field}=${m[0]}: firewall mark ${m[0]} is outside 1..4294967295, which IPVS refuses: this virtual service is ignored`);
     const next = value.charAt(m[0].length);
     if (next !== '' && !/\s/.test(next)) {
-      ctx.warn(line, `${field}=${value.trim()} has no port: it is firewall mark ${mark}, as ldirectord reads it (an address service is written ${field}=${six ? '[ADDRESS]' : 'ADDRESS'}:PORT)`);
+      ctx.warn(
+        line,
+        `${field}=${value.trim()} has no port: it is firewall mark ${mark}, as ldirectord reads it (an address service is written ${field}=${six ? '[ADDRESS]' : 'ADDRESS'}:PORT)`,
+      );
     }
     return { v: { ...base, protocol: 'fwm', fwmark: mark }, markText: m[0], unusable, serviceSet: false, reals: [] };
   } else if ((m = value.match(V6_VIRTUAL))) {
@@ -92,7 +108,7 @@ function resolveSection(ctx: ParseContext, s: OpenSection): void {
     v.port = port;
   }
   for (const r of s.reals) v.realServers.push(...parseReal(ctx, r.value, r.line, r.field, v.family));
-  if (!s.serviceSet) v.service = v.protocol === 'fwm' ? 'none' : SERVICE_BY_PORT[v.port!] ?? 'none';
+  if (!s.serviceSet) v.service = v.protocol === 'fwm' ? 'none' : (SERVICE_BY_PORT[v.port!] ?? 'none');
 }
 
 /** The section ends: resolved, checked against the services before it, and added (unless unusable). */

@@ -65,7 +65,13 @@ export function smtpServer(ctx: ParseContext, value: string, line: number, field
 }
 
 /** A fallback as written, resolved later (a section's once its protocol is known). */
-export interface FallbackText { line: number; field: string; server: string; portText?: string; forwarding: Forwarding }
+export interface FallbackText {
+  line: number;
+  field: string;
+  server: string;
+  portText?: string;
+  forwarding: Forwarding;
+}
 
 const PORT_AT_END = new RegExp(`(:${PORT})?$`);
 

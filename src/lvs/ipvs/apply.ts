@@ -33,7 +33,10 @@ export function refusalReason(op: IpvsOp['op'], err: unknown): string {
 
 /** A driver's failure, with the operation the kernel refused (drivers apply in order and stop there). */
 export class IpvsOpError extends Error {
-  constructor(readonly op: IpvsOp, readonly failure: unknown) {
+  constructor(
+    readonly op: IpvsOp,
+    readonly failure: unknown,
+  ) {
     super(failure instanceof Error ? failure.message : String(failure));
     this.name = 'IpvsOpError';
   }
@@ -41,7 +44,11 @@ export class IpvsOpError extends Error {
 
 /** Runs `fn` for `o`, wrapping its failure as an IpvsOpError. */
 export async function refusedAs<T>(o: IpvsOp, fn: () => Promise<T>): Promise<T> {
-  try { return await fn(); } catch (e) { throw e instanceof IpvsOpError ? e : new IpvsOpError(o, e); }
+  try {
+    return await fn();
+  } catch (e) {
+    throw e instanceof IpvsOpError ? e : new IpvsOpError(o, e);
+  }
 }
 
 /**
@@ -54,7 +61,8 @@ export async function applyByService(ipvs: Ipvs, ops: IpvsOp[]): Promise<{ appli
   for (const o of ops) {
     const k = serviceKey(o.service);
     const g = groups.get(k);
-    if (g) g.push(o); else groups.set(k, [o]);
+    if (g) g.push(o);
+    else groups.set(k, [o]);
   }
   const applied: IpvsOp[] = [];
   const refused: ServiceRefusal[] = [];

@@ -5,8 +5,23 @@
 // derived from that. Payload types follow the kernel's policies in net/netfilter/ipvs/ip_vs_ctl.c
 // (ports are big-endian, addresses the 16 bytes of union nf_inet_addr).
 import {
-  AttrStream, getObject, getString, getU16, getU16be, getU32, getU64, getU8, putObject, putString, putU16, putU16be, putU32, putU64, putU8,
-  type BaseObject, type StreamData,
+  AttrStream,
+  getObject,
+  getString,
+  getU16,
+  getU16be,
+  getU32,
+  getU64,
+  getU8,
+  putObject,
+  putString,
+  putU16,
+  putU16be,
+  putU32,
+  putU64,
+  putU8,
+  type BaseObject,
+  type StreamData,
 } from 'netlink';
 
 export const IPVS_GENL_NAME = 'IPVS';
@@ -16,27 +31,69 @@ export const IP_VS_PENAME_MAXLEN = 16;
 export const IP_VS_IFNAME_MAXLEN = 16;
 
 /** Virtual service flags (IP_VS_SVC_F_*). */
-export enum SvcFlags { PERSISTENT = 0x1, HASHED = 0x2, ONEPACKET = 0x4, SCHED1 = 0x8, SCHED2 = 0x10, SCHED3 = 0x20 }
+export enum SvcFlags {
+  PERSISTENT = 0x1,
+  HASHED = 0x2,
+  ONEPACKET = 0x4,
+  SCHED1 = 0x8,
+  SCHED2 = 0x10,
+  SCHED3 = 0x20,
+}
 /** Forwarding methods, the low bits of a destination's conn_flags (IP_VS_CONN_F_*). */
-export enum ConnFlags { FWD_MASK = 0x7, MASQ = 0x0, LOCALNODE = 0x1, TUNNEL = 0x2, DROUTE = 0x3, BYPASS = 0x4 }
+export enum ConnFlags {
+  FWD_MASK = 0x7,
+  MASQ = 0x0,
+  LOCALNODE = 0x1,
+  TUNNEL = 0x2,
+  DROUTE = 0x3,
+  BYPASS = 0x4,
+}
 /** Sync daemon states (IP_VS_STATE_*). */
-export enum DaemonState { NONE = 0x0, MASTER = 0x1, BACKUP = 0x2 }
+export enum DaemonState {
+  NONE = 0x0,
+  MASTER = 0x1,
+  BACKUP = 0x2,
+}
 
 /** IPVS_CMD_*. */
 export enum Commands {
-  NEW_SERVICE = 1, SET_SERVICE, DEL_SERVICE, GET_SERVICE,
-  NEW_DEST, SET_DEST, DEL_DEST, GET_DEST,
-  NEW_DAEMON, DEL_DAEMON, GET_DAEMON,
-  SET_CONFIG, GET_CONFIG, SET_INFO, GET_INFO, ZERO, FLUSH,
+  NEW_SERVICE = 1,
+  SET_SERVICE,
+  DEL_SERVICE,
+  GET_SERVICE,
+  NEW_DEST,
+  SET_DEST,
+  DEL_DEST,
+  GET_DEST,
+  NEW_DAEMON,
+  DEL_DAEMON,
+  GET_DAEMON,
+  SET_CONFIG,
+  GET_CONFIG,
+  SET_INFO,
+  GET_INFO,
+  ZERO,
+  FLUSH,
 }
 
 /** struct ip_vs_flags: the flags to set and which of them (mask). */
-export interface Flags { flags: number; mask: number }
+export interface Flags {
+  flags: number;
+  mask: number;
+}
 
 /** IPVS_STATS_ATTR_* (32-bit counters in IPVS_*_ATTR_STATS, all 64-bit in *_STATS64). */
 export interface Stats extends BaseObject {
-  conns?: bigint; inpkts?: bigint; outpkts?: bigint; inbytes?: bigint; outbytes?: bigint;
-  cps?: bigint; inpps?: bigint; outpps?: bigint; inbps?: bigint; outbps?: bigint;
+  conns?: bigint;
+  inpkts?: bigint;
+  outpkts?: bigint;
+  inbytes?: bigint;
+  outbytes?: bigint;
+  cps?: bigint;
+  inpps?: bigint;
+  outpps?: bigint;
+  inbps?: bigint;
+  outbps?: bigint;
 }
 
 /** IPVS_SVC_ATTR_*, nested in IPVS_CMD_ATTR_SERVICE. */
@@ -110,7 +167,10 @@ export interface Message extends BaseObject {
 
 // ---- one description per attribute set ---------------------------------------------------------
 
-interface Codec<T> { get(b: Buffer): T; put(x: T): StreamData }
+interface Codec<T> {
+  get(b: Buffer): T;
+  put(x: T): StreamData;
+}
 export type Field<T> = readonly [type: number, key: keyof T & string, codec: Codec<any>];
 
 const u8: Codec<number> = { get: getU8, put: putU8 };
@@ -130,15 +190,25 @@ function objectCodec<T extends BaseObject>(fields: readonly Field<T>[]): Codec<T
   const byType: Record<number, (data: Buffer, obj: T) => void> = {};
   const byKey: Record<string, (out: AttrStream, obj: T) => void> = {};
   for (const [type, key, codec] of fields) {
-    byType[type] = (data, obj) => { (obj as Record<string, unknown>)[key] = codec.get(data); };
+    byType[type] = (data, obj) => {
+      (obj as Record<string, unknown>)[key] = codec.get(data);
+    };
     byKey[key] = (out, obj) => out.push(type, codec.put(obj[key]));
   }
   return { get: (b) => getObject<T>(b, byType), put: (x) => putObject<T>(x, byKey) };
 }
 
 const statsFields = (counter: Codec<bigint>, bytesCounter: Codec<bigint>): Field<Stats>[] => [
-  [1, 'conns', counter], [2, 'inpkts', counter], [3, 'outpkts', counter], [4, 'inbytes', bytesCounter], [5, 'outbytes', bytesCounter],
-  [6, 'cps', counter], [7, 'inpps', counter], [8, 'outpps', counter], [9, 'inbps', counter], [10, 'outbps', counter],
+  [1, 'conns', counter],
+  [2, 'inpkts', counter],
+  [3, 'outpkts', counter],
+  [4, 'inbytes', bytesCounter],
+  [5, 'outbytes', bytesCounter],
+  [6, 'cps', counter],
+  [7, 'inpps', counter],
+  [8, 'outpps', counter],
+  [9, 'inbps', counter],
+  [10, 'outbps', counter],
 ];
 /** IPVS_*_ATTR_STATS: u32 counters, u64 byte counters. */
 const stats = objectCodec<Stats>(statsFields(u32asBig, u64));
@@ -153,17 +223,45 @@ const stats64 = objectCodec<Stats>(statsFields(u64, u64));
 export const FIELDS = {
   stats: statsFields(u32asBig, u64),
   service: [
-    [1, 'af', u16], [2, 'protocol', u16], [3, 'addr', bytes], [4, 'port', be16], [5, 'fwmark', u32], [6, 'schedName', string],
-    [7, 'flags', flags], [8, 'timeout', u32], [9, 'netmask', bytes], [10, 'stats', stats], [11, 'peName', string], [12, 'stats64', stats64],
+    [1, 'af', u16],
+    [2, 'protocol', u16],
+    [3, 'addr', bytes],
+    [4, 'port', be16],
+    [5, 'fwmark', u32],
+    [6, 'schedName', string],
+    [7, 'flags', flags],
+    [8, 'timeout', u32],
+    [9, 'netmask', bytes],
+    [10, 'stats', stats],
+    [11, 'peName', string],
+    [12, 'stats64', stats64],
   ] as Field<Service>[],
   dest: [
-    [1, 'addr', bytes], [2, 'port', be16], [3, 'fwdMethod', u32], [4, 'weight', u32], [5, 'uThresh', u32], [6, 'lThresh', u32],
-    [7, 'activeConns', u32], [8, 'inactConns', u32], [9, 'persistConns', u32], [10, 'stats', stats], [11, 'addrFamily', u16],
-    [12, 'stats64', stats64], [13, 'tunType', u8], [14, 'tunPort', be16], [15, 'tunFlags', u16],
+    [1, 'addr', bytes],
+    [2, 'port', be16],
+    [3, 'fwdMethod', u32],
+    [4, 'weight', u32],
+    [5, 'uThresh', u32],
+    [6, 'lThresh', u32],
+    [7, 'activeConns', u32],
+    [8, 'inactConns', u32],
+    [9, 'persistConns', u32],
+    [10, 'stats', stats],
+    [11, 'addrFamily', u16],
+    [12, 'stats64', stats64],
+    [13, 'tunType', u8],
+    [14, 'tunPort', be16],
+    [15, 'tunFlags', u16],
   ] as Field<Dest>[],
   daemon: [
-    [1, 'state', u32], [2, 'mcastIfn', string], [3, 'syncId', u32], [4, 'syncMaxlen', u16], [5, 'mcastGroup', bytes],
-    [6, 'mcastGroup6', bytes], [7, 'mcastPort', u16], [8, 'mcastTtl', u8],
+    [1, 'state', u32],
+    [2, 'mcastIfn', string],
+    [3, 'syncId', u32],
+    [4, 'syncMaxlen', u16],
+    [5, 'mcastGroup', bytes],
+    [6, 'mcastGroup6', bytes],
+    [7, 'mcastPort', u16],
+    [8, 'mcastTtl', u8],
   ] as Field<Daemon>[],
 } as const;
 
@@ -172,7 +270,12 @@ const dest = objectCodec<Dest>(FIELDS.dest);
 const daemon = objectCodec<Daemon>(FIELDS.daemon);
 /** IPVS_CMD_ATTR_*. */
 const cmdFields: Field<Message>[] = [
-  [1, 'service', service], [2, 'dest', dest], [3, 'daemon', daemon], [4, 'timeoutTcp', u32], [5, 'timeoutTcpFin', u32], [6, 'timeoutUdp', u32],
+  [1, 'service', service],
+  [2, 'dest', dest],
+  [3, 'daemon', daemon],
+  [4, 'timeoutTcp', u32],
+  [5, 'timeoutTcpFin', u32],
+  [6, 'timeoutUdp', u32],
 ];
 export const CMD_FIELDS: readonly Field<Message>[] = cmdFields;
 const message = objectCodec<Message>(cmdFields);

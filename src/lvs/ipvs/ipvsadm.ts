@@ -19,23 +19,62 @@ export function serviceArgs(s: IpvsServiceState): string[] {
 export function ipvsadmArgs(o: IpvsOp): string[] {
   const P = serviceArgs(o.service);
   const s = o.service;
-  const svcOpts = () => [...(s.ops ? ['-o'] : []), '-s', s.scheduler, ...(s.persistent !== null ? ['-p', String(s.persistent), ...(s.netmask ? ['-M', s.netmask] : [])] : []),
-    ...(s.schedflags ? ['-b', s.schedflags] : [])];
+  const svcOpts = () => [
+    ...(s.ops ? ['-o'] : []),
+    '-s',
+    s.scheduler,
+    ...(s.persistent !== null ? ['-p', String(s.persistent), ...(s.netmask ? ['-M', s.netmask] : [])] : []),
+    ...(s.schedflags ? ['-b', s.schedflags] : []),
+  ];
   switch (o.op) {
-    case 'add-service': return ['-A', ...P, ...svcOpts()];
-    case 'edit-service': return ['-E', ...P, ...svcOpts()];
-    case 'delete-service': return ['-D', ...P];
-    case 'add-dest': return ['-a', ...P, '-x', String(o.dest.upper), '-y', String(o.dest.lower), '-r', o.dest.address, FWD_FLAG[o.dest.forwarding], '-w', String(o.dest.weight)];
-    case 'edit-dest': return ['-e', ...P, '-x', String(o.dest.upper), '-y', String(o.dest.lower), '-r', o.dest.address, FWD_FLAG[o.dest.forwarding], '-w', String(o.dest.weight)];
-    case 'delete-dest': return ['-d', ...P, '-r', o.dest.address];
+    case 'add-service':
+      return ['-A', ...P, ...svcOpts()];
+    case 'edit-service':
+      return ['-E', ...P, ...svcOpts()];
+    case 'delete-service':
+      return ['-D', ...P];
+    case 'add-dest':
+      return [
+        '-a',
+        ...P,
+        '-x',
+        String(o.dest.upper),
+        '-y',
+        String(o.dest.lower),
+        '-r',
+        o.dest.address,
+        FWD_FLAG[o.dest.forwarding],
+        '-w',
+        String(o.dest.weight),
+      ];
+    case 'edit-dest':
+      return [
+        '-e',
+        ...P,
+        '-x',
+        String(o.dest.upper),
+        '-y',
+        String(o.dest.lower),
+        '-r',
+        o.dest.address,
+        FWD_FLAG[o.dest.forwarding],
+        '-w',
+        String(o.dest.weight),
+      ];
+    case 'delete-dest':
+      return ['-d', ...P, '-r', o.dest.address];
   }
 }
 
 /** Reads `ipvsadm -S -n` (the save format) back into services. */
 export function parseIpvsadmSave(text: string): IpvsServiceState[] {
   const services: IpvsServiceState[] = [];
-  const opt = (args: string[], flag: string) => { const i = args.indexOf(flag); return i >= 0 ? args[i + 1] : undefined; };
-  const keyOf = (args: string[]) => (opt(args, '-t') ? `t ${opt(args, '-t')}` : opt(args, '-u') ? `u ${opt(args, '-u')}` : `f ${opt(args, '-f')} ${args.includes('-6')}`);
+  const opt = (args: string[], flag: string) => {
+    const i = args.indexOf(flag);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const keyOf = (args: string[]) =>
+    opt(args, '-t') ? `t ${opt(args, '-t')}` : opt(args, '-u') ? `u ${opt(args, '-u')}` : `f ${opt(args, '-f')} ${args.includes('-6')}`;
   const byKey = new Map<string, IpvsServiceState>();
   for (const line of text.split('\n')) {
     const args = line.trim().split(/\s+/);
@@ -46,9 +85,15 @@ export function parseIpvsadmSave(text: string): IpvsServiceState[] {
       const addr = t ?? u ?? '';
       const p = opt(args, '-p');
       const s: IpvsServiceState = {
-        protocol: t ? 'tcp' : u ? 'udp' : 'fwm', family: f ? (args.includes('-6') ? 6 : 4) : addr.startsWith('[') ? 6 : 4,
-        address: f ? Number(f) : addr, scheduler: opt(args, '-s') ?? 'wlc', persistent: p !== undefined ? Number(p) : null,
-        netmask: p !== undefined ? opt(args, '-M') ?? null : null, schedflags: opt(args, '-b') ?? null, ops: args.includes('-o'), realServers: [],
+        protocol: t ? 'tcp' : u ? 'udp' : 'fwm',
+        family: f ? (args.includes('-6') ? 6 : 4) : addr.startsWith('[') ? 6 : 4,
+        address: f ? Number(f) : addr,
+        scheduler: opt(args, '-s') ?? 'wlc',
+        persistent: p !== undefined ? Number(p) : null,
+        netmask: p !== undefined ? (opt(args, '-M') ?? null) : null,
+        schedflags: opt(args, '-b') ?? null,
+        ops: args.includes('-o'),
+        realServers: [],
       };
       services.push(s);
       byKey.set(keyOf(args), s);
@@ -56,7 +101,13 @@ export function parseIpvsadmSave(text: string): IpvsServiceState[] {
       const s = byKey.get(keyOf(args));
       if (!s) continue;
       const forwarding: Forwarding = args.includes('-m') ? 'masq' : args.includes('-i') ? 'ipip' : 'gate';
-      const dest: IpvsDestination = { address: opt(args, '-r')!, forwarding, weight: Number(opt(args, '-w') ?? 1), upper: Number(opt(args, '-x') ?? 0), lower: Number(opt(args, '-y') ?? 0) };
+      const dest: IpvsDestination = {
+        address: opt(args, '-r')!,
+        forwarding,
+        weight: Number(opt(args, '-w') ?? 1),
+        upper: Number(opt(args, '-x') ?? 0),
+        lower: Number(opt(args, '-y') ?? 0),
+      };
       s.realServers.push(dest);
     }
   }

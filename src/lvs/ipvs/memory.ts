@@ -26,7 +26,11 @@ export class MemoryIpvs implements Ipvs {
       if ((o.op === 'add-service' || o.op === 'edit-service') && !this.schedulers.has(o.service.scheduler)) {
         throw new IpvsOpError(o, Object.assign(new Error('Request rejected: ENOENT'), { code: 'ENOENT' }));
       }
-      try { this.table = applyOps(this.table, [o]); } catch (e) { throw new IpvsOpError(o, e); }
+      try {
+        this.table = applyOps(this.table, [o]);
+      } catch (e) {
+        throw new IpvsOpError(o, e);
+      }
       this.log.push(o);
     }
   }

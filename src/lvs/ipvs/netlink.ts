@@ -7,8 +7,18 @@ import type { Forwarding } from '../config/model.js';
 import type { IpvsDestination, IpvsServiceState } from '../config/desired.js';
 import { refusedAs } from './apply.js';
 import {
-  Commands, ConnFlags, DaemonState, formatMessage, IPVS_GENL_NAME, IPVS_GENL_VERSION, parseMessage, SvcFlags,
-  type Daemon, type Dest, type Message, type Service,
+  Commands,
+  ConnFlags,
+  DaemonState,
+  formatMessage,
+  IPVS_GENL_NAME,
+  IPVS_GENL_VERSION,
+  parseMessage,
+  SvcFlags,
+  type Daemon,
+  type Dest,
+  type Message,
+  type Service,
 } from './ip_vs.js';
 import type { IpvsOp } from './plan.js';
 import type { Ipvs } from './types.js';
@@ -62,7 +72,7 @@ export function fromService(a: Service): IpvsServiceState {
   const family = a.af === AF_INET ? 4 : 6;
   const fwmark = a.fwmark ?? 0;
   const flags = a.flags?.flags ?? 0;
-  const persistent = flags & SvcFlags.PERSISTENT ? a.timeout ?? 0 : null;
+  const persistent = flags & SvcFlags.PERSISTENT ? (a.timeout ?? 0) : null;
   const nm = a.netmask;
   return {
     protocol: fwmark ? 'fwm' : a.protocol === PROTO.udp ? 'udp' : 'tcp',
@@ -92,12 +102,18 @@ export function fromDest(a: Dest, family: 4 | 6): IpvsDestination {
 /** The request one operation is. */
 export function opMessage(o: IpvsOp): { cmd: Commands; msg: Message } {
   switch (o.op) {
-    case 'add-service': return { cmd: Commands.NEW_SERVICE, msg: { service: toService(o.service) } };
-    case 'edit-service': return { cmd: Commands.SET_SERVICE, msg: { service: toService(o.service) } };
-    case 'delete-service': return { cmd: Commands.DEL_SERVICE, msg: { service: serviceId(o.service) } };
-    case 'add-dest': return { cmd: Commands.NEW_DEST, msg: { service: serviceId(o.service), dest: toDest(o.dest, true) } };
-    case 'edit-dest': return { cmd: Commands.SET_DEST, msg: { service: serviceId(o.service), dest: toDest(o.dest, true) } };
-    case 'delete-dest': return { cmd: Commands.DEL_DEST, msg: { service: serviceId(o.service), dest: toDest(o.dest, false) } };
+    case 'add-service':
+      return { cmd: Commands.NEW_SERVICE, msg: { service: toService(o.service) } };
+    case 'edit-service':
+      return { cmd: Commands.SET_SERVICE, msg: { service: toService(o.service) } };
+    case 'delete-service':
+      return { cmd: Commands.DEL_SERVICE, msg: { service: serviceId(o.service) } };
+    case 'add-dest':
+      return { cmd: Commands.NEW_DEST, msg: { service: serviceId(o.service), dest: toDest(o.dest, true) } };
+    case 'edit-dest':
+      return { cmd: Commands.SET_DEST, msg: { service: serviceId(o.service), dest: toDest(o.dest, true) } };
+    case 'delete-dest':
+      return { cmd: Commands.DEL_DEST, msg: { service: serviceId(o.service), dest: toDest(o.dest, false) } };
   }
 }
 
@@ -119,24 +135,36 @@ export function toDaemon(d: SyncDaemon): Daemon {
   const group = d.group === undefined ? undefined : parseAddress(d.group);
   if (d.group !== undefined && !group) throw new Error(`sync daemon group: not an IP address: ${d.group}`);
   return {
-    state: d.state === 'master' ? DaemonState.MASTER : DaemonState.BACKUP, mcastIfn: d.interface, syncId: d.syncId, syncMaxlen: d.maxLength,
-    mcastGroup: group?.family === 4 ? Buffer.from(group.bytes) : undefined, mcastGroup6: group?.family === 6 ? Buffer.from(group.bytes) : undefined,
-    mcastPort: d.port, mcastTtl: d.ttl,
+    state: d.state === 'master' ? DaemonState.MASTER : DaemonState.BACKUP,
+    mcastIfn: d.interface,
+    syncId: d.syncId,
+    syncMaxlen: d.maxLength,
+    mcastGroup: group?.family === 4 ? Buffer.from(group.bytes) : undefined,
+    mcastGroup6: group?.family === 6 ? Buffer.from(group.bytes) : undefined,
+    mcastPort: d.port,
+    mcastTtl: d.ttl,
   };
 }
 
 export function fromDaemon(a: Daemon): SyncDaemon {
   const g = a.mcastGroup6 ? formatAddress({ family: 6, bytes: a.mcastGroup6 }) : a.mcastGroup ? formatAddress({ family: 4, bytes: a.mcastGroup }) : undefined;
   return {
-    state: a.state === DaemonState.MASTER ? 'master' : 'backup', interface: a.mcastIfn ?? '', syncId: a.syncId ?? 0,
-    ...(a.syncMaxlen !== undefined ? { maxLength: a.syncMaxlen } : {}), ...(g !== undefined ? { group: g } : {}),
-    ...(a.mcastPort !== undefined ? { port: a.mcastPort } : {}), ...(a.mcastTtl !== undefined ? { ttl: a.mcastTtl } : {}),
+    state: a.state === DaemonState.MASTER ? 'master' : 'backup',
+    interface: a.mcastIfn ?? '',
+    syncId: a.syncId ?? 0,
+    ...(a.syncMaxlen !== undefined ? { maxLength: a.syncMaxlen } : {}),
+    ...(g !== undefined ? { group: g } : {}),
+    ...(a.mcastPort !== undefined ? { port: a.mcastPort } : {}),
+    ...(a.mcastTtl !== undefined ? { ttl: a.mcastTtl } : {}),
   };
 }
 
 export class NetlinkIpvs implements Ipvs {
   readonly kind = 'netlink';
-  private constructor(private readonly sock: GenericNetlinkSocket, private readonly family: number) {}
+  private constructor(
+    private readonly sock: GenericNetlinkSocket,
+    private readonly family: number,
+  ) {}
 
   static async open(): Promise<NetlinkIpvs> {
     const sock = createGenericNetlink();

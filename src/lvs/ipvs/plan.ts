@@ -16,7 +16,8 @@ export const serviceKey = (s: Pick<IpvsServiceState, 'protocol' | 'family' | 'ad
 const sameService = (a: IpvsServiceState, b: IpvsServiceState) =>
   a.scheduler === b.scheduler && a.persistent === b.persistent && (a.persistent === null || (a.netmask ?? '') === (b.netmask ?? ''));
 
-const sameDest = (a: IpvsDestination, b: IpvsDestination) => a.weight === b.weight && a.forwarding === b.forwarding && a.lower === b.lower && a.upper === b.upper;
+const sameDest = (a: IpvsDestination, b: IpvsDestination) =>
+  a.weight === b.weight && a.forwarding === b.forwarding && a.lower === b.lower && a.upper === b.upper;
 
 /**
  * Operations taking `live` to `desired`. `managed` are the keys of services this director owns:
@@ -55,9 +56,17 @@ export function applyOps(live: IpvsServiceState[], ops: IpvsOp[]): IpvsServiceSt
     const key = serviceKey(o.service);
     const cur = table.get(key);
     switch (o.op) {
-      case 'add-service': if (cur) throw new Error(`service ${key} exists`); table.set(key, { ...o.service, realServers: [] }); break;
-      case 'edit-service': if (!cur) throw new Error(`no service ${key}`); table.set(key, { ...o.service, realServers: cur.realServers }); break;
-      case 'delete-service': table.delete(key); break;
+      case 'add-service':
+        if (cur) throw new Error(`service ${key} exists`);
+        table.set(key, { ...o.service, realServers: [] });
+        break;
+      case 'edit-service':
+        if (!cur) throw new Error(`no service ${key}`);
+        table.set(key, { ...o.service, realServers: cur.realServers });
+        break;
+      case 'delete-service':
+        table.delete(key);
+        break;
       case 'add-dest':
         if (!cur) throw new Error(`no service ${key}`);
         if (cur.realServers.some((d) => d.address === o.dest.address)) throw new Error(`destination ${o.dest.address} exists`);

@@ -47,7 +47,15 @@ for (const [k, c] of configs.entries()) {
     }
     out.configs.push({ ...c, owners: vl.owners, summary: summarize(vl, attempts) });
     for (const a of attempts) {
-      out.rows.push({ config: k, src: a.src, sport: a.sport, dport: SERVICE_PORT, node: a.node ?? null, error: a.error ?? null, mark: marks.get(`${a.src}:${a.sport}`) ?? null });
+      out.rows.push({
+        config: k,
+        src: a.src,
+        sport: a.sport,
+        dport: SERVICE_PORT,
+        node: a.node ?? null,
+        error: a.error ?? null,
+        mark: marks.get(`${a.src}:${a.sport}`) ?? null,
+      });
     }
     if (c.move) {
       // Move one of node 1's buckets to node 2 (the new owner takes it first), then check traffic.
@@ -59,8 +67,14 @@ for (const [k, c] of configs.entries()) {
       vl.owners = next;
       const m = { moved, afterMove: summarize(vl, await vl.burst(60, 16, 5000)) };
       if (c.backend === 'clusterip') {
-        m.proc = Object.fromEntries(await Promise.all(vl.lab.nodeIds.map(async (i) =>
-          [`node${i}`, (await vl.lab.exec(vl.lab.nodeNs(i), ['cat', `/proc/net/ipt_CLUSTERIP/${VIP_ADDRESS}`])).stdout.trim()])));
+        m.proc = Object.fromEntries(
+          await Promise.all(
+            vl.lab.nodeIds.map(async (i) => [
+              `node${i}`,
+              (await vl.lab.exec(vl.lab.nodeNs(i), ['cat', `/proc/net/ipt_CLUSTERIP/${VIP_ADDRESS}`])).stdout.trim(),
+            ]),
+          ),
+        );
       }
       await vl.lab.exec(vl.lab.nodeNs(2), [process.execPath, CLI, 'vip', 'remove', ...vl.vipArgs()], { timeoutMs: 180_000 });
       m.afterStop = await leftovers(vl, vl.lab.nodeNs(2));

@@ -23,11 +23,16 @@ const NODES = 3;
 
 /** A node's server: answers each connection on each port with the node's name. */
 async function serve(name, ports) {
-  await Promise.all(ports.map((port) => {
-    const server = createServer((s) => { s.on('error', () => s.destroy()); s.end(`${name}\n`); });
-    server.listen(port, '0.0.0.0');
-    return once(server, 'listening');
-  }));
+  await Promise.all(
+    ports.map((port) => {
+      const server = createServer((s) => {
+        s.on('error', () => s.destroy());
+        s.end(`${name}\n`);
+      });
+      server.listen(port, '0.0.0.0');
+      return once(server, 'listening');
+    }),
+  );
   process.stdout.write('ready\n');
 }
 
@@ -65,12 +70,16 @@ function rulesFor(i, configs) {
     const owned = Array.from({ length: c.buckets }, (_, j) => j + 1).filter((b) => ownerOf(k, b) === i);
     if (c.mechanism === 'clusterip') {
       // The rule starts the config with one local node; the others are added through /proc.
-      filter.push(`-A INPUT -d ${c.vip}/32 -i eth0 -p tcp -j CLUSTERIP --new --hashmode ${c.hashmode} --clustermac ${mac(1, k)} `
-        + `--total-nodes ${c.buckets} --local-node ${owned[0]} --hash-init ${c.seed}`);
+      filter.push(
+        `-A INPUT -d ${c.vip}/32 -i eth0 -p tcp -j CLUSTERIP --new --hashmode ${c.hashmode} --clustermac ${mac(1, k)} ` +
+          `--total-nodes ${c.buckets} --local-node ${owned[0]} --hash-init ${c.seed}`,
+      );
     } else {
       for (let b = 1; b <= c.buckets; b++) {
-        mangle.push(`-A PREROUTING -d ${c.vip}/32 -p tcp -m cluster --cluster-total-nodes ${c.buckets} --cluster-local-node ${b} `
-          + `--cluster-hash-seed ${hex(c.seed)} -j CONNMARK --set-mark ${b}`);
+        mangle.push(
+          `-A PREROUTING -d ${c.vip}/32 -p tcp -m cluster --cluster-total-nodes ${c.buckets} --cluster-local-node ${b} ` +
+            `--cluster-hash-seed ${hex(c.seed)} -j CONNMARK --set-mark ${b}`,
+        );
       }
       for (const b of owned) mangle.push(`-A PREROUTING -d ${c.vip}/32 -p tcp -m connmark --mark ${b} -j ACCEPT`);
       mangle.push(`-A PREROUTING -d ${c.vip}/32 -p tcp -j DROP`);
@@ -108,8 +117,7 @@ function sh(ns, script, input) {
 
 async function scenario() {
   const { NetnsLab } = await import(`${ROOT}/dist/src/lab/netns.js`);
-  const configs = JSON.parse(readFileSync(`${RESULTS}/configs.json`, 'utf8'))
-    .map((c, k) => ({ ...c, vip: `198.18.0.${100 + k}` }));
+  const configs = JSON.parse(readFileSync(`${RESULTS}/configs.json`, 'utf8')).map((c, k) => ({ ...c, vip: `198.18.0.${100 + k}` }));
   const t0 = Date.now();
   const log = (m) => process.stderr.write(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${m}\n`);
   const lab = await NetnsLab.create({ prefix: 'vmh', nodes: NODES, clientAddresses: 250 });
@@ -125,7 +133,9 @@ async function scenario() {
       await once(server.stdout, 'data');
     }
     // xt_cluster VIPs are reached through their multicast MAC, as a cluster's router would.
-    configs.forEach((c, k) => { if (c.mechanism === 'xt_cluster') sh(lab.clientNs, `ip neigh replace ${c.vip} lladdr ${mac(2, k)} nud permanent dev eth0`); });
+    configs.forEach((c, k) => {
+      if (c.mechanism === 'xt_cluster') sh(lab.clientNs, `ip neigh replace ${c.vip} lladdr ${mac(2, k)} nud permanent dev eth0`);
+    });
     meta.timings.setupMs = Date.now() - t0;
     log('rules and servers up');
 
@@ -137,7 +147,14 @@ async function scenario() {
       configs.forEach((c, k) => {
         // Source ports chosen here, all distinct and spread: the kernel's ephemeral choice would
         // repeat a port now and then, and one tuple recorded twice would make a mismatch ambiguous.
-        if (j < c.connections) plan.push({ config: k, src: sources[(j * 7 + k * 31) % sources.length], sport: 20_000 + ((plan.length * 7919) % 40_000), dst: c.vip, dport: PORTS[(j + k) % PORTS.length] });
+        if (j < c.connections)
+          plan.push({
+            config: k,
+            src: sources[(j * 7 + k * 31) % sources.length],
+            sport: 20_000 + ((plan.length * 7919) % 40_000),
+            dst: c.vip,
+            dport: PORTS[(j + k) % PORTS.length],
+          });
       });
     }
     const t1 = Date.now();
@@ -158,13 +175,30 @@ async function scenario() {
     const rows = attempts.map((a) => {
       const c = configs[a.config];
       const k = kernel.get(`${a.src}:${a.sport}>${a.dst}:${a.dport}`);
-      return [a.config, c.mechanism, c.hashmode, hex(c.seed), c.buckets, a.src, a.sport, a.dst, a.dport, 'tcp',
-        a.node ?? '', k?.node ?? '', k?.mark ?? '', a.error ?? ''].join(',');
+      return [
+        a.config,
+        c.mechanism,
+        c.hashmode,
+        hex(c.seed),
+        c.buckets,
+        a.src,
+        a.sport,
+        a.dst,
+        a.dport,
+        'tcp',
+        a.node ?? '',
+        k?.node ?? '',
+        k?.mark ?? '',
+        a.error ?? '',
+      ].join(',');
     });
     writeFileSync(`${RESULTS}/recorded.csv`, [header, ...rows].join('\n') + '\n');
     meta.configs = configs.map((c, k) => ({ ...c, owners: Array.from({ length: c.buckets }, (_, j) => ownerOf(k, j + 1)) }));
     meta.timings.totalMs = Date.now() - t0;
-    if (process.env.DEBUG) meta.debug = sh(lab.nodeNs(1), 'iptables-legacy-save -c; ip maddr show dev eth0; ip addr show dev eth0') + sh(lab.clientNs, 'ip neigh show; ip -s link show dev eth0');
+    if (process.env.DEBUG)
+      meta.debug =
+        sh(lab.nodeNs(1), 'iptables-legacy-save -c; ip maddr show dev eth0; ip addr show dev eth0') +
+        sh(lab.clientNs, 'ip neigh show; ip -s link show dev eth0');
     log('recorded');
   } finally {
     writeFileSync(`${RESULTS}/recorded.json`, JSON.stringify(meta, null, 1));

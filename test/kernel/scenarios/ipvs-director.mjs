@@ -10,26 +10,46 @@ const sh = (cmd) => execFileSync('sh', ['-c', cmd], { encoding: 'utf8' });
 const ns = (n, cmd) => sh(`ip netns exec ${n} ${cmd}`);
 const out = { steps: {} };
 const children = [];
-const spawnIn = (n, args) => { const c = spawn('ip', ['netns', 'exec', n, ...args], { stdio: 'ignore' }); children.push(c); return c; };
+const spawnIn = (n, args) => {
+  const c = spawn('ip', ['netns', 'exec', n, ...args], { stdio: 'ignore' });
+  children.push(c);
+  return c;
+};
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Topology, all on one bridge: client 198.18.0.2/24 — director 198.18.0.1 with the VIP .100, and
 // 198.18.2.1 — r1 198.18.2.11 (NAT: routes back through the director), r2 198.18.2.12 (direct
 // routing: answers the client itself, from the VIP it carries on lo).
-for (const n of ['hdrc', 'hdrd', 'hdrr1', 'hdrr2', 'hdrsw']) { sh(`ip netns add ${n}`); ns(n, 'ip link set lo up'); }
-ns('hdrsw', 'ip link add br0 type bridge'); ns('hdrsw', 'ip link set br0 up');
-for (const [n, p] of [['hdrc', 'pc'], ['hdrd', 'pd'], ['hdrr1', 'p1'], ['hdrr2', 'p2']]) {
+for (const n of ['hdrc', 'hdrd', 'hdrr1', 'hdrr2', 'hdrsw']) {
+  sh(`ip netns add ${n}`);
+  ns(n, 'ip link set lo up');
+}
+ns('hdrsw', 'ip link add br0 type bridge');
+ns('hdrsw', 'ip link set br0 up');
+for (const [n, p] of [
+  ['hdrc', 'pc'],
+  ['hdrd', 'pd'],
+  ['hdrr1', 'p1'],
+  ['hdrr2', 'p2'],
+]) {
   sh(`ip link add eth0 netns ${n} type veth peer name ${p} netns hdrsw`);
   ns('hdrsw', `ip link set ${p} master br0 up`);
   ns(n, 'ip link set eth0 up');
 }
-ns('hdrc', 'ip addr add 198.18.0.2/24 dev eth0'); ns('hdrc', 'ip route add default via 198.18.0.1');
-ns('hdrd', 'ip addr add 198.18.0.1/24 dev eth0'); ns('hdrd', 'ip addr add 198.18.0.100/32 dev eth0'); ns('hdrd', 'ip addr add 198.18.2.1/24 dev eth0');
+ns('hdrc', 'ip addr add 198.18.0.2/24 dev eth0');
+ns('hdrc', 'ip route add default via 198.18.0.1');
+ns('hdrd', 'ip addr add 198.18.0.1/24 dev eth0');
+ns('hdrd', 'ip addr add 198.18.0.100/32 dev eth0');
+ns('hdrd', 'ip addr add 198.18.2.1/24 dev eth0');
 ns('hdrd', 'sysctl -qw net.ipv4.ip_forward=1');
-ns('hdrr1', 'ip addr add 198.18.2.11/24 dev eth0'); ns('hdrr1', 'ip route add default via 198.18.2.1');
-ns('hdrr2', 'ip addr add 198.18.2.12/24 dev eth0'); ns('hdrr2', 'ip route add 198.18.0.0/24 dev eth0');
+ns('hdrr1', 'ip addr add 198.18.2.11/24 dev eth0');
+ns('hdrr1', 'ip route add default via 198.18.2.1');
+ns('hdrr2', 'ip addr add 198.18.2.12/24 dev eth0');
+ns('hdrr2', 'ip route add 198.18.0.0/24 dev eth0');
 // Direct routing: r2 carries the VIP on lo and never answers ARP for it.
-ns('hdrr2', 'ip addr add 198.18.0.100/32 dev lo'); ns('hdrr2', 'sysctl -qw net.ipv4.conf.all.arp_ignore=1'); ns('hdrr2', 'sysctl -qw net.ipv4.conf.all.arp_announce=2');
+ns('hdrr2', 'ip addr add 198.18.0.100/32 dev lo');
+ns('hdrr2', 'sysctl -qw net.ipv4.conf.all.arp_ignore=1');
+ns('hdrr2', 'sysctl -qw net.ipv4.conf.all.arp_announce=2');
 
 const responder = `${root}/dist/src/lab/responder.js`;
 let r1 = spawnIn('hdrr1', [process.execPath, responder, 'r1', '8080']);
@@ -60,14 +80,23 @@ const ipvsadm = () => ns('hdrd', 'ipvsadm -Ln');
 const burst = async (n) => {
   const counts = {};
   for (let i = 0; i < n; i++) {
-    const a = JSON.parse(ns('hdrc', `${process.execPath} -e "import('${root}/dist/src/lab/client.js').then(async m => console.log(JSON.stringify(await m.attempt('198.18.0.100', 80, '198.18.0.2', 3000))))"`));
+    const a = JSON.parse(
+      ns(
+        'hdrc',
+        `${process.execPath} -e "import('${root}/dist/src/lab/client.js').then(async m => console.log(JSON.stringify(await m.attempt('198.18.0.100', 80, '198.18.0.2', 3000))))"`,
+      ),
+    );
     counts[a.node ?? `error:${a.error}`] = (counts[a.node ?? `error:${a.error}`] ?? 0) + 1;
   }
   return counts;
 };
 const waitFor = async (what, pred, ms = 8000) => {
   const t0 = Date.now();
-  while (Date.now() - t0 < ms) { const t = ipvsadm(); if (pred(t)) return Date.now() - t0; await sleep(200); }
+  while (Date.now() - t0 < ms) {
+    const t = ipvsadm();
+    if (pred(t)) return Date.now() - t0;
+    await sleep(200);
+  }
   throw new Error(`timed out: ${what}\n${ipvsadm()}`);
 };
 
@@ -77,7 +106,8 @@ try {
   out.table1 = ipvsadm();
   out.status1 = JSON.parse(ld('status --json'));
   out.burst1 = await burst(24);
-  r2.kill(); await sleep(100);
+  r2.kill();
+  await sleep(100);
   out.steps.r2Quiesced = await waitFor('r2 at weight 0', (t) => /198\.18\.2\.12:80\s+Route\s+0/.test(t));
   out.burst2 = await burst(12);
   r1.kill();
@@ -89,7 +119,10 @@ try {
   // Fixed in the file and reloaded: the refused service comes in, :80 is untouched.
   writeFileSync('/mnt/ld.cf', cf('rr'));
   ld('reload');
-  out.steps.fixedIn = await waitFor(':81 added after the fix', (t) => /TCP\s+198\.18\.0\.100:81 rr/.test(t) && /198\.18\.0\.100:81 rr[\s\S]*198\.18\.2\.11:8080\s+Masq\s+2/.test(t));
+  out.steps.fixedIn = await waitFor(
+    ':81 added after the fix',
+    (t) => /TCP\s+198\.18\.0\.100:81 rr/.test(t) && /198\.18\.0\.100:81 rr[\s\S]*198\.18\.2\.11:8080\s+Masq\s+2/.test(t),
+  );
   out.tableFixed = ipvsadm();
   out.statusFixed = JSON.parse(ld('status --json'));
   writeFileSync('/mnt/ld.cf', cf('wrrr'));
@@ -100,13 +133,18 @@ try {
   r2 = spawnIn('hdrr2', [process.execPath, responder, 'r2', '80']);
   await sleep(500);
   ld('start --ipvs ipvsadm');
-  out.steps.ipvsadmStarted = await waitFor('both reals in (ipvsadm)', (t) => /198\.18\.2\.11:8080\s+Masq\s+3/.test(t) && /198\.18\.2\.12:80\s+Route\s+1/.test(t));
+  out.steps.ipvsadmStarted = await waitFor(
+    'both reals in (ipvsadm)',
+    (t) => /198\.18\.2\.11:8080\s+Masq\s+3/.test(t) && /198\.18\.2\.12:80\s+Route\s+1/.test(t),
+  );
   out.table2 = ipvsadm();
   out.status2 = JSON.parse(ld('status --json'));
   ld('stop');
 
   // The netlink driver's connection-sync daemon messages, against the kernel, read back by ipvsadm too.
-  writeFileSync('/tmp/hdr-sync.mjs', `import('${root}/dist/src/lvs/ipvs/netlink.js').then(async ({ NetlinkIpvs }) => {
+  writeFileSync(
+    '/tmp/hdr-sync.mjs',
+    `import('${root}/dist/src/lvs/ipvs/netlink.js').then(async ({ NetlinkIpvs }) => {
     const ipvs = await NetlinkIpvs.open();
     await ipvs.startSyncDaemon({ state: 'master', interface: 'eth0', syncId: 7, maxLength: 1400, group: '239.1.2.3', port: 8848, ttl: 2 });
     const listed = await ipvs.listSyncDaemons();
@@ -117,9 +155,9 @@ try {
     ipvs.close();
     console.log(JSON.stringify({ listed, shown, after }));
   });
-`);
+`,
+  );
   out.sync = JSON.parse(ns('hdrd', `${process.execPath} /tmp/hdr-sync.mjs`));
-
 } catch (e) {
   out.error = String(e?.stack ?? e);
 } finally {

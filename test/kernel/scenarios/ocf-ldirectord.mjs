@@ -9,8 +9,14 @@ writeFileSync('/mnt/ld.cf', 'checkinterval=1\nchecktimeout=1\nvirtual=127.0.0.10
 writeFileSync('/mnt/broken.cf', 'virtual=127.0.0.100:80\n\treal=127.0.0.1:18080\n');
 const out = {};
 const sh = (cmd, env = {}) => {
-  try { return { status: 0, out: execFileSync('sh', ['-c', cmd], { encoding: 'utf8', env: { ...process.env, OCF_ROOT: '/usr/lib/ocf', ...env }, stdio: ['ignore', 'pipe', 'pipe'] }) }; }
-  catch (e) { return { status: e.status, out: String(e.stdout) + String(e.stderr) }; }
+  try {
+    return {
+      status: 0,
+      out: execFileSync('sh', ['-c', cmd], { encoding: 'utf8', env: { ...process.env, OCF_ROOT: '/usr/lib/ocf', ...env }, stdio: ['ignore', 'pipe', 'pipe'] }),
+    };
+  } catch (e) {
+    return { status: e.status, out: String(e.stdout) + String(e.stderr) };
+  }
 };
 try {
   out.tester = sh(`ocf-tester -n ld -o configfile=/mnt/ld.cf ${agent} 2>&1`);

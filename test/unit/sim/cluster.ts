@@ -37,12 +37,17 @@ export function vipSpec(buckets = BUCKETS, seed = 0x1234): VipSpec {
 export function clusterConfig(local: number, o: SimOptions = {}, key = randomBytes(32)): ClusterConfig {
   const n = o.nodes ?? 3;
   return {
-    file: `/sim/${nodeName(local)}/cluster.yaml`, name: 'sim',
+    file: `/sim/${nodeName(local)}/cluster.yaml`,
+    name: 'sim',
     nodes: Array.from({ length: n }, (_, k) => ({ id: k + 1, name: nodeName(k + 1), address: addressOf(k + 1), weight: o.weights?.[k] ?? 1 })),
     local,
     heartbeat: { port: 5405, intervalMs: o.intervalMs ?? INTERVAL, deadtimeMs: o.deadtimeMs ?? DEADTIME, copies: 2, restartGraceMs: 2000 },
-    authkeyFile: '/sim/authkey', authkey: key, quorum: o.quorum ?? 'majority', drainTimeoutMs: 2000,
-    controlSocket: `/sim/${nodeName(local)}.sock`, vips: [vipSpec(o.buckets)],
+    authkeyFile: '/sim/authkey',
+    authkey: key,
+    quorum: o.quorum ?? 'majority',
+    drainTimeoutMs: 2000,
+    controlSocket: `/sim/${nodeName(local)}.sock`,
+    vips: [vipSpec(o.buckets)],
   } as ClusterConfig;
 }
 
@@ -70,17 +75,23 @@ export class SimCluster {
     this.ids = Array.from({ length: o.nodes ?? 3 }, (_, k) => k + 1);
   }
 
-  config(id: number): ClusterConfig { return clusterConfig(id, this.o, this.key); }
+  config(id: number): ClusterConfig {
+    return clusterConfig(id, this.o, this.key);
+  }
 
   async start(id: number, config = this.config(id), deps: Partial<DaemonDeps> = {}): Promise<Daemon> {
     const w = this.world;
     const node = addressOf(id);
     const kernel = w.kernel(node);
     const d = new Daemon(config, {
-      clock: w.clock(node), transport: w.transport(node),
+      clock: w.clock(node),
+      transport: w.transport(node),
       dataplane: async () => kernel.dataplane((s) => formatAddress(s.address)),
       openFlows: async (s) => new Map(kernel.flows.get(formatAddress(s.address)) ?? []),
-      incarnation: 1_000 + ++this.incarnations, log: quiet, ...this.o.deps, ...deps,
+      incarnation: 1_000 + ++this.incarnations,
+      log: quiet,
+      ...this.o.deps,
+      ...deps,
     });
     const vips = [];
     for (const spec of config.vips) vips.push(await d.addVip(spec));
@@ -89,12 +100,23 @@ export class SimCluster {
     return d;
   }
 
-  async startAll(): Promise<void> { for (const id of this.ids) await this.start(id); }
+  async startAll(): Promise<void> {
+    for (const id of this.ids) await this.start(id);
+  }
 
-  kill(id: number): void { this.world.kill(addressOf(id)); this.daemons.delete(id); }
-  freeze(id: number): void { this.world.freeze(addressOf(id)); }
-  thaw(id: number): void { this.world.thaw(addressOf(id)); }
-  kernel(id: number) { return this.world.kernel(addressOf(id)); }
+  kill(id: number): void {
+    this.world.kill(addressOf(id));
+    this.daemons.delete(id);
+  }
+  freeze(id: number): void {
+    this.world.freeze(addressOf(id));
+  }
+  thaw(id: number): void {
+    this.world.thaw(addressOf(id));
+  }
+  kernel(id: number) {
+    return this.world.kernel(addressOf(id));
+  }
 
   /** Nodes whose kernel takes new connections in bucket b now (dead daemons' kernels included). */
   servers(b: number, vip = VIP): number[] {
@@ -109,8 +131,9 @@ export class SimCluster {
     for (let b = 1; b <= buckets; b++) {
       const n = this.servers(b).length;
       if (n > 1) two = true;
-      if (n === 0 && !this.exempt) { if (!this.unservedSince.has(b)) this.unservedSince.set(b, now); }
-      else this.endSpell(b, now);
+      if (n === 0 && !this.exempt) {
+        if (!this.unservedSince.has(b)) this.unservedSince.set(b, now);
+      } else this.endSpell(b, now);
     }
     if (two) this.twoOwnerMs += dt;
   };
@@ -137,5 +160,7 @@ export class SimCluster {
     return out;
   }
 
-  async stopAll(): Promise<void> { for (const d of this.daemons.values()) await d.stop().catch(() => undefined); }
+  async stopAll(): Promise<void> {
+    for (const d of this.daemons.values()) await d.stop().catch(() => undefined);
+  }
 }

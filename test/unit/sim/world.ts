@@ -7,7 +7,13 @@ import type { Clock, TimerHandle } from '../../../src/daemon/clock.js';
 import type { Transport } from '../../../src/daemon/transport.js';
 import type { Dataplane, Lease, Ownership, VipSpec, VipState } from '../../../src/dataplane/types.js';
 
-interface Timer { id: number; node: string; at: number; every?: number; fn: () => void }
+interface Timer {
+  id: number;
+  node: string;
+  at: number;
+  every?: number;
+  fn: () => void;
+}
 
 export class World {
   now = 0;
@@ -35,21 +41,30 @@ export class World {
       wall: () => 1_700_000_000_000 + this.now + (this.wallOffset.get(node) ?? 0),
       setTimeout: (fn, ms) => add(fn, ms),
       setInterval: (fn, ms) => add(fn, ms, Math.max(1, ms)),
-      clear: (h) => { if (h) this.timers = this.timers.filter((t) => t.id !== h.id); },
+      clear: (h) => {
+        if (h) this.timers = this.timers.filter((t) => t.id !== h.id);
+      },
     };
   }
 
   transport(node: string): Transport {
     return {
       send: (packet, to) => this.deliver(node, to, packet),
-      onPacket: (h) => { this.handlers.set(node, h); },
-      close: () => { this.handlers.delete(node); },
+      onPacket: (h) => {
+        this.handlers.set(node, h);
+      },
+      close: () => {
+        this.handlers.delete(node);
+      },
     };
   }
 
   kernel(node: string): SimKernel {
     let k = this.kernels.get(node);
-    if (!k) { k = new SimKernel(this); this.kernels.set(node, k); }
+    if (!k) {
+      k = new SimKernel(this);
+      this.kernels.set(node, k);
+    }
     return k;
   }
 
@@ -60,7 +75,9 @@ export class World {
     this.frozen.delete(node);
   }
 
-  freeze(node: string): void { if (!this.frozen.has(node)) this.frozen.set(node, { since: this.now, inbox: [] }); }
+  freeze(node: string): void {
+    if (!this.frozen.has(node)) this.frozen.set(node, { since: this.now, inbox: [] });
+  }
 
   /** SIGCONT: overdue timers run once (as Node's do after a stall), then the queued datagrams arrive. */
   thaw(node: string): void {
@@ -71,15 +88,29 @@ export class World {
     for (const deliver of f.inbox) deliver();
   }
 
-  cut(a: string, b: string, oneWay = false): void { this.cuts.add(`${a}>${b}`); if (!oneWay) this.cuts.add(`${b}>${a}`); }
-  isolate(a: string, all: readonly string[]): void { for (const b of all) if (b !== a) this.cut(a, b); }
-  lossy(a: string, b: string, p: number): void { this.loss.set(`${a}>${b}`, p); }
-  heal(): void { this.cuts.clear(); this.loss.clear(); }
+  cut(a: string, b: string, oneWay = false): void {
+    this.cuts.add(`${a}>${b}`);
+    if (!oneWay) this.cuts.add(`${b}>${a}`);
+  }
+  isolate(a: string, all: readonly string[]): void {
+    for (const b of all) if (b !== a) this.cut(a, b);
+  }
+  lossy(a: string, b: string, p: number): void {
+    this.loss.set(`${a}>${b}`, p);
+  }
+  heal(): void {
+    this.cuts.clear();
+    this.loss.clear();
+  }
 
-  inject(from: string, to: string, packet: Buffer): void { this.deliver(from, to, packet, false); }
+  inject(from: string, to: string, packet: Buffer): void {
+    this.deliver(from, to, packet, false);
+  }
 
   private random(): number {
-    this.rand ^= this.rand << 13; this.rand ^= this.rand >>> 17; this.rand ^= this.rand << 5;
+    this.rand ^= this.rand << 13;
+    this.rand ^= this.rand >>> 17;
+    this.rand ^= this.rand << 5;
     return ((this.rand >>> 0) % 1_000_000) / 1_000_000;
   }
 
@@ -105,7 +136,11 @@ export class World {
     for (let guard = 0; guard < 2_000_000; guard++) {
       const due = this.timers.filter((t) => t.at <= end && !this.frozen.has(t.node)).sort((a, b) => a.at - b.at || a.id - b.id)[0];
       const at = due ? due.at : end;
-      while (sample && nextSample <= at && nextSample <= end) { this.now = Math.max(this.now, nextSample); sample(this.now); nextSample += every; }
+      while (sample && nextSample <= at && nextSample <= end) {
+        this.now = Math.max(this.now, nextSample);
+        sample(this.now);
+        nextSample += every;
+      }
       if (!due) break;
       this.now = due.at;
       if (due.every) due.at += due.every;
@@ -157,18 +192,34 @@ export class SimKernel {
   dataplane(key: (s: VipSpec) => string): Dataplane {
     const read = (vip: VipSpec): Ownership => {
       const o: Ownership = { owned: [], incoming: [], draining: [] };
-      for (const [b] of this.buckets.get(key(vip)) ?? []) { const s = this.state(key(vip), b); if (s) o[s].push(b); }
+      for (const [b] of this.buckets.get(key(vip)) ?? []) {
+        const s = this.state(key(vip), b);
+        if (s) o[s].push(b);
+      }
       for (const s of ['owned', 'incoming', 'draining'] as const) o[s].sort((a, b) => a - b);
       return o;
     };
     return {
       backend: 'nft',
       leases: true,
-      apply: async (vip, o, lease) => { this.applies++; this.write(key(vip), o, lease); },
-      applyOwnership: async (vip, o, lease) => { this.applies++; this.write(key(vip), o, lease); return true; },
-      renew: async (vip, o, ms) => { this.renewals++; this.write(key(vip), o, { ms }); return true; },
+      apply: async (vip, o, lease) => {
+        this.applies++;
+        this.write(key(vip), o, lease);
+      },
+      applyOwnership: async (vip, o, lease) => {
+        this.applies++;
+        this.write(key(vip), o, lease);
+        return true;
+      },
+      renew: async (vip, o, ms) => {
+        this.renewals++;
+        this.write(key(vip), o, { ms });
+        return true;
+      },
       read: async (vip): Promise<VipState> => ({ addressPresent: true, macJoined: true, ownership: read(vip), leased: true, buckets: vip.buckets }),
-      remove: async (vip) => { this.buckets.delete(key(vip)); },
+      remove: async (vip) => {
+        this.buckets.delete(key(vip));
+      },
     };
   }
 }
