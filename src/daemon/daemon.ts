@@ -214,6 +214,7 @@ export class Daemon {
     }
     if (this.membership.receive(hb, this.deps.clock.now(), this.deps.clock.wall()) !== 'accepted') return;
     if (this.joined) for (const v of this.vips) v.onHeartbeat(hb);
+    else if (this.heardEveryone()) void this.join();
   }
 
   /** The latest heartbeats of the live peers heard directly and recently (what they hold now). */
@@ -225,8 +226,21 @@ export class Daemon {
       .filter((h): h is Heartbeat => !!h);
   }
 
+  /**
+   * Whether every configured peer has been heard since this daemon started (each has echoed our
+   * incarnation): the view is then complete and what each holds is known, so joining need not
+   * wait the deadtime — a restarted node's buckets are handed back sooner.
+   */
+  private heardEveryone(): boolean {
+    const now = this.deps.clock.now();
+    return this.config.nodes.every((n) => n.id === this.config.local || this.membership.recentHeartbeat(n.id, now) !== undefined);
+  }
+
+  private joining = false;
+
   private async join(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || this.joining) return;
+    this.joining = true;
     const now = this.deps.clock.now();
     this.membership.tick(now);
     const view = this.membership.view();
