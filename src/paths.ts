@@ -17,3 +17,6 @@ export const PACKAGE_ROOT = findRoot();
 
 /** A file of the built program, e.g. built('cli/main.js') → <root>/dist/src/cli/main.js. */
 export const built = (rel: string) => join(PACKAGE_ROOT, 'dist', 'src', rel);
+
+/** Where aavip keeps its runtime files (control sockets, locks, lab state): one definition. */
+export const runDir = (): string => process.env.AAVIP_RUN_DIR ?? '/run/aavip';

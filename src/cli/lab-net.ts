@@ -3,18 +3,19 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { bucketsOf } from '../assignment/assign.js';
-import { run } from '../dataplane/exec.js';
+import { run } from '../exec.js';
 import { VipLab, summarize, nodeName, VIP_ADDRESS } from '../lab/vip-lab.js';
 import { NetnsLab } from '../lab/netns.js';
 import { log } from '../log.js';
 import { InputError } from '../errors.js';
 import { hashmodeOption, positiveInt } from './options.js';
 import { progressBar, table } from './progress.js';
+import { runDir } from '../paths.js';
 
 /** The demo is a bounded burst, not a load test. */
 const MAX_DEMO_CONNECTIONS = 20_000;
 
-const STATE_DIR = process.env.AAVIP_RUN_DIR ?? '/run/aavip';
+const STATE_DIR = runDir();
 const statePath = (prefix: string) => `${STATE_DIR}/lab-${prefix}.json`;
 
 export function prefixOption(text: string): string {

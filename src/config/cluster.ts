@@ -13,6 +13,7 @@ import type { Quorum } from '../membership/membership.js';
 import { readAuthkey } from './authkey.js';
 import { interfaceCheckHere } from './interfaces.js';
 import { readYaml, type FieldPath } from './yaml.js';
+import { runDir } from '../paths.js';
 
 export interface NodeConfig extends Member {
   name: string;
@@ -289,7 +290,7 @@ function findLocal(nodes: { id: number; name: string; address: string }[], wante
   return nodes.find((n) => n.name === String(wanted) || n.id === Number(wanted))?.id ?? `'${wanted}' is not a configured node`;
 }
 
-const controlSocketFor = (given: unknown, cluster: string, node: string) => (typeof given === 'string' ? given : `/run/aavip/${cluster}-${node}.sock`);
+const controlSocketFor = (given: unknown, cluster: string, node: string) => (typeof given === 'string' ? given : `${runDir()}/${cluster}-${node}.sock`);
 
 /**
  * The running daemon's control socket, even when the file has been broken since it started

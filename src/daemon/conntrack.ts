@@ -1,7 +1,7 @@
 // How many of this node's connections are still open in each bucket of a VIP: what a draining
 // bucket waits for (what ends a drain). Conntrack entries are listed with the `conntrack` tool and put in buckets by the
 // same kernel-exact model the rules use, so no connmark has to be spent on it.
-import { run } from '../dataplane/exec.js';
+import { run } from '../exec.js';
 import { mechanismOf } from '../dataplane/backend.js';
 import type { VipSpec } from '../dataplane/types.js';
 import { formatAddress, parseAddress, parseProtocol } from '../hash/flow.js';

@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { release } from 'node:os';
 import { InputError } from '../errors.js';
 import { formatAddress } from '../hash/flow.js';
-import { run } from './exec.js';
+import { run } from '../exec.js';
 import type { Ownership, VipSpec } from './types.js';
 
 export const IPTABLES_LEGACY = 'iptables-legacy';

@@ -4,7 +4,7 @@
 import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
 import { InputError } from '../errors.js';
 import type { Address } from '../hash/flow.js';
-import { run } from './exec.js';
+import { run } from '../exec.js';
 
 const AF_INET = 2;
 const AF_INET6 = 10;

@@ -11,8 +11,9 @@ import { mkdir, readlink } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { formatAddress } from '../hash/flow.js';
 import type { VipSpec } from './types.js';
+import { runDir } from '../paths.js';
 
-const lockDir = () => process.env.AAVIP_RUN_DIR ?? '/run/aavip';
+const lockDir = runDir;
 
 export async function vipLockPath(vip: VipSpec): Promise<string> {
   const netns = (await readlink('/proc/self/ns/net').catch(() => '')).match(/\[(\d+)\]/)?.[1] ?? 'net';

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { formatAddress } from '../hash/flow.js';
 import { NFT_PORT_PROTOCOLS, nftFields, nftKeyExpression } from '../hash/hashmode.js';
 import { PROTOCOLS } from '../hash/flow.js';
-import { run } from './exec.js';
+import { run } from '../exec.js';
 import { renderNdRules } from './nd.js';
 import type { Lease, Ownership, VipSpec } from './types.js';
 

@@ -9,7 +9,7 @@
 // As for clusterip: a pure plan (readXt → planXt → executeXt), so the exact commands are testable.
 import { createHash } from 'node:crypto';
 import { formatAddress } from '../hash/flow.js';
-import { run } from './exec.js';
+import { run } from '../exec.js';
 import type { VipSpec } from './types.js';
 
 /** The iptables variants, in the order tried when neither holds the VIP's chain yet. */

@@ -4,7 +4,7 @@
 // tracked by PID and killed on destroy; a leftover lab with the same prefix is removed first.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { run, type RunOptions, type RunResult } from '../dataplane/exec.js';
+import { run, type RunOptions, type RunResult } from '../exec.js';
 
 export interface LabOptions {
   /** Namespace name prefix, so several labs can coexist: `${prefix}-sw`, `${prefix}-n1`, `${prefix}-c`. */

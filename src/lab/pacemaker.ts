@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run, type RunResult } from '../dataplane/exec.js';
+import { run, type RunResult } from '../exec.js';
 import { built } from '../paths.js';
 import type { LoadOptions, TimedAttempt } from './load.js';
 import { parseCrmMon, type ClusterState, type CrashRun } from './pacemaker-state.js';

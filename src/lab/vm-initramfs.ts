@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
-import { run } from '../dataplane/exec.js';
+import { run } from '../exec.js';
 import { ESSENTIAL, MODULE_OPTIONS, readManifest, requireCommand, sha256, VM_MODULES, VmError, type Kernel } from './vm-kernel.js';
 /** Module files (relative to the unpacked root) in load order, dependencies first. */
 export async function moduleOrder(k: Kernel, names: readonly string[]): Promise<string[]> {

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join, relative } from 'node:path';
-import { run } from '../dataplane/exec.js';
+import { run } from '../exec.js';
 
 /** A failure of the lab itself (not of the command run inside): missing packages, a broken cache, no boot. */
 export class VmError extends Error {

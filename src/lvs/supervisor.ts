@@ -9,8 +9,9 @@ import { log } from '../log.js';
 import { loadLdirectordConfig } from './config/parse.js';
 import { Director } from './director.js';
 import { openIpvs, type IpvsKind } from './ipvs/index.js';
+import { runDir } from '../paths.js';
 
-export const RUN_DIR = process.env.AAVIP_RUN_DIR ?? '/run/aavip';
+export const RUN_DIR = runDir();
 export const pidFile = (config: string) => `${RUN_DIR}/ldirectord.${basename(config)}.pid`;
 export const statusFile = (config: string) => `${RUN_DIR}/ldirectord.${basename(config)}.json`;
 

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { InputError } from '../errors.js';
 import { createDataplane } from '../dataplane/index.js';
 import { requireClusterip } from '../dataplane/clusterip.js';
-import { run } from '../dataplane/exec.js';
+import { run } from '../exec.js';
 import { interfaceIndex } from '../dataplane/link.js';
 import { withVipLock } from '../dataplane/lock.js';
 import type { Dataplane, VipSpec } from '../dataplane/types.js';

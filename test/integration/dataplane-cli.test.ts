@@ -2,7 +2,7 @@
 // (Debian 12's 1.0.6 crashed on the old map declaration), `bucket add/remove` keep the bucket count
 // the kernel hashes into, and a renewal of a table that is gone fails cleanly.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../../src/dataplane/exec.js';
+import { run } from '../../src/exec.js';
 import { CLI } from '../../src/lab/vip-lab.js';
 
 const NS = 'hnfcli-n1';

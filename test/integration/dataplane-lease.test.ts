@@ -3,7 +3,7 @@
 // killed with SIGKILL must, while the other node's buckets keep answering; renewed, it keeps serving.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bucketsOf } from '../../src/assignment/assign.js';
-import { run } from '../../src/dataplane/exec.js';
+import { run } from '../../src/exec.js';
 import { nftTableName } from '../../src/dataplane/nft.js';
 import { CLI, VipLab } from '../../src/lab/vip-lab.js';
 

@@ -3,7 +3,7 @@
 // per-VIP lock, reconcile and exact removal, and bad input refused before anything is touched.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bucketsOf } from '../../src/assignment/assign.js';
-import { run } from '../../src/dataplane/exec.js';
+import { run } from '../../src/exec.js';
 import type { Ownership } from '../../src/dataplane/types.js';
 import { summarize, VipLab, SERVICE_PORT, CLI, nodeName } from '../../src/lab/vip-lab.js';
 import { Holder, type HeldConnection } from './lab-helpers.js';

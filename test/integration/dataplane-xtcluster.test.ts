@@ -2,7 +2,7 @@
 // answers match the model, a bucket moved by rewriting the VIP's chain, reconcile and exact removal.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bucketsOf } from '../../src/assignment/assign.js';
-import { run } from '../../src/dataplane/exec.js';
+import { run } from '../../src/exec.js';
 import { xtChainName } from '../../src/dataplane/xtcluster.js';
 import { summarize, VipLab, CLI } from '../../src/lab/vip-lab.js';
 

@@ -4,7 +4,7 @@
 // Checks NEVER TWO OWNERS (twoOwnersMs), NEVER NONE beyond the takeover bound
 // (unservedBeyondBoundMs), and that no long-lived connection through an unharmed node is lost.
 import { afterAll, describe, expect, it } from 'vitest';
-import { run } from '../../src/dataplane/exec.js';
+import { run } from '../../src/exec.js';
 import { NetnsLab } from '../../src/lab/netns.js';
 import { built } from '../../src/paths.js';
 

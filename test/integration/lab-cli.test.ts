@@ -1,7 +1,7 @@
 // `aavip lab demo|up|status|down` as a user runs them (root, real kernel): the demo's JSON verdict,
 // a lab left running that serves the VIP, and a `down` that leaves nothing behind.
 import { afterAll, describe, expect, it } from 'vitest';
-import { run } from '../../src/dataplane/exec.js';
+import { run } from '../../src/exec.js';
 import type { BurstOptions, Attempt } from '../../src/lab/client.js';
 import { isRunning, NetnsLab } from '../../src/lab/netns.js';
 import { built } from '../../src/paths.js';

@@ -2,7 +2,7 @@
 // that go down and up, a leftover lab cleaned on the next build, and a destroy that leaves nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { once } from 'node:events';
-import { run } from '../../src/dataplane/exec.js';
+import { run } from '../../src/exec.js';
 import type { Attempt, BurstOptions } from '../../src/lab/client.js';
 import { createLab, NetnsLab } from '../../src/lab/netns.js';
 import { built } from '../../src/paths.js';

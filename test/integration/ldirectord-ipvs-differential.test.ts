@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, it, type ExpectStatic } from 'vitest';
-import { run } from '../../src/dataplane/exec.js';
+import { run } from '../../src/exec.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { DIST } from './lab-helpers.js';
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installAgents } from '../../src/cli/agents.js';
-import { run } from '../../src/dataplane/exec.js';
+import { run } from '../../src/exec.js';
 import { built } from '../../src/paths.js';
 
 const NS = 'hcfocfv';

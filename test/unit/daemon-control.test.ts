@@ -10,14 +10,20 @@ import type { ControlRequest } from '../../src/daemon/control-protocol.js';
 import { openControlServer, type ControlServer } from '../../src/daemon/control-server.js';
 
 let server: ControlServer | undefined;
-afterEach(async () => { await server?.close(); server = undefined; });
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
 const path = () => join(mkdtempSync(join(tmpdir(), 'aavip-ctl-')), 'ctl.sock');
 
 describe('control socket', () => {
   it('runs a request once however many chunks follow it on the connection', async () => {
     const p = path();
     const seen: ControlRequest[] = [];
-    server = await openControlServer(p, async (r) => { seen.push(r); return { ok: true }; });
+    server = await openControlServer(p, async (r) => {
+      seen.push(r);
+      return { ok: true };
+    });
     await new Promise<void>((resolve) => {
       const c = connect(p, () => {
         c.write('{"cmd":"drain","node":"lb2"}\n');

@@ -9,7 +9,11 @@ import { decodeHeartbeat, encodeHeartbeat, type Heartbeat } from '../../src/memb
 
 const nodes = [1, 2, 3];
 const vips = (n: number) => Array.from({ length: n }, (_, k) => ({ key: `198.18.${Math.floor(k / 250)}.${k % 250}`, buckets: 1024 }));
-const facts = (v: { key: string }[]) => factsOf(nodes.map((id) => ({ id, weight: 1 })), Object.fromEntries(v.map((x) => [x.key, 'f'.repeat(16)])));
+const facts = (v: { key: string }[]) =>
+  factsOf(
+    nodes.map((id) => ({ id, weight: 1 })),
+    Object.fromEntries(v.map((x) => [x.key, 'f'.repeat(16)])),
+  );
 
 describe('heartbeat size', () => {
   it('fits 40 VIPs of 1,024 buckets, all draining, in one datagram', () => {
@@ -22,7 +26,20 @@ describe('heartbeat size', () => {
   });
   it('round-trips 1,024 draining buckets as a bitmap', () => {
     const all = Array.from({ length: 1024 }, (_, k) => k + 1);
-    const hb: Heartbeat = { cluster: 'web', from: 2, incarnation: 1, seq: 1, live: [1, 2], epoch: 1, view: 'q', quorate: true, weights: [], heard: [], draining: { '198.18.0.100': all }, holding: {} };
+    const hb: Heartbeat = {
+      cluster: 'web',
+      from: 2,
+      incarnation: 1,
+      seq: 1,
+      live: [1, 2],
+      epoch: 1,
+      view: 'q',
+      quorate: true,
+      weights: [],
+      heard: [],
+      draining: { '198.18.0.100': all },
+      holding: {},
+    };
     const key = randomBytes(32);
     const packet = encodeHeartbeat(hb, key);
     expect(packet.length).toBeLessThan(1400);

@@ -1,6 +1,6 @@
 // IPVS through the ipvsadm command, with ldirectord's argument shapes, for hosts where netlink is
 // unwanted (and to compare with ldirectord command for command).
-import { run } from '../../dataplane/exec.js';
+import { run } from '../../exec.js';
 import type { Forwarding } from '../config/model.js';
 import type { IpvsDestination, IpvsServiceState } from '../config/desired.js';
 import { refusedAs } from './apply.js';

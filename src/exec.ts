@@ -1,4 +1,4 @@
-// Running the kernel's own tools (nft, iptables, ip). One place for spawning, so every failure
+// Running other programs (nft, iptables, ip, conntrack, getent, the labs' tools). One place for spawning, so every failure
 // reads the same: the command, its exit status and its stderr.
 import { spawn } from 'node:child_process';
 
