@@ -137,23 +137,24 @@ describe('sip over UDP to a server that never answers', () => {
   });
 });
 
+/** Writes `chunk` again and again, as fast as the client reads, until `total` bytes have gone (counted in s.written). */
+function pump(c: Socket, s: TcpServer, chunk: Buffer, total: number): void {
+  while (!c.destroyed && s.written < total) {
+    s.written += chunk.length;
+    if (!c.write(chunk)) {
+      c.once('drain', () => pump(c, s, chunk, total));
+      return;
+    }
+  }
+}
+
 describe('a dialogue server that sends an endless line without a newline', () => {
   const TOTAL = 8 * 1024 * 1024;
   let srv: TcpServer;
   beforeAll(async () => {
     // Writes up to TOTAL bytes of one line as fast as the client reads, then holds the connection.
     srv = await tcpServer((c, s) => {
-      const chunk = Buffer.alloc(16 * 1024, 0x41);
-      const pump = () => {
-        while (!c.destroyed && s.written < TOTAL) {
-          s.written += chunk.length;
-          if (!c.write(chunk)) {
-            c.once('drain', pump);
-            return;
-          }
-        }
-      };
-      pump();
+      pump(c, s, Buffer.alloc(16 * 1024, 0x41), TOTAL);
     });
     servers.push(srv.server);
   });
@@ -215,16 +216,7 @@ describe('an HTTP server with an endless body or endless headers', () => {
     const chunk = Buffer.alloc(64 * 1024, fill);
     c.once('data', () => {
       c.write(prefix);
-      const pump = () => {
-        while (!c.destroyed && s.written < TOTAL) {
-          s.written += chunk.length;
-          if (!c.write(chunk)) {
-            c.once('drain', pump);
-            return;
-          }
-        }
-      };
-      pump();
+      pump(c, s, chunk, TOTAL);
     });
   };
   beforeAll(async () => {

@@ -224,17 +224,24 @@ describe('hostile and broken input', () => {
 });
 
 describe('nodes that disagree on what decides owners', () => {
-  it("a weight changed on one node only: everyone follows the majority's weights, says so, and no bucket is served twice or by nobody", async () => {
+  /** Nodes 1 and 2 with the shared configuration, node 3 with `change` applied to its own; run past the first join. */
+  async function withOddNode3(change: (odd: ReturnType<SimCluster['config']>) => void): Promise<void> {
     sim = new SimCluster();
     await sim.start(1);
     await sim.start(2);
     const odd = sim.config(3);
-    odd.nodes = odd.nodes.map((n) => (n.id === 1 ? { ...n, weight: 3 } : n));
+    change(odd);
     await sim.start(3, odd);
     sim.exempt = true;
     await sim.run(1500);
     sim.exempt = false;
     await sim.run(2000);
+  }
+
+  it("a weight changed on one node only: everyone follows the majority's weights, says so, and no bucket is served twice or by nobody", async () => {
+    await withOddNode3((odd) => {
+      odd.nodes = odd.nodes.map((n) => (n.id === 1 ? { ...n, weight: 3 } : n));
+    });
     expect(sim.twoOwnerMs).toBe(0); // never two owners
     expect(sim.longestUnserved.ms).toBe(0); // never none
     expect(sim.shares()).toEqual({ 1: 86, 2: 85, 3: 85 });
@@ -242,16 +249,9 @@ describe('nodes that disagree on what decides owners', () => {
   });
 
   it('a VIP with another bucket count on one node: that node is left out of the VIP, the others serve it all', async () => {
-    sim = new SimCluster();
-    await sim.start(1);
-    await sim.start(2);
-    const odd = sim.config(3);
-    odd.vips = [{ ...odd.vips[0], buckets: 128 }];
-    await sim.start(3, odd);
-    sim.exempt = true;
-    await sim.run(1500);
-    sim.exempt = false;
-    await sim.run(2000);
+    await withOddNode3((odd) => {
+      odd.vips = [{ ...odd.vips[0], buckets: 128 }];
+    });
     expect(sim.twoOwnerMs).toBe(0); // never two owners
     expect(sim.longestUnserved.ms).toBe(0); // never none
     expect(sim.shares()).toEqual({ 1: 128, 2: 128, 3: 0 });

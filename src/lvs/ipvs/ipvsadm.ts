@@ -15,6 +15,19 @@ export function serviceArgs(s: IpvsServiceState): string[] {
   return [s.protocol === 'tcp' ? '-t' : '-u', String(s.address)];
 }
 
+/** A real server's options, the same for adding and editing it. */
+const destOpts = (d: Extract<IpvsOp, { op: 'add-dest' }>['dest']): string[] => [
+  '-x',
+  String(d.upper),
+  '-y',
+  String(d.lower),
+  '-r',
+  d.address,
+  FWD_FLAG[d.forwarding],
+  '-w',
+  String(d.weight),
+];
+
 /** ipvsadm arguments for one operation, shaped as ldirectord shapes them. */
 export function ipvsadmArgs(o: IpvsOp): string[] {
   const P = serviceArgs(o.service);
@@ -34,33 +47,9 @@ export function ipvsadmArgs(o: IpvsOp): string[] {
     case 'delete-service':
       return ['-D', ...P];
     case 'add-dest':
-      return [
-        '-a',
-        ...P,
-        '-x',
-        String(o.dest.upper),
-        '-y',
-        String(o.dest.lower),
-        '-r',
-        o.dest.address,
-        FWD_FLAG[o.dest.forwarding],
-        '-w',
-        String(o.dest.weight),
-      ];
+      return ['-a', ...P, ...destOpts(o.dest)];
     case 'edit-dest':
-      return [
-        '-e',
-        ...P,
-        '-x',
-        String(o.dest.upper),
-        '-y',
-        String(o.dest.lower),
-        '-r',
-        o.dest.address,
-        FWD_FLAG[o.dest.forwarding],
-        '-w',
-        String(o.dest.weight),
-      ];
+      return ['-e', ...P, ...destOpts(o.dest)];
     case 'delete-dest':
       return ['-d', ...P, '-r', o.dest.address];
   }
