@@ -14,6 +14,7 @@ import { readAuthkey } from './authkey.js';
 import { interfaceCheckHere } from './interfaces.js';
 import { readYaml, type FieldPath } from './yaml.js';
 import { runDir } from '../paths.js';
+import { parseLvsSection, type LvsSettings } from '../appliance/settings.js';
 
 export interface NodeConfig extends Member {
   name: string;
@@ -30,7 +31,8 @@ export interface SharedConfig {
   /** How long a handed-over bucket keeps its old connections at most. */
   drainTimeoutMs: number;
   vips: VipSpec[];
-  lvs?: { config: string };
+  /** `aavip up` as the appliance (ldirectord role, connection sync): src/appliance/settings.ts. */
+  lvs?: LvsSettings;
 }
 
 export interface ClusterConfig extends SharedConfig {
@@ -114,6 +116,10 @@ export function parseClusterConfig(text: string, file: string, opts: LoadOptions
   shared.vips.forEach((v, i) => {
     if (!exists(v.interface)) c.fail([...vipFields[i], 'interface'], `no such interface '${v.interface}' on this node`);
   });
+  const sync = shared.lvs?.sync;
+  if (sync?.enabled && !shared.vips.some((v) => v.interface === sync.interface) && !exists(sync.interface)) {
+    c.fail(['lvs', 'sync', 'interface'], `no such interface '${sync.interface}' on this node`);
+  }
   c.done();
   const controlSocket = controlSocketFor(cluster.controlSocket, shared.name, shared.nodes.find((n) => n.id === local)!.name);
   return { ...shared, local, authkeyFile, authkey, controlSocket };
@@ -180,11 +186,10 @@ function parseShared(c: Checker): { shared: SharedConfig; vipFields: FieldPath[]
   if (quorum !== 'majority' && quorum !== 'ignore') c.fail(['cluster', 'quorum'], "quorum must be 'majority' or 'ignore'");
   const { vips, vipFields } = parseVips(c, root.vips);
 
-  let lvs: SharedConfig['lvs'];
-  if (root.lvs !== undefined && root.lvs !== null) {
-    if (typeof root.lvs.config !== 'string') c.fail(['lvs', 'config'], 'config must be the path of an ldirectord.cf');
-    else lvs = { config: isAbsolute(root.lvs.config) ? root.lvs.config : resolve(dirname(c.file), root.lvs.config) };
-  }
+  const lvs =
+    root.lvs === undefined || root.lvs === null
+      ? undefined
+      : parseLvsSection(root.lvs, { file: c.file, clusterName: name, firstVipInterface: vips[0]?.interface }, (p, m) => c.fail(p, m));
   if (cluster.controlSocket !== undefined && (typeof cluster.controlSocket !== 'string' || !isAbsolute(cluster.controlSocket))) {
     c.fail(['cluster', 'controlSocket'], 'controlSocket must be an absolute path');
   }
@@ -269,7 +274,7 @@ function checkUnknownFields(c: Checker): void {
   (Array.isArray(root.vips) ? root.vips : []).forEach((v: unknown, i: number) =>
     unknown(v, ['vips', i], ['address', 'interface', 'mac', 'hashmode', 'seed', 'buckets', 'backend']),
   );
-  unknown(root.lvs, ['lvs'], ['config']);
+  // lvs: its own fields are checked by parseLvsSection.
 }
 
 /** The local node's id, or why it cannot be found. `wanted`: a node name or id, or 'auto'. */
