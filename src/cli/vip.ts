@@ -6,7 +6,7 @@ import { requireClusterip } from '../dataplane/clusterip.js';
 import { withVipLock } from '../dataplane/lock.js';
 import { interfaceIndex } from '../dataplane/link.js';
 import { noBuckets, type Dataplane, type Lease, type Ownership, type VipSpec } from '../dataplane/types.js';
-import { parseVipSpec, vipCidr } from '../dataplane/vipspec.js';
+import { parseVipSpec, VIP_DEFAULTS, vipCidr } from '../dataplane/vipspec.js';
 import { log } from '../log.js';
 
 interface VipOptions {
@@ -20,16 +20,22 @@ interface VipOptions {
   arpCount: number;
 }
 
+const { nft, xt_cluster, clusterip } = VIP_DEFAULTS.buckets;
+const BUCKETS_DEFAULT = `(default: the backend's: ${nft} for nft, ${xt_cluster} for xt_cluster, ${clusterip} for clusterip; bucket add|remove: the count the kernel already hashes the VIP into)`;
+
 function vipOptions(cmd: Command): Command {
-  return cmd
-    .requiredOption('--ip <cidr>', 'the VIP with its prefix, e.g. 198.18.0.100/24')
-    .requiredOption('--nic <ifname>', 'the interface that carries it')
-    .option('--mac <mac>', "the cluster's multicast MAC, or auto", 'auto')
-    .option('--hashmode <mode>', 'sourceip | sourceip-sourceport | sourceip-sourceport-destport')
-    .option('--seed <n>', 'hash seed (decimal, 0x hex, or auto)', 'auto')
-    .option('--buckets <n>', "number of buckets (CLUSTERIP's total_nodes)")
-    .option('--backend <b>', 'auto | nft | clusterip | xt_cluster', 'auto')
-    .option('--arp-count <n>', 'gratuitous ARPs (IPv6: unsolicited neighbour advertisements) sent when the address appears', (t) => Number(t), 2);
+  return (
+    cmd
+      .requiredOption('--ip <cidr>', 'the VIP with its prefix, e.g. 198.18.0.100/24')
+      .requiredOption('--nic <ifname>', 'the interface that carries it')
+      .option('--mac <mac>', "the cluster's multicast MAC, or auto", 'auto')
+      .addOption(new Option('--hashmode <mode>', 'sourceip | sourceip-sourceport | sourceip-sourceport-destport').default(VIP_DEFAULTS.hashmode))
+      .option('--seed <n>', 'hash seed (decimal, 0x hex, or auto: derived from the VIP address)', 'auto')
+      // No commander default: an explicit --buckets is told apart from none (withKernelBuckets).
+      .option('--buckets <n>', `number of buckets (CLUSTERIP's total_nodes) ${BUCKETS_DEFAULT}`)
+      .option('--backend <b>', 'auto | nft | clusterip | xt_cluster (auto: nft where the kernel has nf_tables jhash, else clusterip)', 'auto')
+      .option('--arp-count <n>', 'gratuitous ARPs (IPv6: unsolicited neighbour advertisements) sent when the address appears', (t) => Number(t), 2)
+  );
 }
 
 /** A VipSpec field as the user wrote it on the command line. */
@@ -110,10 +116,10 @@ function ownershipOf(spec: VipSpec, o: { own: string; incoming: string; draining
 type OwnershipOptions = VipOptions & { own: string; incoming: string; draining: string; lease?: string };
 const ownershipOptions = (cmd: Command) =>
   cmd
-    .option('--own <list>', 'buckets served fully, comma-separated', '')
-    .option('--incoming <list>', 'buckets taken over from a live node: new connections only', '')
-    .option('--draining <list>', 'buckets handed over: existing connections only', '')
-    .option('--lease <ms>', 'nft: the kernel stops serving these buckets after this long unless applied or renewed again');
+    .addOption(new Option('--own <list>', 'buckets served fully, comma-separated').default('', 'none'))
+    .addOption(new Option('--incoming <list>', 'buckets taken over from a live node: new connections only').default('', 'none'))
+    .addOption(new Option('--draining <list>', 'buckets handed over: existing connections only').default('', 'none'))
+    .option('--lease <ms>', 'nft: the kernel stops serving these buckets after this long unless applied or renewed again (default: none: they never lapse)');
 
 /** `vip apply` and `vip renew`: the whole ownership of this node, with or without a lease. */
 function registerOwnershipCommands(vip: Command): void {
