@@ -20,12 +20,12 @@ function niceValue(text: string): number {
   return n;
 }
 
-interface ConfigOptions {
+export interface ConfigOptions {
   config: string;
   node?: string;
 }
 
-const withConfig = (cmd: Command) =>
+export const withConfig = (cmd: Command) =>
   cmd
     .option('-c, --config <file>', 'cluster configuration', DEFAULT_CONFIG)
     .option('--node <name>', "which configured node this is (default: the config's `local`)");

@@ -5,6 +5,7 @@ import { reportFailure } from '../errors.js';
 import { register as registerAgents } from './agents.js';
 import { register as registerBench } from './bench.js';
 import { register as registerDaemon } from './daemon.js';
+import { register as registerDoctor } from './doctor.js';
 import { register as registerHash } from './hash.js';
 import { register as registerLab } from './lab.js';
 import { register as registerLdirectord } from './ldirectord.js';
@@ -18,7 +19,8 @@ const program = new Command('aavip')
   .exitOverride()
   .configureOutput({ outputError: (text, write) => write(`aavip: ${text.replace(/^error: /, '')}`) });
 
-for (const register of [registerHash, registerBench, registerVip, registerDaemon, registerLdirectord, registerLab, registerAgents]) register(program);
+for (const register of [registerHash, registerBench, registerVip, registerDaemon, registerDoctor, registerLdirectord, registerLab, registerAgents])
+  register(program);
 
 /** The one place a command's failure is reported: a line for the user's mistakes, a stack for bugs. */
 function fail(err: unknown): never {
