@@ -1,6 +1,7 @@
 // The control socket's requests and replies: one JSON line each way.
 import type { Ownership } from '../dataplane/types.js';
 import type { Counters } from '../membership/membership.js';
+import type { SyncStatus } from '../appliance/sync.js';
 
 export type ControlRequest = { cmd: 'status' } | { cmd: 'drain' | 'undrain'; node?: string } | { cmd: 'reload'; file?: string };
 
@@ -29,4 +30,6 @@ export interface DaemonStatus {
   counters: Counters & { sendErrors: number };
   /** The ldirectord role's real servers, when `lvs.config` is set. */
   lvs?: unknown[];
+  /** The IPVS connection sync (configured, and what the kernel runs), when `lvs.config` is set. */
+  sync?: SyncStatus;
 }

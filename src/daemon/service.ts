@@ -1,6 +1,7 @@
 // What runs when you type `aavip up`: everything is loaded and validated first, then this node
 // is locked (one daemon per node), the heartbeat port bound, the control socket opened, the
-// ldirectord role started and the daemon (daemon.ts) wired to the real clock, UDP and kernel.
+// ldirectord role and the IPVS connection sync started and the daemon (daemon.ts) wired to the
+// real clock, UDP and kernel.
 // Whatever fails on the way is undone, so a failed start leaves no socket or lock behind.
 import { resolve as resolvePath } from 'node:path';
 import { loadClusterConfig, type ClusterConfig, type LoadOptions } from '../config/cluster.js';
@@ -15,7 +16,7 @@ import { factsOf } from '../membership/agreement.js';
 import { systemClock } from './clock.js';
 import { openFlows } from './conntrack.js';
 import { openControlServer, type ControlServer } from './control-server.js';
-import type { ControlRequest } from './control-protocol.js';
+import type { ControlRequest, DaemonStatus } from './control-protocol.js';
 import { Daemon } from './daemon.js';
 import { MAX_BODY, worstCaseBody } from './heartbeat.js';
 import { takeIncarnation } from './incarnation.js';
@@ -23,13 +24,23 @@ import { lockInstance, type InstanceLock } from './instance-lock.js';
 import { planReload } from './reload.js';
 import { openUdpTransport } from './transport.js';
 import { formatAddress } from '../hash/flow.js';
+import { NetlinkIpvs } from '../lvs/ipvs/netlink.js';
+import type { SyncSettings } from '../appliance/settings.js';
+import { ConnectionSync } from '../appliance/sync.js';
+import { validateAppliance, type ApplianceFinding } from '../appliance/validate.js';
 
 const describe = (e: unknown) => (e instanceof InputError ? e.describe() : (e as Error).message);
 
 interface Loaded {
   config: ClusterConfig;
   ldirectord?: LdirectordConfig;
+  /** What the appliance serves but the log should say (validate.ts). */
+  warnings: ApplianceFinding[];
 }
+
+const logFindings = (log: Logger, warnings: ApplianceFinding[]) => {
+  for (const w of warnings) log.warn({ file: w.file, line: w.line }, w.message);
+};
 
 /** Reads the configuration and the ldirectord.cf it names; throws InputError(s) on a broken one. */
 async function loadAll(file: string, opts: LoadOptions): Promise<Loaded> {
@@ -47,12 +58,30 @@ async function loadAll(file: string, opts: LoadOptions): Promise<Loaded> {
       { file, field: 'vips' },
     );
   }
-  return { config, ldirectord: config.lvs ? await loadLdirectordConfig(config.lvs.config) : undefined };
+  if (!config.lvs) return { config, warnings: [] };
+  const ldirectord = await loadLdirectordConfig(config.lvs.config);
+  // The combination, before anything starts: a refused one fails the start or the reload whole.
+  const { errors, warnings } = validateAppliance(config, ldirectord);
+  if (errors.length) throw errors.length === 1 ? errors[0] : new InputErrors(errors);
+  return { config, ldirectord, warnings };
+}
+
+/** The IPVS sync daemons as configured (opened here, so a kernel without IPVS fails the start). */
+async function startSync(settings: SyncSettings, log: Logger): Promise<ConnectionSync> {
+  const sync = new ConnectionSync(await NetlinkIpvs.open(), settings, log.child({ role: 'sync' }));
+  try {
+    await sync.start();
+  } catch (e) {
+    await sync.stop().catch(() => undefined);
+    throw new Error(`IPVS connection sync on ${settings.interface} (syncid ${settings.syncId}) could not start: ${(e as Error).message}`);
+  }
+  return sync;
 }
 
 export class DaemonService {
   private control?: ControlServer;
   private lock?: InstanceLock;
+  private sync?: ConnectionSync;
 
   private constructor(
     readonly daemon: Daemon,
@@ -63,9 +92,10 @@ export class DaemonService {
 
   /** Validates everything, then starts; nothing is touched when the configuration is broken. */
   static async start(file: string, opts: LoadOptions, baseLog: Logger): Promise<DaemonService> {
-    const { config, ldirectord } = await loadAll(file, opts);
+    const { config, ldirectord, warnings } = await loadAll(file, opts);
     const local = config.nodes.find((n) => n.id === config.local)!;
     const log = baseLog.child({ node: local.name });
+    logFindings(log, warnings);
     const { intervalMs, deadtimeMs } = config.heartbeat;
     if (deadtimeMs < 5 * intervalMs) {
       log.warn(
@@ -91,7 +121,13 @@ export class DaemonService {
       if (ldirectord) {
         // The director role runs beside the VIP: same process, its own checks and IPVS table.
         daemon.director = new Director(ldirectord, await openIpvs('netlink'), { log: log.child({ role: 'ldirectord' }) });
+        undo.push(() => daemon.director?.stop());
         await daemon.director.start();
+      }
+      // Before the buckets are served, so this node's backup learns its peers' connections first.
+      if (config.lvs?.sync.enabled) {
+        service.sync = await startSync(config.lvs.sync, log);
+        undo.push(() => service.sync?.stop());
       }
       await daemon.start(vips);
       log.info({ incarnation, vips: daemon.describeVips() }, 'started; learning who is alive');
@@ -105,7 +141,7 @@ export class DaemonService {
   private async handle(req: ControlRequest): Promise<unknown> {
     switch (req.cmd) {
       case 'status':
-        return this.daemon.status();
+        return { ...this.daemon.status(), ...(await this.syncStatus()) };
       case 'drain':
         return { ok: true, ...this.daemon.setWeight(req.node, 0) };
       case 'undrain':
@@ -134,6 +170,7 @@ export class DaemonService {
       this.log.error({ err: error }, 'configuration not reloaded: the file is broken; running on unchanged');
       return { error };
     }
+    logFindings(this.log, next.warnings);
     const plan = planReload(
       d.config,
       next.config,
@@ -159,6 +196,7 @@ export class DaemonService {
       d.refreshFacts();
       for (const v of added) await d.joinVip(v);
       changes.push(...(await this.reloadDirector(next.ldirectord)));
+      changes.push(...(await this.reloadSync(next.config.lvs?.sync)));
       d.tick();
       this.log.info({ changes }, 'configuration reloaded');
       return { ok: true, changes };
@@ -188,8 +226,29 @@ export class DaemonService {
     return change;
   }
 
+  private async reloadSync(next: SyncSettings | undefined): Promise<string[]> {
+    const want = next?.enabled ? next : undefined;
+    if (want && this.sync) return (await this.sync.reconfigure(want)) ? [`IPVS connection sync moved to ${want.interface} syncid ${want.syncId}`] : [];
+    if (want) {
+      this.sync = await startSync(want, this.log);
+      return ['IPVS connection sync started'];
+    }
+    if (!this.sync) return [];
+    await this.sync.stop();
+    this.sync = undefined;
+    return ['IPVS connection sync stopped'];
+  }
+
+  private async syncStatus(): Promise<Pick<DaemonStatus, 'sync'>> {
+    if (this.sync) return { sync: await this.sync.status() };
+    const lvs = this.daemon.config.lvs;
+    return lvs ? { sync: { enabled: false, interface: lvs.sync.interface, syncId: lvs.sync.syncId, running: [] } } : {};
+  }
+
   async stop(o: { remove?: boolean } = {}): Promise<void> {
     await this.daemon.stop(o);
+    await this.sync?.stop();
+    this.sync = undefined;
     await this.control?.close();
     await this.lock?.release();
   }
