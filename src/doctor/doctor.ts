@@ -1,6 +1,7 @@
 // `aavip doctor` and the start-up of `aavip up` ask the same question: can this node, with this
 // kernel and these settings, run this configuration? The rules are rules.ts; the facts, facts.ts.
 import type { SharedConfig } from '../config/cluster.js';
+import { InputError, InputErrors } from '../errors.js';
 import type { LdirectordConfig } from '../lvs/config/model.js';
 import { loadLdirectordConfig } from '../lvs/config/parse.js';
 import { readKernelFacts } from './facts.js';
@@ -33,4 +34,16 @@ export function describeFindings(findings: Finding[], file: string): string {
   const errors = findings.filter((f) => f.severity === 'error').length;
   const warnings = findings.length - errors;
   return `${blocks.join('\n')}\n${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}\n`;
+}
+
+/**
+ * For `aavip up`: the error-level findings as the refusal to start (an input error, so the CLI
+ * prints it in one line per finding, exit 2), or undefined when none is an error.
+ */
+export function startupRefusal(findings: Finding[], file: string): InputError | InputErrors | undefined {
+  const errors = findings
+    .filter((f) => f.severity === 'error')
+    .map((f) => new InputError(`this node cannot run it: ${f.setting}: ${f.breaks} (fix: ${f.fix}; aavip doctor lists every finding)`, { file }));
+  if (!errors.length) return undefined;
+  return errors.length === 1 ? errors[0] : new InputErrors(errors);
 }

@@ -1,6 +1,7 @@
 // The doctor's pure rules: each fires on its bad setting, names it with a fix, and stays quiet on the good one.
 import { describe, expect, it } from 'vitest';
 import { parseVipSpec } from '../../src/dataplane/vipspec.js';
+import { startupRefusal } from '../../src/doctor/doctor.js';
 import { diagnose, type DoctorInput, type KernelFacts, type LvsService, RULE_IDS, sysctlName } from '../../src/doctor/rules.js';
 
 const NFT = { nftJhash: true };
@@ -152,5 +153,24 @@ describe('doctor rules', () => {
     expect(found.map((f) => f.severity)).toEqual(['error', 'warning']);
     for (const f of found) for (const field of ['setting', 'breaks', 'fix'] as const) expect(f[field].length).toBeGreaterThan(10);
     expect(new Set(RULE_IDS).size).toBe(RULE_IDS.length);
+  });
+
+  it("turns the error-level findings into aavip up's refusal, one line each, and warnings into none", () => {
+    const facts = goodFacts();
+    facts.sysctl['net/ipv4/conf/all/rp_filter'] = '1';
+    facts.links['eth0.100'] = undefined;
+    facts.modules.ip_vs = 'absent';
+    const found = diagnose(every, facts);
+    expect(found.map((f) => f.id)).toEqual(['interface-missing', 'ipvs-missing', 'rp-filter-strict']);
+    const refusal = startupRefusal(found, '/etc/aavip/cluster.yaml');
+    const lines = refusal!.message.split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^\/etc\/aavip\/cluster\.yaml: this node cannot run it: interface eth0\.100 .*\(fix: create eth0\.100/);
+    expect(
+      startupRefusal(
+        found.filter((f) => f.severity === 'warning'),
+        'f',
+      ),
+    ).toBeUndefined();
   });
 });
