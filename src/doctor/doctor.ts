@@ -13,7 +13,8 @@ export type { Finding } from './rules.js';
 export function doctorInput(config: Pick<SharedConfig, 'vips' | 'lvs'>, ldirectord?: LdirectordConfig): DoctorInput {
   if (!config.lvs) return { vips: config.vips };
   const services = (ldirectord?.virtualServices ?? []).map((v) => ({ line: v.line, family: v.family, protocol: v.protocol, scheduler: v.scheduler }));
-  return { vips: config.vips, lvs: { file: config.lvs.config, services } };
+  const sync = config.lvs.sync.enabled ? { interface: config.lvs.sync.interface } : undefined;
+  return { vips: config.vips, lvs: { file: config.lvs.config, services, sync } };
 }
 
 /**

@@ -57,12 +57,12 @@ export interface LvsService {
 export interface DoctorInput {
   vips: VipSpec[];
   /** Set when cluster.yaml has `lvs.config`. */
-  lvs?: { file: string; services: LvsService[] };
+  lvs?: { file: string; services: LvsService[] /** Set when the IPVS connection sync is on. */; sync?: { interface: string } };
 }
 
 /** What facts.ts must read for `input`: the one place that knows which facts the rules use. */
 export function factsNeeded(input: DoctorInput): { sysctls: string[]; links: string[]; modules: string[] } {
-  const links = [...new Set(input.vips.map((v) => v.interface))];
+  const links = interfaces(input);
   const sysctls = [RP_ALL, ...links.map(rpPath), TCP_LOOSE, ...IPVS_SYSCTLS.map((s) => s.path)];
   const modules = ['nf_conntrack', 'xt_cluster', 'ipt_CLUSTERIP', 'ip_vs', ...schedulerModules(input)];
   return { sysctls, links, modules: [...new Set(modules)] };
@@ -89,7 +89,12 @@ interface Rule {
   check: (input: DoctorInput, facts: KernelFacts) => Found[];
 }
 
-const interfaces = (input: DoctorInput) => [...new Set(input.vips.map((v) => v.interface))];
+const interfaces = (input: DoctorInput) => [...new Set([...input.vips.map((v) => v.interface), ...(input.lvs?.sync ? [input.lvs.sync.interface] : [])])];
+/** What an interface carries, for messages: `VIP a, b; IPVS sync`. */
+const uses = (input: DoctorInput, ifname: string) => {
+  const vips = input.vips.filter((v) => v.interface === ifname);
+  return [...(vips.length ? [`VIP ${names(vips)}`] : []), ...(input.lvs?.sync?.interface === ifname ? ['IPVS sync'] : [])].join('; ');
+};
 const ipv4Interfaces = (input: DoctorInput) => [...new Set(input.vips.filter((v) => v.address.family === 4).map((v) => v.interface))];
 const vipsOn = (input: DoctorInput, mechanism: string, facts: KernelFacts) => input.vips.filter((v) => resolveMechanism(v.backend, facts.nft) === mechanism);
 const names = (vips: VipSpec[]) => vips.map(vipCidr).join(', ');
@@ -108,16 +113,12 @@ function missingModule(facts: KernelFacts, module: string, found: (release: stri
  * where IPVS is loaded (they do not exist before), and only with `lvs.config`.
  */
 const IPVS_SYSCTLS: { path: string; bad: (value: number, input: DoctorInput) => boolean; breaks: string; good: string }[] = [
-  {
-    // The spec (appliance.md): only version 1 sync messages carry IPv6, firewall marks, persistence templates.
-    path: 'net/ipv4/vs/sync_version',
-    bad: (v, input) => v === 0 && (input.lvs?.services ?? []).some((s) => s.family === 6 || s.protocol === 'fwm'),
-    breaks: 'version 0 sync messages carry neither IPv6 nor firewall-mark connections: after a director dies, a survivor has no entry for them and resets them',
-    good: '1',
-  },
+  // net/ipv4/vs/sync_version: only version 1 messages carry IPv6, firewall marks and persistence
+  // templates (appliance.md), but aavip up sets it to 1 itself where sync is on
+  // (src/appliance/sync.ts), so a 0 found before the start is no finding.
   // net/ipv4/vs/conntrack: whether IPVS keeps conntrack entries for the flows it forwards; the
   // handover's drain accounting and ct state rules depend on it. Its required value is being
-  // decided with the connection sync: add it here (path, bad, breaks, good) once it is.
+  // decided with the handover of IPVS connections: add it here (path, bad, breaks, good) once it is.
 ];
 
 const RULES: Rule[] = [
@@ -128,9 +129,9 @@ const RULES: Rule[] = [
       interfaces(input)
         .filter((i) => facts.links[i] === undefined)
         .map((i) => ({
-          setting: `interface ${i} (VIP ${names(input.vips.filter((v) => v.interface === i))})`,
-          breaks: 'there is no such interface in this network namespace: the VIP cannot be added',
-          fix: `create ${i}, or set the VIP's interface in cluster.yaml to one that exists (ip -br link)`,
+          setting: `interface ${i} (${uses(input, i)})`,
+          breaks: `there is no such interface in this network namespace: nothing can be served or synchronised on it`,
+          fix: `create ${i}, or name one that exists (ip -br link) in cluster.yaml`,
         })),
   },
   {
@@ -140,8 +141,8 @@ const RULES: Rule[] = [
       interfaces(input)
         .filter((i) => facts.links[i] && !facts.links[i]!.up)
         .map((i) => ({
-          setting: `interface ${i}: down`,
-          breaks: 'the VIP receives nothing on a down interface',
+          setting: `interface ${i}: down (${uses(input, i)})`,
+          breaks: 'nothing is received on a down interface',
           fix: `ip link set dev ${i} up`,
         })),
   },
@@ -152,8 +153,15 @@ const RULES: Rule[] = [
       interfaces(input)
         .filter((i) => facts.links[i] && !facts.links[i]!.multicast)
         .map((i) => ({
-          setting: `interface ${i}: MULTICAST flag off`,
-          breaks: `every client frame to the VIP is sent to the cluster multicast MAC: without the flag ${i} does not take them in, so this node serves none of its buckets`,
+          setting: `interface ${i}: MULTICAST flag off (${uses(input, i)})`,
+          breaks: [
+            ...(input.vips.some((v) => v.interface === i)
+              ? [
+                  `every client frame to the VIP is sent to the cluster multicast MAC, which ${i} does not take in without the flag: this node serves none of its buckets`,
+                ]
+              : []),
+            ...(input.lvs?.sync?.interface === i ? ['the IPVS sync daemon sends and receives multicast (224.0.0.81) here: no connection is synchronised'] : []),
+          ].join('; '),
           fix: `ip link set dev ${i} multicast on`,
         })),
   },

@@ -127,12 +127,18 @@ describe('doctor rules', () => {
     });
   });
 
-  it('names sync_version 0 when the ldirectord.cf has IPv6 or firewall-mark services, not otherwise', () => {
+  it('checks the IPVS sync interface as it checks a VIP interface: present, up, MULTICAST', () => {
+    const input: DoctorInput = { vips: [vip('198.18.0.100/16', 'nft')], lvs: { ...lvs({}), sync: { interface: 'sync0' } } };
     const facts = goodFacts();
-    facts.sysctl['net/ipv4/vs/sync_version'] = '0';
-    expect(ids({ vips: [], lvs: lvs({ family: 4 }) }, facts)).toEqual([]);
-    expect(only({ vips: [], lvs: lvs({ protocol: 'fwm' }) }, facts)).toMatchObject({ id: 'ipvs-sysctl', fix: 'sysctl -w net.ipv4.vs.sync_version=1' });
-    expect(ids({ vips: [], lvs: lvs({ family: 6 }) }, facts)).toEqual(['ipvs-sysctl']);
+    expect(only(input, facts)).toMatchObject({ id: 'interface-missing', setting: 'interface sync0 (IPVS sync)' });
+    facts.links.sync0 = { up: true, multicast: false };
+    const f = only(input, facts);
+    expect(f).toMatchObject({ id: 'interface-no-multicast', fix: 'ip link set dev sync0 multicast on' });
+    expect(f.breaks).toMatch(/^the IPVS sync daemon/);
+    // Sync on the VIP's own interface: one finding naming both uses.
+    const shared: DoctorInput = { vips: input.vips, lvs: { ...lvs({}), sync: { interface: 'eth0' } } };
+    facts.links.eth0 = { up: true, multicast: false };
+    expect(only(shared, facts).setting).toBe('interface eth0: MULTICAST flag off (VIP 198.18.0.100/16; IPVS sync)');
   });
 
   it('names a VIP interface that is missing, down, or without MULTICAST, once per interface', () => {
