@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/exec.js';
 import { CLI } from '../../src/lab/vip-lab.js';
 
-const NAMESPACES = ['doc-good', 'doc-rp', 'doc-loose', 'doc-mc'];
+const NAMESPACES = ['doc-good', 'doc-rp', 'doc-loose', 'doc-mc', 'doc-sync'];
 const dir = mkdtempSync(join(tmpdir(), 'aavip-doc-'));
 
 interface Finding {
@@ -140,6 +140,17 @@ describe('aavip doctor in network namespaces of the host kernel', () => {
     const missing = await doctor('doc-mc', config('missing', { ...NFT, interface: 'eth9' }));
     expect(missing.status).toBe(1);
     expect(missing.findings.map((f) => f.id)).toEqual(['interface-missing']);
+  });
+
+  it('checks the IPVS sync interface of lvs.sync as a VIP interface: without MULTICAST it is named', async () => {
+    const cf = join(dir, 'ldirectord-sync.cf');
+    writeFileSync(cf, 'virtual=198.18.0.100:80\n\treal=198.18.2.1:80 gate\n');
+    const file = config('sync', NFT, { lvs: { config: cf, sync: { enabled: true, interface: 'peer0', syncid: 7 } } });
+    await run('ip', ['-n', 'doc-sync', 'link', 'set', 'dev', 'peer0', 'multicast', 'off']);
+    const { status, findings } = await doctor('doc-sync', file);
+    expect(status).toBe(1);
+    const sync = findings.filter((f) => f.id !== 'ipvs-missing');
+    expect(sync).toEqual([expect.objectContaining({ id: 'interface-no-multicast', setting: 'interface peer0: MULTICAST flag off (IPVS sync)' })]);
   });
 
   it('reports a configuration mistake as one file:line line (exit 2), as the other commands do', async () => {
