@@ -24,6 +24,8 @@ export interface Attempt {
   /** The name the server answered with; undefined when the connection failed. */
   node?: string;
   error?: string;
+  /** The TCP handshake completed (some node's kernel accepted the connection), answered or not. */
+  connected?: boolean;
   ms: number;
 }
 
@@ -33,13 +35,20 @@ export function attempt(target: string, port: number, src: string, timeoutMs: nu
     const socket = connect({ host: target, port, localAddress: src, localPort });
     let sport = localPort ?? 0;
     let buf = '';
-    const done = (r: Omit<Attempt, 'src' | 'sport' | 'ms'>) => {
+    let connected = false;
+    let settled = false;
+    const done = (r: Omit<Attempt, 'src' | 'sport' | 'ms' | 'connected'>) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       socket.destroy();
-      resolve({ src, sport, ms: performance.now() - t0, ...r });
+      resolve({ src, sport, connected, ms: performance.now() - t0, ...r });
     };
-    const timer = setTimeout(() => done({ error: 'timeout' }), timeoutMs);
+    // The verdict waits for the I/O already queued: when this process was stalled (a loaded
+    // machine), the timer runs before the poll phase that holds the answer that came in time.
+    const timer = setTimeout(() => setImmediate(() => done({ error: 'timeout' })), timeoutMs);
     socket.on('connect', () => {
+      connected = true;
       sport = socket.localPort ?? 0;
     });
     socket.on('data', (d) => {

@@ -4,6 +4,7 @@
 // outage figures gather samples from every node's buckets.
 import { bucketsOf } from '../assignment/assign.js';
 import { ClusterLab } from './cluster-lab.js';
+import type { TimedAttempt } from './load.js';
 import { nodeName, VIP_ADDRESS, SERVICE_PORT } from './vip-lab.js';
 import { built } from '../paths.js';
 import { spawn } from 'node:child_process';
@@ -26,6 +27,7 @@ export interface RoundResult {
   deadBuckets: number;
   /** Time from the kill to the first successful new connection, per probed dead bucket (ms). */
   outagesMs: number[];
+  /** Connections in the survivors' own buckets that no node took or that broke (see `unserved`). */
   survivorFailed: number;
   /** Survivors' largest over smallest bucket count while the node is away. */
   maxMinShareAfter: number;
@@ -63,6 +65,8 @@ const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] : NaN;
 };
+/** No node's kernel took the connection, or it was broken; a handshake answered slowly (a loaded machine) is served. */
+const unserved = (a: TimedAttempt) => !a.node && !(a.error === 'timeout' && a.connected);
 const maxMin = (xs: number[]) => Math.max(...xs) / Math.min(...xs);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -88,7 +92,7 @@ async function round(cl: ClusterLab, victim: number, o: FailoverOptions, say: (m
     const first = attempts.find((a) => a.node && a.node !== nodeName(victim) && a.start >= killAt && cl.bucketOf(a.src, a.sport) === b);
     outagesMs.push(first ? first.end - killAt : Infinity);
   }
-  const survivorFailed = attempts.filter((a) => !a.node && !dead.has(cl.bucketOf(a.src, a.sport))).length;
+  const survivorFailed = attempts.filter((a) => unserved(a) && !dead.has(cl.bucketOf(a.src, a.sport))).length;
   const st = (await cl.status(survivors[0]))!;
   const away = await cl.burst(1_200);
   const answered = survivors.map((i) => away.filter((a) => a.node === nodeName(i)).length);

@@ -21,6 +21,7 @@ export interface TimedAttempt {
   sport: number;
   node?: string;
   error?: string;
+  connected?: boolean;
   start: number;
   end: number;
 }
@@ -35,7 +36,7 @@ export async function load(o: LoadOptions): Promise<TimedAttempt[]> {
       const { src, sport } = o.tuples[i++];
       const start = Date.now();
       const p = attempt(o.target, o.port, src, o.timeoutMs, sport).then((a) => {
-        out.push({ src, sport, node: a.node, error: a.error, start, end: Date.now() });
+        out.push({ src, sport, node: a.node, error: a.error, connected: a.connected, start, end: Date.now() });
       });
       pending.add(p);
       void p.finally(() => pending.delete(p));

@@ -1,5 +1,5 @@
 // A lab of network namespaces on this machine: a "switch" namespace holding a bridge, N node
-// namespaces and a client namespace, all on 198.18.0.0/16 (the benchmarking range; 2001:2::/64 for
+// namespaces and a client namespace, all on 198.18.0.0/16 (the benchmarking range; 2001:db8::/64 for
 // IPv6 when asked), nothing in the root namespace and no route out. Every process it starts is
 // tracked by PID and killed on destroy; a leftover lab with the same prefix is removed first.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,7 +13,7 @@ export interface LabOptions {
   nodes?: number;
   /** Source addresses on the client (198.18.1.1 ...; default 200). */
   clientAddresses?: number;
-  /** Also give every node and the client IPv6 addresses in 2001:2::/64 (RFC 5180's benchmarking range). */
+  /** Also give every node and the client IPv6 addresses in 2001:db8::/64 (the documentation range, RFC 3849). */
   ipv6?: boolean;
 }
 
@@ -44,9 +44,9 @@ export class NetnsLab {
   nodeAddress(i: number): string {
     return `198.18.0.${10 + i}`;
   }
-  /** Node i's own IPv6 address (labs built with ipv6): 2001:2::(10+i) in hex. */
+  /** Node i's own IPv6 address (labs built with ipv6): 2001:db8::(10+i) in hex. */
   nodeAddress6(i: number): string {
-    return `2001:2::${(10 + i).toString(16)}`;
+    return `2001:db8::${(10 + i).toString(16)}`;
   }
   get nodeIds(): number[] {
     return Array.from({ length: this.opts.nodes }, (_, i) => i + 1);
@@ -54,9 +54,9 @@ export class NetnsLab {
   get clientSources(): string[] {
     return Array.from({ length: this.opts.clientAddresses }, (_, i) => `198.18.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`);
   }
-  /** The client's IPv6 source addresses (labs built with ipv6): 2001:2::1:1 .... */
+  /** The client's IPv6 source addresses (labs built with ipv6): 2001:db8::1:1 .... */
   get clientSources6(): string[] {
-    return this.opts.ipv6 ? Array.from({ length: this.opts.clientAddresses }, (_, i) => `2001:2::1:${(i + 1).toString(16)}`) : [];
+    return this.opts.ipv6 ? Array.from({ length: this.opts.clientAddresses }, (_, i) => `2001:db8::1:${(i + 1).toString(16)}`) : [];
   }
   /** The switch-side port of node i (or 'c' for the client). */
   port(i: number | 'c'): string {

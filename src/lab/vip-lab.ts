@@ -22,7 +22,7 @@ const CLIENT = built('lab/client.js');
 
 export const VIP_ADDRESS = '198.18.0.100';
 /** The lab's IPv6 VIP (labs created with family 6). */
-export const VIP_ADDRESS6 = '2001:2::100';
+export const VIP_ADDRESS6 = '2001:db8::100';
 export const SERVICE_PORT = 8080;
 
 export interface VipLabOptions {
@@ -33,7 +33,7 @@ export interface VipLabOptions {
   seed?: number;
   backend?: 'nft' | 'xt_cluster' | 'clusterip';
   clientAddresses?: number;
-  /** 6: the VIP is IPv6 (2001:2::100/64) and the client connects from IPv6 sources. */
+  /** 6: the VIP is IPv6 (2001:db8::100/64) and the client connects from IPv6 sources. */
   family?: 4 | 6;
 }
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bucketsOf } from '../../src/assignment/assign.js';
 import { nftTableName } from '../../src/dataplane/nft.js';
 import { CLI, nodeName, SERVICE_PORT, summarize, VipLab } from '../../src/lab/vip-lab.js';
-import { DIST, Holder } from './lab-helpers.js';
+import { DIST, Holder, withoutCounters } from './lab-helpers.js';
 
 const hex = (bytes: Uint8Array) => `0x${Buffer.from(bytes).toString('hex')}`;
 
@@ -193,7 +193,7 @@ describe('IPv6 VIP on the xt_cluster backend: the same neighbour discovery', () 
   it('applies twice without a change and removes its chain and ND table', async () => {
     const state = async () =>
       Promise.all([
-        vl.lab.execNode(2, ['nft', '-j', 'list', 'ruleset']).then((r) => r.stdout),
+        vl.lab.execNode(2, ['nft', '-j', 'list', 'ruleset']).then((r) => withoutCounters(r.stdout)),
         vl.lab.execNode(2, ['ip6tables', '-t', 'mangle', '-S']).then((r) => r.stdout),
       ]);
     const before = await state();

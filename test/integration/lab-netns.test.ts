@@ -60,7 +60,7 @@ describe('namespace lab', () => {
     expect(v4.length).toBe(300);
     expect(v6.length).toBe(300);
     expect(v4.every((a: { local: string }) => a.local.startsWith('198.18.'))).toBe(true);
-    expect(v6.every((a: { local: string }) => a.local.startsWith('2001:2::'))).toBe(true);
+    expect(v6.every((a: { local: string }) => a.local.startsWith('2001:db8::'))).toBe(true);
   });
 
   it('connects the client to every node from many source addresses, over IPv4 and IPv6', async () => {

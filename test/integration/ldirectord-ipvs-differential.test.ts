@@ -3,7 +3,7 @@
 // The host kernel has no IPVS, so both drive test/fixtures/ipvsadm-standin.mjs: ldirectord finds
 // it as ./ipvsadm in its working directory (it does with -d), aavip through AAVIP_IPVSADM with
 // `--ipvs ipvsadm`. Each case runs the two side by side, each in its own namespace holding the same
-// real servers (small Node listeners on 198.18.40.0/24 and 2001:2::40:0/64), changes the servers
+// real servers (small Node listeners on 198.18.40.0/24 and 2001:db8::40:0/64), changes the servers
 // in steps and, once both tables have settled, requires them to be equal — except where ldirectord
 // has a bug aavip deliberately does not copy: those cases name the difference and assert both outcomes.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -20,7 +20,7 @@ const LDIRECTORD = '/usr/sbin/ldirectord';
 const MAIN = join(DIST, 'cli', 'main.js');
 const STANDIN = join(PACKAGE_ROOT, 'test', 'fixtures', 'ipvsadm-standin.mjs');
 const NET = '198.18.40';
-const NET6 = '2001:2::40';
+const NET6 = '2001:db8::40';
 /** Real-server addresses every namespace holds (.21/.22 answer pings only; .31, the fallback, holds nothing). */
 const HOSTS = [11, 12, 13, 14, 15, 21, 22];
 const HOSTS6 = [11, 12];

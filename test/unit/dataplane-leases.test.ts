@@ -135,7 +135,7 @@ describe('auto, as the dataplane resolves it', () => {
     const base = { address: '198.18.0.100/24', interface: 'eth0' };
     expect(parseVipSpec(base, {}, old)).toMatchObject({ backend: 'auto', buckets: 16 });
     expect(() => parseVipSpec({ ...base, buckets: 64 }, {}, old)).toThrow(/64 is out of range 1\.\.16 for clusterip/);
-    expect(() => parseVipSpec({ ...base, address: '2001:2::100/64' }, {}, old)).toThrow(/CLUSTERIP has no IPv6/);
+    expect(() => parseVipSpec({ ...base, address: '2001:db8::100/64' }, {}, old)).toThrow(/CLUSTERIP has no IPv6/);
     expect(parseVipSpec(base, {}, { nftJhash: true }).buckets).toBe(256);
   });
 });

@@ -103,8 +103,8 @@ describe('IPv6 neighbour discovery with the cluster MAC', () => {
   });
 
   it('matches only the solicitations whose source is the VIP', () => {
-    const vip = parseVipSpec({ address: '2001:2::100/64', interface: 'eth0', backend: 'nft' });
-    expect(renderNdRules(vip, '02:00:00:00:00:01')[1]).toMatch(/^ip6 saddr 2001:2::100 icmpv6 type nd-neighbor-solicit /);
+    const vip = parseVipSpec({ address: '2001:db8::100/64', interface: 'eth0', backend: 'nft' });
+    expect(renderNdRules(vip, '02:00:00:00:00:01')[1]).toMatch(/^ip6 saddr 2001:db8::100 icmpv6 type nd-neighbor-solicit /);
     expect(vip.mac).toBe('33:33:00:00:01:00');
   });
 
@@ -115,11 +115,11 @@ describe('IPv6 neighbour discovery with the cluster MAC', () => {
     expect(checksumNeutralWord('02:00:00:00:00:01', '33:33:00:00:01:00')).toBe((0x0201 + (~0x3433 & 0xffff)) % 0xffff);
   });
   it('announces the VIP as an unsolicited advertisement: Override set, the cluster MAC as target link-layer address', () => {
-    const vip = parseVipSpec({ address: '2001:2::100/64', interface: 'eth0', backend: 'nft' });
+    const vip = parseVipSpec({ address: '2001:db8::100/64', interface: 'eth0', backend: 'nft' });
     const na = unsolicitedAdvert(vip);
     expect(na.length).toBe(32);
     expect([na[0], na[1], na[4]]).toEqual([136, 0, 0x20]);
-    expect(formatAddress({ family: 6, bytes: na.subarray(8, 24) })).toBe('2001:2::100');
+    expect(formatAddress({ family: 6, bytes: na.subarray(8, 24) })).toBe('2001:db8::100');
     expect([na[24], na[25]]).toEqual([2, 1]);
     expect(na.subarray(26, 32)).toEqual(macBytes(vip.mac));
     // Sent with the cluster MAC already, it is not touched by the node's own rewrite rule.
@@ -127,7 +127,7 @@ describe('IPv6 neighbour discovery with the cluster MAC', () => {
     expect(runRule(renderNdRules(vip, '02:00:00:00:00:01')[0], copy)).toBe(false);
   });
   it('gives xt_cluster IPv6 VIPs the same rewrite, and accepts ND before the cluster match', () => {
-    const vip = parseVipSpec({ address: '2001:2::100/64', interface: 'eth0', backend: 'xt_cluster', hashmode: 'sourceip', buckets: 3, seed: 1 });
+    const vip = parseVipSpec({ address: '2001:db8::100/64', interface: 'eth0', backend: 'xt_cluster', hashmode: 'sourceip', buckets: 3, seed: 1 });
     const nodeMac = '02:00:00:00:00:01';
     const table = renderNdTable(vip, nodeMac);
     for (const rule of renderNdRules(vip, nodeMac)) expect(table).toContain(rule);

@@ -24,7 +24,7 @@ describe('cluster MAC', () => {
   it('derives 01:00:5e + the low 23 bits of an IPv4 VIP, 33:33 + the low 32 bits of an IPv6 one', () => {
     expect(multicastMacFor(parseAddress('198.18.0.100')!)).toBe('01:00:5e:12:00:64');
     expect(multicastMacFor(parseAddress('10.200.1.2')!)).toBe('01:00:5e:48:01:02');
-    expect(multicastMacFor(parseAddress('2001:2::100')!)).toBe('33:33:00:00:01:00');
+    expect(multicastMacFor(parseAddress('2001:db8::100')!)).toBe('33:33:00:00:01:00');
   });
 
   it("is always a multicast MAC carrying the VIP's low 23 bits", () => {
@@ -63,7 +63,7 @@ describe('parseVipSpec', () => {
     const v = parseVipSpec({ ...base, mac: '01:00:5E:01:02:03', hashmode: 'sourceip', seed: '0x1234', buckets: '1024', backend: 'nft' });
     expect(v).toMatchObject({ mac: '01:00:5e:01:02:03', hashmode: 'sourceip', seed: 0x1234, buckets: 1024, backend: 'nft' });
     expect(parseVipSpec({ ...base, seed: 4294967295 }).seed).toBe(0xffffffff);
-    expect(parseVipSpec({ ...base, address: '2001:2::100/64', backend: 'nft' }).address.family).toBe(6);
+    expect(parseVipSpec({ ...base, address: '2001:db8::100/64', backend: 'nft' }).address.family).toBe(6);
   });
 
   it('refuses each bad field by name, with the place it came from', () => {
@@ -72,7 +72,7 @@ describe('parseVipSpec', () => {
       [{ ...base, address: undefined }, /^address: a VIP address is required/],
       [{ ...base, address: '198.18.0.300/24' }, /^address: '198\.18\.0\.300' is not an IP address/],
       [{ ...base, address: '198.18.0.100/33' }, /^address: prefix \/33 is too long for IPv4/],
-      [{ ...base, address: '2001:2::1/129' }, /^address: prefix \/129 is too long for IPv6/],
+      [{ ...base, address: '2001:db8::1/129' }, /^address: prefix \/129 is too long for IPv6/],
       [{ ...base, interface: '' }, /^interface: an interface is required/],
       [{ ...base, interface: 'a-very-long-interface-name' }, /^interface: .* is not an interface name/],
       [{ ...base, backend: 'ipvs' }, /^backend: 'ipvs' is not a backend/],
@@ -86,7 +86,7 @@ describe('parseVipSpec', () => {
       [{ ...base, backend: 'clusterip', buckets: 17 }, /^buckets: 17 is out of range 1\.\.16 for clusterip/],
       [{ ...base, backend: 'xt_cluster', buckets: 33, hashmode: 'sourceip' }, /^buckets: 33 is out of range 1\.\.32 for xt_cluster/],
       [{ ...base, backend: 'xt_cluster' }, /^hashmode: xt_cluster cannot hash sourceip-sourceport/],
-      [{ ...base, address: '2001:2::100/64', backend: 'clusterip', buckets: 3 }, /^backend: CLUSTERIP has no IPv6/],
+      [{ ...base, address: '2001:db8::100/64', backend: 'clusterip', buckets: 3 }, /^backend: CLUSTERIP has no IPv6/],
     ];
     for (const [input, message] of cases) expect(refusal(input), JSON.stringify(input)).toMatch(message);
     expect(refusal({ ...base, mac: '00:11:22:33:44:55' }, { file: 'cluster.yaml', line: 12, field: 'vips[0]' })).toMatch(

@@ -29,7 +29,7 @@ describe('the ipvsadm stand-in', () => {
       '-A -f 5 -s sh -p 300 -M 255.255.255.0',
       '-a -f 5 -r 198.18.40.11:0 -i -w 1',
       '-A -f 7 -6 -s wrr -p 100 -M 64',
-      '-a -f 7 -6 -r [2001:2:0::40:11]:0 -g -w 1',
+      '-a -f 7 -6 -r [2001:db8:0::40:11]:0 -g -w 1',
     ])
       expect(ipvsadm(...cmd.split(' ')).status).toBe(0);
     expect(ipvsadm('-L', '-n').stdout).toBe(`IP Virtual Server version 1.2.1 (size=4096)
@@ -42,7 +42,7 @@ UDP  198.18.40.106:53 wrr ops
 FWM  5 sh persistent 300 mask 255.255.255.0
   -> 198.18.40.11:0               Tunnel  1      0          0         
 FWM  7 IPv6 wrr persistent 100 mask 64
-  -> [2001:2::40:11]:0            Route   1      0          0         
+  -> [2001:db8::40:11]:0          Route   1      0          0         
 `);
     expect(
       ipvsadm('-L', '-n', '--thresholds').stdout.split('\n').slice(1, 6).join('\n'),
@@ -70,7 +70,7 @@ TCP  198.18.40.100:80
       ['198.18.40.11:80', 0, 0],
       ['198.18.40.12:8080', 10, 3],
     ]);
-    expect(merged[3].realServers.map((r) => r.address)).toEqual(['[2001:2::40:11]:0']);
+    expect(merged[3].realServers.map((r) => r.address)).toEqual(['[2001:db8::40:11]:0']);
     expect(mergeThresholds(parseIpvsadmSave(saved), '')).toEqual(parseIpvsadmSave(saved)); // listings disagree: as saved
 
     // A gate real takes the service's port on -a, not on -d: ldirectord's port-mapped re-add and delete fail.

@@ -65,7 +65,7 @@ describe('ocf:aavip:vip parameters', () => {
     const i = vipInstance(params({ unique_clone_address: 'true' }), clone(2));
     expect(i.vip.address).toBe('198.18.0.102/24');
     expect(i.buckets).toEqual([1]);
-    expect(vipInstance(params({ ip: '2001:2::ffff', cidr_netmask: '64', unique_clone_address: 'yes' }), clone(1)).vip.address).toBe('2001:2::1:0/64');
+    expect(vipInstance(params({ ip: '2001:db8::ffff', cidr_netmask: '64', unique_clone_address: 'yes' }), clone(1)).vip.address).toBe('2001:db8::1:0/64');
     expect(reasonOf(() => vipInstance(params({ unique_clone_address: 'true' }), clone(1, 3, false)))).toMatch(/^6 unique_clone_address: /);
     expect(reasonOf(() => addToAddress(parseAddress('255.255.255.255')!, 1))).toMatch(/^6 ip: /);
   });
@@ -125,7 +125,7 @@ describe('ocf:aavip:vip parameters', () => {
     expect(findInterface(routes, parseAddress('198.18.0.100')!)).toEqual({ nic: 'eth1', prefixLength: 24 });
     expect(findInterface(routes, parseAddress('198.18.0.100')!, 'eth0')).toEqual({ nic: 'eth0', prefixLength: 15 });
     expect(findInterface(routes, parseAddress('198.20.0.5')!)).toBeUndefined();
-    expect(findInterface([{ dst: '2001:2::/64', dev: 'eth0' }], parseAddress('2001:2::100')!)).toEqual({ nic: 'eth0', prefixLength: 64 });
+    expect(findInterface([{ dst: '2001:db8::/64', dev: 'eth0' }], parseAddress('2001:db8::100')!)).toEqual({ nic: 'eth0', prefixLength: 64 });
     const found = vipInstance(params({ nic: '', cidr_netmask: '' }), undefined, findInterface(routes, parseAddress('198.18.0.100')!));
     expect(found.vip).toMatchObject({ address: '198.18.0.100/24', interface: 'eth1' });
   });
