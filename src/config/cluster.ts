@@ -1,6 +1,6 @@
 // conf/cluster.yaml: the cluster, its nodes and its VIPs. Loaded and validated completely before
 // anything is touched; every error names the file, the line and the field, all at once.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { isAbsolute, dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
@@ -289,7 +289,7 @@ function findLocal(nodes: { id: number; name: string; address: string }[], wante
     return (
       nodes.find((n) => mine.has(n.address))?.id ??
       nodes.find((n) => n.name === hostname())?.id ??
-      'no configured node has an address of this host or its hostname: set local to a node name'
+      `no configured node has an address of this host or its hostname (an interface that is down hides its addresses): pass --node NAME or set local to one of ${nodes.map((n) => n.name).join(', ')}`
     );
   }
   return nodes.find((n) => n.name === String(wanted) || n.id === Number(wanted))?.id ?? `'${wanted}' is not a configured node`;
@@ -308,9 +308,16 @@ export function controlSocketOf(file: string, opts: LoadOptions = {}): string {
     try {
       const cluster = (parseDocument(readFileSync(file, 'utf8')).toJS() as any)?.cluster;
       const nodes = (cluster.nodes as any[]).map((n) => ({ id: n.id, name: n.name, address: formatAddress(parseAddress(n.address)!) }));
-      const local = findLocal(nodes, opts.local ?? cluster.local ?? 'auto', opts.localAddresses);
+      const wanted = opts.local ?? cluster.local ?? 'auto';
+      const local = findLocal(nodes, wanted, opts.localAddresses);
       if (typeof local === 'number' && typeof cluster.name === 'string')
         return controlSocketFor(cluster.controlSocket, cluster.name, nodes.find((n) => n.id === local)!.name);
+      // `local: auto` finds nothing while this node's interface is down, which is just when an
+      // operator asks the daemon: the one running daemon of this cluster here is the answer.
+      if (wanted === 'auto' && typeof cluster.name === 'string') {
+        const running = nodes.map((n) => controlSocketFor(cluster.controlSocket, cluster.name, n.name)).filter((f) => existsSync(f));
+        if (new Set(running).size === 1) return running[0];
+      }
     } catch {
       /* too broken: report the full load's errors */
     }

@@ -98,6 +98,26 @@ describe('cluster.yaml', () => {
     );
   });
 
+  it('finds the one running daemon here when local: auto matches no address (its interface is down), else names --node', () => {
+    const file = join(dir, 'auto.yaml');
+    writeFileSync(file, example.replace(/^(\s*)local: .*$/m, '$1local: auto'));
+    const run = mkdtempSync(join(tmpdir(), 'aavip-run-'));
+    const saved = process.env.AAVIP_RUN_DIR;
+    process.env.AAVIP_RUN_DIR = run;
+    try {
+      const none = { localAddresses: ['192.0.2.99'] };
+      expect(() => controlSocketOf(file, none)).toThrow(/interface that is down.*pass --node NAME or set local to one of lb1, lb2, lb3/);
+      writeFileSync(join(run, 'web-lb2.sock'), '');
+      expect(controlSocketOf(file, none)).toBe(join(run, 'web-lb2.sock'));
+      // Two daemons of the cluster on one host (a lab): which one is meant cannot be guessed.
+      writeFileSync(join(run, 'web-lb1.sock'), '');
+      expect(() => controlSocketOf(file, none)).toThrow(/--node/);
+    } finally {
+      if (saved === undefined) delete process.env.AAVIP_RUN_DIR;
+      else process.env.AAVIP_RUN_DIR = saved;
+    }
+  });
+
   it('parses durations', () => {
     expect(parseDuration('100ms')).toBe(100);
     expect(parseDuration('2s')).toBe(2000);
