@@ -165,7 +165,7 @@ class Soak {
   directorLog!: ReturnType<typeof countLog>;
   daemonLog!: Map<string, number>;
   servers!: ReturnType<typeof latestLine<{ kind: string; accepted: number; open: number; bytesSent: number }[]>>;
-  capture!: ReturnType<typeof latestLine<{ datagrams: number; largest: { gapMs: number; at: string }[] }>>;
+  capture!: ReturnType<typeof latestLine<Record<string, { datagrams: number; largest: { gapMs: number; at: string }[] }>>>;
   maxOpen = new Map<string, number>();
 
   constructor(readonly cl: ClusterLab) {
@@ -188,9 +188,20 @@ class Soak {
     for (const i of lab.nodeIds) cl.startDaemon(i);
     this.daemonLog = countLog(cl.daemons.get(1)!);
     await cl.waitForView(lab.nodeIds, lab.nodeIds, 30_000);
-    // At the daemons' priority (aavip up's --nice default): a starved capture would see gaps the daemon never made.
+    // At node 2, node 1's heartbeats (the soaked node) and node 3's (no reloads, no checks: the
+    // control — gaps it shows too are the machine's). At the daemons' priority (aavip up's --nice
+    // default): a starved capture would see gaps the daemons never made.
     this.capture = latestLine(
-      lab.spawn(lab.nodeNs(2), ['nice', '-n', '-10', process.execPath, join(BENCH, 'soak-capture.js'), lab.nodeAddress(1), String(HB_PORT)]),
+      lab.spawn(lab.nodeNs(2), [
+        'nice',
+        '-n',
+        '-10',
+        process.execPath,
+        join(BENCH, 'soak-capture.js'),
+        String(HB_PORT),
+        lab.nodeAddress(1),
+        lab.nodeAddress(3),
+      ]),
     );
     await this.capture.first;
 
@@ -270,13 +281,14 @@ class Soak {
     else this.ldirectord.valid++;
   }
 
-  /** Judges the last ldirectord.cf reload from the director's log and the IPVS table (waits up to 10 s). */
+  /** Judges the last ldirectord.cf reload from the director's log and the IPVS table (waits up to 30 s). */
   async settleLdirectord(): Promise<void> {
     const p = this.pending;
     if (!p) return;
     this.pending = undefined;
     const t = this.ldirectord;
-    const ended = await waitFor(() => this.reloaded() > p.okBefore || this.reloadFailed() > p.failedBefore, 10_000);
+    // Bounded at 30 s: on a busy machine one reload's ipvsadm calls (a Node process each, with the stand-in) have taken 10.
+    const ended = await waitFor(() => this.reloaded() > p.okBefore || this.reloadFailed() > p.failedBefore, 30_000);
     if (ended) this.ldirectordLatencyMs.push(Date.now() - p.sentAt);
     const [ok, failed] = [this.reloaded() - p.okBefore, this.reloadFailed() - p.failedBefore];
     if (p.broken) {
@@ -356,7 +368,7 @@ async function drive(soak: Soak): Promise<void> {
       progress(
         `${Math.round((Date.now() - t0) / 1000)} s: daemon ${d.fds} fds ${Math.round(d.rssKiB / 1024)} MiB, role ${r.fds} fds ${Math.round(r.rssKiB / 1024)} MiB, ` +
           `reloads ${soak.cluster.accepted + soak.ldirectord.accepted}/${soak.cluster.refused + soak.ldirectord.refused} accepted/refused, ` +
-          `rounds ${soak.rounds()}, max heartbeat gap ${soak.capture.value?.largest[0]?.gapMs} ms`,
+          `rounds ${soak.rounds()}, max heartbeat gap node 1 ${soak.capture.value?.[soak.cl.lab.nodeAddress(1)]?.largest[0]?.gapMs} ms, node 3 ${soak.capture.value?.[soak.cl.lab.nodeAddress(3)]?.largest[0]?.gapMs} ms`,
       );
     }
   }
@@ -370,9 +382,30 @@ function reloadsDuring(reloads: { at: number; what: string }[], gap: { gapMs: nu
   return reloads.filter((r) => r.at <= end && r.at >= end - gap.gapMs - 1000).map((r) => r.what);
 }
 
+/** One node's heartbeats as node 2 received them, the largest gaps lined up with the reloads. */
+function stream(soak: Soak, address: string) {
+  const hb = soak.capture.value?.[address];
+  return {
+    datagrams: hb?.datagrams,
+    maxGapMs: hb?.largest[0]?.gapMs,
+    largestGaps: (hb?.largest ?? []).map((g) => ({ ...g, reloadsDuring: reloadsDuring(soak.reloadsAt, g) })),
+  };
+}
+
+/** A daemon's own reports of being held up (its timer late: the machine, GC or its own work). */
+function heldUp(lines: string[]): { count: number; maxMs: number } {
+  let count = 0;
+  let maxMs = 0;
+  for (const l of lines) {
+    if (!l.includes('"the daemon was held up"')) continue;
+    count++;
+    maxMs = Math.max(maxMs, JSON.parse(l).ms ?? 0);
+  }
+  return { count, maxMs };
+}
+
 function report(soak: Soak) {
   const trends = { daemon: resourceTrends(soak.samples.daemon, DURATION_MS), role: resourceTrends(soak.samples.director, DURATION_MS) };
-  const hb = soak.capture.value;
   const epochs = soak.peerEpochs;
   return {
     command: `node dist/bench/soak.js ${process.argv.slice(2).join(' ')}`.trim(),
@@ -381,10 +414,11 @@ function report(soak: Soak) {
     heartbeat: {
       intervalMs: INTERVAL_MS,
       deadtimeMs: DEADTIME_MS,
-      datagramsSeenByPeer: hb?.datagrams,
-      maxGapMs: hb?.largest[0]?.gapMs,
-      largestGaps: hb?.largest.map((g) => ({ ...g, reloadsDuring: reloadsDuring(soak.reloadsAt, g) })),
+      atPeer: 'node2',
+      node1: stream(soak, soak.cl.lab.nodeAddress(1)),
+      control: { node: 'node3 (not reloaded, no checks)', ...stream(soak, soak.cl.lab.nodeAddress(3)) },
     },
+    heldUp: soak.cl.lab.nodeIds.map((i) => ({ node: nodeName(i), ...heldUp(soak.cl.logs.get(i) ?? []) })),
     peerView: { epochFirst: epochs[0], epochLast: epochs.at(-1), samplesWithNode1NotLive: soak.node1DroppedByPeer },
     resources: {
       daemon: { pid: soak.daemonPid, ...trends.daemon },
@@ -405,26 +439,32 @@ function report(soak: Soak) {
   };
 }
 
-function printText(r: ReturnType<typeof report>): void {
+function printText(r: ReturnType<typeof report>, out: NodeJS.WritableStream): void {
   const line = (name: string, t: ReturnType<typeof resourceTrends>['fds'], unit: string, scale = 1) =>
     `  ${name.padEnd(22)} start ${Math.round(t.start / scale)}${unit}, after warm-up ${Math.round(t.afterWarmup / scale)}${unit}, end ${Math.round(t.end / scale)}${unit}, ` +
     `slope ${(t.slopePerMin / scale).toFixed(2)}${unit}/min, margin ${Math.round(t.margin / scale)}${unit}: ${t.flat ? 'flat' : 'GROWS'}`;
   const { daemon, ldirectordRole } = r.resources;
   const tallyLine = (name: string, t: ReloadTally) =>
     `  ${name.padEnd(15)} valid ${t.valid} (accepted ${t.accepted}), broken ${t.broken} (refused ${t.refused}, running configuration verified kept ${t.keptVerified}), unexpected ${t.unexpected.length}`;
-  process.stdout.write(
+  out.write(
     [
       `soak of ${r.durationMs / 1000} s (warm-up ${r.warmupMs / 1000} s, windows ${r.windowMs / 1000} s)`,
       line('daemon fds', daemon.fds, ''),
       line('daemon RSS', daemon.rssKiB, ' MiB', 1024),
       line('ldirectord role fds', ldirectordRole.fds, ''),
       line('ldirectord role RSS', ldirectordRole.rssKiB, ' MiB', 1024),
-      `  heartbeats at the peer: ${r.heartbeat.datagramsSeenByPeer} datagrams, max gap ${r.heartbeat.maxGapMs} ms (interval ${INTERVAL_MS} ms, deadtime ${DEADTIME_MS} ms); ` +
-        `peer's view epoch ${r.peerView.epochFirst} → ${r.peerView.epochLast}, node 1 not live in ${r.peerView.samplesWithNode1NotLive} samples`,
-      `  largest gaps: ${(r.heartbeat.largestGaps ?? [])
-        .slice(0, 5)
-        .map((g) => `${g.gapMs} ms (${g.reloadsDuring.join(', ') || 'no reload'})`)
-        .join('; ')}`,
+      ...(['node1', 'control'] as const).map((k) => {
+        const h = r.heartbeat[k];
+        return (
+          `  ${k === 'node1' ? 'node 1' : 'node 3 (control)'} heartbeats at node 2: ${h.datagrams} datagrams, max gap ${h.maxGapMs} ms (interval ${INTERVAL_MS} ms, deadtime ${DEADTIME_MS} ms); ` +
+          `largest: ${h.largestGaps
+            .slice(0, 4)
+            .map((g) => `${g.gapMs} ms (${g.reloadsDuring.join(', ') || 'no reload'})`)
+            .join('; ')}`
+        );
+      }),
+      `  node 2's view epoch ${r.peerView.epochFirst} → ${r.peerView.epochLast}, node 1 not live in ${r.peerView.samplesWithNode1NotLive} samples; ` +
+        `held up (the daemons' own log): ${r.heldUp.map((h) => `${h.node} ${h.count}× (max ${h.maxMs} ms)`).join(', ')}`,
       tallyLine('cluster.yaml', r.reloads.clusterYaml),
       tallyLine('ldirectord.cf', r.reloads.ldirectordCf),
       `  ldirectord.cf reload (SIGHUP to its log line) median ${r.reloads.ldirectordCfLatencyMs.median} ms, max ${r.reloads.ldirectordCfLatencyMs.max} ms; ticks skipped (late) ${r.reloads.ticksSkippedLate}`,
@@ -446,8 +486,9 @@ try {
   await soak.start();
   await drive(soak);
   const r = report(soak);
+  // With --json the summary goes to stderr, after the progress, so one run gives both.
   if (JSON_OUT) process.stdout.write(`${JSON.stringify(r)}\n`);
-  else printText(r);
+  printText(r, JSON_OUT ? process.stderr : process.stdout);
 } finally {
   await cl.destroy();
 }
