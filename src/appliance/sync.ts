@@ -5,7 +5,7 @@
 // core; ConnectionSync the shell over netlink and the sysctl.
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Logger } from '../log.js';
-import type { SyncDaemon } from '../lvs/ipvs/netlink.js';
+import { NetlinkIpvs, type SyncDaemon } from '../lvs/ipvs/netlink.js';
 import type { SyncSettings } from './settings.js';
 
 export const SYNC_STATES: readonly SyncDaemon['state'][] = ['master', 'backup'];
@@ -126,5 +126,21 @@ export class ConnectionSync {
     } catch (e) {
       return { ...base, running: [], error: (e as Error).message };
     }
+  }
+}
+
+/**
+ * `aavip down` (no daemon running): removes the sync daemons a daemon that was killed left behind.
+ * Without IPVS there are none.
+ */
+export async function removeLeftoverSync(): Promise<SyncDaemon[]> {
+  const ipvs = await NetlinkIpvs.open().catch(() => undefined);
+  if (!ipvs) return [];
+  try {
+    const running = await ipvs.listSyncDaemons();
+    for (const d of running) await ipvs.stopSyncDaemon(d.state);
+    return running;
+  } finally {
+    ipvs.close();
   }
 }

@@ -10,6 +10,7 @@ import { askDaemon as ask } from '../daemon/control-client.js';
 import type { DaemonStatus } from '../daemon/control-protocol.js';
 import { runningDaemon } from '../daemon/instance-lock.js';
 import { DaemonService } from '../daemon/service.js';
+import { removeLeftoverSync } from '../appliance/sync.js';
 import { table } from './progress.js';
 
 const DEFAULT_CONFIG = '/etc/aavip/cluster.yaml';
@@ -162,6 +163,9 @@ function registerControl(program: Command): void {
         const dp = await createDataplane(vip.backend);
         await dp.remove(vip);
         log.info({ vip: vipCidr(vip) }, 'removed');
+      }
+      if (config.lvs?.sync.enabled) {
+        for (const d of await removeLeftoverSync()) log.info({ state: d.state, interface: d.interface, syncId: d.syncId }, 'IPVS sync daemon removed');
       }
     },
   );
