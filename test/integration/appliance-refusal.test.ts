@@ -54,7 +54,8 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'authkey'), randomBytes(32));
   chmodSync(join(dir, 'authkey'), 0o600);
   writeFileSync(join(dir, 'masq.cf'), MASQ_CF);
-  writeFileSync(join(dir, 'gate.cf'), MASQ_CF.replace('masq', 'gate'));
+  // gate.cf: served on the VIP, plus a service on an address that is no VIP (a warning, not a refusal).
+  writeFileSync(join(dir, 'gate.cf'), `${MASQ_CF.replace('masq', 'gate')}virtual=198.18.5.5:80\n\treal=198.18.1.1:80 gate\n`);
 });
 afterAll(async () => {
   await lab?.destroy();
@@ -80,6 +81,14 @@ describe('the appliance refused before anything starts', () => {
     const lines = r.stderr.split('\n').filter((l) => l.startsWith('aavip:') || /^\s+at /.test(l));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^aavip: IPVS over netlink: .*ip_vs/);
+    // The combination was checked (and its warning logged) before IPVS was looked for.
+    const warning = r.stderr.split('\n').find((l) => l.includes('is not on a VIP'));
+    expect(JSON.parse(warning!)).toMatchObject({
+      level: 40,
+      file: join(dir, 'gate.cf'),
+      line: 6,
+      msg: expect.stringMatching(/^tcp:198\.18\.5\.5:80 is not on a VIP of cluster syn/),
+    });
     expect(await traces()).toEqual({ tables: '', vip: false });
   });
 
