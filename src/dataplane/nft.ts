@@ -4,6 +4,9 @@
 // dropped. Ownership changes replace the map's elements in one transaction; rules never change.
 // Elements may carry a lease (a timeout): the kernel drops the bucket by itself unless the daemon
 // renews it, so a daemon killed with SIGKILL stops serving before its peers take its buckets.
+// A set of the TCP flows this node has taken (`flows`) tells a handover which flows are whose when
+// conntrack cannot: a director's IPVS-forwarded flows are never confirmed in conntrack (it sees
+// only the client's half, and IPVS untracks it), so `ct state established` never matches them.
 import { createHash } from 'node:crypto';
 import { formatAddress } from '../hash/flow.js';
 import { NFT_PORT_PROTOCOLS, nftFields, nftKeyExpression } from '../hash/hashmode.js';
@@ -41,7 +44,17 @@ const CHAIN_OF = { owned: 'own', incoming: 'incoming', draining: 'draining' } as
  */
 const MAP_DECLARATION = ['    typeof numgen inc mod 2 : verdict', '    flags timeout', '    comment "key: the bucket number hashed in chain vip"'];
 /** Part of the signature, so tables made with an older map declaration are rebuilt once. */
-const MAP_LAYOUT = 'map:numgen+timeout';
+const MAP_LAYOUT = 'map:numgen+timeout|flows';
+
+/**
+ * The flows set: what identifies a TCP flow of this VIP (the table is the VIP's, so its address
+ * and the protocol are implied). An entry outlives an idle connection as long as IPVS keeps one
+ * (its TCP timeout, 15 min); a FIN or RST shortens it to FLOW_CLOSING.
+ */
+export const FLOW_TABLE_SIZE = 262_144;
+const FLOW_IDLE = '15m';
+const FLOW_CLOSING = '10s';
+const flowKey = (fam: 'ip' | 'ip6') => `${fam} saddr . tcp sport . tcp dport`;
 
 /** The nft timeout of a lease, refusing what the kernel cannot hold. */
 function leaseTimeout(lease: Lease): string {
@@ -76,12 +89,19 @@ export function renderVipTables(vip: VipSpec, ownership: Ownership, nodeMac?: st
   // Port-less protocols (ICMP echo, GRE, ...) hash the address alone.
   hashRules.push(`    ct original protocol != { ${NFT_PORT_PROTOCOLS.join(', ')} } ${bucketExpression(vip, PROTOCOLS.icmp)} vmap @buckets`);
   const elems = elements(ownership, lease);
+  const flow = flowKey(fam);
   if (fam === 'ip6' && !nodeMac) throw new Error('an IPv6 VIP table needs the interface MAC');
   const lines = [
     `table ${fam} ${name} {`,
     `  map buckets {`,
     ...MAP_DECLARATION,
     ...(elems ? [`    elements = { ${elems} }`] : []),
+    `  }`,
+    `  set flows {`,
+    `    typeof ${flow}`,
+    `    flags timeout`,
+    `    size ${FLOW_TABLE_SIZE}`,
+    `    timeout ${FLOW_IDLE}`,
     `  }`,
     `  chain prerouting {`,
     // After conntrack (-200), so the original tuple is known; dropped packets never confirm an entry.
@@ -95,18 +115,26 @@ export function renderVipTables(vip: VipSpec, ownership: Ownership, nodeMac?: st
     ...hashRules,
     `    drop`,
     `  }`,
+    // Every TCP flow taken is remembered (the `incoming` and `draining` chains go through here);
+    // a full set only leaves a flow unremembered, the packet is still accepted.
     // Frames to the cluster MAC arrive as PACKET_MULTICAST, which TCP would discard.
     `  chain own {`,
+    `    tcp flags & (fin | rst) != 0 update @flows { ${flow} timeout ${FLOW_CLOSING} }`,
+    `    tcp flags & (fin | rst) == 0 update @flows { ${flow} }`,
     `    meta pkttype set host accept`,
     `  }`,
+    // The new owner of a bucket in handover: new connections, and the flows it took since.
     `  chain incoming {`,
-    `    ct state established,related meta pkttype set host accept`,
-    `    ct state new tcp flags & (syn | ack) == syn meta pkttype set host accept`,
+    `    ct state established,related goto own`,
+    `    ${flow} @flows goto own`,
+    `    ct state new tcp flags & (syn | ack) == syn goto own`,
     `    ct state new meta l4proto != tcp meta pkttype set host accept`,
     `    drop`,
     `  }`,
+    // The old owner: only the flows it had taken.
     `  chain draining {`,
-    `    ct state established,related meta pkttype set host accept`,
+    `    ct state established,related goto own`,
+    `    ${flow} @flows goto own`,
     `    drop`,
     `  }`,
     ...(fam === 'ip6' ? ndOutputChain(vip, nodeMac!) : []),
@@ -282,9 +310,13 @@ export async function nftApply(script: string): Promise<void> {
 
 export async function readNftTable(vip: VipSpec): Promise<NftTableState | undefined> {
   const name = nftTableName(vip);
-  const r = await run('nft', ['-j', 'list', 'table', nftFamily(vip), name], { allowFailure: true });
+  // Tersely (-t), so the flows set's contents (up to FLOW_TABLE_SIZE entries) are not listed; the
+  // bucket map's elements then come from a listing of the map alone.
+  const r = await run('nft', ['-j', '-t', 'list', 'table', nftFamily(vip), name], { allowFailure: true });
   if (r.status !== 0) return undefined;
+  const map = await run('nft', ['-j', 'list', 'map', nftFamily(vip), name, 'buckets'], { allowFailure: true });
   const json = JSON.parse(r.stdout) as NftJson;
+  if (map.status === 0) json.nftables.push(...(JSON.parse(map.stdout) as NftJson).nftables);
   const state = { ...parseTableState(json), rules: ruleCounts(json) };
   if (nftFamily(vip) === 'ip') state.arp = (await readArpTable(vip)) === arpComment(vip);
   return state;

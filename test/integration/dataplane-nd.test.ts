@@ -126,7 +126,7 @@ describe('IPv6 VIP: neighbour discovery with the cluster MAC', () => {
 
   it('applies twice without a change, and rebuilds a table changed behind its back', async () => {
     const table = nftTableName(vl.vip);
-    const list = async () => (await vl.lab.execNode(3, ['nft', '-j', 'list', 'table', 'ip6', table])).stdout;
+    const list = async () => withoutCounters((await vl.lab.execNode(3, ['nft', '-j', 'list', 'table', 'ip6', table])).stdout);
     const ndRules = async () => JSON.parse(await list()).nftables.filter((o: any) => o.rule?.chain === 'nd_output').length;
     const own = { owned: bucketsOf(vl.owners, 3), incoming: [], draining: [] };
     const before = await list();

@@ -149,7 +149,7 @@ describe('aavip vip on one node', () => {
   it('applies idempotently, and removal restores the namespace exactly, leaving what aavip did not add', async () => {
     const ns = vl.lab.nodeNs(3);
     const snapshot = async () => ({
-      rules: (await vl.lab.exec(ns, ['nft', '-j', 'list', 'ruleset'])).stdout,
+      rules: withoutCounters((await vl.lab.exec(ns, ['nft', '-j', 'list', 'ruleset'])).stdout),
       addrs: (await vl.lab.exec(ns, ['ip', '-j', 'addr', 'show'])).stdout,
       maddr: (await vl.lab.exec(ns, ['ip', 'maddr', 'show', 'dev', 'eth0'])).stdout,
     });

@@ -7,8 +7,19 @@ import { PACKAGE_ROOT } from '../../src/paths.js';
 
 export const DIST = join(PACKAGE_ROOT, 'dist', 'src');
 
-/** `nft -j list ruleset` without its counters: traffic the lab did not send (ND, a late retransmit) moves them between two reads. */
-export const withoutCounters = (json: string): string => json.replace(/"(packets|bytes)": \d+/g, '');
+/**
+ * `nft -j list ruleset` without what the kernel changes by itself between two reads: counters
+ * (traffic the lab did not send: ND, a late retransmit), the flows each VIP table remembers, and
+ * the time left on leases.
+ */
+export function withoutCounters(json: string): string {
+  const doc = JSON.parse(json) as { nftables: Record<string, any>[] };
+  for (const o of doc.nftables) {
+    if (o.set?.name === 'flows') delete o.set.elem;
+    for (const e of o.map?.elem ?? []) if (e[0]?.elem) delete e[0].elem.expires;
+  }
+  return JSON.stringify(doc).replace(/"(packets|bytes)":\d+/g, '');
+}
 
 export interface HeldConnection {
   src: string;
