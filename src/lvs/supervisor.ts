@@ -58,7 +58,20 @@ export async function runDirector(file: string, ipvsKind: IpvsKind, concurrency:
       log.error({ err: e instanceof InputError ? e.describe() : (e as Error).message }, 'reload failed; keeping the running configuration');
     }
   };
-  await director.start();
+  // Reloads run one at a time, after the start; one asked for while another waits joins it. The
+  // SIGHUP handler is in place before the start, or an early SIGHUP would kill the process.
+  let queue: Promise<void> = director.start();
+  let waiting = false;
+  const requestReload = (why: string) => {
+    if (waiting) return;
+    waiting = true;
+    queue = queue.then(() => {
+      waiting = false;
+      return reload(why);
+    });
+  };
+  process.on('SIGHUP', () => requestReload('SIGHUP'));
+  await queue;
   writeStatus();
   onReady?.(director);
   const tick = setInterval(() => {
@@ -67,14 +80,13 @@ export async function runDirector(file: string, ipvsKind: IpvsKind, concurrency:
       try {
         if (digest() !== seen) {
           log.info(`Configuration file '${file}' has changed on disk - reread new configuration`);
-          void reload('autoreload');
+          requestReload('autoreload');
         }
       } catch {
         /* file briefly absent */
       }
     }
   }, 1000);
-  process.on('SIGHUP', () => void reload('SIGHUP'));
   await new Promise<void>((resolve) => {
     const stop = () => {
       clearInterval(tick);
