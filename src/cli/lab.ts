@@ -1,6 +1,7 @@
 // `aavip lab ...`: labs that build real networks (namespaces) and real kernels (a VM) to show
 // and test aavip on this machine.
 import type { Command } from 'commander';
+import { register as registerApplianceLab } from './lab-appliance.js';
 import { register as registerChaosLab } from './lab-chaos.js';
 import { register as registerFailoverLab } from './lab-failover.js';
 import { register as registerNetLab } from './lab-net.js';
@@ -12,4 +13,5 @@ export function register(program: Command): void {
   registerFailoverLab(lab);
   registerChaosLab(lab);
   registerVmLab(lab);
+  registerApplianceLab(lab);
 }

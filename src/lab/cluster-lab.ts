@@ -29,6 +29,8 @@ export interface ClusterLabOptions {
   buckets?: number;
   drainTimeoutMs?: number;
   quorum?: 'majority' | 'ignore';
+  /** The `lvs` section written into cluster.yaml as given (the appliance lab: `{ config: ldirectord.cf, sync: ... }`). */
+  lvs?: Record<string, unknown>;
 }
 
 export class ClusterLab {
@@ -81,6 +83,7 @@ export class ClusterLab {
               backend: 'nft',
             },
           ],
+          ...(o.lvs ? { lvs: o.lvs } : {}),
         }),
       );
       const cl = new ClusterLab(lab, dir, configFile);

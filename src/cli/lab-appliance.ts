@@ -1,0 +1,106 @@
+// `aavip lab appliance`: client → VIP → the bucket owner's IPVS → real server, with real daemons
+// (src/lab/appliance.ts). It needs IPVS: where the kernel has none (this host), it boots the 6.1
+// VM and runs itself there.
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { APPLIANCE_DEFAULTS, type ApplianceResult, runAppliance } from '../lab/appliance.js';
+import { runInVm, VmError } from '../lab/vm.js';
+import { built } from '../paths.js';
+import { EXIT_LAB_FAILED, EXIT_TIMEOUT } from './lab-vm.js';
+import { prefixOption } from './lab-net.js';
+import { positiveInt } from './options.js';
+import { table } from './progress.js';
+
+interface Options {
+  connections: number;
+  interval: number;
+  deadtime: number;
+  prefix: string;
+  sync: boolean;
+  json?: boolean;
+}
+
+export function register(lab: Command): void {
+  lab
+    .command('appliance')
+    .description(
+      'three real daemons with the ldirectord role and four direct-routing real servers: send connections through the VIP, check each was directed by its ' +
+        "bucket's owner and each real server got its weighted share (in the 6.1 VM when this kernel has no IPVS)",
+    )
+    .option('--connections <n>', 'connections to make', positiveInt, APPLIANCE_DEFAULTS.connections)
+    .option('--interval <ms>', 'heartbeat interval (200 under emulation: lease renewals cost the slow guest CPU)', positiveInt, APPLIANCE_DEFAULTS.intervalMs)
+    .option('--deadtime <ms>', 'deadtime (1000 under emulation, where the daemons stall for up to ~0.8 s)', positiveInt, APPLIANCE_DEFAULTS.deadtimeMs)
+    .option('--prefix <p>', 'namespace name prefix', prefixOption, 'apl')
+    .option('--no-sync', 'lvs.sync: false (no IPVS connection sync between the nodes)')
+    .option('--json', 'print the result as JSON')
+    .action(async (o: Options) => {
+      // The guest loads ip_vs at boot; the host has no such module.
+      if (!existsSync('/proc/net/ip_vs')) return inVm(o);
+      const r = await runAppliance({
+        ...APPLIANCE_DEFAULTS,
+        prefix: o.prefix,
+        connections: o.connections,
+        intervalMs: o.interval,
+        deadtimeMs: o.deadtime,
+        sync: o.sync,
+        progress: o.json ? undefined : (m) => process.stderr.write(`${m}\n`),
+      });
+      process.stdout.write(o.json ? `${JSON.stringify(r)}\n` : `${render(r)}\n`);
+      if (!r.ok) process.exitCode = 1;
+    });
+}
+
+async function inVm(o: Options): Promise<void> {
+  const args = [
+    '--connections',
+    String(o.connections),
+    '--interval',
+    String(o.interval),
+    '--deadtime',
+    String(o.deadtime),
+    '--prefix',
+    o.prefix,
+    ...(o.sync ? [] : ['--no-sync']),
+    ...(o.json ? ['--json'] : []),
+  ];
+  const log = (m: string) => {
+    if (!o.json) process.stderr.write(`aavip lab appliance: ${m}\n`);
+  };
+  try {
+    const r = await runInVm({
+      script: `exec ${process.execPath} ${built('cli/main.js')} lab appliance ${args.join(' ')}\n`,
+      timeoutMs: 900_000,
+      memoryMb: 1536,
+      log,
+      onStdout: (c) => process.stdout.write(c),
+      onStderr: o.json ? undefined : (c) => process.stderr.write(c),
+    });
+    if (r.exitCode !== 0 && o.json) process.stderr.write(r.stderr.slice(-4000));
+    process.exitCode = r.exitCode;
+  } catch (e) {
+    if (!(e instanceof VmError)) throw e;
+    process.stderr.write(`aavip lab appliance: ${e.message}\n`);
+    process.exitCode = e.kind === 'timeout' ? EXIT_TIMEOUT : EXIT_LAB_FAILED;
+  }
+}
+
+function render(r: ApplianceResult): string {
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  return [
+    table(
+      ['node', 'buckets', 'directed', 'ipvs scheduled', 'synced from peers'],
+      r.perNode.map((n) => [n.node, n.buckets, n.directed, n.scheduled, n.synced]),
+    ),
+    '',
+    table(
+      ['real server', 'weight', 'served', 'share', 'weighted share'],
+      r.perReal.map((s) => [`${s.name} ${s.address}`, s.weight, s.served, pct(s.share), pct(s.weightedShare)]),
+    ),
+    '',
+    `${r.connections} connections, ${r.failed} failed${r.failed ? ` (${JSON.stringify(r.failures)})` : ''}; ` +
+      `IPVS entry not on the bucket's owner: ${r.notOnOwner}, missing: ${r.missingEntry}, on several nodes: ${r.onSeveral}`,
+    `checks: ${Object.entries(r.checks)
+      .map(([k, v]) => `${k} ${v ? 'ok' : 'FAILED'}`)
+      .join(', ')}`,
+  ].join('\n');
+}
