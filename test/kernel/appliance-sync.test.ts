@@ -61,4 +61,11 @@ describe('IPVS connection sync of the appliance', () => {
     expect(r.daemonsOff).toBe('');
     expect(r.exitOff).toBe(0);
   });
+
+  it('starts the daemons when a reload switches sync on, and removes them on SIGTERM', () => {
+    expect(r.daemonsReloaded).toMatch(/master sync daemon \(mcast=eth0, syncid=42\b/);
+    expect(r.daemonsReloaded).toMatch(/backup sync daemon \(mcast=eth0, syncid=42\b/);
+    expect(r.logs.n1off).toMatch(/IPVS connection sync started/);
+    expect(r.afterReloadedStop).toBe('');
+  });
 });

@@ -183,7 +183,14 @@ ${sync}
   await until('n1 without sync', async () => (await status('n1')).lvs?.length === 1);
   out.statusOff = (await status('n1')).sync;
   out.daemonsOff = daemons('n1');
+  // A reload (SIGHUP) that switches sync on, with syncid 42, starts the daemons.
+  step('reload to sync: { syncid: 42 }');
+  config('off', '  sync: { syncid: 42 }');
+  n1off.kill('SIGHUP');
+  await until('sync after the reload', async () => (await status('n1')).sync?.running?.filter((d) => d.syncId === 42).length === 2);
+  out.daemonsReloaded = daemons('n1');
   out.exitOff = await stop(n1off);
+  out.afterReloadedStop = daemons('n1');
 
   // A daemon killed without a word leaves its sync daemons; `aavip down` removes them (and the VIP).
   step('n1 SIGKILLed, then aavip down');
