@@ -14,6 +14,7 @@ import { Director } from '../lvs/director.js';
 import { openIpvs } from '../lvs/ipvs/index.js';
 import { factsOf } from '../membership/agreement.js';
 import { systemClock } from './clock.js';
+import { startupFindings, startupRefusal } from '../doctor/doctor.js';
 import { openFlows } from './conntrack.js';
 import { openControlServer, type ControlServer } from './control-server.js';
 import type { ControlRequest, DaemonStatus } from './control-protocol.js';
@@ -96,6 +97,11 @@ export class DaemonService {
     const local = config.nodes.find((n) => n.id === config.local)!;
     const log = baseLog.child({ node: local.name });
     logFindings(log, warnings);
+    // What `aavip doctor` finds: an error refuses the start before anything is touched.
+    const findings = await startupFindings(config, ldirectord);
+    const refusal = startupRefusal(findings, file);
+    if (refusal) throw refusal;
+    for (const f of findings) log.warn({ finding: f.id, setting: f.setting, fix: f.fix }, f.breaks);
     const { intervalMs, deadtimeMs } = config.heartbeat;
     if (deadtimeMs < 5 * intervalMs) {
       log.warn(
