@@ -28,8 +28,13 @@ export function register(lab: Command): void {
         "bucket's owner and each real server got its weighted share (in the 6.1 VM when this kernel has no IPVS)",
     )
     .option('--connections <n>', 'connections to make', positiveInt, APPLIANCE_DEFAULTS.connections)
-    .option('--interval <ms>', 'heartbeat interval (200 under emulation: lease renewals cost the slow guest CPU)', positiveInt, APPLIANCE_DEFAULTS.intervalMs)
-    .option('--deadtime <ms>', 'deadtime (1000 under emulation, where the daemons stall for up to ~0.8 s)', positiveInt, APPLIANCE_DEFAULTS.deadtimeMs)
+    .option('--interval <ms>', 'heartbeat interval', positiveInt, APPLIANCE_DEFAULTS.intervalMs)
+    .option(
+      '--deadtime <ms>',
+      'deadtime (long under emulation: a lease is granted less the nft commit time, seconds in the VM on a busy host)',
+      positiveInt,
+      APPLIANCE_DEFAULTS.deadtimeMs,
+    )
     .option('--prefix <p>', 'namespace name prefix', prefixOption, 'apl')
     .option('--no-sync', 'lvs.sync: false (no IPVS connection sync between the nodes)')
     .option('--json', 'print the result as JSON')

@@ -39,7 +39,8 @@ export interface ApplianceInput {
   /** Node id → every connection seen in its IPVS table during and after the run. */
   tables: Map<number, IpvsConn[]>;
   owners: Owners;
-  bucketOf: (src: string, sport: number) => number;
+  /** The node that owns the bucket of a client endpoint (the hash model and the assignment). */
+  ownerOf: (src: string, sport: number) => number;
   reals: RealServerInfo[];
   /** Node id → the virtual service's connection counter (ipvsadm -Ln --stats). */
   scheduled: Map<number, number>;
@@ -84,7 +85,7 @@ export function judgeAppliance(x: ApplianceInput): ApplianceReport {
   const directed = new Map<number, number>();
   for (const a of answered) {
     const on = schedulers.get(`${a.src}:${a.sport}`);
-    const owner = x.owners[x.bucketOf(a.src, a.sport)];
+    const owner = x.ownerOf(a.src, a.sport);
     if (!on) missingEntry++;
     else if (on.size > 1) onSeveral++;
     else if (!on.has(owner)) notOnOwner++;

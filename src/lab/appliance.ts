@@ -19,14 +19,24 @@ export interface ApplianceOptions {
   connections: number;
   /** The real servers' weights (one server each). */
   weights: number[];
-  /** Heartbeat interval and deadtime: 200/1000 ms under emulation, where the daemons stall up to ~0.8 s. */
+  /**
+   * Heartbeat interval and deadtime. Under emulation on a busy host an nft commit takes seconds,
+   * and a lease is granted less the commit time: with a deadtime of 1000 or 2500 ms no lease was
+   * ever granted (nothing served); 1000/15000 ms held.
+   */
   intervalMs: number;
   deadtimeMs: number;
   sync: boolean;
   progress?: (m: string) => void;
 }
 
-export const APPLIANCE_DEFAULTS: Omit<ApplianceOptions, 'prefix'> = { connections: 600, weights: [1, 1, 2, 2], intervalMs: 200, deadtimeMs: 1000, sync: true };
+export const APPLIANCE_DEFAULTS: Omit<ApplianceOptions, 'prefix'> = {
+  connections: 600,
+  weights: [1, 1, 2, 2],
+  intervalMs: 1000,
+  deadtimeMs: 15_000,
+  sync: true,
+};
 
 export interface ApplianceResult extends ApplianceReport {
   options: Omit<ApplianceOptions, 'progress'>;
@@ -79,11 +89,13 @@ export async function runAppliance(o: ApplianceOptions): Promise<ApplianceResult
       () => burst(cl!, o.connections, say),
     );
     await sampleTables(cl, tables);
+    const owners = cl.owners(nodes);
     const report = judgeAppliance({
       attempts,
       tables: new Map([...tables].map(([i, m]) => [i, [...m.values()]])),
-      owners: cl.owners(nodes),
-      bucketOf: (src, sport) => cl!.bucketOf(src, sport),
+      owners,
+      // Buckets are numbered from 1 (nft's jhash offset 1), owners from index 0.
+      ownerOf: (src, sport) => owners[cl!.bucketOf(src, sport) - 1],
       reals,
       scheduled: new Map(await Promise.all(nodes.map(async (i) => [i, await scheduledOn(cl!, i)] as [number, number]))),
       nodeName,
@@ -158,7 +170,7 @@ async function withSampling<T>(sample: () => Promise<void>, work: () => Promise<
 
 /** Connections from random client sources (ephemeral ports), a few at a time; patient, since emulation is slow. */
 async function burst(cl: ClusterLab, count: number, say: (m: string) => void): Promise<Attempt[]> {
-  const opts = { target: VIP_ADDRESS, port: REAL_PORT, sources: shuffled(cl.lab.clientSources), count, concurrency: 16, timeoutMs: 5000, progress: true };
+  const opts = { target: VIP_ADDRESS, port: REAL_PORT, sources: shuffled(cl.lab.clientSources), count, concurrency: 16, timeoutMs: 10_000, progress: true };
   const client = cl.lab.spawn(cl.lab.clientNs, [process.execPath, built('lab/client.js'), '-'], process.env, ['pipe', 'pipe', 'pipe']);
   let out = '';
   client.stdout!.on('data', (d: Buffer) => {
