@@ -99,7 +99,9 @@ export function renderVipTables(vip: VipSpec, ownership: Ownership, nodeMac?: st
     `  }`,
     `  set flows {`,
     `    typeof ${flow}`,
-    `    flags timeout`,
+    // `dynamic` as the kernel lists a set that rules update: otherwise the same table added again
+    // (a restart, `nft --check`) is refused with EEXIST.
+    `    flags dynamic,timeout`,
     `    size ${FLOW_TABLE_SIZE}`,
     `    timeout ${FLOW_IDLE}`,
     `  }`,
