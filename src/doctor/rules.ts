@@ -63,7 +63,7 @@ export interface DoctorInput {
 /** What facts.ts must read for `input`: the one place that knows which facts the rules use. */
 export function factsNeeded(input: DoctorInput): { sysctls: string[]; links: string[]; modules: string[] } {
   const links = interfaces(input);
-  const sysctls = [RP_ALL, ...links.map(rpPath), TCP_LOOSE, ...IPVS_SYSCTLS.map((s) => s.path)];
+  const sysctls = [RP_ALL, ...links.map(rpPath), TCP_LOOSE, VS_CONNTRACK, ...IPVS_SYSCTLS.map((s) => s.path)];
   const modules = ['nf_conntrack', 'xt_cluster', 'ipt_CLUSTERIP', 'ip_vs', ...schedulerModules(input)];
   return { sysctls, links, modules: [...new Set(modules)] };
 }
@@ -71,6 +71,7 @@ export function factsNeeded(input: DoctorInput): { sysctls: string[]; links: str
 const RP_ALL = 'net/ipv4/conf/all/rp_filter';
 const rpPath = (ifname: string) => `net/ipv4/conf/${ifname}/rp_filter`;
 const TCP_LOOSE = 'net/netfilter/nf_conntrack_tcp_loose';
+const VS_CONNTRACK = 'net/ipv4/vs/conntrack';
 const schedulerModules = (input: DoctorInput) => (input.lvs?.services ?? []).map((s) => `ip_vs_${s.scheduler}`);
 
 /** A /proc/sys path as sysctl(8) names it: dots between levels, a dot inside one (eth0.100) as '/'. */
@@ -116,9 +117,7 @@ const IPVS_SYSCTLS: { path: string; bad: (value: number, input: DoctorInput) => 
   // net/ipv4/vs/sync_version: only version 1 messages carry IPv6, firewall marks and persistence
   // templates (appliance.md), but aavip up sets it to 1 itself where sync is on
   // (src/appliance/sync.ts), so a 0 found before the start is no finding.
-  // net/ipv4/vs/conntrack: whether IPVS keeps conntrack entries for the flows it forwards; the
-  // handover's drain accounting and ct state rules depend on it. Its required value is being
-  // decided with the handover of IPVS connections: add it here (path, bad, breaks, good) once it is.
+  // net/ipv4/vs/conntrack: a rule of its own (director-conntrack), an error with the nft backend.
 ];
 
 const RULES: Rule[] = [
@@ -238,6 +237,26 @@ const RULES: Rule[] = [
             fix: 'set backend: nft for the VIP in cluster.yaml, or use a kernel with CONFIG_NETFILTER_XT_MATCH_CLUSTER',
           }))
         : [];
+    },
+  },
+  {
+    // Measured on 6.1 (test/kernel/conntrack-ipvs.test.ts): the nft rules hash conntrack's tuple,
+    // which a direct-routed flow has only as a fresh entry per packet, as with vs.conntrack=0.
+    id: 'director-conntrack',
+    severity: 'error',
+    check: (input, facts) => {
+      const vips = input.lvs ? vipsOn(input, 'nft', facts) : [];
+      if (!vips.length) return [];
+      const on = `(VIP ${names(vips)}, backend nft, lvs.config)`;
+      if (numeric(facts, VS_CONNTRACK) !== 1) return [];
+      return [
+        {
+          setting: `${sysctlName(VS_CONNTRACK)}=1 ${on}`,
+          breaks:
+            "IPVS keeps each forwarded flow's entry unreplied, so every packet after the SYN is ct state invalid, has no conntrack tuple to hash, and the bucket filter drops it",
+          fix: `sysctl -w ${sysctlName(VS_CONNTRACK)}=0`,
+        },
+      ];
     },
   },
   {

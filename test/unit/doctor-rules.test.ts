@@ -141,6 +141,21 @@ describe('doctor rules', () => {
     expect(only(shared, facts).setting).toBe('interface eth0: MULTICAST flag off (VIP 198.18.0.100/16; IPVS sync)');
   });
 
+  it('names net.ipv4.vs.conntrack=1 on a director with the nft backend only (its flows lose their conntrack tuple)', () => {
+    const director = { vips: [vip('198.18.0.100/16', 'nft')], lvs: lvs({ scheduler: 'wrr' }) };
+    const on = goodFacts();
+    on.sysctl['net/ipv4/vs/conntrack'] = '1';
+    const f = only(director, on);
+    expect(f).toMatchObject({ id: 'director-conntrack', severity: 'error', fix: 'sysctl -w net.ipv4.vs.conntrack=0' });
+    expect(f.breaks).toMatch(/ct state invalid/);
+    // The default (0), no lvs.config, or a backend that does not hash conntrack's tuple in nft: nothing.
+    on.sysctl['net/ipv4/vs/conntrack'] = '0';
+    expect(ids(director, on)).toEqual([]);
+    on.sysctl['net/ipv4/vs/conntrack'] = '1';
+    expect(ids({ vips: director.vips }, on)).toEqual([]);
+    expect(ids({ vips: [vip('198.18.0.102/16', 'clusterip', 'eth0.100')], lvs: director.lvs }, on)).toEqual([]);
+  });
+
   it('names a VIP interface that is missing, down, or without MULTICAST, once per interface', () => {
     const input = { vips: [vip('198.18.0.100/16', 'nft'), vip('198.18.0.110/16', 'nft')] };
     const facts = goodFacts();
