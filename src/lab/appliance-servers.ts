@@ -4,7 +4,7 @@
 import { once } from 'node:events';
 import { run } from '../exec.js';
 import { built } from '../paths.js';
-import { isRunning, LAB_PREFIX_LENGTH, type NetnsLab } from './netns.js';
+import { LAB_PREFIX_LENGTH, type NetnsLab, removeNamespace } from './netns.js';
 
 export const REAL_PORT = 80;
 
@@ -69,20 +69,7 @@ export class RealServers {
     const own = new RegExp(`^${this.lab.opts.prefix}-r\\d+$`);
     const list = await run('ip', ['netns', 'list']);
     for (const ns of list.stdout.split('\n').map((l) => l.split(' ')[0])) {
-      if (!own.test(ns)) continue;
-      const pids = (await run('ip', ['netns', 'pids', ns], { allowFailure: true })).stdout
-        .split('\n')
-        .map(Number)
-        .filter((p) => p > 0);
-      for (const pid of pids) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }
-      for (let k = 0; k < 100 && pids.some(isRunning); k++) await new Promise((r) => setTimeout(r, 50));
-      await run('ip', ['netns', 'del', ns], { allowFailure: true });
+      if (own.test(ns)) await removeNamespace(ns);
     }
   }
 }

@@ -193,24 +193,26 @@ export class NetnsLab {
   }
 
   private async removeNamespaces(): Promise<void> {
-    for (const ns of await this.namespaces()) {
-      // Processes still inside (from a crashed run) would keep the namespace's devices alive.
-      const pids = (await run('ip', ['netns', 'pids', ns], { allowFailure: true })).stdout
-        .split('\n')
-        .map(Number)
-        .filter((p) => p > 0);
-      for (const pid of pids) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }
-      // A killed process takes a moment to exit (more under load): wait, so "down" means gone.
-      for (let k = 0; k < 100 && pids.some(isRunning); k++) await new Promise((r) => setTimeout(r, 50));
-      await run('ip', ['netns', 'del', ns], { allowFailure: true });
+    for (const ns of await this.namespaces()) await removeNamespace(ns);
+  }
+}
+
+/** Deletes a namespace, first killing what still runs in it (from a crashed run, say), which would keep its devices alive. */
+export async function removeNamespace(ns: string): Promise<void> {
+  const pids = (await run('ip', ['netns', 'pids', ns], { allowFailure: true })).stdout
+    .split('\n')
+    .map(Number)
+    .filter((p) => p > 0);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
     }
   }
+  // A killed process takes a moment to exit (more under load): wait, so "down" means gone.
+  for (let k = 0; k < 100 && pids.some(isRunning); k++) await new Promise((r) => setTimeout(r, 50));
+  await run('ip', ['netns', 'del', ns], { allowFailure: true });
 }
 
 /** Whether a process exists and has not exited (a zombie waiting for its parent has). */
