@@ -4,6 +4,7 @@
 // use, so no connmark has to be spent on it.
 import { readFile } from 'node:fs/promises';
 import { run } from '../exec.js';
+import { IPVS_CONNECTION_TABLE, parseIpvsConnections } from '../lvs/ipvs/conn-table.js';
 import { mechanismOf } from '../dataplane/backend.js';
 import type { VipSpec } from '../dataplane/types.js';
 import { formatAddress, parseAddress, parseProtocol } from '../hash/flow.js';
@@ -63,44 +64,23 @@ export async function listConntrack(vip: VipSpec): Promise<string[]> {
 }
 
 /**
- * IPVS connections in /proc/net/ip_vs_conn_sync (proto, client, cport, vaddr, vport, real, rport,
- * state, origin, expires; IPv4 addresses in hex, IPv6 in full colon form, ports in hex). A
- * director's forwarded flows are not in conntrack (it sees one direction, and IPVS untracks them),
- * so this is what a director's drain counts. Only `Local` ones: `Sync` entries are copies of
- * other directors' connections, kept for a takeover.
+ * A director's forwarded flows are not in conntrack (it sees one direction, and IPVS untracks
+ * them), so its drain counts IPVS's own: only LOCAL ones, since SYNC entries are copies of other
+ * directors' connections, kept for a takeover.
  */
-export function parseIpvsConnections(text: string | readonly string[]): TrackedFlow[] {
-  const out: TrackedFlow[] = [];
-  for (const line of typeof text === 'string' ? text.split('\n') : text) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 9 || f[0] === 'Pro' || f[8] !== 'Local') continue;
-    const proto = parseProtocol(f[0].toLowerCase());
-    const src = ipvsAddress(f[1]);
-    const dst = ipvsAddress(f[3]);
-    if (proto === undefined || !src || !dst) continue;
-    out.push({ proto, src, sport: Number.parseInt(f[2], 16), dst, dport: Number.parseInt(f[4], 16), state: IPVS_FINISHED.has(f[7]) ? 'CLOSE' : f[7] });
-  }
-  return out;
+export function localIpvsFlows(text: string | readonly string[]): TrackedFlow[] {
+  return parseIpvsConnections(text)
+    .filter((c) => c.origin === 'LOCAL')
+    .map((c) => ({ proto: c.proto, src: c.client, sport: c.cport, dst: c.vaddr, dport: c.vport, state: IPVS_FINISHED.has(c.state) ? 'CLOSE' : c.state }));
 }
 
 /** IPVS TCP states (input-only, as a direct-routing director sees them) after the client's FIN or RST. */
 const IPVS_FINISHED = new Set(['FIN_WAIT', 'TIME_WAIT', 'CLOSE', 'CLOSE_WAIT', 'LAST_ACK']);
 
-function ipvsAddress(field: string): string | undefined {
-  if (/^[0-9A-Fa-f]{8}$/.test(field)) {
-    const n = Number.parseInt(field, 16);
-    return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-  }
-  const a = parseAddress(field);
-  return a ? formatAddress(a) : undefined;
-}
-
-const IPVS_CONNECTIONS = '/proc/net/ip_vs_conn_sync';
-
 /** This namespace's IPVS connections, [] where there is no IPVS; throws when the table exists but cannot be read. */
 async function listIpvs(): Promise<string[]> {
   try {
-    return (await readFile(IPVS_CONNECTIONS, 'utf8')).split('\n');
+    return (await readFile(IPVS_CONNECTION_TABLE, 'utf8')).split('\n');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
@@ -119,7 +99,7 @@ export async function openFlows(vip: VipSpec): Promise<Map<number, number>> {
   const total = new Map<number, number>();
   const sources: [string[], typeof parseConntrack][] = [
     [await listConntrack(vip), parseConntrack],
-    [await listIpvs(), parseIpvsConnections],
+    [await listIpvs(), localIpvsFlows],
   ];
   for (const [lines, parse] of sources)
     for (let i = 0; i < lines.length; i += SLICE) {

@@ -2,6 +2,7 @@
 // and the bucket owners in, per-node and per-real-server figures and must-show 1's checks out.
 import type { Owners } from '../assignment/assign.js';
 import { bucketsOf } from '../assignment/assign.js';
+import { parseIpvsConnections } from '../lvs/ipvs/conn-table.js';
 import type { Attempt } from './client.js';
 
 /** One row of /proc/net/ip_vs_conn_sync: a connection in a director's IPVS table and where it came from. */
@@ -14,18 +15,15 @@ export interface IpvsConn {
   origin: 'LOCAL' | 'SYNC';
 }
 
-const hexAddress = (h: string) => [0, 2, 4, 6].map((i) => Number.parseInt(h.slice(i, i + 2), 16)).join('.');
-const hexEndpoint = (a: string, p: string) => `${hexAddress(a)}:${Number.parseInt(p, 16)}`;
-
-/** Parses /proc/net/ip_vs_conn_sync (IPv4 rows; its header and other rows are skipped). */
+/** /proc/net/ip_vs_conn_sync's rows, endpoints as address:port (the lab is IPv4). */
 export function parseIpvsConnSync(text: string): IpvsConn[] {
-  const out: IpvsConn[] = [];
-  for (const line of text.split('\n')) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 9 || !/^[0-9A-F]{8}$/.test(f[1]) || (f[8] !== 'LOCAL' && f[8] !== 'SYNC')) continue;
-    out.push({ client: hexEndpoint(f[1], f[2]), virtual: hexEndpoint(f[3], f[4]), real: hexEndpoint(f[5], f[6]), state: f[7], origin: f[8] });
-  }
-  return out;
+  return parseIpvsConnections(text).map((c) => ({
+    client: `${c.client}:${c.cport}`,
+    virtual: `${c.vaddr}:${c.vport}`,
+    real: `${c.raddr}:${c.rport}`,
+    state: c.state,
+    origin: c.origin,
+  }));
 }
 
 export interface RealServerInfo {
