@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/exec.js';
 import { CLI } from '../../src/lab/vip-lab.js';
-import { withoutCounters } from './lab-helpers.js';
+import { withoutLiveState } from './lab-helpers.js';
 
 const NS = 'hnfcli-n1';
 const inNs = (args: string[], input?: string) => run('ip', ['netns', 'exec', NS, ...args], { allowFailure: true, input });
@@ -64,12 +64,12 @@ describe('aavip vip bucket add/remove and the bucket count', () => {
   });
 
   it("refuses an explicit --buckets that differs from the kernel's, naming both, and changes nothing", async () => {
-    const before = withoutCounters((await inNs(['nft', '-j', 'list', 'table', 'ip', TABLE])).stdout);
+    const before = withoutLiveState((await inNs(['nft', '-j', 'list', 'table', 'ip', TABLE])).stdout);
     const r = await aavip(['bucket', 'remove', '1', ...VIP, '--buckets', '8']);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--buckets: the kernel hashes 198\.18\.0\.50\/24 into 2 buckets, not 8/);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
-    expect(withoutCounters((await inNs(['nft', '-j', 'list', 'table', 'ip', TABLE])).stdout)).toBe(before);
+    expect(withoutLiveState((await inNs(['nft', '-j', 'list', 'table', 'ip', TABLE])).stdout)).toBe(before);
     // A bucket beyond the kernel's count is refused against that count.
     const beyond = await aavip(['bucket', 'add', '3', ...VIP]);
     expect(beyond.status).toBe(2);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bucketsOf } from '../../src/assignment/assign.js';
 import { nftTableName } from '../../src/dataplane/nft.js';
 import { CLI, nodeName, SERVICE_PORT, summarize, VipLab } from '../../src/lab/vip-lab.js';
-import { DIST, Holder, withoutCounters } from './lab-helpers.js';
+import { DIST, Holder, withoutLiveState } from './lab-helpers.js';
 
 const hex = (bytes: Uint8Array) => `0x${Buffer.from(bytes).toString('hex')}`;
 
@@ -126,7 +126,7 @@ describe('IPv6 VIP: neighbour discovery with the cluster MAC', () => {
 
   it('applies twice without a change, and rebuilds a table changed behind its back', async () => {
     const table = nftTableName(vl.vip);
-    const list = async () => withoutCounters((await vl.lab.execNode(3, ['nft', '-j', 'list', 'table', 'ip6', table])).stdout);
+    const list = async () => withoutLiveState((await vl.lab.execNode(3, ['nft', '-j', 'list', 'table', 'ip6', table])).stdout);
     const ndRules = async () => JSON.parse(await list()).nftables.filter((o: any) => o.rule?.chain === 'nd_output').length;
     const own = { owned: bucketsOf(vl.owners, 3), incoming: [], draining: [] };
     const before = await list();
@@ -193,7 +193,7 @@ describe('IPv6 VIP on the xt_cluster backend: the same neighbour discovery', () 
   it('applies twice without a change and removes its chain and ND table', async () => {
     const state = async () =>
       Promise.all([
-        vl.lab.execNode(2, ['nft', '-j', 'list', 'ruleset']).then((r) => withoutCounters(r.stdout)),
+        vl.lab.execNode(2, ['nft', '-j', 'list', 'ruleset']).then((r) => withoutLiveState(r.stdout)),
         vl.lab.execNode(2, ['ip6tables', '-t', 'mangle', '-S']).then((r) => r.stdout),
       ]);
     const before = await state();

@@ -6,7 +6,7 @@ import { bucketsOf } from '../../src/assignment/assign.js';
 import { run } from '../../src/exec.js';
 import type { Ownership } from '../../src/dataplane/types.js';
 import { summarize, VipLab, SERVICE_PORT, CLI, nodeName } from '../../src/lab/vip-lab.js';
-import { Holder, type HeldConnection, withoutCounters } from './lab-helpers.js';
+import { Holder, type HeldConnection, withoutLiveState } from './lab-helpers.js';
 
 let vl: VipLab;
 beforeAll(async () => {
@@ -149,7 +149,7 @@ describe('aavip vip on one node', () => {
   it('applies idempotently, and removal restores the namespace exactly, leaving what aavip did not add', async () => {
     const ns = vl.lab.nodeNs(3);
     const snapshot = async () => ({
-      rules: withoutCounters((await vl.lab.exec(ns, ['nft', '-j', 'list', 'ruleset'])).stdout),
+      rules: withoutLiveState((await vl.lab.exec(ns, ['nft', '-j', 'list', 'ruleset'])).stdout),
       addrs: (await vl.lab.exec(ns, ['ip', '-j', 'addr', 'show'])).stdout,
       maddr: (await vl.lab.exec(ns, ['ip', 'maddr', 'show', 'dev', 'eth0'])).stdout,
     });
@@ -174,7 +174,7 @@ describe('aavip vip on one node', () => {
   });
 
   it('refuses bad input, naming the field, before touching the kernel', async () => {
-    const before = withoutCounters((await vl.lab.execNode(1, ['nft', '-j', 'list', 'ruleset'])).stdout);
+    const before = withoutLiveState((await vl.lab.execNode(1, ['nft', '-j', 'list', 'ruleset'])).stdout);
     const addrs = await vl.lab.execNode(1, ['ip', '-j', 'addr', 'show']);
     const cases: [string[], RegExp][] = [
       [['--ip', '198.18.0.102', '--nic', 'eth0'], /--ip: '198.18.0.102' has no prefix length/],
@@ -198,7 +198,7 @@ describe('aavip vip on one node', () => {
       expect(r.status, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(message);
     }
-    expect(withoutCounters((await vl.lab.execNode(1, ['nft', '-j', 'list', 'ruleset'])).stdout)).toBe(before);
+    expect(withoutLiveState((await vl.lab.execNode(1, ['nft', '-j', 'list', 'ruleset'])).stdout)).toBe(before);
     expect((await vl.lab.execNode(1, ['ip', '-j', 'addr', 'show'])).stdout).toBe(addrs.stdout);
   });
 

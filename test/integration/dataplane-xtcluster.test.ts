@@ -5,7 +5,7 @@ import { bucketsOf } from '../../src/assignment/assign.js';
 import { run } from '../../src/exec.js';
 import { xtChainName } from '../../src/dataplane/xtcluster.js';
 import { summarize, VipLab, CLI } from '../../src/lab/vip-lab.js';
-import { withoutCounters } from './lab-helpers.js';
+import { withoutLiveState } from './lab-helpers.js';
 
 describe('xt_cluster backend on the host kernel', () => {
   let vl: VipLab;
@@ -19,7 +19,7 @@ describe('xt_cluster backend on the host kernel', () => {
   const aavip = (i: number, args: string[]) => run('ip', ['netns', 'exec', vl.lab.nodeNs(i), process.execPath, CLI, ...args], { allowFailure: true });
   const snapshot = async (i: number) => ({
     mangle: (await vl.lab.execNode(i, ['iptables-save', '-t', 'mangle'])).stdout.replace(/^#.*\n/gm, '').replace(/\[\d+:\d+\]/g, ''),
-    nft: withoutCounters((await vl.lab.execNode(i, ['nft', '-j', 'list', 'ruleset'])).stdout),
+    nft: withoutLiveState((await vl.lab.execNode(i, ['nft', '-j', 'list', 'ruleset'])).stdout),
     addrs: (await vl.lab.execNode(i, ['ip', '-j', 'addr', 'show'])).stdout,
     maddr: (await vl.lab.execNode(i, ['ip', 'maddr', 'show', 'dev', 'eth0'])).stdout,
   });

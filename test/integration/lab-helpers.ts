@@ -12,7 +12,7 @@ export const DIST = join(PACKAGE_ROOT, 'dist', 'src');
  * (traffic the lab did not send: ND, a late retransmit), the flows each VIP table remembers, and
  * the time left on leases.
  */
-export function withoutCounters(json: string): string {
+export function withoutLiveState(json: string): string {
   const doc = JSON.parse(json) as { nftables: Record<string, any>[] };
   for (const o of doc.nftables) {
     if (o.set?.name === 'flows') delete o.set.elem;
