@@ -33,18 +33,32 @@ export function buildHeartbeat(i: HeartbeatInput): Heartbeat {
     weights: i.weights,
     heard: i.heard,
     facts: i.facts,
-    draining: Object.fromEntries(i.vips.map((v) => [v.key, v.keeper.drainingBuckets()])),
+    draining: Object.fromEntries(i.vips.map((v) => [v.key, announcedDraining(v)])),
     // Before joining nothing is announced: the kernel's leftovers are not yet ours to speak for.
     holding: i.joined
       ? Object.fromEntries(
           i.vips.map((v) => {
-            const o = v.keeper.ownership();
-            return [v.key, bucketBitmap([...o.owned, ...o.incoming, ...o.draining], v.spec.buckets)];
+            // What the keeper wants and what the kernel still has (until an update lands, both).
+            const held = [v.keeper.ownership(), v.applier.kernelOwnership].flatMap((o) => (o ? [...o.owned, ...o.incoming, ...o.draining] : []));
+            return [v.key, bucketBitmap([...new Set(held)], v.spec.buckets)];
           }),
         )
       : {},
     ...(i.farewell ? { [i.farewell]: true } : {}),
   };
+}
+
+/**
+ * The draining buckets our kernel no longer takes new connections in. The new owner starts taking
+ * a bucket's new connections when it hears that we drain it, so we say so only once the kernel
+ * update is in: on a loaded machine an update takes 100 ms or more, and announcing the decision
+ * instead would let both kernels take new connections meanwhile.
+ */
+function announcedDraining(v: VipRuntime): number[] {
+  const k = v.applier.kernelOwnership;
+  if (!k) return [];
+  const taking = new Set([...k.owned, ...k.incoming]);
+  return v.keeper.drainingBuckets().filter((b) => !taking.has(b));
 }
 
 /**

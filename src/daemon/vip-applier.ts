@@ -31,6 +31,12 @@ export interface ApplierOptions {
 
 export class VipApplier {
   private applied?: string;
+  /**
+   * The ownership the kernel was last brought to (undefined: unknown, after a failure or a lapse).
+   * Peers are told a bucket drains only once it is here: the kernel takes none of its new
+   * connections from then on.
+   */
+  kernelOwnership?: Ownership;
   private fullAt = -Infinity;
   private running = false;
   private pending?: { full: boolean };
@@ -67,6 +73,7 @@ export class VipApplier {
   /** Forgets what was applied: the next update is a full one (after a lapse, or a failure). */
   forget(): void {
     this.applied = undefined;
+    this.kernelOwnership = undefined;
     this.lease = undefined;
   }
 
@@ -148,6 +155,7 @@ export class VipApplier {
       if (lease && took > latency + 10) this.pending ??= { full: false };
       const changed = key !== this.applied;
       this.applied = key;
+      this.kernelOwnership = ownership;
       if (changed) {
         log.info(
           {
@@ -164,6 +172,7 @@ export class VipApplier {
     } catch (e) {
       log.error({ err: (e as Error).message, path }, `applying ownership failed; retrying in full within ${FULL_RECONCILE_MS / 1000} s`);
       this.applied = undefined;
+      this.kernelOwnership = undefined;
       this.fullAt = clock.now() - FULL_RECONCILE_MS + 1000; // the next periodic request retries in about a second
     }
   }

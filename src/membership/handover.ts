@@ -118,7 +118,8 @@ export class BucketKeeper {
 
   /**
    * A peer's heartbeat, sent from the same view: buckets it drains become incoming here (new
-   * connections welcome); buckets it no longer lists at all become fully owned. Returns the
+   * connections welcome); buckets it no longer holds at all become fully owned; buckets it holds
+   * but does not yet drain (its kernel update is still on its way) stay pending. Returns the
    * buckets whose state changed.
    */
   onHeartbeat(hb: Heartbeat): number[] {
@@ -139,13 +140,17 @@ export class BucketKeeper {
       }
       return changed;
     }
+    // `holding` lists what its kernel still has in any state; a peer without one (not joined, or
+    // older) is taken at its word on draining alone.
     const draining = new Set(hb.draining[this.opts.vip] ?? []);
+    const held = hb.holding[this.opts.vip];
+    const holds = held === undefined ? draining : bucketsOfBitmap(held);
     for (const [b, state] of this.incoming) {
       if (state.from !== hb.from) continue;
-      if (!draining.has(b)) {
+      if (!holds.has(b)) {
         this.incoming.delete(b);
         changed.push(b);
-      } else if (!state.confirmed) {
+      } else if (draining.has(b) && !state.confirmed) {
         state.confirmed = true;
         changed.push(b);
       }

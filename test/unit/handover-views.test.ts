@@ -14,7 +14,7 @@ const nodes = [
 ];
 const VIP = '198.18.0.100';
 const view = (live: number[], epoch = 1): View => ({ epoch, live, quorate: true, members: nodes });
-const hb = (from: number, v: View, holding?: number[]): Heartbeat => ({
+const hb = (from: number, v: View, holding?: number[], draining: number[] = []): Heartbeat => ({
   cluster: 'web',
   from,
   incarnation: 1,
@@ -25,7 +25,7 @@ const hb = (from: number, v: View, holding?: number[]): Heartbeat => ({
   quorate: true,
   weights: [],
   heard: [],
-  draining: {},
+  draining: { [VIP]: draining },
   holding: holding ? { [VIP]: bucketBitmap(holding, 12) } : {},
 });
 
@@ -69,6 +69,35 @@ describe('handover across differing views', () => {
   it('takes nothing on the word of an old owner whose view does not have us live (it may be taking our buckets)', () => {
     const k = returning();
     expect(k.onHeartbeat(hb(1, view([1, 2], 9), []))).toEqual([]);
+  });
+});
+
+describe("handover in one view, the old owner's kernel slower than its decisions", () => {
+  // The old owner says it drains a bucket once its kernel refuses the bucket's new connections,
+  // and holds it until its kernel has let it go entirely (heartbeat.ts).
+  const same = view([1, 2, 3], 2);
+  function returning() {
+    const k = new BucketKeeper({ local: 3, nodes, buckets: 12, vip: VIP, drainTimeoutMs: 10_000 });
+    const owners = new BucketKeeper({ local: 1, nodes, buckets: 12, vip: VIP, drainTimeoutMs: 10_000 });
+    owners.onView(view([1, 2], 1), 0);
+    k.onView(same, 0, owners.currentOwners);
+    const from1 = k.ownership().draining.filter((b) => owners.currentOwners[b - 1] === 1);
+    expect(from1.length).toBeGreaterThan(0);
+    return { k, from1 };
+  }
+
+  it('keeps a bucket pending while the old owner holds it without draining it yet (NEVER TWO OWNERS)', () => {
+    const { k, from1 } = returning();
+    expect(k.onHeartbeat(hb(1, same, from1, []))).toEqual([]);
+    expect(k.ownership().draining).toEqual(expect.arrayContaining(from1));
+  });
+
+  it('takes new connections once the old owner drains it, and all of it once the old owner holds it no more', () => {
+    const { k, from1 } = returning();
+    expect(k.onHeartbeat(hb(1, same, from1, from1))).toEqual(from1);
+    expect(k.ownership().incoming).toEqual(expect.arrayContaining(from1));
+    expect(k.onHeartbeat(hb(1, same, [], []))).toEqual(from1);
+    expect(k.ownership().owned).toEqual(expect.arrayContaining(from1));
   });
 });
 

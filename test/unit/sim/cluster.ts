@@ -161,6 +161,9 @@ export class SimCluster {
   }
 
   async stopAll(): Promise<void> {
+    // Updates still on their way to a slow kernel land first (they wait on the world's time).
+    for (const k of this.world.kernels.values()) k.commitMs = 0;
+    await this.world.run(1000);
     for (const d of this.daemons.values()) await d.stop().catch(() => undefined);
   }
 }

@@ -62,7 +62,7 @@ export class World {
   kernel(node: string): SimKernel {
     let k = this.kernels.get(node);
     if (!k) {
-      k = new SimKernel(this);
+      k = new SimKernel(this, node);
       this.kernels.set(node, k);
     }
     return k;
@@ -167,8 +167,21 @@ export class SimKernel {
   readonly flows = new Map<string, Map<number, number>>();
   applies = 0;
   renewals = 0;
+  /**
+   * How long each update takes to reach the kernel (ms of world time; 0: at once). The write lands
+   * at the end, and a lease starts then, as nft's element timeouts start at the commit: a loaded
+   * machine's 100 ms commits are what this models.
+   */
+  commitMs = 0;
 
-  constructor(private readonly world: World) {}
+  constructor(
+    private readonly world: World,
+    private readonly node: string,
+  ) {}
+
+  private async commit(): Promise<void> {
+    if (this.commitMs > 0) await new Promise<void>((r) => this.world.clock(this.node).setTimeout(r, this.commitMs));
+  }
 
   private write(vip: string, o: Ownership, lease?: Lease): void {
     const expires = lease ? this.world.now + lease.ms : Infinity;
@@ -204,15 +217,18 @@ export class SimKernel {
       leases: true,
       apply: async (vip, o, lease) => {
         this.applies++;
+        await this.commit();
         this.write(key(vip), o, lease);
       },
       applyOwnership: async (vip, o, lease) => {
         this.applies++;
+        await this.commit();
         this.write(key(vip), o, lease);
         return true;
       },
       renew: async (vip, o, ms) => {
         this.renewals++;
+        await this.commit();
         this.write(key(vip), o, { ms });
         return true;
       },
