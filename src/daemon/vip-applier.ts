@@ -122,8 +122,8 @@ export class VipApplier {
       this.withheld();
       return;
     } // let the buckets lapse (lease.ts)
-    const lease = leaseMs ? { ms: leaseMs } : undefined;
     const t0 = clock.now();
+    const lease = leaseMs ? { ms: leaseMs, left: () => leaseMs - (clock.now() - t0) } : undefined;
     const viewAt = this.viewAt;
     let path: 'fast' | 'full' | 'renew' = 'full';
     try {

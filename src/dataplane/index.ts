@@ -24,7 +24,7 @@ import {
   renderNdTable,
   renderOwnership,
 } from './nft.js';
-import type { Backend, BackendChoice, Dataplane, Lease, Ownership, VipSpec, VipState } from './types.js';
+import { type Backend, type BackendChoice, type Dataplane, type Lease, leaseToWrite, type Ownership, type VipSpec, type VipState } from './types.js';
 import { executeXt, planXt, planXtRemove, readXt, servedFromRules, totalFromRules } from './xtcluster.js';
 
 /** What the kernel's rules say of a VIP's buckets. */
@@ -61,7 +61,8 @@ const nftRules: Rules = {
   leases: true,
   async apply(vip, ownership, lease) {
     const nodeMac = vip.address.family === 6 ? await interfaceMac(vip.interface) : undefined;
-    const plan = planNft(vip, ownership, await readNftTable(vip), nodeMac, lease);
+    const current = await readNftTable(vip);
+    const plan = planNft(vip, ownership, current, nodeMac, leaseToWrite(lease));
     if (plan) await nftApply(plan);
   },
   async read(vip) {
@@ -72,7 +73,7 @@ const nftRules: Rules = {
   },
   // The map's elements replaced in one transaction; it fails, changing nothing, if the table is gone.
   async applyOwnership(vip, ownership, lease) {
-    await nftFast(renderOwnership(vip, ownership, lease));
+    await nftFast(renderOwnership(vip, ownership, leaseToWrite(lease)));
   },
 };
 

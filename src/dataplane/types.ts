@@ -51,7 +51,16 @@ export const noBuckets = (): Ownership => ({ owned: [], incoming: [], draining: 
  */
 export interface Lease {
   ms: number;
+  /**
+   * What is left of it now (ms), when the write comes well after the grant (a full apply reads
+   * the kernel back first): the kernel starts the timeout at the commit, so the time spent reading
+   * must come off it, or a process held up meanwhile would serve past its peers' takeover.
+   */
+  left?: () => number;
 }
+
+/** The lease to write now: what is left of it (at least 1 ms: a lease, not none). */
+export const leaseToWrite = (l: Lease | undefined): Lease | undefined => (l?.left ? { ms: Math.max(1, Math.floor(Math.min(l.ms, l.left()))) } : l);
 
 /** What aavip finds in the kernel for a VIP (undefined fields: not present). */
 export interface VipState {

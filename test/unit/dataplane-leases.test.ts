@@ -5,6 +5,7 @@ import { resolveMechanism } from '../../src/dataplane/backend.js';
 import { createDataplane } from '../../src/dataplane/index.js';
 import { clusteripRuleSpec, findClusteripRule, planClusterip, ruleFields, ruleMatches, ruleTotalNodes } from '../../src/dataplane/clusterip.js';
 import { parseTableState, planNft, renderOwnership, renderVipTables } from '../../src/dataplane/nft.js';
+import { leaseToWrite } from '../../src/dataplane/types.js';
 import { parseVipSpec } from '../../src/dataplane/vipspec.js';
 import { totalFromRules } from '../../src/dataplane/xtcluster.js';
 
@@ -13,6 +14,19 @@ const vip = (extra: Record<string, unknown> = {}) =>
 const own = (owned: number[], extra: { incoming?: number[]; draining?: number[] } = {}) => ({ owned, incoming: [], draining: [], ...extra });
 
 describe('nft bucket leases', () => {
+  it('writes what is left of a lease when the write comes after the grant, never more than granted, never none', () => {
+    let now = 1000;
+    const lease = { ms: 240, left: () => 240 - (now - 1000) };
+    now = 1090; // the table read back took 90 ms
+    expect(leaseToWrite(lease)).toEqual({ ms: 150 });
+    now = 1500;
+    expect(leaseToWrite(lease)).toEqual({ ms: 1 });
+    now = 900;
+    expect(leaseToWrite(lease)).toEqual({ ms: 240 });
+    expect(leaseToWrite({ ms: 300 })).toEqual({ ms: 300 });
+    expect(leaseToWrite(undefined)).toBeUndefined();
+  });
+
   it('gives every element of a leased ownership the timeout, in the table and in the map replacement', () => {
     const v = vip({ buckets: 8 });
     expect(renderOwnership(v, own([1, 3], { draining: [2] }), { ms: 400 })).toBe(

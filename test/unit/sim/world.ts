@@ -5,7 +5,7 @@
 // the real ones (src/daemon/daemon.ts); only what they are plugged into is simulated.
 import type { Clock, TimerHandle } from '../../../src/daemon/clock.js';
 import type { Transport } from '../../../src/daemon/transport.js';
-import type { Dataplane, Lease, Ownership, VipSpec, VipState } from '../../../src/dataplane/types.js';
+import { type Dataplane, type Lease, leaseToWrite, type Ownership, type VipSpec, type VipState } from '../../../src/dataplane/types.js';
 
 interface Timer {
   id: number;
@@ -217,13 +217,15 @@ export class SimKernel {
       leases: true,
       apply: async (vip, o, lease) => {
         this.applies++;
+        const written = leaseToWrite(lease);
         await this.commit();
-        this.write(key(vip), o, lease);
+        this.write(key(vip), o, written);
       },
       applyOwnership: async (vip, o, lease) => {
         this.applies++;
+        const written = leaseToWrite(lease);
         await this.commit();
-        this.write(key(vip), o, lease);
+        this.write(key(vip), o, written);
         return true;
       },
       renew: async (vip, o, ms) => {
