@@ -17,6 +17,7 @@ interface Options {
   deadtime: number;
   prefix: string;
   sync: boolean;
+  faults: boolean;
   json?: boolean;
 }
 
@@ -37,6 +38,7 @@ export function register(lab: Command): void {
     )
     .option('--prefix <p>', 'namespace name prefix', prefixOption, 'apl')
     .option('--no-sync', 'lvs.sync: false (no IPVS connection sync between the nodes)')
+    .option('--no-faults', 'skip the fault phases (a director killed with sync on and off, its return, a drain and an undrain)')
     .option('--json', 'print the result as JSON')
     .action(async (o: Options) => {
       // The guest loads ip_vs at boot; the host has no such module.
@@ -48,6 +50,7 @@ export function register(lab: Command): void {
         intervalMs: o.interval,
         deadtimeMs: o.deadtime,
         sync: o.sync,
+        faults: o.faults,
         progress: o.json ? undefined : (m) => process.stderr.write(`${m}\n`),
       });
       process.stdout.write(o.json ? `${JSON.stringify(r)}\n` : `${render(r)}\n`);
@@ -66,6 +69,7 @@ async function inVm(o: Options): Promise<void> {
     '--prefix',
     o.prefix,
     ...(o.sync ? [] : ['--no-sync']),
+    ...(o.faults ? [] : ['--no-faults']),
     ...(o.json ? ['--json'] : []),
   ];
   const log = (m: string) => {
@@ -74,7 +78,7 @@ async function inVm(o: Options): Promise<void> {
   try {
     const r = await runInVm({
       script: `exec ${process.execPath} ${built('cli/main.js')} lab appliance ${args.join(' ')}\n`,
-      timeoutMs: 900_000,
+      timeoutMs: 1_800_000,
       memoryMb: 1536,
       log,
       onStdout: (c) => process.stdout.write(c),
@@ -107,5 +111,27 @@ function render(r: ApplianceResult): string {
     `checks: ${Object.entries(r.checks)
       .map(([k, v]) => `${k} ${v ? 'ok' : 'FAILED'}`)
       .join(', ')}`,
+    ...(r.directorKill
+      ? [
+          '',
+          table(
+            ['director killed', 'sync', 'long-lived', 'went on', 'broke', 'new connections back after'],
+            r.directorKill.map((k) => [
+              k.director,
+              k.sync ? 'on' : 'off',
+              k.longLived,
+              k.survived,
+              k.broken,
+              k.servedAgainMs === null ? 'never' : `${k.servedAgainMs} ms`,
+            ]),
+          ),
+        ]
+      : []),
+    ...(r.returned
+      ? [
+          `returned, drained and undrained under ${r.returned.longLived} long-lived connections: ${r.returned.resets} lost; afterwards ` +
+            r.returned.afterReturn.map((n) => `${n.node} ${n.buckets} buckets, ${n.directed} directed`).join('; '),
+        ]
+      : []),
   ].join('\n');
 }

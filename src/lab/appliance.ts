@@ -1,16 +1,10 @@
-// `aavip lab appliance`: the whole appliance on a kernel with IPVS (the 6.1 VM). A switch, a
-// client with 200 source addresses, three nodes running real `aavip up` with the ldirectord role
-// (lvs.config; IPVS sync on, the default), four direct-routing real servers. Connections go
-// client → VIP → the bucket owner's IPVS → a real server, and the real server answers the client
-// itself. Judged in appliance-report.ts.
-import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { built } from '../paths.js';
-import { type ApplianceReport, type IpvsConn, judgeAppliance, parseIpvsConnSync } from './appliance-report.js';
+import { type ApplianceReport, type IpvsConn, judgeAppliance } from './appliance-report.js';
+import { type DirectorKillFigures, killDirector, restartWithSync, type ReturnFigures, returnAndDrain } from './appliance-faults.js';
 import { REAL_PORT, RealServers } from './appliance-servers.js';
-import type { Attempt } from './client.js';
+import { burst, sampleTables, scheduledOn, waitForReals, waitForSteadyView, withSampling } from './appliance-steps.js';
 import { ClusterLab } from './cluster-lab.js';
 import { nodeName, VIP_ADDRESS } from './vip-lab.js';
 
@@ -27,6 +21,8 @@ export interface ApplianceOptions {
   intervalMs: number;
   deadtimeMs: number;
   sync: boolean;
+  /** After the burst: a director killed (sync as set, then off), its return, a drain and an undrain. */
+  faults: boolean;
   progress?: (m: string) => void;
 }
 
@@ -36,10 +32,15 @@ export const APPLIANCE_DEFAULTS: Omit<ApplianceOptions, 'prefix'> = {
   intervalMs: 1000,
   deadtimeMs: 15_000,
   sync: true,
+  faults: true,
 };
 
 export interface ApplianceResult extends ApplianceReport {
   options: Omit<ApplianceOptions, 'progress'>;
+  /** The director killed with the configured sync, and (when that was on) again with sync off. */
+  directorKill?: DirectorKillFigures[];
+  /** The killed node's return, then its drain and undrain, under the same connections. */
+  returned?: ReturnFigures;
   seconds: number;
 }
 
@@ -57,8 +58,6 @@ export function ldirectordCf(reals: { address: string; weight: number }[]): stri
     '',
   ].join('\n');
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runAppliance(o: ApplianceOptions): Promise<ApplianceResult> {
   const t0 = Date.now();
@@ -101,104 +100,24 @@ export async function runAppliance(o: ApplianceOptions): Promise<ApplianceResult
       nodeName,
     });
     const { progress: _, ...options } = o;
-    return { ...report, options, seconds: (Date.now() - t0) / 1000 };
+    if (!o.faults) return { ...report, options, seconds: (Date.now() - t0) / 1000 };
+    const x = { cl, reals, deadtimeMs: o.deadtimeMs, say };
+    const victim = 3;
+    const first = await killDirector(x, victim, o.sync, 101);
+    const returned = await returnAndDrain(x, first.held, victim);
+    await first.held.close();
+    const directorKill = [first.figures];
+    if (o.sync) {
+      say('restarting every daemon with IPVS sync off (lvs.sync: false), to compare');
+      await restartWithSync(x, false);
+      const second = await killDirector(x, victim, false, 202);
+      await second.held.close();
+      directorKill.push(second.figures);
+    }
+    return { ...report, options, directorKill, returned, seconds: (Date.now() - t0) / 1000 };
   } finally {
     await rs?.destroy();
     await cl?.destroy();
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/**
- * Every node has joined and sees all three live, at three polls a second apart: under emulation
- * the daemons start slowly and the first views come and go. Polled gently (each status costs the
- * daemons CPU the emulated machine lacks).
- */
-async function waitForSteadyView(cl: ClusterLab, timeoutMs: number): Promise<void> {
-  const nodes = cl.lab.nodeIds;
-  const deadline = Date.now() + timeoutMs;
-  let steady = 0;
-  while (steady < 3) {
-    if (Date.now() > deadline) throw new Error(`nodes ${nodes.join(',')} did not keep agreeing on live=${nodes.join(',')} within ${timeoutMs} ms`);
-    await sleep(1000);
-    const st = await Promise.all(nodes.map((i) => cl.status(i)));
-    const settled = st.every(
-      (s) => s?.joined && s.view.live.join() === nodes.join() && s.vips.every((v) => !v.local.incoming.length && !v.local.draining.length),
-    );
-    steady = settled ? steady + 1 : 0;
-  }
-}
-
-/** Every node's IPVS has every real server at a weight above 0 (the checks have run once). */
-async function waitForReals(cl: ClusterLab, count: number, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const tables = await Promise.all(cl.lab.nodeIds.map((i) => cl.lab.execNode(i, ['ipvsadm', '-Ln'], { allowFailure: true })));
-    const up = tables.map((t) => (t.stdout.match(/->\s+\S+:\d+\s+Route\s+[1-9]/g) ?? []).length);
-    if (up.every((n) => n === count)) return;
-    if (Date.now() > deadline) throw new Error(`real servers not all up in every node's IPVS within ${timeoutMs} ms (up per node: ${up.join(', ')})`);
-    await sleep(500);
-  }
-}
-
-/** Adds what each node's IPVS table holds now (entries expire, so it is read during the run too). */
-async function sampleTables(cl: ClusterLab, into: Map<number, Map<string, IpvsConn>>): Promise<void> {
-  await Promise.all(
-    cl.lab.nodeIds.map(async (i) => {
-      const r = await cl.lab.execNode(i, ['cat', '/proc/net/ip_vs_conn_sync']);
-      for (const c of parseIpvsConnSync(r.stdout)) if (c.virtual === `${VIP_ADDRESS}:${REAL_PORT}`) into.get(i)!.set(`${c.client} ${c.origin}`, c);
-    }),
-  );
-}
-
-/** Runs `work`, calling `sample` every 2 s until it ends. */
-async function withSampling<T>(sample: () => Promise<void>, work: () => Promise<T>): Promise<T> {
-  let done = false;
-  const sampler = (async () => {
-    while (!done) {
-      await sleep(2000);
-      if (!done) await sample();
-    }
-  })();
-  try {
-    return await work();
-  } finally {
-    done = true;
-    await sampler;
-  }
-}
-
-/** Connections from random client sources (ephemeral ports), a few at a time; patient, since emulation is slow. */
-async function burst(cl: ClusterLab, count: number, say: (m: string) => void): Promise<Attempt[]> {
-  const opts = { target: VIP_ADDRESS, port: REAL_PORT, sources: shuffled(cl.lab.clientSources), count, concurrency: 16, timeoutMs: 10_000, progress: true };
-  const client = cl.lab.spawn(cl.lab.clientNs, [process.execPath, built('lab/client.js'), '-'], process.env, ['pipe', 'pipe', 'pipe']);
-  let out = '';
-  client.stdout!.on('data', (d: Buffer) => {
-    out += d;
-  });
-  // The client reports `progress DONE TOTAL` a hundred times; a tenth of them is enough here.
-  client.stderr!.on('data', (d: Buffer) => {
-    for (const m of d.toString().matchAll(/progress (\d+) (\d+)/g))
-      if (Number(m[1]) % Math.max(1, Math.floor(count / 10)) === 0) say(`${m[1]} of ${m[2]} connections`);
-  });
-  client.stdin!.end(JSON.stringify(opts));
-  const [code] = await once(client, 'close');
-  if (code !== 0) throw new Error(`the lab's client exited ${code}`);
-  return JSON.parse(out) as Attempt[];
-}
-
-const shuffled = <T>(xs: T[]): T[] => {
-  const a = [...xs];
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [a[i], a[j]] = [a[j], a[i]];
-  }
-  return a;
-};
-
-/** The virtual service's connection counter on node i (what its IPVS scheduled). */
-async function scheduledOn(cl: ClusterLab, i: number): Promise<number> {
-  const r = await cl.lab.execNode(i, ['ipvsadm', '-Ln', '--stats', '--exact']);
-  const m = r.stdout.match(new RegExp(`TCP\\s+${VIP_ADDRESS.replace(/\./g, '\\.')}:${REAL_PORT}\\s+(\\d+)`));
-  return m ? Number(m[1]) : 0;
 }

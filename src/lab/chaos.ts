@@ -7,11 +7,9 @@
 // takeover bound (never none).
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { parse, stringify } from 'yaml';
-import { built } from '../paths.js';
 import { ClusterLab } from './cluster-lab.js';
+import { LongLived } from './long-lived.js';
 import { bucketSnapshots, overlapsPerBucket, takersPerBucket } from './kernel-buckets.js';
 import { nodeName, SERVICE_PORT, VIP_ADDRESS } from './vip-lab.js';
 
@@ -206,28 +204,20 @@ class ChaosRun {
   private async holders(): Promise<void> {
     while (!this.over) {
       const openedAt = Date.now();
-      const holder = spawn(
-        'ip',
-        [
-          'netns',
-          'exec',
-          this.cl.lab.clientNs,
-          process.execPath,
-          built('lab/holder.js'),
-          JSON.stringify({ target: VIP_ADDRESS, port: SERVICE_PORT, sources: this.cl.lab.clientSources, count: this.o.longLived ?? 150, timeoutMs: 2000 }),
-        ],
-        { stdio: ['pipe', 'pipe', 'inherit'] },
-      );
-      const lines = createInterface({ input: holder.stdout! })[Symbol.asyncIterator]();
+      const holder = await LongLived.open(this.cl.lab, {
+        target: VIP_ADDRESS,
+        port: SERVICE_PORT,
+        sources: this.cl.lab.clientSources,
+        count: this.o.longLived ?? 150,
+        timeoutMs: 2000,
+      });
       try {
-        const opened = JSON.parse((await lines.next()).value as string).opened as { node: string }[];
+        const opened = holder.opened;
         this.result.longLivedOpened += opened.length;
         const lost = new Set<number>();
         for (let round = 0; round < 10 && !this.over; round++) {
           await sleep(3000);
-          holder.stdin!.write('probe\n');
-          const probe = JSON.parse((await lines.next()).value as string) as { alive: boolean[] };
-          probe.alive.forEach((alive, k) => {
+          (await holder.probe()).forEach((alive, k) => {
             if (alive || lost.has(k)) return;
             lost.add(k);
             if ((this.disrupted.get(opened[k].node) ?? 0) >= openedAt) this.result.expectedLosses++;
@@ -237,9 +227,8 @@ class ChaosRun {
             }
           });
         }
-        holder.stdin!.write('close\n');
       } finally {
-        holder.kill();
+        await holder.close();
       }
     }
   }

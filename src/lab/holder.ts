@@ -1,6 +1,7 @@
 // Long-lived connections for the labs: opens `count` connections to the VIP and keeps them. On
-// stdin, `probe` sends a line on each and reports which still echo it back (and any that were
-// reset); `close` ends them. Each answer is one JSON line on stdout.
+// stdin, `probe [MS]` sends a line on each and reports which still echo it back within MS (the
+// default timeout otherwise; and any that were reset); `close` ends them. Each answer is one JSON
+// line on stdout.
 // Usage: node holder.js '{"target":"198.18.0.100","port":8080,"sources":[...],"count":200,"timeoutMs":3000}'
 import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -20,11 +21,13 @@ export interface HolderOptions {
   sources: string[];
   count: number;
   timeoutMs: number;
+  /** Exact (source address, source port) tuples to connect from, instead of `count` ephemeral ones. */
+  tuples?: { src: string; sport: number }[];
 }
 
-async function open(o: HolderOptions, src: string): Promise<Held | undefined> {
+async function open(o: HolderOptions, src: string, localPort?: number): Promise<Held | undefined> {
   return new Promise((resolve) => {
-    const socket = connect({ host: o.target, port: o.port, localAddress: src });
+    const socket = connect({ host: o.target, port: o.port, localAddress: src, localPort });
     const h: Held = { src, sport: 0, node: '', socket, buf: '' };
     const timer = setTimeout(() => {
       socket.destroy();
@@ -76,18 +79,20 @@ function probe(h: Held, timeoutMs: number): Promise<boolean> {
 
 async function main(o: HolderOptions): Promise<void> {
   const held: Held[] = [];
-  for (let i = 0; i < o.count; i += 32) {
-    const sources = Array.from({ length: Math.min(32, o.count - i) }, (_, j) => o.sources[(i + j) % o.sources.length]);
-    const batch = await Promise.all(sources.map((s) => open(o, s)));
+  const tuples: { src: string; sport?: number }[] =
+    o.tuples ?? Array.from({ length: o.count }, (_, i) => ({ src: o.sources[i % o.sources.length], sport: undefined }));
+  for (let i = 0; i < tuples.length; i += 32) {
+    const batch = await Promise.all(tuples.slice(i, i + 32).map((t) => open(o, t.src, t.sport)));
     for (const h of batch) if (h) held.push(h);
   }
   const describe = () => held.map((h) => ({ src: h.src, sport: h.sport, node: h.node }));
   process.stdout.write(JSON.stringify({ opened: describe() }) + '\n');
   for await (const line of createInterface({ input: process.stdin })) {
-    if (line.trim() === 'probe') {
-      const alive = await Promise.all(held.map((h) => probe(h, o.timeoutMs)));
+    const [cmd, ms] = line.trim().split(/\s+/);
+    if (cmd === 'probe') {
+      const alive = await Promise.all(held.map((h) => probe(h, Number(ms) || o.timeoutMs)));
       process.stdout.write(JSON.stringify({ alive, closed: held.map((h) => h.closed ?? null) }) + '\n');
-    } else if (line.trim() === 'close') break;
+    } else if (cmd === 'close') break;
   }
   for (const h of held) h.socket.destroy();
 }

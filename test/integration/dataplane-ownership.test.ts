@@ -117,7 +117,8 @@ describe('nft ownership changes', () => {
       await new Promise((r) => setTimeout(r, 200));
       const p = await holder.probe();
       expect(inBucket.filter(({ k }) => p.alive[k])).toEqual([]);
-      expect(inBucket.every(({ k }) => p.closed[k] === 'ECONNRESET')).toBe(true);
+      // Reset: the error is ECONNRESET, or EPIPE when a write came first after the reset.
+      expect(inBucket.map(({ k }) => p.closed[k]).filter((c) => c !== 'ECONNRESET' && c !== 'EPIPE')).toEqual([]);
       // Connections in the other buckets are untouched.
       expect(opened.filter((c, k) => vl.bucketOfConnection(c.src, c.sport) !== bucket && !p.alive[k])).toEqual([]);
       await vl.applyOwnership(1, own(next, 1));

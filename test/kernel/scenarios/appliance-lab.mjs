@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 const r = spawnSync(process.execPath, [`${process.env.AAVIP_ROOT}/dist/src/cli/main.js`, 'lab', 'appliance', '--json'], {
   encoding: 'utf8',
   stdio: ['ignore', 'pipe', 'inherit'],
-  timeout: 600_000,
+  timeout: 1_500_000,
 });
 // Exit status 1 means a check failed: the JSON says which, and the test asserts on it.
 writeFileSync(
