@@ -39,6 +39,13 @@ interface LvsStatus {
   realServers: { address: string; state: string; weight?: number }[];
 }
 
+/** The IPVS connection sync in one line: configured, and what the kernel runs. */
+function syncLine(sync: NonNullable<DaemonStatus['sync']>): string {
+  if (!sync.enabled) return "IPVS connection sync: off (lvs.sync: false): a dead director's connections break";
+  const running = sync.running.map((d) => `${d.state} on ${d.interface} (syncid ${d.syncId})`).join(', ') || 'NOT RUNNING';
+  return `IPVS connection sync: ${running}${sync.error ? `; error: ${sync.error}` : ''}`;
+}
+
 function printStatus(s: DaemonStatus): void {
   const lines = [
     `Cluster ${s.cluster}: node ${s.local.name} (id ${s.local.id}), view epoch ${s.view.epoch} since ${s.view.since}, ${s.view.quorate ? 'quorate' : 'NO QUORUM'}${s.joined ? '' : ' (joining)'}`,
@@ -70,6 +77,7 @@ function printStatus(s: DaemonStatus): void {
           '',
         ]
       : []),
+    ...(s.sync ? [syncLine(s.sync), ''] : []),
     `Heartbeats: ${s.counters.accepted} accepted, ${s.counters.forged} forged, ${s.counters.replayed} replayed, ${s.counters.truncated} truncated, ${s.counters.malformed} malformed, ${s.counters.unknownSender} from unknown senders`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
