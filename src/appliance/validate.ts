@@ -34,7 +34,13 @@ export function validateAppliance(cluster: { name: string; vips: readonly VipSpe
   const vips = new Set(cluster.vips.map((v) => formatAddress(v.address)));
   const errors: InputError[] = [];
   const warnings: ApplianceFinding[] = [];
+  const vipMarks = new Set(cluster.vips.flatMap((v) => (v.fwmark !== undefined ? [v.fwmark] : [])));
   for (const v of ld.virtualServices) {
+    // A mark a VIP sets (vips[].fwmark) selects that VIP's client traffic, by bucket: a VIP's service.
+    if (v.protocol === 'fwm' && vipMarks.has(v.fwmark!)) {
+      errors.push(...refusedMethods(v, ld));
+      continue;
+    }
     if (v.protocol === 'fwm') {
       // A mark says nothing of the address it selects: the method is the user's to get right.
       for (const r of v.realServers.filter((r) => !APPLIANCE_FORWARDINGS.includes(r.forwarding))) {

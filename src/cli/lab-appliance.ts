@@ -51,7 +51,7 @@ export function register(lab: Command): void {
         deadtimeMs: o.deadtime,
         sync: o.sync,
         faults: o.faults,
-        progress: o.json ? undefined : (m) => process.stderr.write(`${m}\n`),
+        progress: (m) => process.stderr.write(`${m}\n`),
       });
       process.stdout.write(o.json ? `${JSON.stringify(r)}\n` : `${render(r)}\n`);
       if (!r.ok) process.exitCode = 1;

@@ -17,6 +17,7 @@ interface VipOptions {
   seed?: string;
   buckets?: string;
   backend?: string;
+  fwmark?: string;
   arpCount: number;
 }
 
@@ -34,6 +35,7 @@ function vipOptions(cmd: Command): Command {
       // No commander default: an explicit --buckets is told apart from none (withKernelBuckets).
       .option('--buckets <n>', `number of buckets (CLUSTERIP's total_nodes) ${BUCKETS_DEFAULT}`)
       .option('--backend <b>', 'auto | nft | clusterip | xt_cluster (auto: nft where the kernel has nf_tables jhash, else clusterip)', 'auto')
+      .option('--fwmark <n>', "firewall mark for the client packets taken (IPVS fwmark service); frames to this node's own MAC pass unhashed (nft)")
       .option('--arp-count <n>', 'gratuitous ARPs (IPv6: unsolicited neighbour advertisements) sent when the address appears', (t) => Number(t), 2)
   );
 }
@@ -47,6 +49,7 @@ const OPTION_OF: Record<string, string> = {
   seed: '--seed',
   buckets: '--buckets',
   backend: '--backend',
+  fwmark: '--fwmark',
 };
 
 /** Runs an action, reporting input errors by the option the user wrote rather than the spec's field. */
@@ -63,7 +66,16 @@ function withOptionNames<A extends unknown[]>(action: (...args: A) => Promise<vo
 }
 
 function specOf(o: VipOptions): VipSpec {
-  return parseVipSpec({ address: o.ip, interface: o.nic, mac: o.mac, hashmode: o.hashmode, seed: o.seed, buckets: o.buckets, backend: o.backend });
+  return parseVipSpec({
+    address: o.ip,
+    interface: o.nic,
+    mac: o.mac,
+    hashmode: o.hashmode,
+    seed: o.seed,
+    buckets: o.buckets,
+    backend: o.backend,
+    fwmark: o.fwmark,
+  });
 }
 
 function bucketList(text: string | undefined, vip: VipSpec, field: string): number[] {
@@ -99,7 +111,16 @@ async function withKernelBuckets(spec: VipSpec, o: VipOptions, dp: Dataplane): P
       { field: '--buckets' },
     );
   }
-  return parseVipSpec({ address: o.ip, interface: o.nic, mac: o.mac, hashmode: o.hashmode, seed: o.seed, buckets: inKernel, backend: o.backend });
+  return parseVipSpec({
+    address: o.ip,
+    interface: o.nic,
+    mac: o.mac,
+    hashmode: o.hashmode,
+    seed: o.seed,
+    buckets: inKernel,
+    backend: o.backend,
+    fwmark: o.fwmark,
+  });
 }
 
 function ownershipOf(spec: VipSpec, o: { own: string; incoming: string; draining: string }): Ownership {

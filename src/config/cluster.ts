@@ -241,7 +241,16 @@ function parseVips(c: Checker, list: unknown): { vips: VipSpec[]; vipFields: Fie
   (Array.isArray(list) ? list : []).forEach((v: any, i: number) => {
     try {
       const spec = parseVipSpec(
-        { address: v?.address, interface: v?.interface, mac: v?.mac, hashmode: v?.hashmode, seed: v?.seed, buckets: v?.buckets, backend: v?.backend },
+        {
+          address: v?.address,
+          interface: v?.interface,
+          mac: v?.mac,
+          hashmode: v?.hashmode,
+          seed: v?.seed,
+          buckets: v?.buckets,
+          backend: v?.backend,
+          fwmark: v?.fwmark,
+        },
         {},
       );
       if (vips.some((o) => formatAddress(o.address) === formatAddress(spec.address))) c.fail(['vips', i, 'address'], 'this VIP is listed twice');
@@ -272,7 +281,7 @@ function checkUnknownFields(c: Checker): void {
     unknown(n, ['cluster', 'nodes', i], ['id', 'name', 'address', 'weight']),
   );
   (Array.isArray(root.vips) ? root.vips : []).forEach((v: unknown, i: number) =>
-    unknown(v, ['vips', i], ['address', 'interface', 'mac', 'hashmode', 'seed', 'buckets', 'backend']),
+    unknown(v, ['vips', i], ['address', 'interface', 'mac', 'hashmode', 'seed', 'buckets', 'backend', 'fwmark']),
   );
   // lvs: its own fields are checked by parseLvsSection.
 }

@@ -28,9 +28,16 @@ export function nftTableName(vip: VipSpec): string {
  * the interface's own MAC, which the neighbour-discovery rewrite matches (nd.ts).
  */
 export function nftSignature(vip: VipSpec, nodeMac?: string): string {
-  const facts = [formatAddress(vip.address), vip.mac, vip.hashmode, vip.seed, vip.buckets, ...(vip.address.family === 6 ? [nodeMac] : []), MAP_LAYOUT].join(
-    '|',
-  );
+  const facts = [
+    formatAddress(vip.address),
+    vip.mac,
+    vip.hashmode,
+    vip.seed,
+    vip.buckets,
+    ...(vip.address.family === 6 ? [nodeMac] : []),
+    MAP_LAYOUT,
+    ...(vip.fwmark !== undefined ? [`mark${vip.fwmark}`] : []),
+  ].join('|');
   return createHash('sha256').update(facts).digest('hex').slice(0, 16);
 }
 
@@ -114,6 +121,9 @@ export function renderVipTables(vip: VipSpec, ownership: Ownership, nodeMac?: st
     // Neighbour discovery is not tracked by conntrack, so it cannot be hashed: every node answers
     // a unicast solicitation for the VIP (all with the cluster MAC).
     ...(fam === 'ip6' ? ['    icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } meta pkttype set host accept'] : []),
+    // With a mark, a frame to this node's own MAC is one a peer director forwarded (clients send
+    // to the cluster MAC): the local service takes it, unhashed and unmarked, so IPVS leaves it be.
+    ...(vip.fwmark !== undefined ? ['    meta pkttype host accept'] : []),
     ...hashRules,
     `    drop`,
     `  }`,
@@ -123,6 +133,7 @@ export function renderVipTables(vip: VipSpec, ownership: Ownership, nodeMac?: st
     `  chain own {`,
     `    tcp flags & (fin | rst) != 0 update @flows { ${flow} timeout ${FLOW_CLOSING} }`,
     `    tcp flags & (fin | rst) == 0 update @flows { ${flow} }`,
+    ...(vip.fwmark !== undefined ? [`    meta mark set 0x${vip.fwmark.toString(16).padStart(8, '0')}`] : []),
     `    meta pkttype set host accept`,
     `  }`,
     // The new owner of a bucket in handover: new connections, and the flows it took since.
@@ -130,7 +141,7 @@ export function renderVipTables(vip: VipSpec, ownership: Ownership, nodeMac?: st
     `    ct state established,related goto own`,
     `    ${flow} @flows goto own`,
     `    ct state new tcp flags & (syn | ack) == syn goto own`,
-    `    ct state new meta l4proto != tcp meta pkttype set host accept`,
+    vip.fwmark !== undefined ? '    ct state new meta l4proto != tcp goto own' : '    ct state new meta l4proto != tcp meta pkttype set host accept',
     `    drop`,
     `  }`,
     // The old owner: only the flows it had taken.

@@ -21,6 +21,13 @@ export interface VipSpec {
   /** Bucket count: CLUSTERIP's total_nodes. */
   buckets: number;
   backend: BackendChoice;
+  /**
+   * The firewall mark set on the client packets this node takes (nft backend). With it the IPVS
+   * virtual service is defined on the mark (`virtual=N` in ldirectord.cf), and a packet another
+   * director forwarded here — to this node's own MAC, not the cluster MAC — reaches the local
+   * service unmarked: neither hashed nor scheduled a second time (directors that are real servers).
+   */
+  fwmark?: number;
 }
 
 /**

@@ -18,6 +18,7 @@ export interface VipInput {
   seed?: number | string;
   buckets?: number | string;
   backend?: string;
+  fwmark?: number | string;
 }
 
 export const VIP_DEFAULTS = { hashmode: 'sourceip-sourceport', buckets: { nft: 256, clusterip: 16, xt_cluster: 32 } } as const;
@@ -79,7 +80,14 @@ export function parseVipSpec(input: VipInput, where: Where = {}, kernel?: Kernel
     throw new InputError(rest.join(': '), at(where, field));
   }
   if (address.family === 6 && concrete === 'clusterip') throw new InputError('CLUSTERIP has no IPv6: use the nft backend', at(where, 'backend'));
-  return { address, prefixLength, interface: iface, mac, hashmode, seed, buckets, backend };
+  let fwmark: number | undefined;
+  if (input.fwmark !== undefined) {
+    fwmark = typeof input.fwmark === 'number' ? input.fwmark : parseSeed(String(input.fwmark));
+    if (fwmark === undefined || !Number.isInteger(fwmark) || fwmark < 1 || fwmark > 0xffffffff)
+      throw new InputError(`'${input.fwmark}' is not a firewall mark (1..2^32-1, decimal or 0x hex)`, at(where, 'fwmark'));
+    if (concrete !== 'nft') throw new InputError(`fwmark needs the nft backend (this VIP runs on ${concrete})`, at(where, 'fwmark'));
+  }
+  return { address, prefixLength, interface: iface, mac, hashmode, seed, buckets, backend, ...(fwmark !== undefined ? { fwmark } : {}) };
 }
 
 export function vipCidr(vip: VipSpec): string {

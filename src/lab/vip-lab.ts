@@ -49,7 +49,7 @@ export class VipLab {
 
   private constructor(
     readonly lab: NetnsLab,
-    readonly vip: VipSpec,
+    public vip: VipSpec,
   ) {}
 
   static async create(o: VipLabOptions): Promise<VipLab> {
@@ -98,6 +98,7 @@ export class VipLab {
       String(v.buckets),
       '--backend',
       v.backend,
+      ...(v.fwmark !== undefined ? ['--fwmark', String(v.fwmark)] : []),
     ];
   }
 

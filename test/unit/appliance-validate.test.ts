@@ -73,4 +73,12 @@ describe('appliance validation', () => {
     expect(errors).toEqual([]);
     expect(warnings.map((w) => w.line)).toEqual([2]);
   });
+
+  it("treats a firewall-mark service on a VIP's fwmark as that VIP's: masq refused at its line", () => {
+    const marked = { name: 'web', vips: [parseVipSpec({ address: '198.18.0.100/24', interface: 'eth0', backend: 'nft', fwmark: 7 }, {})] };
+    const text = 'virtual=7\n\treal=198.18.1.1 gate\n\treal=198.18.1.2 masq\nvirtual=8\n\treal=198.18.1.2 masq\n';
+    const { errors, warnings } = validateAppliance(marked, parseLdirectordConfig(text, '/etc/ha.d/ldirectord.cf', { hostname: 'director' }));
+    expect(errors.map((e) => [e.where.line, e.where.field])).toEqual([[3, 'real']]);
+    expect(warnings.map((w) => w.line)).toEqual([5]);
+  });
 });

@@ -64,6 +64,8 @@ describe('parseVipSpec', () => {
     expect(v).toMatchObject({ mac: '01:00:5e:01:02:03', hashmode: 'sourceip', seed: 0x1234, buckets: 1024, backend: 'nft' });
     expect(parseVipSpec({ ...base, seed: 4294967295 }).seed).toBe(0xffffffff);
     expect(parseVipSpec({ ...base, address: '2001:db8::100/64', backend: 'nft' }).address.family).toBe(6);
+    expect(parseVipSpec({ ...base, backend: 'nft', fwmark: '0x10' }).fwmark).toBe(16);
+    expect(parseVipSpec({ ...base, backend: 'nft' }).fwmark).toBeUndefined();
   });
 
   it('refuses each bad field by name, with the place it came from', () => {
@@ -87,6 +89,9 @@ describe('parseVipSpec', () => {
       [{ ...base, backend: 'xt_cluster', buckets: 33, hashmode: 'sourceip' }, /^buckets: 33 is out of range 1\.\.32 for xt_cluster/],
       [{ ...base, backend: 'xt_cluster' }, /^hashmode: xt_cluster cannot hash sourceip-sourceport/],
       [{ ...base, address: '2001:db8::100/64', backend: 'clusterip', buckets: 3 }, /^backend: CLUSTERIP has no IPv6/],
+      [{ ...base, backend: 'nft', fwmark: 0 }, /^fwmark: '0' is not a firewall mark/],
+      [{ ...base, backend: 'nft', fwmark: 'x' }, /^fwmark: 'x' is not a firewall mark/],
+      [{ ...base, backend: 'xt_cluster', hashmode: 'sourceip', fwmark: 1 }, /^fwmark: fwmark needs the nft backend/],
     ];
     for (const [input, message] of cases) expect(refusal(input), JSON.stringify(input)).toMatch(message);
     expect(refusal({ ...base, mac: '00:11:22:33:44:55' }, { file: 'cluster.yaml', line: 12, field: 'vips[0]' })).toMatch(
