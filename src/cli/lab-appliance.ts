@@ -18,6 +18,7 @@ interface Options {
   prefix: string;
   sync: boolean;
   faults: boolean;
+  colocated?: boolean;
   json?: boolean;
 }
 
@@ -39,6 +40,10 @@ export function register(lab: Command): void {
     .option('--prefix <p>', 'namespace name prefix', prefixOption, 'apl')
     .option('--no-sync', 'lvs.sync: false (no IPVS connection sync between the nodes)')
     .option('--no-faults', 'skip the fault phases (a director killed with sync on and off, its return, a drain and an undrain)')
+    .option(
+      '--colocated',
+      'the three nodes are real servers too (plus one separate one): the VIP gets a fwmark and the virtual service is on it (no fault phases)',
+    )
     .option('--json', 'print the result as JSON')
     .action(async (o: Options) => {
       // The guest loads ip_vs at boot; the host has no such module.
@@ -51,6 +56,7 @@ export function register(lab: Command): void {
         deadtimeMs: o.deadtime,
         sync: o.sync,
         faults: o.faults,
+        colocated: o.colocated ?? false,
         progress: (m) => process.stderr.write(`${m}\n`),
       });
       process.stdout.write(o.json ? `${JSON.stringify(r)}\n` : `${render(r)}\n`);
@@ -70,6 +76,7 @@ async function inVm(o: Options): Promise<void> {
     o.prefix,
     ...(o.sync ? [] : ['--no-sync']),
     ...(o.faults ? [] : ['--no-faults']),
+    ...(o.colocated ? ['--colocated'] : []),
     ...(o.json ? ['--json'] : []),
   ];
   const log = (m: string) => {

@@ -105,7 +105,8 @@ export async function killDirector(x: FaultContext, victim: number, sync: boolea
     longLived: allTrue(before),
     survived: allTrue(alive),
     broken: allTrue(before) - allTrue(alive),
-    servedAgainMs: answeredAgain ? answeredAgain.start - killedAt : null,
+    // When it was answered: an attempt begun before the takeover may get through on a SYN retransmit.
+    servedAgainMs: answeredAgain ? answeredAgain.end - killedAt : null,
     deadtimeMs: x.deadtimeMs,
     survivorApplyMs: survivorApplyMs(cl, victim, killedAt),
   };

@@ -32,12 +32,12 @@ export async function waitForSteadyView(cl: ClusterLab, timeoutMs: number): Prom
   }
 }
 
-/** Every node's IPVS has every real server at a weight above 0 (the checks have run once). */
+/** Every node's IPVS has every real server at a weight above 0 (the checks have run once); a node's own address shows as Local. */
 export async function waitForReals(cl: ClusterLab, count: number, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const tables = await Promise.all(cl.lab.nodeIds.map((i) => cl.lab.execNode(i, ['ipvsadm', '-Ln'], { allowFailure: true })));
-    const up = tables.map((t) => (t.stdout.match(/->\s+\S+:\d+\s+Route\s+[1-9]/g) ?? []).length);
+    const up = tables.map((t) => (t.stdout.match(/->\s+\S+:\d+\s+(?:Route|Local)\s+[1-9]/g) ?? []).length);
     if (up.every((n) => n === count)) return;
     if (Date.now() > deadline) throw new Error(`real servers not all up in every node's IPVS within ${timeoutMs} ms (up per node: ${up.join(', ')})`);
     await sleep(500);
@@ -99,9 +99,10 @@ export const shuffled = <T>(xs: T[]): T[] => {
   return a;
 };
 
-/** The virtual service's connection counter on node i (what its IPVS scheduled). */
-export async function scheduledOn(cl: ClusterLab, i: number): Promise<number> {
+/** The virtual service's connection counter on node i (what its IPVS scheduled): on the VIP, or on its mark. */
+export async function scheduledOn(cl: ClusterLab, i: number, mark?: number): Promise<number> {
   const r = await cl.lab.execNode(i, ['ipvsadm', '-Ln', '--stats', '--exact']);
-  const m = r.stdout.match(new RegExp(`TCP\\s+${VIP_ADDRESS.replace(/\./g, '\\.')}:${REAL_PORT}\\s+(\\d+)`));
+  const service = mark !== undefined ? `FWM\\s+${mark}` : `TCP\\s+${VIP_ADDRESS.replace(/\./g, '\\.')}:${REAL_PORT}`;
+  const m = r.stdout.match(new RegExp(`${service}\\s+(\\d+)`));
   return m ? Number(m[1]) : 0;
 }

@@ -1,7 +1,9 @@
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ApplianceReport, type IpvsConn, judgeAppliance } from './appliance-report.js';
+import { built } from '../paths.js';
 import { type DirectorKillFigures, killDirector, restartWithSync, type ReturnFigures, returnAndDrain } from './appliance-faults.js';
 import { REAL_PORT, RealServers } from './appliance-servers.js';
 import { burst, sampleTables, scheduledOn, waitForReals, waitForSteadyView, withSampling } from './appliance-steps.js';
@@ -23,6 +25,11 @@ export interface ApplianceOptions {
   sync: boolean;
   /** After the burst: a director killed (sync as set, then off), its return, a drain and an undrain. */
   faults: boolean;
+  /**
+   * The three nodes are real servers too (plus one separate real server, the first weight): the
+   * VIP has a fwmark and the virtual service is on it, so a connection is scheduled once.
+   */
+  colocated: boolean;
   progress?: (m: string) => void;
 }
 
@@ -33,7 +40,11 @@ export const APPLIANCE_DEFAULTS: Omit<ApplianceOptions, 'prefix'> = {
   deadtimeMs: 15_000,
   sync: true,
   faults: true,
+  colocated: false,
 };
+
+/** The VIP's firewall mark in the co-located variant (`virtual=1` in its ldirectord.cf). */
+export const COLOCATED_MARK = 1;
 
 export interface ApplianceResult extends ApplianceReport {
   options: Omit<ApplianceOptions, 'progress'>;
@@ -44,17 +55,20 @@ export interface ApplianceResult extends ApplianceReport {
   seconds: number;
 }
 
-/** One virtual service on the VIP, `gate`, `wrr`, a connect check every second (ldirectord's smallest step). */
-export function ldirectordCf(reals: { address: string; weight: number }[]): string {
+/**
+ * One virtual service, `gate`, `wrr`, a connect check every second (ldirectord's smallest step):
+ * on the VIP, or on the VIP's firewall mark when the directors are real servers too.
+ */
+export function ldirectordCf(reals: { address: string; weight: number }[], mark?: number): string {
   return [
     'checkinterval=1',
     'checktimeout=1',
     'quiescent=yes',
-    `virtual=${VIP_ADDRESS}:${REAL_PORT}`,
+    mark !== undefined ? `virtual=${mark}` : `virtual=${VIP_ADDRESS}:${REAL_PORT}`,
     ...reals.map((r) => `\treal=${r.address}:${REAL_PORT} gate ${r.weight}`),
     '\tchecktype=connect',
     '\tscheduler=wrr',
-    '\tprotocol=tcp',
+    mark !== undefined ? '\tprotocol=fwm' : '\tprotocol=tcp',
     '',
   ].join('\n');
 }
@@ -68,15 +82,26 @@ export async function runAppliance(o: ApplianceOptions): Promise<ApplianceResult
   try {
     const cf = join(dir, 'ldirectord.cf');
     say(`building: switch, client, 3 nodes, ${o.weights.length} real servers (namespaces ${o.prefix}-*)`);
+    const mark = o.colocated ? COLOCATED_MARK : undefined;
     cl = await ClusterLab.create({
       prefix: o.prefix,
       intervalMs: o.intervalMs,
       deadtimeMs: o.deadtimeMs,
       lvs: { config: cf, ...(o.sync ? {} : { sync: false }) },
+      ...(mark !== undefined ? { fwmark: mark } : {}),
     });
-    rs = await RealServers.create(cl.lab, o.weights.length, VIP_ADDRESS);
+    rs = await RealServers.create(cl.lab, o.colocated ? 1 : o.weights.length, VIP_ADDRESS);
     const reals = rs.ids.map((i) => ({ name: rs!.name(i), address: rs!.address(i), weight: o.weights[i - 1] }));
-    writeFileSync(cf, ldirectordCf(reals));
+    if (o.colocated) {
+      // Each node serves the VIP's port itself (the VIP is already its own address).
+      for (const i of cl.lab.nodeIds) {
+        const child = cl.lab.spawn(cl.lab.nodeNs(i), [process.execPath, built('lab/responder.js'), nodeName(i), String(REAL_PORT)]);
+        await once(child.stdout!, 'data');
+        reals.unshift({ name: nodeName(i), address: cl.lab.nodeAddress(i), weight: 1 });
+      }
+      reals.sort((a, b) => a.name.localeCompare(b.name));
+    }
+    writeFileSync(cf, ldirectordCf(reals, mark));
     const nodes = cl.lab.nodeIds;
     for (const i of nodes) cl.startDaemon(i);
     await waitForSteadyView(cl, 180_000);
@@ -96,11 +121,11 @@ export async function runAppliance(o: ApplianceOptions): Promise<ApplianceResult
       // Buckets are numbered from 1 (nft's jhash offset 1), owners from index 0.
       ownerOf: (src, sport) => owners[cl!.bucketOf(src, sport) - 1],
       reals,
-      scheduled: new Map(await Promise.all(nodes.map(async (i) => [i, await scheduledOn(cl!, i)] as [number, number]))),
+      scheduled: new Map(await Promise.all(nodes.map(async (i) => [i, await scheduledOn(cl!, i, mark)] as [number, number]))),
       nodeName,
     });
     const { progress: _, ...options } = o;
-    if (!o.faults) return { ...report, options, seconds: (Date.now() - t0) / 1000 };
+    if (!o.faults || o.colocated) return { ...report, options, seconds: (Date.now() - t0) / 1000 };
     const x = { cl, reals, deadtimeMs: o.deadtimeMs, say };
     const victim = 3;
     const first = await killDirector(x, victim, o.sync, 101);

@@ -31,6 +31,8 @@ export interface ClusterLabOptions {
   quorum?: 'majority' | 'ignore';
   /** The `lvs` section written into cluster.yaml as given (the appliance lab: `{ config: ldirectord.cf, sync: ... }`). */
   lvs?: Record<string, unknown>;
+  /** The VIP's fwmark (directors that are also real servers). */
+  fwmark?: number;
 }
 
 export class ClusterLab {
@@ -81,6 +83,7 @@ export class ClusterLab {
               buckets: o.buckets ?? 256,
               seed: 0x5eed,
               backend: 'nft',
+              ...(o.fwmark !== undefined ? { fwmark: o.fwmark } : {}),
             },
           ],
           ...(o.lvs ? { lvs: o.lvs } : {}),

@@ -3,7 +3,7 @@
 // fails). What the kernel then holds (`ipvsadm -S -n`) goes to corpus-ipvs.json; the host compares
 // it with the table aavip's model asks for.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 const root = process.env.AAVIP_ROOT;
 const results = process.env.AAVIP_RESULTS;
