@@ -65,14 +65,14 @@ function withOptionNames<A extends unknown[]>(action: (...args: A) => Promise<vo
   };
 }
 
-function specOf(o: VipOptions): VipSpec {
+function specOf(o: VipOptions, buckets: string | number | undefined = o.buckets): VipSpec {
   return parseVipSpec({
     address: o.ip,
     interface: o.nic,
     mac: o.mac,
     hashmode: o.hashmode,
     seed: o.seed,
-    buckets: o.buckets,
+    buckets,
     backend: o.backend,
     fwmark: o.fwmark,
   });
@@ -111,16 +111,7 @@ async function withKernelBuckets(spec: VipSpec, o: VipOptions, dp: Dataplane): P
       { field: '--buckets' },
     );
   }
-  return parseVipSpec({
-    address: o.ip,
-    interface: o.nic,
-    mac: o.mac,
-    hashmode: o.hashmode,
-    seed: o.seed,
-    buckets: inKernel,
-    backend: o.backend,
-    fwmark: o.fwmark,
-  });
+  return specOf(o, inKernel);
 }
 
 function ownershipOf(spec: VipSpec, o: { own: string; incoming: string; draining: string }): Ownership {

@@ -1,6 +1,6 @@
-import { type ApplianceReport, type IpvsConn, judgeAppliance, type RealServerInfo } from './appliance-report.js';
+import type { ApplianceReport, RealServerInfo } from './appliance-report.js';
 import { REAL_PORT } from './appliance-servers.js';
-import { burst, sampleTables, scheduledOn, sleep, waitForReals, waitForSteadyView } from './appliance-steps.js';
+import { judgedBurst, sleep, waitForReals, waitForSteadyView } from './appliance-steps.js';
 import type { ClusterLab } from './cluster-lab.js';
 import { LongLived } from './long-lived.js';
 import { nodeName, VIP_ADDRESS } from './vip-lab.js';
@@ -166,21 +166,7 @@ export async function returnAndDrain(x: FaultContext, held: LongLived, victim: n
   await waitForSteadyView(cl, 240_000);
   await check(`${nodeName(drained)} undrained`);
   await waitForReals(cl, x.reals.length);
-  const nodes = cl.lab.nodeIds;
-  const tables = new Map<number, Map<string, IpvsConn>>(nodes.map((i) => [i, new Map()]));
-  const scheduledBefore = new Map(await Promise.all(nodes.map(async (i) => [i, await scheduledOn(cl, i)] as [number, number])));
-  const attempts = await burst(cl, 300, say);
-  await sampleTables(cl, tables);
-  const owners = cl.owners(nodes);
-  const report = judgeAppliance({
-    attempts,
-    tables: new Map([...tables].map(([i, m]) => [i, [...m.values()]])),
-    owners,
-    ownerOf: (src, sport) => owners[cl.bucketOf(src, sport) - 1],
-    reals: x.reals,
-    scheduled: new Map(await Promise.all(nodes.map(async (i) => [i, (await scheduledOn(cl, i)) - (scheduledBefore.get(i) ?? 0)] as [number, number]))),
-    nodeName,
-  });
+  const report = await judgedBurst(cl, 300, x.reals, say);
   return { longLived: allTrue(start), resets: lost.size, afterReturn: report.perNode, failed: report.failed };
 }
 

@@ -3,12 +3,11 @@
 // node's IPVS holds.
 import { once } from 'node:events';
 import { built } from '../paths.js';
-import type { IpvsConn } from './appliance-report.js';
-import { parseIpvsConnSync } from './appliance-report.js';
+import { type ApplianceReport, type IpvsConn, judgeAppliance, parseIpvsConnSync, type RealServerInfo } from './appliance-report.js';
 import { REAL_PORT } from './appliance-servers.js';
 import type { Attempt } from './client.js';
 import type { ClusterLab } from './cluster-lab.js';
-import { VIP_ADDRESS } from './vip-lab.js';
+import { nodeName, VIP_ADDRESS } from './vip-lab.js';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -105,4 +104,31 @@ export async function scheduledOn(cl: ClusterLab, i: number, mark?: number): Pro
   const service = mark !== undefined ? `FWM\\s+${mark}` : `TCP\\s+${VIP_ADDRESS.replace(/\./g, '\\.')}:${REAL_PORT}`;
   const m = r.stdout.match(new RegExp(`${service}\\s+(\\d+)`));
   return m ? Number(m[1]) : 0;
+}
+
+/**
+ * A burst of `count` connections, every node's IPVS table read during and after it, judged
+ * (appliance-report.ts); the IPVS counters are taken as they grew during the burst.
+ */
+export async function judgedBurst(cl: ClusterLab, count: number, reals: RealServerInfo[], say: (m: string) => void, mark?: number): Promise<ApplianceReport> {
+  const nodes = cl.lab.nodeIds;
+  const counters = () => Promise.all(nodes.map(async (i) => [i, await scheduledOn(cl, i, mark)] as [number, number]));
+  const before = new Map(await counters());
+  const tables = new Map<number, Map<string, IpvsConn>>(nodes.map((i) => [i, new Map()]));
+  const attempts = await withSampling(
+    () => sampleTables(cl, tables),
+    () => burst(cl, count, say),
+  );
+  await sampleTables(cl, tables);
+  const owners = cl.owners(nodes);
+  return judgeAppliance({
+    attempts,
+    tables: new Map([...tables].map(([i, m]) => [i, [...m.values()]])),
+    owners,
+    // Buckets are numbered from 1 (nft's jhash offset 1), owners from index 0.
+    ownerOf: (src, sport) => owners[cl.bucketOf(src, sport) - 1],
+    reals,
+    scheduled: new Map((await counters()).map(([i, n]) => [i, n - (before.get(i) ?? 0)])),
+    nodeName,
+  });
 }

@@ -2,11 +2,11 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ApplianceReport, type IpvsConn, judgeAppliance } from './appliance-report.js';
+import type { ApplianceReport } from './appliance-report.js';
 import { built } from '../paths.js';
 import { type DirectorKillFigures, killDirector, restartWithSync, type ReturnFigures, returnAndDrain } from './appliance-faults.js';
 import { REAL_PORT, RealServers } from './appliance-servers.js';
-import { burst, sampleTables, scheduledOn, waitForReals, waitForSteadyView, withSampling } from './appliance-steps.js';
+import { judgedBurst, waitForReals, waitForSteadyView } from './appliance-steps.js';
 import { ClusterLab } from './cluster-lab.js';
 import { nodeName, VIP_ADDRESS } from './vip-lab.js';
 
@@ -107,23 +107,7 @@ export async function runAppliance(o: ApplianceOptions): Promise<ApplianceResult
     await waitForSteadyView(cl, 180_000);
     await waitForReals(cl, reals.length);
     say('all nodes joined, every real server in IPVS; sending connections');
-    const tables = new Map<number, Map<string, IpvsConn>>(nodes.map((i) => [i, new Map()]));
-    const attempts = await withSampling(
-      () => sampleTables(cl!, tables),
-      () => burst(cl!, o.connections, say),
-    );
-    await sampleTables(cl, tables);
-    const owners = cl.owners(nodes);
-    const report = judgeAppliance({
-      attempts,
-      tables: new Map([...tables].map(([i, m]) => [i, [...m.values()]])),
-      owners,
-      // Buckets are numbered from 1 (nft's jhash offset 1), owners from index 0.
-      ownerOf: (src, sport) => owners[cl!.bucketOf(src, sport) - 1],
-      reals,
-      scheduled: new Map(await Promise.all(nodes.map(async (i) => [i, await scheduledOn(cl!, i, mark)] as [number, number]))),
-      nodeName,
-    });
+    const report = await judgedBurst(cl, o.connections, reals, say, mark);
     const { progress: _, ...options } = o;
     if (!o.faults || o.colocated) return { ...report, options, seconds: (Date.now() - t0) / 1000 };
     const x = { cl, reals, deadtimeMs: o.deadtimeMs, say };

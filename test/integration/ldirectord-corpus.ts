@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import type { FileChecks } from '../../src/lvs/config/files.js';
 import { desiredFor, type IpvsServiceState } from '../../src/lvs/config/desired.js';
 import type { LdirectordConfig } from '../../src/lvs/config/model.js';
+import { KERNEL_SCHEDULERS } from '../../src/lvs/ipvs/memory.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 
 export const CORPUS_DIR = process.env.AAVIP_LDIRECTORD_CORPUS ?? resolve(PACKAGE_ROOT, '..', 'shared', 'corpus', 'ldirectord');
@@ -106,4 +107,17 @@ function saveLines(s: IpvsServiceState): string[] {
  */
 export function tableWhenAllDown(config: LdirectordConfig): string[] {
   return desiredFor(config, () => false).flatMap(saveLines);
+}
+
+/**
+ * The IPVS table the ldirectord role leaves on a real kernel where no real server answers: reals
+ * whose check cannot fail (checktype=on; service=none, never checked) stay up, every other one is
+ * down; a service whose scheduler the kernel lacks is refused by it (the others carry on).
+ */
+export function tableWhenNoneAnswers(config: LdirectordConfig): string[] {
+  const cannotFail = (v: LdirectordConfig['virtualServices'][number]) =>
+    v.checktype.kind === 'on' || (v.service === 'none' && (v.checktype.kind === 'negotiate' || v.checktype.kind === 'combined'));
+  return desiredFor(config, (v) => cannotFail(v))
+    .filter((s) => KERNEL_SCHEDULERS.has(s.scheduler))
+    .flatMap(saveLines);
 }
