@@ -28,17 +28,10 @@ export function nftTableName(vip: VipSpec): string {
  * the interface's own MAC, which the neighbour-discovery rewrite matches (nd.ts).
  */
 export function nftSignature(vip: VipSpec, nodeMac?: string): string {
-  const facts = [
-    formatAddress(vip.address),
-    vip.mac,
-    vip.hashmode,
-    vip.seed,
-    vip.buckets,
-    ...(vip.address.family === 6 ? [nodeMac] : []),
-    MAP_LAYOUT,
-    ...(vip.fwmark !== undefined ? [`mark${vip.fwmark}`] : []),
-  ].join('|');
-  return createHash('sha256').update(facts).digest('hex').slice(0, 16);
+  const v6 = vip.address.family === 6 ? [nodeMac] : [];
+  const facts: unknown[] = [formatAddress(vip.address), vip.mac, vip.hashmode, vip.seed, vip.buckets, ...v6, MAP_LAYOUT];
+  if (vip.fwmark !== undefined) facts.push(`mark${vip.fwmark}`);
+  return createHash('sha256').update(facts.join('|')).digest('hex').slice(0, 16);
 }
 
 const CHAIN_OF = { owned: 'own', incoming: 'incoming', draining: 'draining' } as const;
