@@ -35,7 +35,10 @@ function vipOptions(cmd: Command): Command {
       // No commander default: an explicit --buckets is told apart from none (withKernelBuckets).
       .option('--buckets <n>', `number of buckets (CLUSTERIP's total_nodes) ${BUCKETS_DEFAULT}`)
       .option('--backend <b>', 'auto | nft | clusterip | xt_cluster (auto: nft where the kernel has nf_tables jhash, else clusterip)', 'auto')
-      .option('--fwmark <n>', "firewall mark for the client packets taken (IPVS fwmark service); frames to this node's own MAC pass unhashed; nft only (default: none)")
+      .option(
+        '--fwmark <n>',
+        "firewall mark for the client packets taken (IPVS fwmark service); frames to this node's own MAC pass unhashed; nft only (default: none)",
+      )
       .option('--arp-count <n>', 'gratuitous ARPs (IPv6: unsolicited neighbour advertisements) sent when the address appears', (t) => Number(t), 2)
   );
 }
