@@ -62,7 +62,7 @@ function printStatus(s: DaemonStatus): void {
         v.hashmode,
         `0x${v.seed.toString(16)}`,
         ...s.nodes.map((n) => v.perNode[n.name] ?? 0),
-        `${v.local.owned.length}/${v.local.incoming.length}/${v.local.draining.length}${v.excluded.length ? ` (left out: ${v.excluded.join(', ')})` : ''}`,
+        `${v.local.owned.length}/${v.local.incoming.length}/${v.local.draining.length}${v.excluded.length ? ` (left out: ${v.excluded.join(', ')})` : ''}${v.kernelApplied === false ? ' (kernel update pending)' : ''}`,
         v.leaseMs === undefined ? '-' : `${v.leaseMs} ms`,
       ]),
     ),

@@ -26,6 +26,8 @@ export interface DaemonStatus {
     excluded: string[];
     /** The kernel lease on this node's buckets (ms left), where the backend has leases. */
     leaseMs?: number;
+    /** Whether the kernel carries `local` yet (an update can take a while: seconds under emulation). */
+    kernelApplied: boolean;
   }[];
   counters: Counters & { sendErrors: number };
   /** The ldirectord role's real servers, when `lvs.config` is set. */

@@ -31,6 +31,7 @@ export interface ReturnFigures {
   /** Per node after it all: buckets, and new connections its IPVS directed in a fresh burst. */
   afterReturn: ApplianceReport['perNode'];
   failed: number;
+  failures: ApplianceReport['failures'];
 }
 
 export interface FaultContext {
@@ -167,7 +168,7 @@ export async function returnAndDrain(x: FaultContext, held: LongLived, victim: n
   await check(`${nodeName(drained)} undrained`);
   await waitForReals(cl, x.reals.length);
   const report = await judgedBurst(cl, 300, x.reals, say);
-  return { longLived: allTrue(start), resets: lost.size, afterReturn: report.perNode, failed: report.failed };
+  return { longLived: allTrue(start), resets: lost.size, afterReturn: report.perNode, failed: report.failed, failures: report.failures };
 }
 
 /** Waits until node i's daemon holds `count` buckets and nothing is in handover anywhere. */

@@ -12,7 +12,7 @@ import { nodeName, VIP_ADDRESS } from './vip-lab.js';
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Every node has joined and sees all three live, at three polls a second apart: under emulation
+ * Every node has joined, sees all three live and its kernel carries its buckets, at three polls a second apart: under emulation
  * the daemons start slowly and the first views come and go. Polled gently (each status costs the
  * daemons CPU the emulated machine lacks).
  */
@@ -25,7 +25,7 @@ export async function waitForSteadyView(cl: ClusterLab, timeoutMs: number): Prom
     await sleep(1000);
     const st = await Promise.all(nodes.map((i) => cl.status(i)));
     const settled = st.every(
-      (s) => s?.joined && s.view.live.join() === nodes.join() && s.vips.every((v) => !v.local.incoming.length && !v.local.draining.length),
+      (s) => s?.joined && s.view.live.join() === nodes.join() && s.vips.every((v) => !v.local.incoming.length && !v.local.draining.length && v.kernelApplied),
     );
     steady = settled ? steady + 1 : 0;
   }

@@ -93,6 +93,7 @@ describe('the node returns, is drained and undrained (must-show 5)', () => {
 
   it('ends with every node, the returned one included, directing its share of new connections', () => {
     const total = r.returned!.afterReturn.reduce((s, n) => s + n.directed, 0);
+    expect(r.returned!.failures).toEqual({});
     expect(r.returned!.failed).toBe(0);
     expect(total).toBe(300);
     for (const n of r.returned!.afterReturn) {

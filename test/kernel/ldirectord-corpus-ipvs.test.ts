@@ -4,7 +4,7 @@
 // for (`ipvsadm -S -n`): reals whose check cannot fail up, the others down, a service with a
 // scheduler the kernel lacks refused by it alone. That model is the one the host's differential test holds against
 // Debian's ldirectord (through an ipvsadm stand-in): together, ldirectord's tables on real IPVS.
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -51,7 +51,9 @@ beforeAll(async () => {
       if (!(e instanceof InputError)) throw e; // refused files: the host's corpus test covers them
     }
   }
-  const vm = await runScenario('ldirectord-corpus-ipvs.mjs', { files: { 'corpus.json': JSON.stringify(cases) }, timeoutMs: 1_500_000 });
+  // The files go in with the scenario: the guest sees only some of the host's folders.
+  const copies = Object.fromEntries(cases.map((c) => [`cf-${c.name}`, readFileSync(c.path, 'utf8')]));
+  const vm = await runScenario('ldirectord-corpus-ipvs.mjs', { files: { 'corpus.json': JSON.stringify(cases), ...copies }, timeoutMs: 1_500_000 });
   found = JSON.parse(vm.files['corpus-ipvs.json']);
   if (found.error) throw new Error(found.error);
 }, 1_600_000);

@@ -21,7 +21,8 @@ sh('mount -t tmpfs tmpfs /var/log && mkdir -p /var/log/ldirectord /run/aavip');
 sh(`ip netns add ${NS} && ip netns exec ${NS} ip link set lo up`);
 const out = {};
 try {
-  for (const { name, path, checkMs, expected } of files) {
+  for (const { name, checkMs, expected } of files) {
+    const path = `${results}/cf-${name}`;
     sh(`ip netns exec ${NS} ipvsadm -C`);
     const started = role(path, ['start', '--ipvs', 'netlink']);
     if (started.status !== 0) {
