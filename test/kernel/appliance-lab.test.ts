@@ -75,12 +75,13 @@ describe('a director killed under long-lived connections (must-show 4)', () => {
     expect(k.broken).toBeGreaterThanOrEqual(0.9 * k.longLived);
   });
 
-  it("serves new connections in the dead director's buckets again within the deadtime plus the survivors' kernel update", () => {
-    // Under emulation an nft commit takes seconds (the host lab's failover test holds the
-    // deadtime + 200 ms bound, where a commit takes milliseconds).
+  it("serves new connections in the dead director's buckets again within the takeover bound", () => {
+    // The labs' takeover bound: the deadtime, three heartbeat intervals (1 s here: emulation needs
+    // them long) and the survivors' kernel update. On the host, with a 300 ms deadtime and 60 ms
+    // intervals, `aavip lab failover` measures p99 349 ms (README, Benchmarks).
     for (const k of r.directorKill!) {
       expect(k.servedAgainMs).not.toBeNull();
-      expect(k.servedAgainMs!).toBeLessThanOrEqual(k.deadtimeMs + k.survivorApplyMs + 1000);
+      expect(k.servedAgainMs!).toBeLessThanOrEqual(k.deadtimeMs + 3 * r.options.intervalMs + k.survivorApplyMs);
     }
   });
 });
