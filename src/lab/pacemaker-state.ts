@@ -85,7 +85,9 @@ export function outageFigures(r: CrashRun, lost: (a: TimedAttempt) => boolean): 
   const firstBack = after.find(
     (a) => lost(a) && a.node !== undefined && r.attempts.some((f) => lost(f) && f.node === undefined && f.start >= r.crashedAt && f.start < a.start),
   );
-  const backAt = firstBack?.start ?? Number.NaN;
+  // Back when that answer came: an attempt begun during the outage may get through on a SYN
+  // retransmit once the instance is up, while others begun after it had already failed.
+  const backAt = firstBack?.end ?? Number.NaN;
   return {
     outageMs: backAt - r.crashedAt,
     pacemakerMs: r.recoveredAt - r.crashedAt,

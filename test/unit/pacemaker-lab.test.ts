@@ -47,11 +47,11 @@ describe('parseCrmMon', () => {
 });
 
 describe('outageFigures', () => {
-  const at = (start: number, bucket: number, node?: string): TimedAttempt => ({
+  const at = (start: number, bucket: number, node?: string, end = start + 5): TimedAttempt => ({
     src: `198.18.1.${bucket}`,
     sport: start,
     start,
-    end: start + 5,
+    end,
     node,
     error: node ? undefined : 'timeout',
   });
@@ -73,12 +73,23 @@ describe('outageFigures', () => {
         at(5300, 1, 'node1'),
       ],
     };
-    expect(outageFigures(run, lost)).toEqual({ outageMs: 4100, pacemakerMs: 4200, lostAttempts: 2, failedElsewhere: 0, failedAfterRecovery: 0 });
+    expect(outageFigures(run, lost)).toEqual({ outageMs: 4105, pacemakerMs: 4200, lostAttempts: 2, failedElsewhere: 0, failedAfterRecovery: 0 });
   });
 
   it('counts failures outside the lost part and after the recovery', () => {
     const run: CrashRun = { crashedAt: 1000, recoveredAt: 3000, crashedDc: true, attempts: [at(1100, 3), at(1200, 1), at(2000, 3, 'node1'), at(2100, 3)] };
-    expect(outageFigures(run, lost)).toMatchObject({ outageMs: 1000, lostAttempts: 2, failedElsewhere: 1, failedAfterRecovery: 1 });
+    expect(outageFigures(run, lost)).toMatchObject({ outageMs: 1005, lostAttempts: 2, failedElsewhere: 1, failedAfterRecovery: 1 });
+  });
+
+  it('dates the recovery by the answer: an attempt begun in the outage and answered on a retransmit does not date it back', () => {
+    // Begun at 1100, answered at 2200 once the instance was up; the attempt begun at 1500 had failed by then.
+    const run: CrashRun = {
+      crashedAt: 1000,
+      recoveredAt: 2200,
+      crashedDc: false,
+      attempts: [at(1050, 3), at(1100, 3, 'node1', 2200), at(1500, 3), at(2300, 3, 'node1')],
+    };
+    expect(outageFigures(run, lost)).toMatchObject({ outageMs: 1200, lostAttempts: 2, failedAfterRecovery: 0 });
   });
 
   it('gives no outage figure when the lost part never answered again', () => {
