@@ -1,11 +1,11 @@
 // `aavip status`: the daemon's state as data (the CLI prints it like crm_mon -1).
 import { bucketsOf } from '../assignment/assign.js';
-import type { Ownership } from '../dataplane/types.js';
 import { vipCidr } from '../dataplane/vipspec.js';
 import type { ClusterConfig } from '../config/cluster.js';
 import type { Membership } from '../membership/membership.js';
 import type { Clock } from './clock.js';
 import type { DaemonStatus } from './control-protocol.js';
+import { ownershipKey } from './vip-applier.js';
 import type { VipRuntime } from './vip-runtime.js';
 
 /** What a status is made of (the daemon, as seen from here). */
@@ -21,8 +21,6 @@ export interface StatusSource {
   sendErrors: number;
   director?: { status(): unknown[] };
 }
-
-const sameOwnership = (a: Ownership | undefined, b: Ownership) => !!a && (['owned', 'incoming', 'draining'] as const).every((k) => a[k].join() === b[k].join());
 
 export function daemonStatus(d: StatusSource): DaemonStatus {
   const view = d.membership.view();
@@ -50,7 +48,7 @@ export function daemonStatus(d: StatusSource): DaemonStatus {
       hashmode: v.spec.hashmode,
       perNode: Object.fromEntries(d.config.nodes.map((n) => [n.name, bucketsOf(v.keeper.currentOwners, n.id).length])),
       local: v.keeper.ownership(),
-      kernelApplied: sameOwnership(v.applier.kernelOwnership, v.keeper.ownership()),
+      kernelApplied: !!v.applier.kernelOwnership && ownershipKey(v.applier.kernelOwnership) === ownershipKey(v.keeper.ownership()),
       excluded: names(view.excluded?.[v.key]),
       ...(v.applier.lease ? { leaseMs: Math.max(0, Math.round(v.applier.lease.grantedAt + v.applier.lease.ms - now)) } : {}),
     })),

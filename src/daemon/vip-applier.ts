@@ -11,7 +11,8 @@ import type { Clock } from './clock.js';
 /** How often each VIP is reconciled in full even when nothing changed (drift repair). */
 export const FULL_RECONCILE_MS = 5000;
 
-const ownershipKey = (o: Ownership) => `${o.owned.join(',')}|${o.incoming.join(',')}|${o.draining.join(',')}`;
+/** One ownership as a string: equal ownerships, equal keys. */
+export const ownershipKey = (o: Ownership) => `${o.owned.join(',')}|${o.incoming.join(',')}|${o.draining.join(',')}`;
 const isEmpty = (o: Ownership) => o.owned.length + o.incoming.length + o.draining.length === 0;
 
 export interface ApplierOptions {

@@ -1,3 +1,8 @@
+// The appliance lab's fault phases, under long-lived connections that keep sending data:
+// - a director killed (daemon SIGKILL and cable cut): with IPVS sync its connections go on through
+//   the survivors, which learnt them from its sync daemon; without, they break (must-show 4);
+// - the node back, then a drain and an undrain of it: handovers between live nodes, in which no
+//   connection may be reset, and every node's share of new connections afterwards (must-show 5).
 import type { ApplianceReport, RealServerInfo } from './appliance-report.js';
 import { REAL_PORT } from './appliance-servers.js';
 import { judgedBurst, sleep, waitForReals, waitForSteadyView } from './appliance-steps.js';
