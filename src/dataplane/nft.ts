@@ -8,9 +8,8 @@
 // conntrack cannot: a director's IPVS-forwarded flows are never confirmed in conntrack (it sees
 // only the client's half, and IPVS untracks it), so `ct state established` never matches them.
 import { createHash } from 'node:crypto';
-import { formatAddress } from '../hash/flow.js';
+import { formatAddress, PROTOCOLS } from '../hash/flow.js';
 import { NFT_PORT_PROTOCOLS, nftFields, nftKeyExpression } from '../hash/hashmode.js';
-import { PROTOCOLS } from '../hash/flow.js';
 import { run } from '../exec.js';
 import { renderNdRules } from './nd.js';
 import type { Lease, Ownership, VipSpec } from './types.js';
@@ -44,12 +43,14 @@ const CHAIN_OF = { owned: 'own', incoming: 'incoming', draining: 'draining' } as
  */
 const MAP_DECLARATION = ['    typeof numgen inc mod 2 : verdict', '    flags timeout', '    comment "key: the bucket number hashed in chain vip"'];
 /** Part of the signature, so tables made with an older map declaration are rebuilt once. */
-const MAP_LAYOUT = 'map:numgen+timeout|flows';
+const MAP_LAYOUT = 'map:numgen+timeout|flows+closing';
 
 /**
  * The flows set: what identifies a TCP flow of this VIP (the table is the VIP's, so its address
  * and the protocol are implied). An entry outlives an idle connection as long as IPVS keeps one
- * (its TCP timeout, 15 min); a FIN or RST shortens it to FLOW_CLOSING.
+ * (its TCP timeout, 15 min); a FIN or RST shortens it to FLOW_CLOSING, and the `closing` set keeps
+ * the packets after it (the last ACK) from lengthening it again: a stale entry would let the old
+ * owner take, and reset, a later connection from the same address and port.
  */
 export const FLOW_TABLE_SIZE = 262_144;
 const FLOW_IDLE = '15m';
@@ -97,14 +98,16 @@ export function renderVipTables(vip: VipSpec, ownership: Ownership, nodeMac?: st
     ...MAP_DECLARATION,
     ...(elems ? [`    elements = { ${elems} }`] : []),
     `  }`,
-    `  set flows {`,
-    `    typeof ${flow}`,
     // `dynamic` as the kernel lists a set that rules update: otherwise the same table added again
     // (a restart, `nft --check`) is refused with EEXIST.
-    `    flags dynamic,timeout`,
-    `    size ${FLOW_TABLE_SIZE}`,
-    `    timeout ${FLOW_IDLE}`,
-    `  }`,
+    ...(['flows', 'closing'] as const).flatMap((set) => [
+      `  set ${set} {`,
+      `    typeof ${flow}`,
+      `    flags dynamic,timeout`,
+      `    size ${FLOW_TABLE_SIZE}`,
+      `    timeout ${set === 'flows' ? FLOW_IDLE : FLOW_CLOSING}`,
+      `  }`,
+    ]),
     `  chain prerouting {`,
     // After conntrack (-200), so the original tuple is known; dropped packets never confirm an entry.
     `    type filter hook prerouting priority mangle; policy accept;`,
@@ -124,8 +127,9 @@ export function renderVipTables(vip: VipSpec, ownership: Ownership, nodeMac?: st
     // a full set only leaves a flow unremembered, the packet is still accepted.
     // Frames to the cluster MAC arrive as PACKET_MULTICAST, which TCP would discard.
     `  chain own {`,
-    `    tcp flags & (fin | rst) != 0 update @flows { ${flow} timeout ${FLOW_CLOSING} }`,
-    `    tcp flags & (fin | rst) == 0 update @flows { ${flow} }`,
+    `    tcp flags & (syn | ack) == syn delete @closing { ${flow} }`,
+    `    tcp flags & (fin | rst) != 0 update @flows { ${flow} timeout ${FLOW_CLOSING} } update @closing { ${flow} }`,
+    `    tcp flags & (fin | rst) == 0 ${flow} != @closing update @flows { ${flow} }`,
     ...(vip.fwmark !== undefined ? [`    meta mark set 0x${vip.fwmark.toString(16).padStart(8, '0')}`] : []),
     `    meta pkttype set host accept`,
     `  }`,
@@ -137,8 +141,10 @@ export function renderVipTables(vip: VipSpec, ownership: Ownership, nodeMac?: st
     vip.fwmark !== undefined ? '    ct state new meta l4proto != tcp goto own' : '    ct state new meta l4proto != tcp meta pkttype set host accept',
     `    drop`,
     `  }`,
-    // The old owner: only the flows it had taken.
+    // The old owner: only the flows it had taken. A bare SYN is a new connection even when its
+    // address and port are remembered (a reused port): the new owner's, so forgotten here.
     `  chain draining {`,
+    `    tcp flags & (syn | ack) == syn delete @flows { ${flow} } drop`,
     `    ct state established,related goto own`,
     `    ${flow} @flows goto own`,
     `    drop`,
@@ -206,9 +212,7 @@ export async function readArpTable(vip: VipSpec): Promise<string | undefined> {
   return (rule?.comment as string | undefined) ?? '';
 }
 
-export function renderArpDelete(vip: VipSpec): string {
-  return `add table arp ${nftTableName(vip)}\ndelete table arp ${nftTableName(vip)}\n`;
-}
+export const renderArpDelete = (vip: VipSpec) => `add table arp ${nftTableName(vip)}\ndelete table arp ${nftTableName(vip)}\n`;
 
 /** Deletes the VIP's tables whether or not they exist (the `add` first makes `delete` safe). */
 export function renderDelete(vip: VipSpec): string {

@@ -107,12 +107,28 @@ export async function scheduledOn(cl: ClusterLab, i: number, mark?: number): Pro
 }
 
 /**
+ * IPVS counters as they stand once the kernel has caught up: it sums its per-CPU counters into
+ * what `ipvsadm --stats` shows only on its estimator's 2 s tick, so a read just after a burst
+ * misses its last connections. Read until two reads a tick apart agree (five at most).
+ */
+async function settledCounters(read: () => Promise<[number, number][]>): Promise<[number, number][]> {
+  let last = await read();
+  for (let k = 0; k < 5; k++) {
+    await sleep(2500);
+    const now = await read();
+    if (JSON.stringify(now) === JSON.stringify(last)) return now;
+    last = now;
+  }
+  return last;
+}
+
+/**
  * A burst of `count` connections, every node's IPVS table read during and after it, judged
  * (appliance-report.ts); the IPVS counters are taken as they grew during the burst.
  */
 export async function judgedBurst(cl: ClusterLab, count: number, reals: RealServerInfo[], say: (m: string) => void, mark?: number): Promise<ApplianceReport> {
   const nodes = cl.lab.nodeIds;
-  const counters = () => Promise.all(nodes.map(async (i) => [i, await scheduledOn(cl, i, mark)] as [number, number]));
+  const counters = () => settledCounters(() => Promise.all(nodes.map(async (i) => [i, await scheduledOn(cl, i, mark)] as [number, number])));
   const before = new Map(await counters());
   const tables = new Map<number, Map<string, IpvsConn>>(nodes.map((i) => [i, new Map()]));
   const attempts = await withSampling(

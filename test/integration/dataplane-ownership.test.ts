@@ -129,6 +129,53 @@ describe('nft ownership changes', () => {
   });
 });
 
+describe('the flows a node remembers (never two owners)', () => {
+  const table = 'aavip_198_18_0_100';
+  const key = (t: { src: string; sport: number }) => `${t.src} . ${t.sport} . ${SERVICE_PORT}`;
+  const ms = (d: string) =>
+    [...d.matchAll(/(\d+)(ms|s|m|h|d)/g)].reduce((s, [, n, u]) => s + Number(n) * { ms: 1, s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[u]!, 0);
+  /** "src:sport" → how long node i's flows set keeps it (ms). */
+  async function flowExpiries(i: number): Promise<Map<string, number>> {
+    const r = await vl.lab.execNode(i, ['nft', 'list', 'set', 'ip', table, 'flows']);
+    return new Map([...r.stdout.matchAll(/(\S+) \. (\d+) \. 8080 (?:timeout \S+ )?expires (\S+?)[,\s]/g)].map((m) => [`${m[1]}:${m[2]}`, ms(m[3])]));
+  }
+
+  it("forgets a closed connection within 10 s: the client's last ACK does not lengthen it to 15 min again", async () => {
+    const tuples = vl.tuplesWhere((b) => vl.owners[b - 1] === 1, 20, 29_000);
+    const done = await vl.burst(tuples, 8);
+    expect(done.map((a) => a.node ?? a.error)).toEqual(new Array(20).fill('node1'));
+    // The client closes first: its FIN, the server's FIN, then the client's last ACK.
+    await new Promise((r) => setTimeout(r, 300));
+    const expiries = await flowExpiries(1);
+    const kept = tuples.map((t) => expiries.get(`${t.src}:${t.sport}`));
+    expect(
+      kept.every((e) => e !== undefined && e <= 10_000),
+      JSON.stringify(kept),
+    ).toBe(true);
+  });
+
+  it('leaves a new connection from a remembered address and port to the new owner alone: the draining one neither takes nor resets it', async () => {
+    const bucket = bucketsOf(vl.owners, 1)[1];
+    const tuples = vl.tuplesWhere((b) => b === bucket, 20, 30_000);
+    // Node 1 remembers them as flows it took (a client reusing ports it had connected from).
+    await vl.lab.execNode(1, ['nft', `add element ip ${table} flows { ${tuples.map(key).join(', ')} }`]);
+    const next = [...vl.owners];
+    next[bucket - 1] = 2;
+    await vl.applyOwnership(2, own(next, 2, { incoming: [bucket] }));
+    await vl.applyOwnership(1, own(vl.owners, 1, { draining: [bucket] }));
+    const fresh = await vl.burst(tuples, 8);
+    expect(fresh.map((a) => a.node ?? a.error)).toEqual(new Array(20).fill('node2'));
+    // Node 1 confirmed nothing for them (its kernel never took a packet of theirs) and forgot them.
+    const onNode1 = await conntrackFlows(1);
+    expect(tuples.filter((t) => onNode1.has(`${t.src}:${t.sport}`))).toEqual([]);
+    const remembered = await flowExpiries(1);
+    expect(tuples.filter((t) => remembered.has(`${t.src}:${t.sport}`))).toEqual([]);
+    await vl.applyOwnership(2, own(next, 2));
+    await vl.applyOwnership(1, own(next, 1));
+    vl.owners = next;
+  });
+});
+
 describe('aavip vip on one node', () => {
   const other = ['--ip', '198.18.0.101/16', '--nic', 'eth0', '--backend', 'nft', '--buckets', '32', '--seed', '0x77'];
 

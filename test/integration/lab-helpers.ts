@@ -15,7 +15,7 @@ export const DIST = join(PACKAGE_ROOT, 'dist', 'src');
 export function withoutLiveState(json: string): string {
   const doc = JSON.parse(json) as { nftables: Record<string, any>[] };
   for (const o of doc.nftables) {
-    if (o.set?.name === 'flows') delete o.set.elem;
+    if (o.set?.name === 'flows' || o.set?.name === 'closing') delete o.set.elem;
     for (const e of o.map?.elem ?? []) if (e[0]?.elem) delete e[0].elem.expires;
   }
   return JSON.stringify(doc).replace(/"(packets|bytes)":\d+/g, '');
