@@ -21,7 +21,7 @@ export interface LvsSettings {
   /** The ldirectord.cf, an absolute path. */
   config: string;
   sync: SyncSettings;
-  /** `shared`: the live nodes share the checking (not built yet: every node checks all, as `local`). */
+  /** `shared`: the live nodes share the checking (lvs/check-share.ts); `local`: every node checks every real, as ldirectord does. */
   checks: ChecksMode;
 }
 

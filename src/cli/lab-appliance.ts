@@ -3,6 +3,7 @@
 // VM and runs itself there.
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
+import type { CheckFigures } from '../lab/appliance-checks.js';
 import { APPLIANCE_DEFAULTS, type ApplianceResult, runAppliance } from '../lab/appliance.js';
 import { runInVm, VmError } from '../lab/vm.js';
 import { built } from '../paths.js';
@@ -118,6 +119,7 @@ function render(r: ApplianceResult): string {
     `checks: ${Object.entries(r.checks)
       .map(([k, v]) => `${k} ${v ? 'ok' : 'FAILED'}`)
       .join(', ')}`,
+    ...(r.realChecks ? ['', ...renderChecks(r.realChecks)] : []),
     ...(r.directorKill
       ? [
           '',
@@ -141,4 +143,16 @@ function render(r: ApplianceResult): string {
         ]
       : []),
   ].join('\n');
+}
+
+function renderChecks(c: CheckFigures): string[] {
+  const ms = (xs: (number | null)[]) => xs.map((x) => (x === null ? 'never' : `${x} ms`)).join(', ');
+  return [
+    table(
+      ['real server', ...Object.keys(c.perReal[0]?.byNode ?? {}).map((n) => `checks from ${n}`), 'others', `total in ${c.windowS} s`],
+      c.perReal.map((p) => [p.name, ...Object.values(p.byNode), p.others, p.total]),
+    ),
+    `${c.stopped} stopped: at weight 0 on the directors after ${ms(c.quiescedMs)} (checkinterval ${c.checkintervalS} s + checktimeout ${c.checktimeoutS} s); ` +
+      `${c.reachedStopped} of ${c.connectionsAfter} new connections reached it, ${c.failedAfter} failed; restarted, back after ${ms(c.restoredMs)}`,
+  ];
 }

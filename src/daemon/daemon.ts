@@ -15,6 +15,7 @@ import { decodeHeartbeat, encodeHeartbeat, type Heartbeat } from '../membership/
 import type { TimerHandle } from './clock.js';
 import type { DaemonDeps, DirectorRole } from './deps.js';
 import type { DaemonStatus } from './control-protocol.js';
+import { CheckSharing } from './check-sharing.js';
 import { buildHeartbeat } from './heartbeat.js';
 import { logView } from './view-log.js';
 import { daemonStatus } from './status.js';
@@ -26,6 +27,7 @@ export class Daemon {
   readonly membership: Membership;
   vips: VipRuntime[] = [];
   director?: DirectorRole;
+  readonly checkSharing: CheckSharing;
   joined = false;
   viewSince: number;
   private readonly log: Logger;
@@ -48,13 +50,11 @@ export class Daemon {
     this.membership = new Membership({
       cluster: config.name,
       local: config.local,
-      nodes: config.nodes.map((n) => ({ id: n.id, weight: n.weight })),
-      deadtimeMs: config.heartbeat.deadtimeMs,
-      restartGraceMs: config.heartbeat.restartGraceMs,
-      quorum: config.quorum,
+      ...this.membershipTimings(),
       incarnation: deps.incarnation,
       facts: factsOf(config.nodes, {}),
     });
+    this.checkSharing = new CheckSharing(this);
   }
 
   get localNode() {
@@ -67,12 +67,10 @@ export class Daemon {
     return Math.max(10, Math.min(25, Math.floor(this.config.heartbeat.intervalMs / 4)));
   }
 
-  facts(): ClusterFacts {
-    return factsOf(this.config.nodes, Object.fromEntries(this.vips.map((v) => [v.key, v.digest])));
-  }
+  readonly facts = (): ClusterFacts => factsOf(this.config.nodes, Object.fromEntries(this.vips.map((v) => [v.key, v.digest])));
 
   async addVip(spec: VipSpec): Promise<VipRuntime> {
-    const v = new VipRuntime(spec, await this.deps.dataplane(spec), {
+    return new VipRuntime(spec, await this.deps.dataplane(spec), {
       local: this.config.local,
       nodes: () => this.config.nodes,
       drainTimeoutMs: () => this.config.drainTimeoutMs,
@@ -81,7 +79,6 @@ export class Daemon {
       name: this.name,
       leaseMs: (dp, latency) => this.leaseFor(dp, latency),
     });
-    return v;
   }
 
   /**
@@ -160,6 +157,7 @@ export class Daemon {
         } else if (v.rejoinAt === undefined) void v.applier.request();
       }
     }
+    this.checkSharing.update(this.membership.view(), this.livePeers(this.deps.clock.now()));
     this.sendHeartbeats();
   }
 
@@ -178,6 +176,7 @@ export class Daemon {
       facts: this.facts(),
       vips: this.vips,
       joined: this.joined,
+      checks: this.checkSharing.outgoing(),
       farewell,
     });
   }
@@ -213,6 +212,7 @@ export class Daemon {
       return;
     }
     if (this.membership.receive(hb, this.deps.clock.now(), this.deps.clock.wall()) !== 'accepted') return;
+    this.checkSharing.onHeartbeat(hb);
     if (this.joined) for (const v of this.vips) v.onHeartbeat(hb);
     else if (this.heardEveryone()) void this.join();
   }

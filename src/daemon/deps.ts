@@ -2,15 +2,20 @@
 // parameters (service.ts wires the real ones; the scenario tests a simulated world).
 import type { Dataplane, VipSpec } from '../dataplane/types.js';
 import type { Logger } from '../log.js';
+import type { RealId } from '../lvs/check-share.js';
 import type { leaseMs } from '../membership/lease.js';
 import type { Clock } from './clock.js';
 import type { Transport } from './transport.js';
 
-/** The ldirectord role as the daemon runs it (src/lvs/director.ts). */
+/** The ldirectord role as the daemon runs it (src/lvs/director.ts), its checks shared or not (check-sharing.ts). */
 export interface DirectorRole {
   start(): Promise<void>;
   stop(): Promise<void>;
   status(): unknown[];
+  realIds(): RealId[];
+  setShare(here: (id: RealId) => boolean): void;
+  verdicts(): ReadonlyMap<RealId, boolean>;
+  adopt(verdicts: ReadonlyMap<RealId, boolean>, by: string): Promise<void> | undefined;
 }
 
 export interface DaemonDeps {

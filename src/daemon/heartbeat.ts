@@ -1,6 +1,6 @@
 // What this node says in each heartbeat (pure): its view, its weight settings, whom it hears, and
 // per VIP what it holds and drains — so a joining node knows what to take over.
-import { bodyBytes, bucketBitmap, MAX_BODY, type Heartbeat, type Hearsay, type WeightSetting } from '../membership/wire.js';
+import { bodyBytes, bucketBitmap, type CheckVerdicts, MAX_BODY, type Heartbeat, type Hearsay, type WeightSetting } from '../membership/wire.js';
 import type { ClusterFacts } from '../membership/agreement.js';
 import { viewKey, type View } from '../membership/membership.js';
 import type { VipRuntime } from './vip-runtime.js';
@@ -17,6 +17,8 @@ export interface HeartbeatInput {
   vips: readonly VipRuntime[];
   /** Before joining, nothing is announced as held. */
   joined: boolean;
+  /** Shared checks: the verdicts this node vouches for. */
+  checks?: CheckVerdicts;
   farewell?: 'paused' | 'leaving';
 }
 
@@ -44,6 +46,7 @@ export function buildHeartbeat(i: HeartbeatInput): Heartbeat {
           }),
         )
       : {},
+    ...(i.checks ? { checks: i.checks } : {}),
     ...(i.farewell ? { [i.farewell]: true } : {}),
   };
 }
@@ -66,7 +69,13 @@ function announcedDraining(v: VipRuntime): number[] {
  * draining, every peer heard, a weight setting for every node), in bytes of body: a configuration
  * whose heartbeat cannot fit one datagram is refused before anything starts.
  */
-export function worstCaseBody(cluster: string, nodes: readonly number[], vips: readonly { key: string; buckets: number }[], facts: ClusterFacts): number {
+export function worstCaseBody(
+  cluster: string,
+  nodes: readonly number[],
+  vips: readonly { key: string; buckets: number }[],
+  facts: ClusterFacts,
+  reals = 0,
+): number {
   const all = (n: number) => Array.from({ length: n }, (_, k) => k + 1);
   const hb: Heartbeat = {
     cluster,
@@ -82,6 +91,7 @@ export function worstCaseBody(cluster: string, nodes: readonly number[], vips: r
     facts,
     draining: Object.fromEntries(vips.map((v) => [v.key, all(v.buckets)])),
     holding: Object.fromEntries(vips.map((v) => [v.key, bucketBitmap(all(v.buckets), v.buckets)])),
+    checks: { of: 'x'.repeat(16), checked: bucketBitmap(all(reals), reals), up: bucketBitmap(all(reals), reals) },
   };
   return bodyBytes(hb);
 }

@@ -46,26 +46,31 @@ const logFindings = (log: Logger, warnings: ApplianceFinding[]) => {
 /** Reads the configuration and the ldirectord.cf it names; throws InputError(s) on a broken one. */
 async function loadAll(file: string, opts: LoadOptions): Promise<Loaded> {
   const config = loadClusterConfig(file, opts);
+  const ldirectord = config.lvs ? await loadLdirectordConfig(config.lvs.config) : undefined;
   const vips = config.vips.map((s) => ({ key: formatAddress(s.address), buckets: s.buckets }));
   const bytes = worstCaseBody(
     config.name,
     config.nodes.map((n) => n.id),
     vips,
     factsOf(config.nodes, Object.fromEntries(vips.map((v) => [v.key, 'x'.repeat(16)]))),
+    ldirectord?.virtualServices.reduce((n, v) => n + v.realServers.length, 0),
   );
   if (bytes > MAX_BODY) {
     throw new InputError(
-      `the VIPs' buckets make a heartbeat of up to ${bytes} bytes, more than one datagram carries (${MAX_BODY}): use fewer VIPs or buckets`,
+      `the VIPs' buckets and real servers make a heartbeat of up to ${bytes} bytes, more than one datagram carries (${MAX_BODY}): use fewer VIPs, buckets or real servers`,
       { file, field: 'vips' },
     );
   }
-  if (!config.lvs) return { config, warnings: [] };
-  const ldirectord = await loadLdirectordConfig(config.lvs.config);
+  if (!config.lvs || !ldirectord) return { config, warnings: [] };
   // The combination, before anything starts: a refused one fails the start or the reload whole.
   const { errors, warnings } = validateAppliance(config, ldirectord);
   if (errors.length) throw errors.length === 1 ? errors[0] : new InputErrors(errors);
   return { config, ldirectord, warnings };
 }
+
+/** The ldirectord role beside the VIP: same process, its own IPVS table; a verdict of its own goes out in a heartbeat at once. */
+const newDirector = async (d: Daemon, config: LdirectordConfig, log: Logger) =>
+  new Director(config, await openIpvs('netlink'), { log: log.child({ role: 'ldirectord' }), onVerdict: () => d.sendHeartbeats() });
 
 /** The IPVS sync daemons as configured (opened here, so a kernel without IPVS fails the start). */
 async function startSync(settings: SyncSettings, log: Logger): Promise<ConnectionSync> {
@@ -126,7 +131,7 @@ export class DaemonService {
       undo.push(() => service.control!.close());
       if (ldirectord) {
         // The director role runs beside the VIP: same process, its own checks and IPVS table.
-        daemon.director = new Director(ldirectord, await openIpvs('netlink'), { log: log.child({ role: 'ldirectord' }) });
+        daemon.director = await newDirector(daemon, ldirectord, log);
         undo.push(() => daemon.director?.stop());
         await daemon.director.start();
       }
@@ -220,7 +225,7 @@ export class DaemonService {
       await director.reload(next);
       change = ['ldirectord role reloaded'];
     } else if (next) {
-      d.director = new Director(next, await openIpvs('netlink'), { log: this.log.child({ role: 'ldirectord' }) });
+      d.director = await newDirector(d, next, this.log);
       await d.director.start();
       change = ['ldirectord role started'];
     } else if (director) {

@@ -1,6 +1,7 @@
 // The appliance lab's real servers: namespaces `${prefix}-rN` on the lab's switch, each a
 // direct-routing real server — the VIP on lo, never answering ARP for it — running the lab's
 // responder, which names the server in its greeting. Removed by PID and name on destroy.
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { run } from '../exec.js';
 import { built } from '../paths.js';
@@ -9,6 +10,8 @@ import { LAB_PREFIX_LENGTH, type NetnsLab, removeNamespace } from './netns.js';
 export const REAL_PORT = 80;
 
 export class RealServers {
+  /** Each server's responder, so one can be stopped and started again. */
+  private readonly responders = new Map<number, ChildProcess>();
   private constructor(
     readonly lab: NetnsLab,
     readonly count: number,
@@ -60,8 +63,20 @@ export class RealServers {
     await this.lab.exec(ns, ['sysctl', '-qw', ...sysctls]);
     const cmds = ['link set lo up', 'link set eth0 up', `addr add ${this.address(i)}/${LAB_PREFIX_LENGTH} dev eth0`, `addr add ${vip}/32 dev lo`];
     await this.lab.exec(ns, ['ip', '-batch', '-'], { input: `${cmds.join('\n')}\n` });
-    const r = this.lab.spawn(ns, [process.execPath, built('lab/responder.js'), this.name(i), String(REAL_PORT)]);
+    await this.start(i);
+  }
+
+  /** Starts server i's responder; resolves once it listens. */
+  async start(i: number): Promise<void> {
+    const r = this.lab.spawn(this.ns(i), [process.execPath, built('lab/responder.js'), this.name(i), String(REAL_PORT)]);
+    this.responders.set(i, r);
     await once(r.stdout!, 'data');
+  }
+
+  /** Stops server i's responder (SIGKILL, by PID): its port is closed at once, a connect is refused. */
+  async stop(i: number): Promise<void> {
+    const r = this.responders.get(i);
+    if (r) await this.lab.kill(r, 'SIGKILL');
   }
 
   /** Removes every real-server namespace of this prefix and the processes in it. */

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ApplianceReport } from './appliance-report.js';
 import { built } from '../paths.js';
+import { type CheckFigures, sharedChecks } from './appliance-checks.js';
 import { type DirectorKillFigures, killDirector, restartWithSync, type ReturnFigures, returnAndDrain } from './appliance-faults.js';
 import { REAL_PORT, RealServers } from './appliance-servers.js';
 import { judgedBurst, waitForReals, waitForSteadyView } from './appliance-steps.js';
@@ -43,6 +44,10 @@ export const APPLIANCE_DEFAULTS: Omit<ApplianceOptions, 'prefix'> = {
   colocated: false,
 };
 
+/** ldirectord's smallest steps, so a check phase is short. */
+export const CHECK_INTERVAL_S = 1;
+export const CHECK_TIMEOUT_S = 1;
+
 /** The VIP's firewall mark in the co-located variant (`virtual=1` in its ldirectord.cf). */
 export const COLOCATED_MARK = 1;
 
@@ -52,17 +57,19 @@ export interface ApplianceResult extends ApplianceReport {
   directorKill?: DirectorKillFigures[];
   /** The killed node's return, then its drain and undrain, under the same connections. */
   returned?: ReturnFigures;
+  /** Shared checks counted on the real servers, and a real server stopped and restarted. */
+  realChecks?: CheckFigures;
   seconds: number;
 }
 
 /**
- * One virtual service, `gate`, `wrr`, a connect check every second (ldirectord's smallest step):
+ * One virtual service, `gate`, `wrr`, a connect check every second:
  * on the VIP, or on the VIP's firewall mark when the directors are real servers too.
  */
 export function ldirectordCf(reals: { address: string; weight: number }[], mark?: number): string {
   return [
-    'checkinterval=1',
-    'checktimeout=1',
+    `checkinterval=${CHECK_INTERVAL_S}`,
+    `checktimeout=${CHECK_TIMEOUT_S}`,
     'quiescent=yes',
     mark !== undefined ? `virtual=${mark}` : `virtual=${VIP_ADDRESS}:${REAL_PORT}`,
     ...reals.map((r) => `\treal=${r.address}:${REAL_PORT} gate ${r.weight}`),
@@ -110,6 +117,7 @@ export async function runAppliance(o: ApplianceOptions): Promise<ApplianceResult
     const report = await judgedBurst(cl, o.connections, reals, say, mark);
     const { progress: _, ...options } = o;
     if (!o.faults || o.colocated) return { ...report, options, seconds: (Date.now() - t0) / 1000 };
+    const realChecks = await sharedChecks({ cl, rs, reals, checkintervalS: CHECK_INTERVAL_S, checktimeoutS: CHECK_TIMEOUT_S, say });
     const x = { cl, reals, deadtimeMs: o.deadtimeMs, say };
     const victim = 3;
     const first = await killDirector(x, victim, o.sync, 101);
@@ -123,7 +131,7 @@ export async function runAppliance(o: ApplianceOptions): Promise<ApplianceResult
       await second.held.close();
       directorKill.push(second.figures);
     }
-    return { ...report, options, directorKill, returned, seconds: (Date.now() - t0) / 1000 };
+    return { ...report, options, realChecks, directorKill, returned, seconds: (Date.now() - t0) / 1000 };
   } finally {
     await rs?.destroy();
     await cl?.destroy();

@@ -6,8 +6,9 @@
 import { existsSync } from 'node:fs';
 import type { Logger } from '../log.js';
 import { checkTarget } from './check-target.js';
+import type { RealId } from './check-share.js';
 import { connectCheck, externalCheck, negotiateCheck, pingCheck, type CheckResult, type CheckTarget } from './checks/checks.js';
-import { runShellBounded } from './command.js';
+import { logRealEvent, runFallbackCommand } from './director-effects.js';
 import { desiredService, type IpvsServiceState } from './config/desired.js';
 import { effective, hostPort, virtualId, type LdirectordConfig, type RealServer, type VirtualService } from './config/model.js';
 import { applyByService, type ServiceRefusal } from './ipvs/apply.js';
@@ -26,7 +27,6 @@ import {
   type CheckHow,
   type FallbackVerb,
   type Observation,
-  type RealEvent,
   type RealState,
 } from './realserver.js';
 
@@ -44,12 +44,16 @@ export interface DirectorOptions {
   runCheck?: CheckRunner;
   /** Runs fallbackcommand within timeoutMs (default: through the shell, its process group killed at the bound). */
   runCommand?: (command: string, timeoutMs: number) => Promise<void>;
+  /** A real this node checks went up or down (shared checks: the peers are told at once). */
+  onVerdict?: () => void;
 }
 
 interface Job {
   v: VirtualService;
   r: RealServer;
 }
+
+const idOf = (v: VirtualService, r: RealServer): RealId => `${virtualId(v)} ${realKey(v, r)}`;
 
 /** A virtual's kernel identity, whatever its reals' states. */
 const keyOf = (v: VirtualService, config: LdirectordConfig) => serviceKey(desiredService(v, config, () => undefined));
@@ -63,6 +67,10 @@ export class Director {
   private applied = '';
   private queue: Promise<void> = Promise.resolve();
   private readonly pacer: Pacer<Job>;
+  /** Which reals this node checks itself (shared checks: its share; otherwise all). */
+  private here: (id: RealId) => boolean = () => true;
+  /** The up state of each real this node checks, once checked here: what it tells its peers. */
+  private readonly vouched = new Map<RealId, boolean>();
   rounds = 0;
   /** Checks completed, over all rounds. */
   get checks(): number {
@@ -77,7 +85,7 @@ export class Director {
     this.pacer = new Pacer({
       concurrency: opts.concurrency ?? 1000,
       jobs: () => this.jobs(),
-      key: (j) => `${virtualId(j.v)} ${realKey(j.v, j.r)}`,
+      key: (j) => idOf(j.v, j.r),
       run: (j) => this.checkReal(j.v, j.r),
       // Each pass reads the live table: the last fingerprint would be stale for a change landing mid-write.
       settle: () => {
@@ -95,16 +103,9 @@ export class Director {
   }
 
   private stateOf(v: VirtualService, r: RealServer): RealState {
-    let vs = this.states.get(virtualId(v));
-    if (!vs) {
-      vs = new Map();
-      this.states.set(virtualId(v), vs);
-    }
-    let s = vs.get(realKey(v, r));
-    if (!s) {
-      s = initialRealState();
-      vs.set(realKey(v, r), s);
-    }
+    const vs = this.states.get(virtualId(v)) ?? this.states.set(virtualId(v), new Map()).get(virtualId(v))!;
+    const s = vs.get(realKey(v, r)) ?? initialRealState();
+    vs.set(realKey(v, r), s);
     return s;
   }
 
@@ -131,14 +132,45 @@ export class Director {
     this.pacer.schedule();
   }
 
-  /** The checks of one round, in configuration order (a real's place gives its slot). */
+  /** Every real that is checked (its checktype is not off), in configuration order. */
+  private checked(): Job[] {
+    return this.config.virtualServices.filter((v) => v.checktype.kind !== 'off').flatMap((v) => v.realServers.map((r) => ({ v, r })));
+  }
+
+  /** The checks of one round: the reals this node checks, in configuration order (a real's place gives its slot). */
   private jobs(): Job[] {
-    const jobs: Job[] = [];
-    for (const v of this.config.virtualServices) {
-      if (v.checktype.kind === 'off') continue;
-      for (const r of v.realServers) jobs.push({ v, r });
+    return this.checked().filter((j) => this.here(idOf(j.v, j.r)));
+  }
+
+  /** The ids of the checked reals, sorted: the same list on every node with the same ldirectord.cf. */
+  realIds(): RealId[] {
+    return [...new Set(this.checked().map((j) => idOf(j.v, j.r)))].sort();
+  }
+
+  /** Shared checks: which reals this node checks from now on; it stops vouching for the others. */
+  setShare(here: (id: RealId) => boolean): void {
+    this.here = here;
+    for (const id of [...this.vouched.keys()]) if (!here(id)) this.vouched.delete(id);
+  }
+
+  /** The verdicts this node vouches for (reals it checks, once checked here). */
+  verdicts(): ReadonlyMap<RealId, boolean> {
+    return this.vouched;
+  }
+
+  /** A peer's verdicts on reals it checks: adopted as they are (its state machine ran there), then the table follows. */
+  adopt(verdicts: ReadonlyMap<RealId, boolean>, by: string): Promise<void> | undefined {
+    let changed = false;
+    for (const { v, r } of this.checked()) {
+      const up = verdicts.get(idOf(v, r));
+      const prev = this.stateOf(v, r);
+      if (up === undefined || up === prev.up || this.here(idOf(v, r))) continue;
+      const message = `${up ? 'up' : 'down'} as checked by ${by}`;
+      this.setState(v, r, { ...prev, up, failcount: 0, message, checkedAt: new Date().toISOString() });
+      logRealEvent(this.opts.log, v, r, up ? { kind: 'restored' } : { kind: 'down', forced: false }, message, this.config.globals.alerts.emailalert);
+      changed = true;
     }
-    return jobs;
+    return changed ? this.reconcile() : undefined;
   }
 
   /** One round: every real of every virtual checked at once (bounded), then the table brought in line. */
@@ -178,54 +210,23 @@ export class Director {
     if (this.stateOf(v, r) !== prev) return false;
     const t = observe(prev, obs, realPolicy(v, e, r), new Date());
     this.setState(v, r, t.state);
-    if (t.event) this.logEvent(v, r, t.event, t.state.message);
+    if (this.here(idOf(v, r))) {
+      this.vouched.set(idOf(v, r), t.state.up);
+      if (t.state.up !== prev.up) this.opts.onVerdict?.();
+    }
+    if (t.event) logRealEvent(this.opts.log, v, r, t.event, t.state.message, this.config.globals.alerts.emailalert);
     return t.effect.kind !== 'none';
   }
 
-  private logEvent(v: VirtualService, r: RealServer, ev: RealEvent, message: string): void {
-    const id = `${hostPort(r.address, r.port)} (${virtualId(v)})`;
-    const log = this.opts.log;
-    switch (ev.kind) {
-      case 'restored':
-        log.info({ real: id, check: message }, `Restored real server: ${id}`);
-        break;
-      case 'soft-failure-reset':
-        log.info(`Resetting soft failure count: ${id}`);
-        break;
-      case 'soft-failure':
-        log.info(`Soft failure real server: ${id} failure ${ev.failcount}/${ev.failurecount}: ${message}`);
-        break;
-      case 'down':
-        log.warn({ real: id, check: message, alert: v.alerts.emailalert ?? this.config.globals.alerts.emailalert }, `Real server down: ${id}`);
-        break;
-    }
-  }
-
   private async fallbackCommand(v: VirtualService): Promise<void> {
-    const e = effective(v, this.config.globals);
-    if (!e.fallbackcommand || v.checktype.kind === 'off') return;
+    if (!effective(v, this.config.globals).fallbackcommand || v.checktype.kind === 'off') return;
     const verb = fallbackCommandDue(
       this.fallbackCommandState.get(virtualId(v)),
       v.realServers.some((r) => this.stateOf(v, r).up),
     );
     if (!verb) return;
     this.fallbackCommandState.set(virtualId(v), verb);
-    const where = v.protocol === 'fwm' ? ':0 fwm' : `${hostPort(v.address!, v.port!)} ${v.protocol}`;
-    const command = `${e.fallbackcommand} ${verb} ${where}`;
-    this.opts.log.info({ command }, 'fallbackcommand');
-    // Bounded by checktimeout, as ldirectord bounds its checks: a hung command must not hold every later round.
-    const timeoutMs = e.checktimeout * 1000;
-    if (this.opts.runCommand) {
-      await this.opts.runCommand(command, timeoutMs);
-      return;
-    }
-    const out = await runShellBounded(command, timeoutMs);
-    if (out.kind === 'timed-out')
-      this.opts.log.error(
-        { command, pid: out.pid, timeoutS: e.checktimeout },
-        `fallbackcommand timed out after ${e.checktimeout} s; killed its process group ${out.pid}`,
-      );
-    else if (out.kind === 'failed') this.opts.log.error({ command, err: out.error }, 'fallbackcommand could not be run');
+    await runFallbackCommand(v, this.config, verb, this.opts);
   }
 
   /** The table the current states ask for, in configuration order. */

@@ -44,6 +44,18 @@ export interface Heartbeat {
   leaving?: boolean;
   /** What decides owners at the sender (agreement.ts). */
   facts?: ClusterFacts;
+  /** Shared checks: the verdicts on the real servers the sender checks (lvs/check-share.ts). */
+  checks?: CheckVerdicts;
+}
+
+/** What a heartbeat says of the real servers its sender checks: bitmaps over the sorted real ids. */
+export interface CheckVerdicts {
+  /** The digest of the sorted real ids: verdicts are read only against the same list. */
+  of: string;
+  /** The reals the sender checks and has checked since they became its own. */
+  checked: string;
+  /** Those of them that are up. */
+  up: string;
 }
 
 /**
@@ -171,6 +183,7 @@ export function decodeHeartbeat(packet: Buffer, key: Buffer, cluster: string): D
     isObject(hb.draining) &&
     Object.values(hb.draining).every(isBitmap) &&
     (hb.facts === undefined || isFacts(hb.facts)) &&
+    (hb.checks === undefined || (isObject(hb.checks) && typeof hb.checks.of === 'string' && isBitmap(hb.checks.checked) && isBitmap(hb.checks.up))) &&
     (hb.paused === undefined || typeof hb.paused === 'boolean') &&
     (hb.leaving === undefined || typeof hb.leaving === 'boolean') &&
     isObject(hb.holding) &&

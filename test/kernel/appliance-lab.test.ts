@@ -1,6 +1,6 @@
 // The whole appliance on Debian's 6.1 kernel (in the VM): `aavip lab appliance --json` — client →
 // VIP → the bucket owner's IPVS → a direct-routing real server — with real daemons and real
-// connections (issue 13, must-shows 1, 4 and 5).
+// connections (issue 13, must-shows 1, 3, 4 and 5).
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ApplianceResult } from '../../src/lab/appliance.js';
 import { runInVm } from '../../src/lab/vm.js';
@@ -23,7 +23,7 @@ beforeAll(async () => {
   if (r.error) throw new Error(r.error);
   // The figures, for the CI log.
   process.stderr.write(`[vm] appliance-lab: ${JSON.stringify({ failed: r.failed, perNode: r.perNode, perReal: r.perReal.map((s) => [s.name, s.served]) })}\n`);
-  process.stderr.write(`[vm] appliance-lab: ${JSON.stringify({ directorKill: r.directorKill, returned: r.returned })}\n`);
+  process.stderr.write(`[vm] appliance-lab: ${JSON.stringify({ realChecks: r.realChecks, directorKill: r.directorKill, returned: r.returned })}\n`);
 }, 2_000_000);
 
 describe('aavip lab appliance (must-show 1)', () => {
@@ -56,6 +56,39 @@ describe('aavip lab appliance (must-show 1)', () => {
   it('syncs the connections to the other nodes (lvs.sync on by default)', () => {
     expect(r.options.sync).toBe(true);
     for (const n of r.perNode) expect(n.synced).toBeGreaterThan(0);
+  });
+});
+
+describe('real servers checked once per interval cluster-wide, lvs.checks: shared (must-show 3)', () => {
+  it('has each real server receive one check per checkinterval in total, all from one director, not one per director', () => {
+    const c = r.realChecks!;
+    const perInterval = c.windowS / c.checkintervalS;
+    expect(c.perReal.map((p) => p.name)).toEqual(['real1', 'real2', 'real3', 'real4']);
+    for (const p of c.perReal) {
+      expect(p.others).toBe(0);
+      expect(Object.values(p.byNode).filter((n) => n > 0)).toHaveLength(1);
+      // The window's two edges and the emulated machine's jitter: ±25%. Every director checking
+      // every real (lvs.checks: local) would give three times as many.
+      expect(p.total).toBeGreaterThanOrEqual(0.75 * perInterval);
+      expect(p.total).toBeLessThanOrEqual(1.25 * perInterval);
+    }
+  });
+
+  it('has every director quiesce a stopped real server within checkinterval + checktimeout', () => {
+    const c = r.realChecks!;
+    for (const ms of c.quiescedMs) {
+      expect(ms).not.toBeNull();
+      expect(ms!).toBeLessThanOrEqual((c.checkintervalS + c.checktimeoutS) * 1000);
+    }
+  });
+
+  it('sends it no new connection afterwards (none fails either), and brings it back once restarted', () => {
+    const c = r.realChecks!;
+    expect({ reached: c.reachedStopped, failed: c.failedAfter, sent: c.connectionsAfter }).toEqual({ reached: 0, failed: 0, sent: 100 });
+    for (const ms of c.restoredMs) {
+      expect(ms).not.toBeNull();
+      expect(ms!).toBeLessThanOrEqual((c.checkintervalS + c.checktimeoutS) * 1000);
+    }
   });
 });
 
