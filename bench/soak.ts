@@ -21,7 +21,7 @@ import { askDaemon } from '../src/daemon/control-client.js';
 import { ClusterLab } from '../src/lab/cluster-lab.js';
 import { nodeName } from '../src/lab/vip-lab.js';
 import { built, PACKAGE_ROOT } from '../src/paths.js';
-import { parseDuration, percentile, resourceTrends, windowsOf, type ResourceSample } from './soak-report.js';
+import { parseDuration, percentile, resourceTrends, rssMarginKiB, trend, windowsOf, type ResourceSample } from './soak-report.js';
 import type { ServerKind } from './soak-servers.js';
 
 const argValue = (name: string) => {
@@ -152,6 +152,10 @@ class Soak {
   readonly cluster = tally();
   readonly ldirectord = tally();
   readonly samples = { daemon: [] as ResourceSample[], director: [] as ResourceSample[] };
+  /** Node 1's daemon's and the role's V8 heap after each full (mark-compact) GC, from --trace-gc: what a leak of JS objects would raise. */
+  readonly heapAfterGc = { daemon: [] as { tMs: number; v: number }[], director: [] as { tMs: number; v: number }[] };
+  /** When the soak proper began (drive()): the samples' time origin. */
+  t0 = Number.POSITIVE_INFINITY;
   readonly peerEpochs: number[] = [];
   node1DroppedByPeer = 0;
   lateTicks = 0;
@@ -185,8 +189,9 @@ class Soak {
     const servers = lab.spawn(lab.clientNs, [process.execPath, join(BENCH, 'soak-servers.js'), JSON.stringify(SERVERS)]);
     this.servers = latestLine(servers);
     await this.servers.first;
-    for (const i of lab.nodeIds) cl.startDaemon(i);
+    for (const i of lab.nodeIds) cl.startDaemon(i, [], {}, i === 1 ? ['--trace-gc'] : []);
     this.daemonLog = countLog(cl.daemons.get(1)!);
+    this.traceGc(cl.daemons.get(1)!, this.heapAfterGc.daemon);
     await cl.waitForView(lab.nodeIds, lab.nodeIds, 30_000);
     // At node 2, node 1's heartbeats (the soaked node) and node 3's (no reloads, no checks: the
     // control — gaps it shows too are the machine's). At the daemons' priority (aavip up's --nice
@@ -210,7 +215,7 @@ class Soak {
     writeFileSync(ipvsadm, `#!/bin/sh\nexec '${process.execPath}' '${join(PACKAGE_ROOT, 'test', 'fixtures', 'ipvsadm-standin.mjs')}' "$@"\n`);
     chmodSync(ipvsadm, 0o755);
     mkdirSync(join(cl.dir, 'run'), { recursive: true });
-    this.director = lab.spawn(lab.nodeNs(1), [process.execPath, CLI, 'ldirectord', '-f', this.cf, 'run', '--ipvs', 'ipvsadm'], {
+    this.director = lab.spawn(lab.nodeNs(1), [process.execPath, '--trace-gc', CLI, 'ldirectord', '-f', this.cf, 'run', '--ipvs', 'ipvsadm'], {
       ...process.env,
       AAVIP_LOG_LEVEL: 'info',
       AAVIP_IPVSADM: ipvsadm,
@@ -218,6 +223,7 @@ class Soak {
       IPVSADM_STANDIN_TABLE: this.table,
     });
     this.directorLog = countLog(this.director);
+    this.traceGc(this.director, this.heapAfterGc.director);
     // As the lab keeps the daemons' logs there, for a post-mortem.
     const keep = process.env.AAVIP_LAB_LOG_DIR;
     if (keep) this.director.stderr!.on('data', (d: Buffer) => appendFileSync(join(keep, `${PREFIX}-ldirectord.log`), d));
@@ -226,6 +232,14 @@ class Soak {
     const ready = () => existsSync(this.statusFile) && tableWeight(this.table, GOOD) === this.goodWeight;
     if (!(await waitFor(ready, 60_000)))
       throw new Error(`the ldirectord role did not put the good real server in the table within 60 s; its log ends:\n${this.directorLog.tail!.join('\n')}`);
+  }
+
+  /** --trace-gc writes a line per GC on stdout ("Mark-Compact 40.1 (52.3) -> 31.2 (50.0) MB, ..."): read, or the pipe would fill and stall the process. */
+  private traceGc(child: ChildProcess, into: { tMs: number; v: number }[]): void {
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      const m = l.match(/Mark-Compact(?: \(reduce\))? [\d.]+ \([\d.]+\) -> ([\d.]+) \(/);
+      if (m && Date.now() >= this.t0) into.push({ tMs: Date.now() - this.t0, v: Math.round(Number(m[1]) * 1024) });
+    });
   }
 
   private count(log: Map<string, number>, msg: string): number {
@@ -347,6 +361,7 @@ class Soak {
 /** Reloads every second and samples every few, until the duration is over; each tick on the clock, not after the last. */
 async function drive(soak: Soak): Promise<void> {
   const t0 = Date.now();
+  soak.t0 = t0;
   let nextSample = t0;
   let nextProgress = t0;
   for (let tick = 0; Date.now() - t0 < DURATION_MS && tick < DURATION_MS / 1000 + 5; tick++) {
@@ -421,8 +436,8 @@ function report(soak: Soak) {
     heldUp: soak.cl.lab.nodeIds.map((i) => ({ node: nodeName(i), ...heldUp(soak.cl.logs.get(i) ?? []) })),
     peerView: { epochFirst: epochs[0], epochLast: epochs.at(-1), samplesWithNode1NotLive: soak.node1DroppedByPeer },
     resources: {
-      daemon: { pid: soak.daemonPid, ...trends.daemon },
-      ldirectordRole: { pid: soak.director.pid, ...trends.role },
+      daemon: { pid: soak.daemonPid, ...trends.daemon, heapAfterFullGcKiB: trend(soak.heapAfterGc.daemon, DURATION_MS, rssMarginKiB) },
+      ldirectordRole: { pid: soak.director.pid, ...trends.role, heapAfterFullGcKiB: trend(soak.heapAfterGc.director, DURATION_MS, rssMarginKiB) },
     },
     reloads: {
       clusterYaml: soak.cluster,
@@ -451,8 +466,10 @@ function printText(r: ReturnType<typeof report>, out: NodeJS.WritableStream): vo
       `soak of ${r.durationMs / 1000} s (warm-up ${r.warmupMs / 1000} s, windows ${r.windowMs / 1000} s)`,
       line('daemon fds', daemon.fds, ''),
       line('daemon RSS', daemon.rssKiB, ' MiB', 1024),
+      line('daemon heap after full GC', daemon.heapAfterFullGcKiB, ' MiB', 1024),
       line('ldirectord role fds', ldirectordRole.fds, ''),
       line('ldirectord role RSS', ldirectordRole.rssKiB, ' MiB', 1024),
+      line('role heap after full GC', ldirectordRole.heapAfterFullGcKiB, ' MiB', 1024),
       ...(['node1', 'control'] as const).map((k) => {
         const h = r.heartbeat[k];
         return (

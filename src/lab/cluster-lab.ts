@@ -102,12 +102,17 @@ export class ClusterLab {
     }
   }
 
-  startDaemon(i: number, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): ChildProcess {
-    const child = this.lab.spawn(this.lab.nodeNs(i), [process.execPath, CLI, 'up', '--config', this.configFile, '--node', nodeName(i), ...extraArgs], {
-      ...process.env,
-      AAVIP_LOG_LEVEL: 'info',
-      ...env,
-    });
+  /** `nodeArgs`: flags for node itself (a bench's --trace-gc, which NODE_OPTIONS refuses). */
+  startDaemon(i: number, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): ChildProcess {
+    const child = this.lab.spawn(
+      this.lab.nodeNs(i),
+      [process.execPath, ...nodeArgs, CLI, 'up', '--config', this.configFile, '--node', nodeName(i), ...extraArgs],
+      {
+        ...process.env,
+        AAVIP_LOG_LEVEL: 'info',
+        ...env,
+      },
+    );
     const lines: string[] = [];
     this.logs.set(i, lines);
     child.stderr!.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean)));
