@@ -12,7 +12,7 @@ export interface DirectorRole {
   start(): Promise<void>;
   stop(): Promise<void>;
   status(): unknown[];
-  realIds(): RealId[];
+  realIds(): readonly RealId[];
   setShare(here: (id: RealId) => boolean): void;
   verdicts(): ReadonlyMap<RealId, boolean>;
   adopt(verdicts: ReadonlyMap<RealId, boolean>, by: string): Promise<void> | undefined;

@@ -39,35 +39,54 @@ export function checkerOf(id: RealId, live: readonly number[]): number | undefin
  */
 export const sharing = (v: ShareView) => v.mode === 'shared' && v.quorate && v.agreed && v.live.length > 1 && v.live.includes(v.local);
 
-/** Whether this node checks a real itself. */
-export const checksHere = (v: ShareView, id: RealId) => !sharing(v) || checkerOf(id, v.live) === v.local;
-
 export const realIdsDigest = (ids: readonly RealId[]) => createHash('sha256').update(ids.join('\n')).digest('hex').slice(0, 16);
 
-/** The heartbeat's account of the verdicts this node vouches for; `ids` sorted. */
-export function encodeVerdicts(ids: readonly RealId[], verdicts: ReadonlyMap<RealId, boolean>): CheckVerdicts {
+/**
+ * Who checks what, worked out once per view and list of reals (every interval): the heartbeats,
+ * many per interval, only look it up.
+ */
+export interface Share {
+  view: ShareView;
+  /** The checked reals' ids, sorted, and their digest. */
+  ids: readonly RealId[];
+  digest: string;
+  sharing: boolean;
+  /** While sharing: each real's checker. */
+  checker: ReadonlyMap<RealId, number | undefined>;
+}
+
+export function planShare(ids: readonly RealId[], view: ShareView, digest = realIdsDigest(ids)): Share {
+  const on = sharing(view);
+  return { view, ids, digest, sharing: on, checker: new Map(on ? ids.map((id) => [id, checkerOf(id, view.live)]) : []) };
+}
+
+/** Whether this node checks a real itself (one the plan does not know yet, a reload's, is placed the same way). */
+export const checksHere = (s: Share, id: RealId) => !s.sharing || (s.checker.has(id) ? s.checker.get(id) : checkerOf(id, s.view.live)) === s.view.local;
+
+/** The heartbeat's account of the verdicts this node vouches for. */
+export function encodeVerdicts(s: Share, verdicts: ReadonlyMap<RealId, boolean>): CheckVerdicts {
   const checked: number[] = [];
   const up: number[] = [];
-  ids.forEach((id, k) => {
+  s.ids.forEach((id, k) => {
     const v = verdicts.get(id);
     if (v === undefined) return;
     checked.push(k + 1);
     if (v) up.push(k + 1);
   });
-  return { of: realIdsDigest(ids), checked: bucketBitmap(checked, ids.length), up: bucketBitmap(up, ids.length) };
+  return { of: s.digest, checked: bucketBitmap(checked, s.ids.length), up: bucketBitmap(up, s.ids.length) };
 }
 
 /**
  * The verdicts of a peer's heartbeat this node takes: only against the same real ids, only for
  * reals it does not check itself, and only from the node that checks them in its own view.
  */
-export function verdictsToAdopt(ids: readonly RealId[], msg: CheckVerdicts | undefined, from: number, v: ShareView): Map<RealId, boolean> {
+export function verdictsToAdopt(s: Share, msg: CheckVerdicts | undefined, from: number): Map<RealId, boolean> {
   const out = new Map<RealId, boolean>();
-  if (!msg || !sharing(v) || msg.of !== realIdsDigest(ids)) return out;
+  if (!msg || !s.sharing || msg.of !== s.digest || from === s.view.local) return out;
   const up = bucketsOfBitmap(msg.up);
   for (const k of bucketsOfBitmap(msg.checked)) {
-    const id = ids[k - 1];
-    if (id !== undefined && checkerOf(id, v.live) === from && from !== v.local) out.set(id, up.has(k));
+    const id = s.ids[k - 1];
+    if (id !== undefined && s.checker.get(id) === from) out.set(id, up.has(k));
   }
   return out;
 }

@@ -142,10 +142,12 @@ export class Director {
     return this.checked().filter((j) => this.here(idOf(j.v, j.r)));
   }
 
-  /** The ids of the checked reals, sorted: the same list on every node with the same ldirectord.cf. */
-  realIds(): RealId[] {
-    return [...new Set(this.checked().map((j) => idOf(j.v, j.r)))].sort();
+  /** The ids of the checked reals, sorted: the same list on every node with the same ldirectord.cf (the same array until a reload). */
+  realIds(): readonly RealId[] {
+    if (this.ids?.config !== this.config) this.ids = { config: this.config, ids: [...new Set(this.checked().map((j) => idOf(j.v, j.r)))].sort() };
+    return this.ids.ids;
   }
+  private ids?: { config: LdirectordConfig; ids: RealId[] };
 
   /** Shared checks: which reals this node checks from now on; it stops vouching for the others. */
   setShare(here: (id: RealId) => boolean): void {

@@ -4,7 +4,7 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CheckSharing } from '../../src/daemon/check-sharing.js';
-import { checkerOf, checksHere, encodeVerdicts, realIdsDigest, type ShareView, verdictsToAdopt } from '../../src/lvs/check-share.js';
+import { checkerOf, checksHere, encodeVerdicts, planShare, realIdsDigest, type ShareView, verdictsToAdopt } from '../../src/lvs/check-share.js';
 import { parseLdirectordConfig } from '../../src/lvs/config/parse.js';
 import { Director } from '../../src/lvs/director.js';
 import { MemoryIpvs } from '../../src/lvs/ipvs/memory.js';
@@ -12,7 +12,9 @@ import type { View } from '../../src/membership/membership.js';
 import type { Heartbeat } from '../../src/membership/wire.js';
 
 const ids = Array.from({ length: 300 }, (_, k) => `tcp:198.18.0.100:80 198.18.1.${k % 250}:${80 + Math.floor(k / 250)}`).sort();
-const shared = (live: number[], local: number, o: Partial<ShareView> = {}): ShareView => ({ mode: 'shared', local, live, quorate: true, agreed: true, ...o });
+/** Node `local`'s plan of who checks what (over `list`, the reals). */
+const shared = (live: number[], local: number, o: Partial<ShareView> = {}, list = ids) =>
+  planShare(list, { mode: 'shared', local, live, quorate: true, agreed: true, ...o });
 
 describe('who checks which real', () => {
   it('is pinned: every node and every release computes the same checker, whatever the order of the live list (golden)', () => {
@@ -53,18 +55,18 @@ describe('verdicts in the heartbeat', () => {
 
   it('are taken from the real’s checker only, for reals the receiver does not check', () => {
     const fromTwo = new Map(mine(2).map((id, k) => [id, k % 2 === 0]));
-    const msg = encodeVerdicts(ids, fromTwo);
-    expect(verdictsToAdopt(ids, msg, 2, shared([1, 2, 3], 1))).toEqual(fromTwo);
+    const msg = encodeVerdicts(shared([1, 2, 3], 2), fromTwo);
+    expect(verdictsToAdopt(shared([1, 2, 3], 1), msg, 2)).toEqual(fromTwo);
     // Claimed by a node that is not their checker in the receiver's view: ignored.
-    expect(verdictsToAdopt(ids, msg, 3, shared([1, 2, 3], 1)).size).toBe(0);
+    expect(verdictsToAdopt(shared([1, 2, 3], 1), msg, 3).size).toBe(0);
     // After node 2's death its reals are no longer its to vouch for.
-    expect(verdictsToAdopt(ids, msg, 2, shared([1, 3], 1)).size).toBe(0);
+    expect(verdictsToAdopt(shared([1, 3], 1), msg, 2).size).toBe(0);
   });
 
   it('are ignored against another list of reals, or by a node that is not sharing', () => {
-    const msg = encodeVerdicts(ids, new Map(mine(2).map((id) => [id, true])));
-    expect(verdictsToAdopt(ids.slice(1), msg, 2, shared([1, 2, 3], 1)).size).toBe(0);
-    expect(verdictsToAdopt(ids, msg, 2, shared([1, 2, 3], 1, { quorate: false })).size).toBe(0);
+    const msg = encodeVerdicts(shared([1, 2, 3], 2), new Map(mine(2).map((id) => [id, true])));
+    expect(verdictsToAdopt(shared([1, 2, 3], 1, {}, ids.slice(1)), msg, 2).size).toBe(0);
+    expect(verdictsToAdopt(shared([1, 2, 3], 1, { quorate: false }), msg, 2).size).toBe(0);
     expect(msg.of).toBe(realIdsDigest(ids));
   });
 });
