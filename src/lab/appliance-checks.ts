@@ -5,6 +5,7 @@
 // restarted.
 import type { RealServerInfo } from './appliance-report.js';
 import { REAL_PORT, type RealServers } from './appliance-servers.js';
+import { recordTried } from './appliance-diagnose.js';
 import { burst, sleep } from './appliance-steps.js';
 import type { ClusterLab } from './cluster-lab.js';
 import { nodeName } from './vip-lab.js';
@@ -13,6 +14,8 @@ export interface CheckFigures {
   windowS: number;
   checkintervalS: number;
   checktimeoutS: number;
+  /** The heartbeat interval: the checker's verdict reaches the other directors in its next heartbeat at the latest. */
+  heartbeatMs: number;
   /** Per real server, the checks (connection attempts to its own address) it received in the window, per director. */
   perReal: { name: string; byNode: Record<string, number>; others: number; total: number }[];
   stopped: string;
@@ -72,7 +75,7 @@ async function untilWeight(cl: ClusterLab, address: string, weight: number, t0: 
 }
 
 export async function sharedChecks(
-  x: { cl: ClusterLab; rs: RealServers; reals: RealServerInfo[]; checkintervalS: number; checktimeoutS: number; say: (m: string) => void },
+  x: { cl: ClusterLab; rs: RealServers; reals: RealServerInfo[]; checkintervalS: number; checktimeoutS: number; heartbeatMs: number; say: (m: string) => void },
   windowS = 20,
 ): Promise<CheckFigures> {
   const { cl, rs, say } = x;
@@ -93,6 +96,7 @@ export async function sharedChecks(
   await rs.stop(victim);
   const quiescedMs = await untilWeight(cl, rs.address(victim), 0, t0);
   const after = await burst(cl, 100, say);
+  recordTried(cl, `burst with ${rs.name(victim)} stopped`, after);
   say(`restarting ${rs.name(victim)}'s server`);
   await rs.start(victim);
   // From when it listens again: its own start-up (seconds under emulation) is not the directors' doing.
@@ -103,6 +107,7 @@ export async function sharedChecks(
     windowS,
     checkintervalS: x.checkintervalS,
     checktimeoutS: x.checktimeoutS,
+    heartbeatMs: x.heartbeatMs,
     perReal,
     stopped: rs.name(victim),
     quiescedMs,

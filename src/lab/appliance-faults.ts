@@ -4,7 +4,8 @@
 // - the node back, then a drain and an undrain of it: handovers between live nodes, in which no
 //   connection may be reset, and every node's share of new connections afterwards (must-show 5).
 import type { ApplianceReport, RealServerInfo } from './appliance-report.js';
-import { REAL_PORT } from './appliance-servers.js';
+import { recordTried } from './appliance-diagnose.js';
+import { REAL_PORT, type RealServers } from './appliance-servers.js';
 import { judgedBurst, sleep, waitForReals, waitForSteadyView } from './appliance-steps.js';
 import type { ClusterLab } from './cluster-lab.js';
 import { LongLived } from './long-lived.js';
@@ -37,10 +38,12 @@ export interface ReturnFigures {
   afterReturn: ApplianceReport['perNode'];
   failed: number;
   failures: ApplianceReport['failures'];
+  explained?: string[];
 }
 
 export interface FaultContext {
   cl: ClusterLab;
+  rs: RealServers;
   reals: RealServerInfo[];
   deadtimeMs: number;
   say: (m: string) => void;
@@ -72,6 +75,7 @@ export async function killDirector(x: FaultContext, victim: number, sync: boolea
     timeoutMs: 20_000,
     tuples: tuplesOf(cl, victim, LONG_LIVED, seed),
   });
+  recordTried(cl, `long-lived through ${nodeName(victim)}`, held.opened);
   say(`${held.opened.length} long-lived connections through ${nodeName(victim)}; sending data on them`);
   // A few rounds of data, then time for the sync daemon to send them (it flushes every second or so).
   for (let k = 0; k < 3; k++) {
@@ -96,6 +100,7 @@ export async function killDirector(x: FaultContext, victim: number, sync: boolea
   await cl.stopDaemon(victim, 'SIGKILL');
   await cl.lab.setLink(victim, false);
   const attempts = await load;
+  recordTried(cl, `load across ${nodeName(victim)}'s death`, attempts);
   const failedAfter = attempts.filter((a) => a.start >= killedAt && !a.node);
   const lastFailure = Math.max(killedAt, ...failedAfter.map((a) => a.start));
   const answeredAgain = attempts.find((a) => a.start > lastFailure && a.node);
@@ -172,8 +177,15 @@ export async function returnAndDrain(x: FaultContext, held: LongLived, victim: n
   await waitForSteadyView(cl, 240_000);
   await check(`${nodeName(drained)} undrained`);
   await waitForReals(cl, x.reals.length);
-  const report = await judgedBurst(cl, 300, x.reals, say);
-  return { longLived: allTrue(start), resets: lost.size, afterReturn: report.perNode, failed: report.failed, failures: report.failures };
+  const report = await judgedBurst(cl, 300, x.reals, say, { phase: 'after the return', rs: x.rs });
+  return {
+    longLived: allTrue(start),
+    resets: lost.size,
+    afterReturn: report.perNode,
+    failed: report.failed,
+    failures: report.failures,
+    ...(report.explained ? { explained: report.explained } : {}),
+  };
 }
 
 /** Waits until node i's daemon holds `count` buckets and nothing is in handover anywhere. */

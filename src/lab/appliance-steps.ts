@@ -6,6 +6,8 @@ import { built } from '../paths.js';
 import { type ApplianceReport, type IpvsConn, judgeAppliance, parseIpvsConnSync, type RealServerInfo } from './appliance-report.js';
 import { REAL_PORT } from './appliance-servers.js';
 import type { Attempt } from './client.js';
+import { explainFailures, recordTried } from './appliance-diagnose.js';
+import type { RealServers } from './appliance-servers.js';
 import type { ClusterLab } from './cluster-lab.js';
 import { nodeName, VIP_ADDRESS } from './vip-lab.js';
 
@@ -126,7 +128,14 @@ async function settledCounters(read: () => Promise<[number, number][]>): Promise
  * A burst of `count` connections, every node's IPVS table read during and after it, judged
  * (appliance-report.ts); the IPVS counters are taken as they grew during the burst.
  */
-export async function judgedBurst(cl: ClusterLab, count: number, reals: RealServerInfo[], say: (m: string) => void, mark?: number): Promise<ApplianceReport> {
+export async function judgedBurst(
+  cl: ClusterLab,
+  count: number,
+  reals: RealServerInfo[],
+  say: (m: string) => void,
+  o: { mark?: number; phase: string; rs?: RealServers },
+): Promise<ApplianceReport> {
+  const { mark } = o;
   const nodes = cl.lab.nodeIds;
   const counters = () => settledCounters(() => Promise.all(nodes.map(async (i) => [i, await scheduledOn(cl, i, mark)] as [number, number])));
   const before = new Map(await counters());
@@ -136,8 +145,11 @@ export async function judgedBurst(cl: ClusterLab, count: number, reals: RealServ
     () => burst(cl, count, say),
   );
   await sampleTables(cl, tables);
+  const failed = attempts.filter((a) => !a.node);
+  const explained = failed.length ? await explainFailures(cl, failed, o.rs) : undefined;
+  recordTried(cl, o.phase, attempts);
   const owners = cl.owners(nodes);
-  return judgeAppliance({
+  const report = judgeAppliance({
     attempts,
     tables: new Map([...tables].map(([i, m]) => [i, [...m.values()]])),
     owners,
@@ -147,4 +159,5 @@ export async function judgedBurst(cl: ClusterLab, count: number, reals: RealServ
     scheduled: new Map((await counters()).map(([i, n]) => [i, n - (before.get(i) ?? 0)])),
     nodeName,
   });
+  return explained ? { ...report, explained } : report;
 }

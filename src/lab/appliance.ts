@@ -114,11 +114,11 @@ export async function runAppliance(o: ApplianceOptions): Promise<ApplianceResult
     await waitForSteadyView(cl, 180_000);
     await waitForReals(cl, reals.length);
     say('all nodes joined, every real server in IPVS; sending connections');
-    const report = await judgedBurst(cl, o.connections, reals, say, mark);
+    const report = await judgedBurst(cl, o.connections, reals, say, { mark, phase: 'first burst', rs });
     const { progress: _, ...options } = o;
     if (!o.faults || o.colocated) return { ...report, options, seconds: (Date.now() - t0) / 1000 };
-    const realChecks = await sharedChecks({ cl, rs, reals, checkintervalS: CHECK_INTERVAL_S, checktimeoutS: CHECK_TIMEOUT_S, say });
-    const x = { cl, reals, deadtimeMs: o.deadtimeMs, say };
+    const realChecks = await sharedChecks({ cl, rs, reals, checkintervalS: CHECK_INTERVAL_S, checktimeoutS: CHECK_TIMEOUT_S, heartbeatMs: o.intervalMs, say });
+    const x = { cl, rs, reals, deadtimeMs: o.deadtimeMs, say };
     const victim = 3;
     const first = await killDirector(x, victim, o.sync, 101);
     const returned = await returnAndDrain(x, first.held, victim);

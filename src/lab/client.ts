@@ -41,6 +41,8 @@ export function attempt(target: string, port: number, src: string, timeoutMs: nu
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      // A connection that never completed has its port from its bound socket.
+      if (!sport) sport = socket.localPort ?? 0;
       socket.destroy();
       resolve({ src, sport, connected, ms: performance.now() - t0, ...r });
     };

@@ -33,10 +33,26 @@ export interface ClusterLabOptions {
   lvs?: Record<string, unknown>;
   /** The VIP's fwmark (directors that are also real servers). */
   fwmark?: number;
+  /** `track:` as written into cluster.yaml, and nodes' own lists (node id → list). */
+  track?: unknown[];
+  nodeTrack?: Record<number, unknown[]>;
+  /** Whether each node runs the lab's responder on the service port (default: yes). */
+  responders?: boolean;
+}
+
+/** A tuple the lab connected from, in which phase and how it went (for explaining a failure). */
+export interface TriedTuple {
+  src: string;
+  sport: number;
+  phase: string;
+  at: number;
+  node?: string;
+  error?: string;
 }
 
 export class ClusterLab {
   readonly daemons = new Map<number, ChildProcess>();
+  readonly tried: TriedTuple[] = [];
   readonly logs = new Map<number, string[]>();
   readonly config: ClusterConfig;
   private readonly sockets = new Map<number, string>();
@@ -73,7 +89,7 @@ export class ClusterLab {
               deadtime: `${o.deadtimeMs ?? 300}ms`,
               copies: o.copies ?? 2,
             },
-            nodes: lab.nodeIds.map((i) => ({ id: i, name: nodeName(i), address: lab.nodeAddress(i) })),
+            nodes: lab.nodeIds.map((i) => ({ id: i, name: nodeName(i), address: lab.nodeAddress(i), ...(o.nodeTrack?.[i] ? { track: o.nodeTrack[i] } : {}) })),
           },
           vips: [
             {
@@ -87,10 +103,11 @@ export class ClusterLab {
             },
           ],
           ...(o.lvs ? { lvs: o.lvs } : {}),
+          ...(o.track ? { track: o.track } : {}),
         }),
       );
       const cl = new ClusterLab(lab, dir, configFile);
-      for (const i of lab.nodeIds) {
+      for (const i of o.responders === false ? [] : lab.nodeIds) {
         const r = lab.spawn(lab.nodeNs(i), [process.execPath, built('lab/responder.js'), nodeName(i), String(SERVICE_PORT)]);
         await once(r.stdout!, 'data');
       }

@@ -29,7 +29,7 @@ beforeAll(async () => {
 describe('aavip lab appliance (must-show 1)', () => {
   it('sends 600 connections through the VIP and none fails', () => {
     expect(r.connections).toBe(600);
-    expect(r.failures).toEqual({});
+    expect(r.failures, r.explained?.join('\n')).toEqual({});
     expect(r.failed).toBe(0);
   });
 
@@ -85,9 +85,11 @@ describe('real servers checked once per interval cluster-wide, lvs.checks: share
   it('sends it no new connection afterwards (none fails either), and brings it back once restarted', () => {
     const c = r.realChecks!;
     expect({ reached: c.reachedStopped, failed: c.failedAfter, sent: c.connectionsAfter }).toEqual({ reached: 0, failed: 0, sent: 100 });
+    // Back within one check (next slot + its timeout), and a heartbeat for the directors that do not check it.
+    // (The stop has no heartbeat term in its bound and met it; the return measured 2.9 s once, against 2 s.)
     for (const ms of c.restoredMs) {
       expect(ms).not.toBeNull();
-      expect(ms!).toBeLessThanOrEqual((c.checkintervalS + c.checktimeoutS) * 1000);
+      expect(ms!).toBeLessThanOrEqual((c.checkintervalS + c.checktimeoutS) * 1000 + c.heartbeatMs);
     }
   });
 });
@@ -127,7 +129,7 @@ describe('the node returns, is drained and undrained (must-show 5)', () => {
 
   it('ends with every node, the returned one included, directing its share of new connections', () => {
     const total = r.returned!.afterReturn.reduce((s, n) => s + n.directed, 0);
-    expect(r.returned!.failures).toEqual({});
+    expect(r.returned!.failures, r.returned!.explained?.join('\n')).toEqual({});
     expect(r.returned!.failed).toBe(0);
     expect(total).toBe(300);
     for (const n of r.returned!.afterReturn) {
