@@ -49,7 +49,7 @@ function syncLine(sync: NonNullable<DaemonStatus['sync']>): string {
 function printStatus(s: DaemonStatus): void {
   const lines = [
     `Cluster ${s.cluster}: node ${s.local.name} (id ${s.local.id}), view epoch ${s.view.epoch} since ${s.view.since}, ${s.view.quorate ? 'quorate' : 'NO QUORUM'}${s.joined ? '' : ' (joining)'}`,
-    `Nodes: ${s.nodes.map((n) => `${n.name}${n.live ? '' : ' (OFFLINE)'}${n.weight === 0 ? ' (drained)' : ''}`).join(', ')}`,
+    `Nodes: ${s.nodes.map((n) => `${n.name}${n.live ? '' : ' (OFFLINE)'}${n.tracksDown?.length ? ` (service down: ${n.tracksDown.join(', ')})` : n.weight === 0 ? ' (drained)' : ''}`).join(', ')}`,
     ...(s.disagreeing.length
       ? [`CONFIGURATION DIFFERS on ${s.disagreeing.join(', ')}: owners follow what most nodes have; reload every node with the same cluster.yaml`]
       : []),
@@ -73,6 +73,15 @@ function printStatus(s: DaemonStatus): void {
           table(
             ['virtual service', 'real server', 'state', 'weight'],
             (s.lvs as LvsStatus[]).flatMap((v) => v.realServers.map((r) => [v.virtualService, r.address, r.state, r.weight ?? '-'])),
+          ),
+          '',
+        ]
+      : []),
+    ...(s.tracks?.length
+      ? [
+          table(
+            ['tracked service', 'check', 'state', 'since', 'on failure', 'last result'],
+            s.tracks.map((t) => [t.name, t.kind, t.up === null ? 'unknown' : t.up ? 'up' : 'DOWN', t.since, t.onFailure, t.lastMessage]),
           ),
           '',
         ]

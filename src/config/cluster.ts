@@ -15,10 +15,13 @@ import { interfaceCheckHere } from './interfaces.js';
 import { readYaml, type FieldPath } from './yaml.js';
 import { runDir } from '../paths.js';
 import { parseLvsSection, type LvsSettings } from '../appliance/settings.js';
+import { parseTrackList, type TrackSpec } from '../track/settings.js';
 
 export interface NodeConfig extends Member {
   name: string;
   address: string;
+  /** This node's own tracked services, in place of the cluster's `track:` (src/track/settings.ts). */
+  track?: TrackSpec[];
 }
 
 /** What every node reads alike from the file: nothing here depends on the node reading it. */
@@ -33,6 +36,8 @@ export interface SharedConfig {
   vips: VipSpec[];
   /** `aavip up` as the appliance (ldirectord role, connection sync): src/appliance/settings.ts. */
   lvs?: LvsSettings;
+  /** The local services every node tracks, unless a node has its own list. */
+  track: TrackSpec[];
 }
 
 export interface ClusterConfig extends SharedConfig {
@@ -193,8 +198,12 @@ function parseShared(c: Checker): { shared: SharedConfig; vipFields: FieldPath[]
   if (cluster.controlSocket !== undefined && (typeof cluster.controlSocket !== 'string' || !isAbsolute(cluster.controlSocket))) {
     c.fail(['cluster', 'controlSocket'], 'controlSocket must be an absolute path');
   }
+  const track = parseTrackList(root.track, ['track'], c);
   checkUnknownFields(c);
-  return { shared: { file: c.file, name, nodes, heartbeat: heartbeat!, quorum: quorum as Quorum, drainTimeoutMs: drainTimeoutMs!, vips, lvs }, vipFields };
+  return {
+    shared: { file: c.file, name, nodes, heartbeat: heartbeat!, quorum: quorum as Quorum, drainTimeoutMs: drainTimeoutMs!, vips, lvs, track },
+    vipFields,
+  };
 }
 
 function parseNodes(c: Checker, list: unknown): NodeConfig[] {
@@ -213,7 +222,8 @@ function parseNodes(c: Checker, list: unknown): NodeConfig[] {
     }
     if (nodes.some((m) => m.id === n.id)) return c.fail([...p, 'id'], `id ${n.id} is used twice`);
     if (nodes.some((m) => m.name === n.name)) return c.fail([...p, 'name'], `name ${n.name} is used twice`);
-    nodes.push({ id: n.id, name: n.name, address: formatAddress(addr), weight });
+    const track = n.track === undefined ? undefined : parseTrackList(n.track, [...p, 'track'], c);
+    nodes.push({ id: n.id, name: n.name, address: formatAddress(addr), weight, ...(track ? { track } : {}) });
   });
   return nodes;
 }
@@ -274,11 +284,11 @@ function checkUnknownFields(c: Checker): void {
       for (const key of Object.keys(obj)) if (!known.includes(key)) c.fail([...path, key], `unknown field '${key}' (known: ${known.join(', ')})`);
     }
   };
-  unknown(root, [], ['cluster', 'vips', 'lvs']);
+  unknown(root, [], ['cluster', 'vips', 'lvs', 'track']);
   unknown(cluster, ['cluster'], ['name', 'nodes', 'local', 'heartbeat', 'authkey', 'quorum', 'drainTimeout', 'controlSocket']);
   unknown(cluster.heartbeat, ['cluster', 'heartbeat'], ['port', 'interval', 'deadtime', 'copies', 'restartGrace']);
   (Array.isArray(cluster.nodes) ? cluster.nodes : []).forEach((n: unknown, i: number) =>
-    unknown(n, ['cluster', 'nodes', i], ['id', 'name', 'address', 'weight']),
+    unknown(n, ['cluster', 'nodes', i], ['id', 'name', 'address', 'weight', 'track']),
   );
   (Array.isArray(root.vips) ? root.vips : []).forEach((v: unknown, i: number) =>
     unknown(v, ['vips', i], ['address', 'interface', 'mac', 'hashmode', 'seed', 'buckets', 'backend', 'fwmark']),

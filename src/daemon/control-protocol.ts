@@ -2,6 +2,7 @@
 import type { Ownership } from '../dataplane/types.js';
 import type { Counters } from '../membership/membership.js';
 import type { SyncStatus } from '../appliance/sync.js';
+import type { TrackStatus } from '../track/tracker.js';
 
 export type ControlRequest = { cmd: 'status' } | { cmd: 'drain' | 'undrain'; node?: string } | { cmd: 'reload'; file?: string };
 
@@ -11,7 +12,8 @@ export interface DaemonStatus {
   local: { id: number; name: string; weight: number };
   view: { epoch: number; live: number[]; quorate: boolean; since: string };
   joined: boolean;
-  nodes: { id: number; name: string; address: string; live: boolean; weight: number }[];
+  /** `weight`: in the view (less what failing tracked services take off); `tracksDown`: those services. */
+  nodes: { id: number; name: string; address: string; live: boolean; weight: number; tracksDown: string[] }[];
   /** Live nodes whose configuration decides owners differently (agreement.ts); empty when all agree. */
   disagreeing: string[];
   vips: {
@@ -32,6 +34,8 @@ export interface DaemonStatus {
   counters: Counters & { sendErrors: number };
   /** The ldirectord role's real servers, when `lvs.config` is set. */
   lvs?: unknown[];
+  /** This node's tracked services, when it has any. */
+  tracks?: TrackStatus[];
   /** The IPVS connection sync (configured, and what the kernel runs), when `lvs.config` is set. */
   sync?: SyncStatus;
 }

@@ -20,6 +20,7 @@ import { buildHeartbeat } from './heartbeat.js';
 import { logView } from './view-log.js';
 import { daemonStatus } from './status.js';
 import { VipRuntime } from './vip-runtime.js';
+import type { Tracker } from '../track/tracker.js';
 
 export type { DaemonDeps, DirectorRole } from './deps.js';
 
@@ -27,6 +28,7 @@ export class Daemon {
   readonly membership: Membership;
   vips: VipRuntime[] = [];
   director?: DirectorRole;
+  tracker?: Tracker;
   readonly checkSharing: CheckSharing;
   joined = false;
   viewSince: number;
@@ -38,6 +40,7 @@ export class Daemon {
   /** When each recent heartbeat of ours was sent (seq → time): what a peer's echo dates. */
   private readonly sentAt = new Map<number, number>();
   private stopped = false;
+  private joining = false;
   sendErrors = 0;
 
   constructor(
@@ -177,6 +180,7 @@ export class Daemon {
       vips: this.vips,
       joined: this.joined,
       checks: this.checkSharing.outgoing(),
+      track: this.membership.localTrack,
       farewell,
     });
   }
@@ -235,8 +239,6 @@ export class Daemon {
     const now = this.deps.clock.now();
     return this.config.nodes.every((n) => n.id === this.config.local || this.membership.recentHeartbeat(n.id, now) !== undefined);
   }
-
-  private joining = false;
 
   private async join(): Promise<void> {
     if (this.stopped || this.joining) return;

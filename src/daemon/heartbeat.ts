@@ -2,6 +2,7 @@
 // per VIP what it holds and drains — so a joining node knows what to take over.
 import { bodyBytes, bucketBitmap, type CheckVerdicts, MAX_BODY, type Heartbeat, type Hearsay, type WeightSetting } from '../membership/wire.js';
 import type { ClusterFacts } from '../membership/agreement.js';
+import type { TrackVerdict } from '../track/state.js';
 import { viewKey, type View } from '../membership/membership.js';
 import type { VipRuntime } from './vip-runtime.js';
 
@@ -19,6 +20,8 @@ export interface HeartbeatInput {
   joined: boolean;
   /** Shared checks: the verdicts this node vouches for. */
   checks?: CheckVerdicts;
+  /** Its tracked services, when it has any. */
+  track?: TrackVerdict;
   farewell?: 'paused' | 'leaving';
 }
 
@@ -47,6 +50,7 @@ export function buildHeartbeat(i: HeartbeatInput): Heartbeat {
         )
       : {},
     ...(i.checks ? { checks: i.checks } : {}),
+    ...(i.track ? { track: i.track } : {}),
     ...(i.farewell ? { [i.farewell]: true } : {}),
   };
 }
@@ -75,6 +79,7 @@ export function worstCaseBody(
   vips: readonly { key: string; buckets: number }[],
   facts: ClusterFacts,
   reals = 0,
+  tracks: readonly string[] = [],
 ): number {
   const all = (n: number) => Array.from({ length: n }, (_, k) => k + 1);
   const hb: Heartbeat = {
@@ -92,6 +97,7 @@ export function worstCaseBody(
     draining: Object.fromEntries(vips.map((v) => [v.key, all(v.buckets)])),
     holding: Object.fromEntries(vips.map((v) => [v.key, bucketBitmap(all(v.buckets), v.buckets)])),
     checks: { of: 'x'.repeat(16), checked: bucketBitmap(all(reals), reals), up: bucketBitmap(all(reals), reals) },
+    track: { down: [...tracks], out: true, drop: 65535 * tracks.length },
   };
   return bodyBytes(hb);
 }

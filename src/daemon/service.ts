@@ -11,6 +11,8 @@ import type { Logger } from '../log.js';
 import type { LdirectordConfig } from '../lvs/config/model.js';
 import { loadLdirectordConfig } from '../lvs/config/parse.js';
 import { Director } from '../lvs/director.js';
+import { tracksOf } from '../track/settings.js';
+import { reloadTracking, startTracking, stopTracking } from './tracking.js';
 import { openIpvs } from '../lvs/ipvs/index.js';
 import { factsOf } from '../membership/agreement.js';
 import { systemClock } from './clock.js';
@@ -54,6 +56,7 @@ async function loadAll(file: string, opts: LoadOptions): Promise<Loaded> {
     vips,
     factsOf(config.nodes, Object.fromEntries(vips.map((v) => [v.key, 'x'.repeat(16)]))),
     ldirectord?.virtualServices.reduce((n, v) => n + v.realServers.length, 0),
+    tracksOf(config).map((t) => t.name),
   );
   if (bytes > MAX_BODY) {
     throw new InputError(
@@ -140,6 +143,8 @@ export class DaemonService {
         service.sync = await startSync(config.lvs.sync, log);
         undo.push(() => service.sync?.stop());
       }
+      startTracking(daemon, log);
+      undo.push(() => stopTracking(daemon));
       await daemon.start(vips);
       log.info({ incarnation, vips: daemon.describeVips() }, 'started; learning who is alive');
       return service;
@@ -196,6 +201,7 @@ export class DaemonService {
       const added = [];
       for (const spec of plan.added) added.push(await d.addVip(spec));
       const changes = [...plan.changes];
+      const tracks = tracksOf(d.config);
       d.reconfigure(next.config, plan.heartbeatChanged);
       for (const v of d.vips.filter((x) => plan.removed.includes(x.spec))) {
         await v.applier.settled();
@@ -208,6 +214,7 @@ export class DaemonService {
       for (const v of added) await d.joinVip(v);
       changes.push(...(await this.reloadDirector(next.ldirectord)));
       changes.push(...(await this.reloadSync(next.config.lvs?.sync)));
+      changes.push(...reloadTracking(d, tracks, this.log));
       d.tick();
       this.log.info({ changes }, 'configuration reloaded');
       return { ok: true, changes };
@@ -257,6 +264,7 @@ export class DaemonService {
   }
 
   async stop(o: { remove?: boolean } = {}): Promise<void> {
+    stopTracking(this.daemon);
     await this.daemon.stop(o);
     await this.sync?.stop();
     this.sync = undefined;

@@ -7,6 +7,7 @@ import type { Clock } from './clock.js';
 import type { DaemonStatus } from './control-protocol.js';
 import { ownershipKey } from './vip-applier.js';
 import type { VipRuntime } from './vip-runtime.js';
+import type { TrackStatus } from '../track/tracker.js';
 
 /** What a status is made of (the daemon, as seen from here). */
 export interface StatusSource {
@@ -20,6 +21,7 @@ export interface StatusSource {
   vips: readonly VipRuntime[];
   sendErrors: number;
   director?: { status(): unknown[] };
+  tracker?: { status(): TrackStatus[] };
 }
 
 export function daemonStatus(d: StatusSource): DaemonStatus {
@@ -38,6 +40,7 @@ export function daemonStatus(d: StatusSource): DaemonStatus {
       address: n.address,
       live: view.live.includes(n.id),
       weight: view.members.find((m) => m.id === n.id)?.weight ?? 0,
+      tracksDown: (n.id === d.config.local ? d.membership.localTrack : d.membership.lastHeartbeat(n.id, now)?.track)?.down ?? [],
     })),
     disagreeing: names(view.dissenters),
     vips: d.vips.map((v) => ({
@@ -54,5 +57,6 @@ export function daemonStatus(d: StatusSource): DaemonStatus {
     })),
     counters: { ...d.membership.counters, sendErrors: d.sendErrors },
     ...(d.director ? { lvs: d.director.status() } : {}),
+    ...(d.tracker ? { tracks: d.tracker.status() } : {}),
   };
 }

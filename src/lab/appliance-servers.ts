@@ -15,6 +15,8 @@ export class RealServers {
   private constructor(
     readonly lab: NetnsLab,
     readonly count: number,
+    /** Greetings name the connecting address too (servers behind a proxy on every node). */
+    private readonly peerInGreeting = false,
   ) {}
 
   ns(i: number): string {
@@ -32,9 +34,9 @@ export class RealServers {
   }
 
   /** Builds `count` real servers for `vip` (a leftover set with the same prefix is removed first). */
-  static async create(lab: NetnsLab, count: number, vip: string): Promise<RealServers> {
+  static async create(lab: NetnsLab, count: number, vip: string, peerInGreeting = false): Promise<RealServers> {
     if (count < 1 || count > 50) throw new Error(`the appliance lab has 1..50 real servers, not ${count}`);
-    const rs = new RealServers(lab, count);
+    const rs = new RealServers(lab, count, peerInGreeting);
     await rs.destroy();
     try {
       for (const i of rs.ids) await rs.build(i, vip);
@@ -68,7 +70,13 @@ export class RealServers {
 
   /** Starts server i's responder; resolves once it listens. */
   async start(i: number): Promise<void> {
-    const r = this.lab.spawn(this.ns(i), [process.execPath, built('lab/responder.js'), this.name(i), String(REAL_PORT)]);
+    const r = this.lab.spawn(this.ns(i), [
+      process.execPath,
+      built('lab/responder.js'),
+      this.name(i),
+      String(REAL_PORT),
+      ...(this.peerInGreeting ? ['peer'] : []),
+    ]);
     this.responders.set(i, r);
     await once(r.stdout!, 'data');
   }

@@ -1,9 +1,10 @@
 // The lab's tiny server: run in a node namespace, it answers every TCP connection with the node's
 // name, then echoes whatever the client sends (so long-lived connections can be probed).
-// Usage: node responder.js NAME PORT
+// With `peer`, the greeting names the connecting address too (NAME@ADDRESS): which proxy forwarded it.
+// Usage: node responder.js NAME PORT [peer]
 import { createServer } from 'node:net';
 
-const [name, portText] = process.argv.slice(2);
+const [name, portText, peer] = process.argv.slice(2);
 const port = Number(portText);
 if (!name || !Number.isInteger(port)) {
   process.stderr.write('usage: responder NAME PORT\n');
@@ -11,7 +12,7 @@ if (!name || !Number.isInteger(port)) {
 }
 const server = createServer((socket) => {
   socket.on('error', () => socket.destroy());
-  socket.write(`${name}\n`);
+  socket.write(peer === 'peer' ? `${name}@${(socket.remoteAddress ?? '').replace(/^::ffff:/, '')}\n` : `${name}\n`);
   socket.on('data', (d) => socket.write(d));
 });
 // '::' takes IPv4 and IPv6 connections alike (labs may carry an IPv6 VIP).

@@ -9,6 +9,7 @@
 // keep serving) stays live for the restart grace instead.
 import type { Member } from '../assignment/assign.js';
 import { agree, agreedMembers, type ClusterFacts } from './agreement.js';
+import { trackedWeight, type TrackVerdict } from '../track/state.js';
 import type { Hearsay, Heartbeat, WeightSetting } from './wire.js';
 
 /** A weight setting stamped further than this ahead of the local wall clock is ignored (a hostile or broken stamp must not block every later setting). */
@@ -106,6 +107,8 @@ export class Membership {
   private readonly evidence = new Map<number, Evidence>();
   private readonly settings = new Map<number, WeightSetting>();
   private lastStamp = 0;
+  /** This node's tracked services (their peers' come in their heartbeats). */
+  localTrack?: TrackVerdict;
   private opts: MembershipOptions;
   private current: View;
   readonly counters: Counters = {
@@ -283,6 +286,11 @@ export class Membership {
     return [...this.settings.values()];
   }
 
+  /** A node's weight in views: as configured or set, less what its failing tracked services take off. */
+  private viewWeight(id: number, weight: number): number {
+    return trackedWeight(weight, id === this.opts.local ? this.localTrack : this.peers.get(id)?.last.track);
+  }
+
   weightOf(id: number): number {
     const s = this.settings.get(id);
     return s && s.weight !== null ? s.weight : (this.opts.nodes.find((n) => n.id === id)?.weight ?? 0);
@@ -309,7 +317,7 @@ export class Membership {
       .sort((a, b) => a - b);
     const quorate = this.opts.quorum === 'ignore' || live.length * 2 > this.opts.nodes.length;
     if (!this.opts.facts) {
-      const members = this.opts.nodes.map((n) => ({ id: n.id, weight: this.weightOf(n.id) }));
+      const members = this.opts.nodes.map((n) => ({ id: n.id, weight: this.viewWeight(n.id, this.weightOf(n.id)) }));
       return { epoch, live, quorate, members };
     }
     const byNode = new Map<number, ClusterFacts>([[this.opts.local, this.opts.facts]]);
@@ -322,7 +330,7 @@ export class Membership {
     const home = agreedMembers(agreement, ids);
     const members = home.map((m) => {
       const s = this.settings.get(m.id);
-      return { id: m.id, weight: s && s.weight !== null ? s.weight : m.weight };
+      return { id: m.id, weight: this.viewWeight(m.id, s && s.weight !== null ? s.weight : m.weight) };
     });
     return { epoch, live, quorate, members, home, excluded: agreement.excluded, dissenters: agreement.dissenters };
   }

@@ -2,6 +2,7 @@
 // cluster's shared key. Layout: "AAV1" | u16 body length | body | 32-byte HMAC(magic+length+body).
 // Anything that does not verify is dropped by the caller and counted; nothing of it is trusted.
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { TrackVerdict } from '../track/state.js';
 import type { ClusterFacts } from './agreement.js';
 
 const MAGIC = Buffer.from('AAV1');
@@ -46,6 +47,8 @@ export interface Heartbeat {
   facts?: ClusterFacts;
   /** Shared checks: the verdicts on the real servers the sender checks (lvs/check-share.ts). */
   checks?: CheckVerdicts;
+  /** The sender's tracked local services (track/state.ts): what they take off its weight. */
+  track?: TrackVerdict;
 }
 
 /** What a heartbeat says of the real servers its sender checks: bitmaps over the sorted real ids. */
@@ -152,6 +155,15 @@ const isFacts = (x: unknown): x is ClusterFacts =>
   isObject(x.vips) &&
   Object.values(x.vips).every((d) => typeof d === 'string');
 
+const isTrackVerdict = (x: unknown): x is TrackVerdict =>
+  isObject(x) &&
+  typeof x.out === 'boolean' &&
+  typeof x.drop === 'number' &&
+  Number.isFinite(x.drop) &&
+  x.drop >= 0 &&
+  Array.isArray(x.down) &&
+  x.down.every((d) => typeof d === 'string');
+
 export function decodeHeartbeat(packet: Buffer, key: Buffer, cluster: string): DecodeResult {
   if (packet.length < HEADER + MAC_LENGTH) return { ok: false, reason: 'truncated' };
   if (!packet.subarray(0, MAGIC.length).equals(MAGIC)) return { ok: false, reason: 'bad-magic' };
@@ -184,6 +196,7 @@ export function decodeHeartbeat(packet: Buffer, key: Buffer, cluster: string): D
     Object.values(hb.draining).every(isBitmap) &&
     (hb.facts === undefined || isFacts(hb.facts)) &&
     (hb.checks === undefined || (isObject(hb.checks) && typeof hb.checks.of === 'string' && isBitmap(hb.checks.checked) && isBitmap(hb.checks.up))) &&
+    (hb.track === undefined || isTrackVerdict(hb.track)) &&
     (hb.paused === undefined || typeof hb.paused === 'boolean') &&
     (hb.leaving === undefined || typeof hb.leaving === 'boolean') &&
     isObject(hb.holding) &&
