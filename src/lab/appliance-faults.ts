@@ -39,6 +39,7 @@ export interface ReturnFigures {
   failed: number;
   failures: ApplianceReport['failures'];
   explained?: string[];
+  staleReuse?: number;
 }
 
 export interface FaultContext {
@@ -184,7 +185,7 @@ export async function returnAndDrain(x: FaultContext, held: LongLived, victim: n
     afterReturn: report.perNode,
     failed: report.failed,
     failures: report.failures,
-    ...(report.explained ? { explained: report.explained } : {}),
+    ...(report.explained ? { explained: report.explained, staleReuse: report.staleReuse } : {}),
   };
 }
 

@@ -51,6 +51,8 @@ export interface ApplianceReport {
   failures: Record<string, number>;
   /** For the first failed connections: what every node and real server held for them (appliance-diagnose.ts). */
   explained?: string[];
+  /** Of the explained failures, those of the known stale-entry kind (appliance-diagnose.ts). */
+  staleReuse?: number;
   perNode: { node: string; buckets: number; directed: number; scheduled: number; synced: number }[];
   perReal: { name: string; address: string; weight: number; served: number; share: number; weightedShare: number }[];
   /** Answered connections whose scheduling (LOCAL) entry is missing, on another node than the bucket's owner, or on several. */

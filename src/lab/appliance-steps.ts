@@ -159,5 +159,5 @@ export async function judgedBurst(
     scheduled: new Map((await counters()).map(([i, n]) => [i, n - (before.get(i) ?? 0)])),
     nodeName,
   });
-  return explained ? { ...report, explained } : report;
+  return explained ? { ...report, explained: explained.map((e) => e.text), staleReuse: explained.filter((e) => e.staleReuse).length } : report;
 }
