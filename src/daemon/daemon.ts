@@ -1,8 +1,8 @@
 // `aavip up`: the wiring around the membership core. Heartbeats go out every interval over the
 // transport; what comes in is decoded and handed to the core with the (monotonic) time; views
 // become ownership per VIP (vip-runtime.ts), and ownership becomes kernel rules on a lease
-// (vip-applier.ts). Transport, clock and data plane are parameters, so the same daemon runs over
-// UDP with nft in a namespace and over an in-memory network in a unit test.
+// (vip-applier.ts). Transport, clock and data plane are parameters: the same daemon runs over UDP
+// with nft in a namespace and over an in-memory network in a unit test.
 import type { ClusterConfig } from '../config/cluster.js';
 import type { Dataplane, VipSpec } from '../dataplane/types.js';
 import { vipCidr } from '../dataplane/vipspec.js';
@@ -60,9 +60,7 @@ export class Daemon {
     this.checkSharing = new CheckSharing(this);
   }
 
-  get localNode() {
-    return this.config.nodes.find((n) => n.id === this.config.local)!;
-  }
+  readonly localNode = () => this.config.nodes.find((n) => n.id === this.config.local)!;
   readonly name = (id: number): string => this.config.nodes.find((n) => n.id === id)?.name ?? String(id);
 
   /** Liveness is checked this often: a death is seen at most this long after its deadtime. */
@@ -299,7 +297,7 @@ export class Daemon {
    * resets; null = back to its configured weight). The setting travels in the heartbeats.
    */
   setWeight(nodeName: string | undefined, weight: number | null): { node: string; weight: number } {
-    const node = nodeName === undefined ? this.localNode : this.config.nodes.find((n) => n.name === nodeName || String(n.id) === nodeName);
+    const node = nodeName === undefined ? this.localNode() : this.config.nodes.find((n) => n.name === nodeName || String(n.id) === nodeName);
     if (!node) throw new Error(`'${nodeName}' is not a configured node (${this.config.nodes.map((n) => n.name).join(', ')})`);
     this.membership.setWeight(node.id, weight, this.deps.clock.wall());
     this.log.info({ target: node.name, weight: weight ?? `configured (${node.weight})` }, 'weight set');

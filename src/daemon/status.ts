@@ -31,7 +31,7 @@ export function daemonStatus(d: StatusSource): DaemonStatus {
   return {
     cluster: d.config.name,
     pid: process.pid,
-    local: { id: d.config.local, name: d.localNode.name, weight: d.membership.weightOf(d.config.local) },
+    local: { id: d.config.local, name: d.localNode().name, weight: d.membership.weightOf(d.config.local) },
     view: { epoch: view.epoch, live: view.live, quorate: view.quorate, since: new Date(d.viewSince).toISOString() },
     joined: d.joined,
     nodes: d.config.nodes.map((n) => ({
