@@ -14,7 +14,7 @@ export interface StatusSource {
   config: ClusterConfig;
   membership: Membership;
   deps: { clock: Clock };
-  localNode: ClusterConfig['nodes'][number];
+  localNode: () => ClusterConfig['nodes'][number];
   name: (id: number) => string;
   viewSince: number;
   joined: boolean;
