@@ -5,6 +5,7 @@ import { register as registerApplianceLab } from './lab-appliance.js';
 import { register as registerChaosLab } from './lab-chaos.js';
 import { register as registerFailoverLab } from './lab-failover.js';
 import { register as registerNetLab } from './lab-net.js';
+import { register as registerTrackLab } from './lab-track.js';
 import { register as registerVmLab } from './lab-vm.js';
 
 export function register(program: Command): void {
@@ -12,6 +13,7 @@ export function register(program: Command): void {
   registerNetLab(lab);
   registerFailoverLab(lab);
   registerChaosLab(lab);
+  registerTrackLab(lab);
   registerVmLab(lab);
   registerApplianceLab(lab);
 }

@@ -12,7 +12,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { bucketsOf } from '../assignment/assign.js';
+import { InputError } from '../errors.js';
 import { built } from '../paths.js';
+import { findExecutable } from '../track/settings.js';
 import { REAL_PORT, RealServers } from './appliance-servers.js';
 import { sleep, waitForSteadyView } from './appliance-steps.js';
 import { ClusterLab } from './cluster-lab.js';
@@ -121,6 +123,7 @@ class Proxies {
 }
 
 export async function runTrackLab(o: TrackLabOptions): Promise<TrackLabResult> {
+  if (!findExecutable('haproxy')) throw new InputError('the track lab runs HAProxy on every node: it is not installed (apt-get install haproxy)');
   const t0 = Date.now();
   const say = o.progress ?? (() => {});
   const track = { name: 'haproxy', tcp: `127.0.0.1:${SERVICE_PORT}`, interval: `${o.intervalMs}ms`, timeout: `${o.intervalMs}ms`, fall: o.fall, rise: o.rise };

@@ -64,6 +64,14 @@ describe('track: in cluster.yaml', () => {
     expect(tracksOf(c)).toBe(c.track);
   });
 
+  it('reads the commented example in conf/cluster.yaml once uncommented (its script swapped for one that exists)', () => {
+    const text = example
+      .replace(/^# track:\n((?:# {3}- .*\n)+)/m, (_, items: string) => `track:\n${items.replace(/^# /gm, '')}`)
+      .replace('/usr/local/bin/check-backend', '/bin/true');
+    expect(text).toMatch(/^track:$/m);
+    expect(parse(text).track.map((t) => `${t.name}:${t.probe.kind}`)).toEqual(['haproxy:tcp', 'health:http', 'script:command', 'proc:process', 'unit:systemd']);
+  });
+
   it("lets a node's own list replace the cluster's there only", () => {
     const text = withTrack('  - { name: haproxy, tcp: "127.0.0.1:80" }').replace(
       '{ id: 2, name: lb2, address: 198.18.0.12 }',
