@@ -223,10 +223,12 @@ logging {
 
   /**
    * Runs client load against target:port from `tuples` (one connection every `everyMs`), crashes
-   * node `crash` after `beforeMs`, and polls node `observer` until `recovered` holds.
+   * node `crash` after `beforeMs` (or does `fault` to it instead), and polls node `observer` until
+   * `recovered` holds.
    */
   async crashUnderLoad(o: {
     crash: number;
+    fault?: () => Promise<void>;
     observer: number;
     target: string;
     port: number;
@@ -255,9 +257,15 @@ logging {
     const crashedDc = (await this.state(o.observer)).dcName === this.nodeName(o.crash);
     // The cable is cut when `ip link set` returns (under load, starting that command alone can
     // take a good part of a second); the processes die right after.
-    await this.lab.setLink(o.crash, false);
-    const crashedAt = Date.now();
-    await this.killNode(o.crash);
+    let crashedAt: number;
+    if (o.fault) {
+      crashedAt = Date.now();
+      await o.fault();
+    } else {
+      await this.lab.setLink(o.crash, false);
+      crashedAt = Date.now();
+      await this.killNode(o.crash);
+    }
     await this.waitFor(async () => o.recovered(await this.state(o.observer)), 60_000, 'Pacemaker to recover', 200);
     const recoveredAt = Date.now();
     await done;

@@ -39,8 +39,9 @@ function meaning(cibFile: string) {
         meta: nvpairs(section(c.replace(p, ''), 'meta_attributes')),
         primitive: {
           id: pa.id,
-          agent: `${pa.class}:${pa.provider}:${pa.type}`,
+          agent: [pa.class, pa.provider, pa.type].filter(Boolean).join(':'),
           params: nvpairs(section(p, 'instance_attributes')),
+          meta: nvpairs(section(p, 'meta_attributes')),
           monitor: { interval: monitor?.interval, timeout: monitor?.timeout },
         },
       };
@@ -86,6 +87,7 @@ describe('the pcs and crm examples', () => {
           id: 'ldirectord',
           agent: 'ocf:aavip:ldirectord',
           params: { configfile: '/etc/ha.d/ldirectord.cf' },
+          meta: {},
           monitor: { interval: '20s', timeout: '10s' },
         },
       },
@@ -96,12 +98,48 @@ describe('the pcs and crm examples', () => {
           id: 'vip',
           agent: 'ocf:aavip:vip',
           params: { ip: '198.18.0.100', cidr_netmask: '24', nic: 'eth0', clusterip_hash: 'sourceip-sourceport', backend: 'auto' },
+          meta: {},
           monitor: { interval: '10s', timeout: '20s' },
         },
       },
     ]);
     expect(fromPcs.colocations).toEqual([{ rsc: 'ldirectord-clone', with: 'vip-clone', score: 'INFINITY' }]);
     expect(fromPcs.orders).toEqual([{ first: 'start vip-clone', then: 'start ldirectord-clone', kind: 'Mandatory' }]);
+    for (const f of [pcsCib, crmCib]) {
+      const v = spawnSync('crm_verify', ['-x', f], { encoding: 'utf8' });
+      expect(v.status, v.stderr).toBe(0);
+    }
+  });
+
+  it('add the same HAProxy clone and colocation (the VIP only where HAProxy runs)', () => {
+    // CI runs no systemd, and pcs asks systemd for a systemd agent's meta-data: the examples'
+    // systemd:haproxy is checked as lsb:haproxy, the Debian package's init script (same name, same
+    // operations). The lab (pacemaker-vip.test.ts) runs the constraint live.
+    const asLsb = (f: string) => {
+      const out = join(dir, f.replace(/.*\//, 'lsb-'));
+      writeFileSync(out, readFileSync(join(PACKAGE_ROOT, f), 'utf8').replace('systemd:haproxy', 'lsb:haproxy'));
+      return out;
+    };
+    const pcsCib = emptyCib('pcs-haproxy.xml');
+    for (const f of ['conf/pacemaker-pcs.sh', asLsb('conf/pacemaker-haproxy-pcs.sh')]) {
+      const r = spawnSync('sh', [f.startsWith('/') ? f : join(PACKAGE_ROOT, f)], { encoding: 'utf8', env: { ...process.env, PCS: `pcs -f ${pcsCib}` } });
+      expect(r.status, r.stderr).toBe(0);
+    }
+    const crmCib = emptyCib('crm-haproxy.xml');
+    for (const f of [join(PACKAGE_ROOT, 'conf/pacemaker-crm.txt'), asLsb('conf/pacemaker-haproxy-crm.txt')]) {
+      const r = spawnSync('crm', ['configure', 'load', 'update', f], { encoding: 'utf8', env: { ...process.env, CIB_file: crmCib } });
+      expect(r.status, r.stderr).toBe(0);
+    }
+    const fromPcs = meaning(pcsCib);
+    expect(meaning(crmCib)).toEqual(fromPcs);
+    expect(fromPcs.clones.find((c) => c.id === 'haproxy-clone')).toEqual({
+      id: 'haproxy-clone',
+      meta: {},
+      primitive: { id: 'haproxy', agent: 'lsb:haproxy', params: {}, meta: { 'migration-threshold': '1' }, monitor: { interval: '1s', timeout: '5s' } },
+    });
+    expect(fromPcs.colocations).toContainEqual({ rsc: 'vip-clone', with: 'haproxy-clone', score: 'INFINITY' });
+    expect(fromPcs.colocations).toHaveLength(2);
+    expect(fromPcs.orders).toHaveLength(1);
     for (const f of [pcsCib, crmCib]) {
       const v = spawnSync('crm_verify', ['-x', f], { encoding: 'utf8' });
       expect(v.status, v.stderr).toBe(0);

@@ -4,10 +4,11 @@
 // restarts on a survivor and its bucket answers again (the failover time is measured); the node
 // comes back.
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installAgents } from '../../src/cli/agents.js';
+import { run } from '../../src/exec.js';
 import { parseVipSpec } from '../../src/dataplane/vipspec.js';
 import { parseAddress } from '../../src/hash/flow.js';
 import { bucketOf } from '../../src/hash/mechanisms.js';
@@ -17,6 +18,8 @@ import { built, PACKAGE_ROOT } from '../../src/paths.js';
 
 const TOKEN_MS = 1000;
 const PORT = 8080;
+/** HAProxy's port on every node (the last test): it forwards to the node's own responder. */
+const PROXY_PORT = 8081;
 // The VIP exactly as conf/pacemaker-crm.txt configures it.
 const VIP = parseVipSpec({ address: '198.18.0.100/24', interface: 'eth0', hashmode: 'sourceip-sourceport', buckets: 3 });
 let pl: PacemakerLab;
@@ -157,4 +160,65 @@ describe('a cloned ocf:aavip:vip under Pacemaker', () => {
     const b = await burst(150, bucketNodes(s));
     expect(b).toMatchObject({ failed: 0, mispredicted: 0 });
   });
+
+  it('moves a node’s instance away when its HAProxy dies, as conf/pacemaker-haproxy-crm.txt colocates them', async () => {
+    // The example's HAProxy is systemd:haproxy; the lab runs no systemd, so the same clone,
+    // monitor, migration-threshold and colocation run HAProxy through ocf:heartbeat:anything.
+    const cfg = join(pl.dir, 'haproxy.cfg');
+    writeFileSync(
+      cfg,
+      'global\n  maxconn 2000\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n' +
+        `listen vip\n  bind :${PROXY_PORT}\n  server local 127.0.0.1:${PORT}\n`,
+    );
+    const conf = readFileSync(join(PACKAGE_ROOT, 'conf/pacemaker-haproxy-crm.txt'), 'utf8');
+    expect(conf).toMatch(/primitive haproxy systemd:haproxy/);
+    await pl.crmConfigure(1, conf.replace('systemd:haproxy', `ocf:heartbeat:anything params binfile=/usr/sbin/haproxy cmdline_options="-db -f ${cfg}"`));
+    const proxies = (st: ClusterState) => st.resources.filter((r) => r.id === 'haproxy' && r.role === 'Started').flatMap((r) => r.nodes);
+    await pl.waitFor(async () => proxies(await pl.state(1)).length === 3 && bucketNodes(await pl.state(1)).size === 3, 60_000, 'HAProxy on every node');
+    owners = bucketNodes(await pl.state(1));
+    const dc = (await pl.state(1)).dcName;
+    const victim = [1, 2, 3].find((i) => pl.nodeName(i) !== dc && [...owners.values()].includes(pl.nodeName(i)))!;
+    const observer = [1, 2, 3].find((i) => i !== victim)!;
+    // After the crash above, one node may run two instances: every bucket of the victim moves.
+    const buckets = [...owners].filter(([, n]) => n === pl.nodeName(victim)).map(([b]) => b);
+    const pids = (await run('ip', ['netns', 'pids', pl.lab.nodeNs(victim)])).stdout
+      .split('\n')
+      .map(Number)
+      .filter((p) => p > 0);
+    const haproxyPid = pids.find((p) => {
+      try {
+        return readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'haproxy';
+      } catch {
+        return false;
+      }
+    });
+    expect(haproxyPid, `HAProxy's pid in ${pl.lab.nodeNs(victim)}`).toBeDefined();
+    const killed = await pl.crashUnderLoad({
+      crash: victim,
+      fault: async () => process.kill(haproxyPid!, 'SIGKILL'),
+      observer,
+      target: '198.18.0.100',
+      port: PROXY_PORT,
+      tuples: tuples(600),
+      everyMs: 15,
+      beforeMs: 2000,
+      recovered: (st) => {
+        const o = bucketNodes(st);
+        return o.size === 3 && buckets.every((b) => o.get(b) !== pl.nodeName(victim));
+      },
+    });
+    const f = outageFigures(killed, (a) => buckets.includes(bucketOfTuple(a.src, a.sport)));
+    const after = bucketNodes(await pl.state(observer));
+    process.stderr.write(
+      `HAProxy killed on node${victim}: Pacemaker moved ${buckets.map((b) => `vip:${b - 1} to ${after.get(b)}`).join(', ')} after ${f.pacemakerMs} ms; ` +
+        `its buckets answered again through HAProxy after ${f.outageMs} ms; ${f.lostAttempts} lost in them, ${f.failedElsewhere} elsewhere ` +
+        '(aavip’s own tracking: bench/track.ts)\n',
+    );
+    for (const b of buckets) expect(after.get(b)).not.toBe(pl.nodeName(victim)); // the colocation moved them
+    expect(proxies(await pl.state(observer))).not.toContain(pl.nodeName(victim));
+    expect(f.outageMs).toBeGreaterThan(0);
+    expect(f.outageMs).toBeLessThan(30_000);
+    expect(f.failedElsewhere).toBe(0);
+    expect(f.failedAfterRecovery).toBe(0);
+  }, 120_000);
 });
