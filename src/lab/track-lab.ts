@@ -15,6 +15,7 @@ import { bucketsOf } from '../assignment/assign.js';
 import { InputError } from '../errors.js';
 import { built } from '../paths.js';
 import { findExecutable } from '../track/settings.js';
+import type { TrackStatus } from '../track/tracker.js';
 import { REAL_PORT, RealServers } from './appliance-servers.js';
 import { sleep, waitForSteadyView } from './appliance-steps.js';
 import { ClusterLab } from './cluster-lab.js';
@@ -53,6 +54,8 @@ export interface TrackRound {
   bucketsExpected: number;
   longLived: number;
   resets: number;
+  /** While HAProxy was down: the victim's own status of its track, and what each peer's status says of it. */
+  statusWhileDown: { own?: TrackStatus; peersSay: (string[] | null)[] };
 }
 
 export interface FlapFigures {
@@ -202,6 +205,11 @@ async function killRound(cl: ClusterLab, proxies: Proxies, o: TrackLabOptions, v
   say(`round: kill -9 HAProxy on ${nodeName(victim)}`);
   await proxies.kill(victim);
   const attempts = await load;
+  const st = await statusOf(cl);
+  const statusWhileDown = {
+    own: st[victim - 1]?.tracks?.find((t) => t.name === 'haproxy'),
+    peersSay: st.filter((_, k) => k + 1 !== victim).map((x) => x?.nodes.find((n) => n.id === victim)?.tracksDown ?? null),
+  };
   const mine = attempts.filter((a) => ownerOf(a) === victim);
   const others = attempts.filter((a) => ownerOf(a) !== victim);
   const lastFailure = Math.max(killedAt, ...mine.filter((a) => a.start >= killedAt && !a.node).map((a) => a.start));
@@ -230,6 +238,7 @@ async function killRound(cl: ClusterLab, proxies: Proxies, o: TrackLabOptions, v
     bucketsExpected: bucketsOf(owners, victim).length,
     longLived: start.filter(Boolean).length,
     resets,
+    statusWhileDown,
   };
   say(
     `${nodeName(victim)}'s buckets answered by the others after ${round.servedAgainMs} ms; ${round.othersFailed} of ${round.othersAttempts} others failed; ${resets} resets`,

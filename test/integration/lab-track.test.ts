@@ -35,6 +35,12 @@ describe.skipIf(!haproxy)('aavip lab track (HAProxy tracked on every node)', () 
     expect(round.bucketsBack).toBe(round.bucketsExpected);
     expect(round.longLived).toBeGreaterThanOrEqual(200);
     expect(round.resets).toBe(0);
+    // What `aavip status --json` says while it is down: on the node, and on its peers.
+    const own = round.statusWhileDown.own;
+    expect(own).toMatchObject({ name: 'haproxy', kind: 'tcp', up: false, onFailure: 'out' });
+    expect(own.lastMessage).toMatch(/refused/i);
+    expect(Date.now() - Date.parse(own.since)).toBeLessThan(240_000);
+    expect(round.statusWhileDown.peersSay).toEqual([['haproxy'], ['haproxy']]);
     const f = out.flap;
     expect(f.bucketsBefore).toBeGreaterThan(60);
     expect(f.epochsAfter).toEqual(f.epochsBefore);
