@@ -82,7 +82,11 @@ export function runProbe(spec: TrackSpec): Promise<CheckResult> {
     case 'http': {
       const u = new URL(p.url);
       const https = u.protocol === 'https:';
-      const t = targetOf(spec, u.hostname.replace(/^\[(.*)\]$/, '$1'), Number(u.port || (https ? 443 : 80)), { request: p.url, receive: p.body ?? '' });
+      const t = targetOf(spec, u.hostname.replace(/^\[(.*)\]$/, '$1'), Number(u.port || (https ? 443 : 80)), {
+        request: p.url,
+        receive: p.body ?? '',
+        ...(p.status !== undefined ? { expectStatus: p.status } : {}),
+      });
       return startCheck(https ? 'https' : 'http', https ? NEGOTIATE_CHECKS.https : NEGOTIATE_CHECKS.http, t);
     }
     case 'command':

@@ -8,8 +8,8 @@ import type { FieldPath } from '../config/yaml.js';
 
 export type Probe =
   | { kind: 'tcp'; host: string; port: number }
-  /** GET `url` (http or https): a 2xx status (redirects followed) and, when given, a body matching `body`. */
-  | { kind: 'http'; url: string; body?: string }
+  /** GET `url` (http or https): `status` (default: any 2xx, redirects followed) and, when given, a body matching `body`. */
+  | { kind: 'http'; url: string; body?: string; status?: number }
   /** Exit 0 = up; run without a shell. */
   | { kind: 'command'; argv: string[] }
   /** A process by its name (`/proc/PID/comm`), or the pid in a pid file. */
@@ -100,11 +100,15 @@ function parseProbe(kind: Probe['kind'], v: unknown, at: FieldPath, c: TrackCont
     case 'http': {
       const o = typeof v === 'string' ? { url: v } : (v as Record<string, unknown> | null);
       const url = o && typeof o === 'object' ? o.url : undefined;
-      if (typeof url !== 'string' || !/^https?:\/\/[^/]+/.test(url)) return bad('http must be a URL (http:// or https://), or { url, body }');
-      const body = (o as Record<string, unknown>).body;
+      if (typeof url !== 'string' || !/^https?:\/\/[^/]+/.test(url)) return bad('http must be a URL (http:// or https://), or { url, body, status }');
+      const { body, status, ...rest } = o as Record<string, unknown>;
+      const extra = Object.keys(rest).filter((k) => k !== 'url');
+      if (extra.length) return bad(`http has url, body and status only (not ${extra.join(', ')})`);
       if (body !== undefined && typeof body !== 'string') return bad('http.body must be a regular expression, as a string');
       if (body !== undefined && !validRegExp(body)) return bad(`http.body is not a valid regular expression: ${body}`);
-      return { kind, url, ...(body !== undefined ? { body } : {}) };
+      if (status !== undefined && !(Number.isInteger(status) && (status as number) >= 100 && (status as number) <= 599))
+        return bad('http.status must be an HTTP status code (100..599)');
+      return { kind, url, ...(body !== undefined ? { body } : {}), ...(status !== undefined ? { status: status as number } : {}) };
     }
     case 'command': {
       const argv = Array.isArray(v) ? v : typeof v === 'string' ? v.trim().split(/\s+/) : [];

@@ -70,6 +70,14 @@ describe('track probes', () => {
     expect((await runProbe(spec({ kind: 'http', url: url('/') }))).up).toBe(false);
   });
 
+  it('HTTP: redirects are followed unless the expected status is the redirect; a given status is the only one up', async () => {
+    const url = (p: string) => `http://127.0.0.1:${httpPort}${p}`;
+    expect(await runProbe(spec({ kind: 'http', url: url('/moved'), body: '^ok' }))).toMatchObject({ up: true });
+    expect(await runProbe(spec({ kind: 'http', url: url('/moved'), status: 302 }))).toMatchObject({ up: true, message: 'HTTP 302' });
+    expect(await runProbe(spec({ kind: 'http', url: url('/'), status: 503 }))).toMatchObject({ up: true });
+    expect(await runProbe(spec({ kind: 'http', url: url('/health'), status: 204 }))).toMatchObject({ up: false, message: 'HTTP 200 (wanted 204)' });
+  });
+
   it('command: exit 0 is up, another exit is down with its code', async () => {
     expect(await runProbe(spec({ kind: 'command', argv: ['/bin/true'] }))).toMatchObject({ up: true });
     expect(await runProbe(spec({ kind: 'command', argv: ['/bin/sh', '-c', 'exit 3'] }))).toMatchObject({

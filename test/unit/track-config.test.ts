@@ -37,7 +37,7 @@ describe('track: in cluster.yaml', () => {
       withTrack(
         [
           '  - { name: haproxy, tcp: "127.0.0.1:80", interval: 200ms, fall: 3, rise: 3 }',
-          '  - { name: web, http: { url: "http://127.0.0.1:8080/health", body: "^ok" }, weight: -2 }',
+          '  - { name: web, http: { url: "http://127.0.0.1:8080/health", body: "^ok", status: 200 }, weight: -2 }',
           '  - { name: script, command: "true --quiet", timeout: 500ms }',
           '  - { name: proc, process: haproxy }',
           '  - { name: pid, process: { pidfile: /run/haproxy.pid } }',
@@ -56,7 +56,7 @@ describe('track: in cluster.yaml', () => {
       weightDrop: undefined,
     });
     expect(c.track[1].weightDrop).toBe(2);
-    expect(c.track[1].probe).toEqual({ kind: 'http', url: 'http://127.0.0.1:8080/health', body: '^ok' });
+    expect(c.track[1].probe).toEqual({ kind: 'http', url: 'http://127.0.0.1:8080/health', body: '^ok', status: 200 });
     // The command is resolved on PATH when the file is read, and run without a shell.
     expect(c.track[2].probe).toMatchObject({ kind: 'command', argv: [expect.stringMatching(/\/true$/), '--quiet'] });
     expect(c.track[2].timeoutMs).toBe(500);
@@ -98,6 +98,8 @@ describe('track: in cluster.yaml', () => {
         '  - { name: d, tcp: "127.0.0.1:80", rise: 0, fall: 1.5, weight: 3, interval: 1ms, retries: 2 }',
         '  - { name: e, http: { url: "http://x/", body: "(" } }',
         '  - { tcp: "127.0.0.1:80" }',
+        '  - { name: f, http: { url: "http://x/", status: 42 } }',
+        '  - { name: g, http: { url: "http://x/", expect: 200 } }',
       ].join('\n'),
     );
     const errs = errorsOf(text);
@@ -118,6 +120,8 @@ describe('track: in cluster.yaml', () => {
     has("track.4.retries: unknown field 'retries'");
     has('track.5.http: http.body is not a valid regular expression');
     has('track.6.name: a name of letters');
+    has('track.7.http: http.status must be an HTTP status code');
+    has('track.8.http: http has url, body and status only (not expect)');
     expect(errs.every((e) => /^c\.yaml:\d+: /.test(e))).toBe(true);
   });
 });

@@ -141,9 +141,10 @@ class Reply {
   /** Judges a finished head; true when the body is wanted. */
   private judgeHead(head: string): boolean {
     this.status = Number(STATUS.exec(head)?.[1] ?? 0);
-    if (this.status >= 300 && this.status < 400 && this.redirect(head)) return false;
-    if (this.status < 200 || this.status > 299) {
-      this.run.settle(fail(`HTTP ${this.status}`));
+    const wanted = this.t.expectStatus;
+    if (this.status >= 300 && this.status < 400 && wanted !== this.status && this.redirect(head)) return false;
+    if (wanted === undefined ? this.status < 200 || this.status > 299 : this.status !== wanted) {
+      this.run.settle(fail(`HTTP ${this.status}${wanted === undefined ? '' : ` (wanted ${wanted})`}`));
       return false;
     }
     if (!this.t.receive) {

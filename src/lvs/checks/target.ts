@@ -14,4 +14,6 @@ export interface CheckTarget
   protocol: VirtualService['protocol'];
   timeoutMs: number;
   checkcount: number;
+  /** HTTP: the one status that is up (a tracked service's `http.status`); unset, any 2xx is, after redirects. */
+  expectStatus?: number;
 }
