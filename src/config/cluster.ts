@@ -16,6 +16,7 @@ import { readYaml, type FieldPath } from './yaml.js';
 import { runDir } from '../paths.js';
 import { parseLvsSection, type LvsSettings } from '../appliance/settings.js';
 import { parseTrackList, type TrackSpec } from '../track/settings.js';
+import { parseNotifyList, type NotifySpec } from '../notify/settings.js';
 
 export interface NodeConfig extends Member {
   name: string;
@@ -38,6 +39,8 @@ export interface SharedConfig {
   lvs?: LvsSettings;
   /** The local services every node tracks, unless a node has its own list. */
   track: TrackSpec[];
+  /** Commands run on view, quorum, ownership, track and real-server events (src/notify). */
+  notify: NotifySpec[];
 }
 
 export interface ClusterConfig extends SharedConfig {
@@ -199,9 +202,10 @@ function parseShared(c: Checker): { shared: SharedConfig; vipFields: FieldPath[]
     c.fail(['cluster', 'controlSocket'], 'controlSocket must be an absolute path');
   }
   const track = parseTrackList(root.track, ['track'], c);
+  const notify = parseNotifyList(root.notify, ['notify'], c);
   checkUnknownFields(c);
   return {
-    shared: { file: c.file, name, nodes, heartbeat: heartbeat!, quorum: quorum as Quorum, drainTimeoutMs: drainTimeoutMs!, vips, lvs, track },
+    shared: { file: c.file, name, nodes, heartbeat: heartbeat!, quorum: quorum as Quorum, drainTimeoutMs: drainTimeoutMs!, vips, lvs, track, notify },
     vipFields,
   };
 }
@@ -284,7 +288,7 @@ function checkUnknownFields(c: Checker): void {
       for (const key of Object.keys(obj)) if (!known.includes(key)) c.fail([...path, key], `unknown field '${key}' (known: ${known.join(', ')})`);
     }
   };
-  unknown(root, [], ['cluster', 'vips', 'lvs', 'track']);
+  unknown(root, [], ['cluster', 'vips', 'lvs', 'track', 'notify']);
   unknown(cluster, ['cluster'], ['name', 'nodes', 'local', 'heartbeat', 'authkey', 'quorum', 'drainTimeout', 'controlSocket']);
   unknown(cluster.heartbeat, ['cluster', 'heartbeat'], ['port', 'interval', 'deadtime', 'copies', 'restartGrace']);
   (Array.isArray(cluster.nodes) ? cluster.nodes : []).forEach((n: unknown, i: number) =>

@@ -49,7 +49,7 @@ export class Daemon {
   ) {
     this.log = deps.log;
     this.viewSince = deps.clock.wall();
-    this.holdUp = new HoldUpGuard({ tickMs: this.tickMs, intervalMs: config.heartbeat.intervalMs });
+    this.holdUp = new HoldUpGuard({ tickMs: this.tickMs(), intervalMs: config.heartbeat.intervalMs });
     this.membership = new Membership({
       cluster: config.name,
       local: config.local,
@@ -64,9 +64,7 @@ export class Daemon {
   readonly name = (id: number): string => this.config.nodes.find((n) => n.id === id)?.name ?? String(id);
 
   /** Liveness is checked this often: a death is seen at most this long after its deadtime. */
-  private get tickMs(): number {
-    return Math.max(10, Math.min(25, Math.floor(this.config.heartbeat.intervalMs / 4)));
-  }
+  private readonly tickMs = () => Math.max(10, Math.min(25, Math.floor(this.config.heartbeat.intervalMs / 4)));
 
   readonly facts = (): ClusterFacts => factsOf(this.config.nodes, Object.fromEntries(this.vips.map((v) => [v.key, v.digest])));
 
@@ -79,6 +77,7 @@ export class Daemon {
       log: this.log,
       name: this.name,
       leaseMs: (dp, latency) => this.leaseFor(dp, latency),
+      events: this.deps.events,
     });
   }
 
@@ -132,12 +131,12 @@ export class Daemon {
 
   startHeartbeats(): void {
     for (const t of this.heartbeatTimers) this.deps.clock.clear(t);
-    this.holdUp.reconfigure({ tickMs: this.tickMs, intervalMs: this.config.heartbeat.intervalMs });
+    this.holdUp.reconfigure({ tickMs: this.tickMs(), intervalMs: this.config.heartbeat.intervalMs });
     this.heartbeatTimers = [
       this.deps.clock.setInterval(() => this.onInterval(), this.config.heartbeat.intervalMs),
       // Evaluated after the I/O of this loop turn: heartbeats that queued while this process was
       // held up count first, so our own stall is not taken for the peers' silence.
-      this.deps.clock.setInterval(() => setImmediate(() => this.tick()), this.tickMs),
+      this.deps.clock.setInterval(() => setImmediate(() => this.tick()), this.tickMs()),
     ];
     this.sendHeartbeats();
   }
@@ -259,13 +258,14 @@ export class Daemon {
     const now = this.deps.clock.now();
     const { heldUpMs, judge } = this.holdUp.tick(now);
     if (heldUpMs !== undefined && heldUpMs > Math.max(100, this.config.heartbeat.deadtimeMs / 3))
-      this.log.warn({ ms: Math.round(heldUpMs), expectedMs: this.tickMs }, 'the daemon was held up');
+      this.log.warn({ ms: Math.round(heldUpMs), expectedMs: this.tickMs() }, 'the daemon was held up');
     if (this.joined) this.topUpLeases(now);
     if (!judge) return;
     const before = this.membership.view();
     const view = this.membership.tick(now);
     if (!view) return;
     logView(this.log, this.name, before, view);
+    this.deps.events?.view(before, view);
     if (!this.joined) return;
     this.viewSince = this.deps.clock.wall();
     const peers = this.livePeers(now);
@@ -280,7 +280,7 @@ export class Daemon {
   private topUpLeases(now: number): void {
     for (const v of this.vips) {
       const l = v.applier.lease;
-      if (l && v.rejoinAt === undefined && l.grantedAt + l.ms - now < this.config.heartbeat.intervalMs + this.tickMs) void v.applier.request();
+      if (l && v.rejoinAt === undefined && l.grantedAt + l.ms - now < this.config.heartbeat.intervalMs + this.tickMs()) void v.applier.request();
     }
   }
 

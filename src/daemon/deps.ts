@@ -4,6 +4,8 @@ import type { Dataplane, VipSpec } from '../dataplane/types.js';
 import type { Logger } from '../log.js';
 import type { RealId } from '../lvs/check-share.js';
 import type { leaseMs } from '../membership/lease.js';
+import type { View } from '../membership/membership.js';
+import type { TrackVerdict } from '../track/state.js';
 import type { Clock } from './clock.js';
 import type { Transport } from './transport.js';
 
@@ -28,4 +30,12 @@ export interface DaemonDeps {
   log: Logger;
   /** The lease rule (lease.ts); replaceable so a test can show what a broken one lets through. */
   leaseRule?: typeof leaseMs;
+  /** Who hears of view and ownership changes besides the log (notify hooks). */
+  events?: DaemonEvents;
+}
+
+export interface DaemonEvents {
+  view(before: View, view: View): void;
+  ownership(vip: string, change: { gained: number[]; lost: number[]; owned: number }): void;
+  track?(v: TrackVerdict): void;
 }

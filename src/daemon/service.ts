@@ -12,6 +12,7 @@ import type { LdirectordConfig } from '../lvs/config/model.js';
 import { loadLdirectordConfig } from '../lvs/config/parse.js';
 import { Director } from '../lvs/director.js';
 import { tracksOf } from '../track/settings.js';
+import { NotifyEvents } from './notifying.js';
 import { reloadTracking, startTracking, stopTracking } from './tracking.js';
 import { openIpvs } from '../lvs/ipvs/index.js';
 import { factsOf } from '../membership/agreement.js';
@@ -73,7 +74,11 @@ async function loadAll(file: string, opts: LoadOptions): Promise<Loaded> {
 
 /** The ldirectord role beside the VIP: same process, its own IPVS table; a verdict of its own goes out in a heartbeat at once. */
 const newDirector = async (d: Daemon, config: LdirectordConfig, log: Logger) =>
-  new Director(config, await openIpvs('netlink'), { log: log.child({ role: 'ldirectord' }), onVerdict: () => d.sendHeartbeats() });
+  new Director(config, await openIpvs('netlink'), {
+    log: log.child({ role: 'ldirectord' }),
+    onVerdict: () => d.sendHeartbeats(),
+    onReal: (d.deps.events as NotifyEvents | undefined)?.real,
+  });
 
 /** The IPVS sync daemons as configured (opened here, so a kernel without IPVS fails the start). */
 async function startSync(settings: SyncSettings, log: Logger): Promise<ConnectionSync> {
@@ -125,7 +130,8 @@ export class DaemonService {
       undo.push(() => transport.close());
       const clock = systemClock();
       const incarnation = takeIncarnation(config.name, local.name, clock.wall(), (msg) => log.warn({}, msg));
-      const daemon = new Daemon(config, { clock, transport, dataplane: (s) => createDataplane(s.backend), openFlows, incarnation, log });
+      const events = new NotifyEvents(config, log);
+      const daemon = new Daemon(config, { clock, transport, dataplane: (s) => createDataplane(s.backend), openFlows, incarnation, log, events });
       const vips = [];
       for (const spec of config.vips) vips.push(await daemon.addVip(spec));
       const service = new DaemonService(daemon, opts, ldirectord, log);
@@ -215,6 +221,7 @@ export class DaemonService {
       changes.push(...(await this.reloadDirector(next.ldirectord)));
       changes.push(...(await this.reloadSync(next.config.lvs?.sync)));
       changes.push(...reloadTracking(d, tracks, this.log));
+      changes.push(...((d.deps.events as NotifyEvents | undefined)?.reconfigure(next.config) ?? []));
       d.tick();
       this.log.info({ changes }, 'configuration reloaded');
       return { ok: true, changes };
@@ -266,6 +273,7 @@ export class DaemonService {
   async stop(o: { remove?: boolean } = {}): Promise<void> {
     stopTracking(this.daemon);
     await this.daemon.stop(o);
+    (this.daemon.deps.events as NotifyEvents | undefined)?.notifier.stop();
     await this.sync?.stop();
     this.sync = undefined;
     await this.control?.close();

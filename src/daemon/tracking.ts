@@ -14,6 +14,7 @@ function newTracker(d: Daemon, tracks: TrackSpec[], log: Logger): Tracker {
     log: log.child({ role: 'track' }),
     onChange: (v) => {
       d.membership.localTrack = v;
+      d.deps.events?.track?.(v);
       d.tick();
       d.sendHeartbeats();
     },

@@ -1,5 +1,6 @@
 // One VIP in the running daemon: its buckets across views (the handover keeper), the kernel
 // updates (the applier), joining and re-joining, and the drains' accounting.
+import type { DaemonEvents } from './deps.js';
 import type { Member } from '../assignment/assign.js';
 import type { Dataplane, VipSpec } from '../dataplane/types.js';
 import { formatAddress } from '../hash/flow.js';
@@ -21,6 +22,7 @@ export interface VipContext {
   /** The lease to grant now (see VipApplier). */
   leaseMs: (dataplane: Dataplane, latencyMs: number) => number | undefined;
   name: (id: number) => string;
+  events?: Pick<DaemonEvents, 'ownership'>;
 }
 
 export class VipRuntime {
@@ -126,6 +128,8 @@ export class VipRuntime {
       { epoch: view.epoch, gained: change.gained, lost: change.lost, draining: change.drainingStarted, promoted: change.promoted },
       'ownership changed',
     );
+    const owned = this.keeper.currentOwners.filter((o) => o === this.ctx.local).length;
+    if (change.gained.length || change.lost.length) this.ctx.events?.ownership(this.key, { gained: change.gained, lost: change.lost, owned });
     this.applier.viewAt ??= now;
     void this.applier.request();
   }

@@ -36,6 +36,8 @@ export interface ClusterLabOptions {
   /** `track:` as written into cluster.yaml, and nodes' own lists (node id → list). */
   track?: unknown[];
   nodeTrack?: Record<number, unknown[]>;
+  /** `notify:` as written into cluster.yaml. */
+  notify?: unknown[];
   /** Whether each node runs the lab's responder on the service port (default: yes). */
   responders?: boolean;
 }
@@ -104,6 +106,7 @@ export class ClusterLab {
           ],
           ...(o.lvs ? { lvs: o.lvs } : {}),
           ...(o.track ? { track: o.track } : {}),
+          ...(o.notify ? { notify: o.notify } : {}),
         }),
       );
       const cl = new ClusterLab(lab, dir, configFile);

@@ -19,6 +19,8 @@ export interface FailoverOptions {
   longLived: number;
   /** Kill-and-return rounds (round r kills node 3, 1, 2, 3, ...). */
   rounds?: number;
+  /** `notify:` hooks on every node (a hook that hangs must not slow a takeover). */
+  notify?: unknown[];
   progress?: (msg: string) => void;
 }
 
@@ -152,6 +154,7 @@ export async function runFailover(o: FailoverOptions): Promise<FailoverResult> {
     copies: o.copies,
     buckets: o.buckets,
     drainTimeoutMs: 60_000,
+    ...(o.notify ? { notify: o.notify } : {}),
   });
   try {
     for (const i of cl.lab.nodeIds) cl.startDaemon(i);

@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline';
 import { bucketsOf } from '../assignment/assign.js';
 import { InputError } from '../errors.js';
 import { built } from '../paths.js';
-import { findExecutable } from '../track/settings.js';
+import { findExecutable } from '../config/command-line.js';
 import type { TrackStatus } from '../track/tracker.js';
 import { REAL_PORT, RealServers } from './appliance-servers.js';
 import { sleep, waitForSteadyView } from './appliance-steps.js';

@@ -1,7 +1,7 @@
-// Running fallbackcommand: through the shell, in a process group of its own, for at most a
-// bound. A command that hangs would otherwise hold the end of every round (and with it the
-// next fallbackcommand) for ever; at the bound its whole group is killed (the shell and
-// whatever it started), by PID.
+// Running fallbackcommand (through the shell) and notify commands (without one): in a process
+// group of its own, for at most a bound. A command that hangs would otherwise hold the end of
+// every round (and with it the next command) for ever; at the bound its whole group is killed
+// (the command and whatever it started), by PID.
 import { spawn } from 'node:child_process';
 
 export type CommandOutcome =
@@ -10,12 +10,21 @@ export type CommandOutcome =
   | { kind: 'failed'; error: string };
 
 export function runShellBounded(command: string, timeoutMs: number): Promise<CommandOutcome> {
+  return runBounded('/bin/sh', ['-c', command], timeoutMs);
+}
+
+/**
+ * Runs `file args` (no shell) in a process group of its own, killed whole at `timeoutMs`; its
+ * group id is in `running` while it runs (for whoever must kill it sooner).
+ */
+export function runBounded(file: string, args: string[], timeoutMs: number, env?: NodeJS.ProcessEnv, running?: Set<number>): Promise<CommandOutcome> {
   return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', command], { stdio: 'ignore', detached: true });
+    const child = spawn(file, args, { stdio: 'ignore', detached: true, ...(env ? { env } : {}) });
+    if (child.pid) running?.add(child.pid);
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      // A negative PID is the process group the detached shell leads.
+      // A negative PID is the process group the detached child leads.
       try {
         process.kill(-child.pid!, 'SIGKILL');
       } catch {
@@ -24,6 +33,7 @@ export function runShellBounded(command: string, timeoutMs: number): Promise<Com
     }, timeoutMs);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
+      if (child.pid) running?.delete(child.pid);
       resolve(timedOut ? { kind: 'timed-out', pid: child.pid! } : { kind: 'exited', code, signal });
     });
     child.on('error', (e) => {

@@ -5,8 +5,16 @@ import { runShellBounded } from './command.js';
 import { effective, hostPort, type LdirectordConfig, type RealServer, type VirtualService, virtualId } from './config/model.js';
 import type { FallbackVerb, RealEvent } from './realserver.js';
 
-export function logRealEvent(log: Logger, v: VirtualService, r: RealServer, ev: RealEvent, message: string, globalAlert?: string): void {
+/** Where a real's transitions go: the log, and (notify hooks) whoever wants its downs and returns. */
+export interface RealEventSink {
+  log: Logger;
+  onReal?: (virtual: string, real: string, up: boolean, message: string) => void;
+}
+
+export function logRealEvent(sink: RealEventSink, v: VirtualService, r: RealServer, ev: RealEvent, message: string, globalAlert?: string): void {
+  const { log } = sink;
   const id = `${hostPort(r.address, r.port)} (${virtualId(v)})`;
+  if (ev.kind === 'restored' || ev.kind === 'down') sink.onReal?.(virtualId(v), hostPort(r.address, r.port), ev.kind === 'restored', message);
   switch (ev.kind) {
     case 'restored':
       log.info({ real: id, check: message }, `Restored real server: ${id}`);

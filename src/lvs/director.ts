@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import { checkTarget } from './check-target.js';
 import type { RealId } from './check-share.js';
 import { connectCheck, externalCheck, negotiateCheck, pingCheck, type CheckResult, type CheckTarget } from './checks/checks.js';
-import { logRealEvent, runFallbackCommand } from './director-effects.js';
+import { logRealEvent, type RealEventSink, runFallbackCommand } from './director-effects.js';
 import { desiredService, type IpvsServiceState } from './config/desired.js';
 import { effective, hostPort, virtualId, type LdirectordConfig, type RealServer, type VirtualService } from './config/model.js';
 import { applyByService, type ServiceRefusal } from './ipvs/apply.js';
@@ -46,6 +46,7 @@ export interface DirectorOptions {
   runCommand?: (command: string, timeoutMs: number) => Promise<void>;
   /** A real this node checks went up or down (shared checks: the peers are told at once). */
   onVerdict?: () => void;
+  onReal?: RealEventSink['onReal']; // a real went down or came back (notify hooks)
 }
 
 interface Job {
@@ -169,7 +170,7 @@ export class Director {
       if (up === undefined || up === prev.up || this.here(idOf(v, r))) continue;
       const message = `${up ? 'up' : 'down'} as checked by ${by}`;
       this.setState(v, r, { ...prev, up, failcount: 0, message, checkedAt: new Date().toISOString() });
-      logRealEvent(this.opts.log, v, r, up ? { kind: 'restored' } : { kind: 'down', forced: false }, message, this.config.globals.alerts.emailalert);
+      logRealEvent(this.opts, v, r, up ? { kind: 'restored' } : { kind: 'down', forced: false }, message, this.config.globals.alerts.emailalert);
       changed = true;
     }
     return changed ? this.reconcile() : undefined;
@@ -216,7 +217,7 @@ export class Director {
       this.vouched.set(idOf(v, r), t.state.up);
       if (t.state.up !== prev.up) this.opts.onVerdict?.();
     }
-    if (t.event) logRealEvent(this.opts.log, v, r, t.event, t.state.message, this.config.globals.alerts.emailalert);
+    if (t.event) logRealEvent(this.opts, v, r, t.event, t.state.message, this.config.globals.alerts.emailalert);
     return t.effect.kind !== 'none';
   }
 

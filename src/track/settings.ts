@@ -2,8 +2,8 @@
 // database proxy), checked where they run. A node whose tracked service fails gives its buckets
 // to the others (or, with `weight: -N`, a share of them), as keepalived's track_script and a
 // Pacemaker colocation do. The list is the cluster's; a node's own `track:` replaces it there.
-import { accessSync, constants, statSync } from 'node:fs';
-import { delimiter, isAbsolute, join } from 'node:path';
+import { isAbsolute } from 'node:path';
+import { parseCommandLine } from '../config/command-line.js';
 import type { FieldPath } from '../config/yaml.js';
 
 export type Probe =
@@ -111,11 +111,8 @@ function parseProbe(kind: Probe['kind'], v: unknown, at: FieldPath, c: TrackCont
       return { kind, url, ...(body !== undefined ? { body } : {}), ...(status !== undefined ? { status: status as number } : {}) };
     }
     case 'command': {
-      const argv = Array.isArray(v) ? v : typeof v === 'string' ? v.trim().split(/\s+/) : [];
-      if (!argv.length || !argv.every((a) => typeof a === 'string' && a.length))
-        return bad('command must be a command line (run without a shell) or a list of arguments');
-      const found = findExecutable(argv[0]);
-      return found ? { kind, argv: [found, ...argv.slice(1)] } : bad(`command '${argv[0]}' is not an executable file${isAbsolute(argv[0]) ? '' : ' on PATH'}`);
+      const r = parseCommandLine(v);
+      return 'argv' in r ? { kind, argv: r.argv } : bad(`command ${r.error}`);
     }
     case 'process': {
       if (typeof v === 'string' && /^[^/\s]{1,15}$/.test(v)) return { kind, name: v };
@@ -135,20 +132,4 @@ function validRegExp(s: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** The command's path if it names an executable file (absolute, relative, or found on PATH). */
-export function findExecutable(cmd: string): string | undefined {
-  const candidates = cmd.includes('/') ? [cmd] : (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter).map((d) => join(d, cmd));
-  for (const p of candidates) {
-    try {
-      if (statSync(p).isFile()) {
-        accessSync(p, constants.X_OK);
-        return p;
-      }
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
 }
