@@ -5,6 +5,12 @@ import { InputError, InputErrors } from '../errors.js';
 
 export type FieldPath = (string | number)[];
 
+/** What a section's parser (track:, notify:) is given to report mistakes at their field and read durations. */
+export interface FieldChecker {
+  duration: (path: FieldPath, value: unknown, min: number, wanted: string) => number | undefined;
+  fail: (path: FieldPath, message: string) => void;
+}
+
 export interface YamlFile {
   /** The document as plain data (null for an empty file). */
   data: unknown;

@@ -3,7 +3,7 @@
 // service changes state, or a real server goes down or comes back. The facts are in the
 // environment (events.ts); each command runs without a shell, for at most its timeout.
 import { parseCommandLine } from '../config/command-line.js';
-import type { FieldPath } from '../config/yaml.js';
+import type { FieldChecker, FieldPath } from '../config/yaml.js';
 
 export const NOTIFY_EVENTS = ['view', 'quorum', 'ownership', 'track', 'real'] as const;
 export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
@@ -17,13 +17,8 @@ export interface NotifySpec {
 export const NOTIFY_TIMEOUT_MS = 5000;
 const FIELDS = ['command', 'on', 'timeout'];
 
-export interface NotifyContext {
-  duration: (path: FieldPath, value: unknown, min: number, wanted: string) => number | undefined;
-  fail: (path: FieldPath, message: string) => void;
-}
-
 /** A `notify:` list at `path`; every mistake is reported with its field, nothing is half-taken. */
-export function parseNotifyList(list: unknown, path: FieldPath, c: NotifyContext): NotifySpec[] {
+export function parseNotifyList(list: unknown, path: FieldPath, c: FieldChecker): NotifySpec[] {
   if (list === undefined || list === null) return [];
   if (!Array.isArray(list)) {
     c.fail(path, 'notify must be a list of { command, on, timeout }');

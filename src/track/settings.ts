@@ -4,7 +4,7 @@
 // Pacemaker colocation do. The list is the cluster's; a node's own `track:` replaces it there.
 import { isAbsolute } from 'node:path';
 import { parseCommandLine } from '../config/command-line.js';
-import type { FieldPath } from '../config/yaml.js';
+import type { FieldChecker, FieldPath } from '../config/yaml.js';
 
 export type Probe =
   | { kind: 'tcp'; host: string; port: number }
@@ -38,13 +38,8 @@ export const tracksOf = (c: { local: number; nodes: readonly { id: number; track
 export const TRACK_DEFAULTS = { intervalMs: 1000, timeoutMs: 1000, rise: 2, fall: 2 } as const;
 const FIELDS = ['name', ...PROBE_KINDS, 'interval', 'timeout', 'rise', 'fall', 'weight'];
 
-export interface TrackContext {
-  duration: (path: FieldPath, value: unknown, min: number, wanted: string) => number | undefined;
-  fail: (path: FieldPath, message: string) => void;
-}
-
 /** A `track:` list at `path`; every mistake is reported with its field, nothing is half-taken. */
-export function parseTrackList(list: unknown, path: FieldPath, c: TrackContext): TrackSpec[] {
+export function parseTrackList(list: unknown, path: FieldPath, c: FieldChecker): TrackSpec[] {
   if (list === undefined || list === null) return [];
   if (!Array.isArray(list)) {
     c.fail(path, 'track must be a list of checks');
@@ -89,7 +84,7 @@ export function parseTrackList(list: unknown, path: FieldPath, c: TrackContext):
   return out;
 }
 
-function parseProbe(kind: Probe['kind'], v: unknown, at: FieldPath, c: TrackContext): Probe | undefined {
+function parseProbe(kind: Probe['kind'], v: unknown, at: FieldPath, c: FieldChecker): Probe | undefined {
   const bad = (m: string) => (c.fail(at, m), undefined);
   switch (kind) {
     case 'tcp': {

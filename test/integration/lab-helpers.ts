@@ -78,3 +78,19 @@ export class Holder {
     clearTimeout(t);
   }
 }
+
+/** Whether a process of this pid runs (signal 0). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `f` every 20 ms until it holds or `ms` pass; returns its last value. */
+export async function waitFor(f: () => boolean, ms: number): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end && !f(); ) await new Promise((r) => setTimeout(r, 20));
+  return f();
+}

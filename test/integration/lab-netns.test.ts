@@ -6,16 +6,9 @@ import { run } from '../../src/exec.js';
 import type { Attempt, BurstOptions } from '../../src/lab/client.js';
 import { createLab, NetnsLab } from '../../src/lab/netns.js';
 import { built } from '../../src/paths.js';
+import { alive } from './lab-helpers.js';
 
 const PREFIX = 'dplab';
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const rootLinks = async () => (JSON.parse((await run('ip', ['-j', 'link', 'show'])).stdout) as { ifname: string }[]).map((l) => l.ifname);
 
 /** Connections from the client to `target` (a node's own address), through the switch. */

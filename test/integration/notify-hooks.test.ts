@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { alive, waitFor } from './lab-helpers.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runFailover } from '../../src/lab/failover.js';
 import { NetnsLab } from '../../src/lab/netns.js';
@@ -15,18 +16,6 @@ import { NOTIFY_QUEUE, Notifier } from '../../src/notify/notifier.js';
 import type { View } from '../../src/membership/membership.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aavip-hooks-'));
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-const waitFor = async (f: () => boolean, ms: number) => {
-  for (const end = Date.now() + ms; Date.now() < end && !f(); ) await new Promise((r) => setTimeout(r, 20));
-  return f();
-};
 const view = (epoch: number, live: number[]) => ({ epoch, live, quorate: true, members: [] }) as unknown as View;
 const quiet = pino({ level: 'silent' });
 

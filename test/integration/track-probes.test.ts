@@ -7,6 +7,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { alive, waitFor } from './lab-helpers.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { systemClock } from '../../src/daemon/clock.js';
@@ -17,18 +18,6 @@ import { Tracker } from '../../src/track/tracker.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aavip-trackp-'));
 const spec = (probe: Probe, over: Partial<TrackSpec> = {}): TrackSpec => ({ name: 't', probe, intervalMs: 100, timeoutMs: 1000, rise: 1, fall: 1, ...over });
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-const waitFor = async (f: () => boolean, ms: number) => {
-  for (const end = Date.now() + ms; Date.now() < end && !f(); ) await new Promise((r) => setTimeout(r, 20));
-  return f();
-};
 
 let tcp: Server;
 let http: HttpServer;
