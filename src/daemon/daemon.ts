@@ -265,7 +265,7 @@ export class Daemon {
     const view = this.membership.tick(now);
     if (!view) return;
     logView(this.log, this.name, before, view);
-    this.deps.events?.view(before, view);
+    this.deps.events?.view(before, view, this.name);
     if (!this.joined) return;
     this.viewSince = this.deps.clock.wall();
     const peers = this.livePeers(now);

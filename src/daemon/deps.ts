@@ -35,7 +35,7 @@ export interface DaemonDeps {
 }
 
 export interface DaemonEvents {
-  view(before: View, view: View): void;
+  view(before: View, view: View, name: (id: number) => string): void;
   ownership(vip: string, change: { gained: number[]; lost: number[]; owned: number }): void;
   track?(v: TrackVerdict): void;
 }

@@ -20,10 +20,8 @@ export class NotifyEvents implements DaemonEvents {
     this.notifier = new Notifier(config.notify, { log: log.child({ role: 'notify' }), base: { AAVIP_CLUSTER: config.name, AAVIP_NODE: local.name } });
   }
 
-  private readonly name = (id: number) => this.config.nodes.find((n) => n.id === id)?.name ?? String(id);
-
-  view(before: View, view: View): void {
-    for (const e of viewEvents(before, view, this.name)) this.notifier.emit(e);
+  view(before: View, view: View, name: (id: number) => string): void {
+    for (const e of viewEvents(before, view, name)) this.notifier.emit(e);
   }
 
   ownership(vip: string, change: { gained: number[]; lost: number[]; owned: number }): void {

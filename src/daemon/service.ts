@@ -73,12 +73,8 @@ async function loadAll(file: string, opts: LoadOptions): Promise<Loaded> {
 }
 
 /** The ldirectord role beside the VIP: same process, its own IPVS table; a verdict of its own goes out in a heartbeat at once. */
-const newDirector = async (d: Daemon, config: LdirectordConfig, log: Logger) =>
-  new Director(config, await openIpvs('netlink'), {
-    log: log.child({ role: 'ldirectord' }),
-    onVerdict: () => d.sendHeartbeats(),
-    onReal: (d.deps.events as NotifyEvents | undefined)?.real,
-  });
+const newDirector = async (d: Daemon, config: LdirectordConfig, log: Logger, notify?: NotifyEvents) =>
+  new Director(config, await openIpvs('netlink'), { log: log.child({ role: 'ldirectord' }), onVerdict: () => d.sendHeartbeats(), onReal: notify?.real });
 
 /** The IPVS sync daemons as configured (opened here, so a kernel without IPVS fails the start). */
 async function startSync(settings: SyncSettings, log: Logger): Promise<ConnectionSync> {
@@ -96,6 +92,8 @@ export class DaemonService {
   private control?: ControlServer;
   private lock?: InstanceLock;
   private sync?: ConnectionSync;
+  /** The notify hooks (also the daemon's `events`). */
+  private notify?: NotifyEvents;
 
   private constructor(
     readonly daemon: Daemon,
@@ -135,12 +133,13 @@ export class DaemonService {
       const vips = [];
       for (const spec of config.vips) vips.push(await daemon.addVip(spec));
       const service = new DaemonService(daemon, opts, ldirectord, log);
+      service.notify = events;
       service.lock = lock;
       service.control = await openControlServer(config.controlSocket, (r) => service.handle(r));
       undo.push(() => service.control!.close());
       if (ldirectord) {
         // The director role runs beside the VIP: same process, its own checks and IPVS table.
-        daemon.director = await newDirector(daemon, ldirectord, log);
+        daemon.director = await newDirector(daemon, ldirectord, log, events);
         undo.push(() => daemon.director?.stop());
         await daemon.director.start();
       }
@@ -221,7 +220,7 @@ export class DaemonService {
       changes.push(...(await this.reloadDirector(next.ldirectord)));
       changes.push(...(await this.reloadSync(next.config.lvs?.sync)));
       changes.push(...reloadTracking(d, tracks, this.log));
-      changes.push(...((d.deps.events as NotifyEvents | undefined)?.reconfigure(next.config) ?? []));
+      changes.push(...(this.notify?.reconfigure(next.config) ?? []));
       d.tick();
       this.log.info({ changes }, 'configuration reloaded');
       return { ok: true, changes };
@@ -239,7 +238,7 @@ export class DaemonService {
       await director.reload(next);
       change = ['ldirectord role reloaded'];
     } else if (next) {
-      d.director = await newDirector(d, next, this.log);
+      d.director = await newDirector(d, next, this.log, this.notify);
       await d.director.start();
       change = ['ldirectord role started'];
     } else if (director) {
@@ -273,7 +272,7 @@ export class DaemonService {
   async stop(o: { remove?: boolean } = {}): Promise<void> {
     stopTracking(this.daemon);
     await this.daemon.stop(o);
-    (this.daemon.deps.events as NotifyEvents | undefined)?.notifier.stop();
+    this.notify?.notifier.stop();
     await this.sync?.stop();
     this.sync = undefined;
     await this.control?.close();

@@ -128,8 +128,10 @@ export class VipRuntime {
       { epoch: view.epoch, gained: change.gained, lost: change.lost, draining: change.drainingStarted, promoted: change.promoted },
       'ownership changed',
     );
-    const owned = this.keeper.currentOwners.filter((o) => o === this.ctx.local).length;
-    if (change.gained.length || change.lost.length) this.ctx.events?.ownership(this.key, { gained: change.gained, lost: change.lost, owned });
+    if (this.ctx.events && (change.gained.length || change.lost.length)) {
+      const owned = this.keeper.currentOwners.filter((o) => o === this.ctx.local).length;
+      this.ctx.events.ownership(this.key, { gained: change.gained, lost: change.lost, owned });
+    }
     this.applier.viewAt ??= now;
     void this.applier.request();
   }

@@ -13,8 +13,9 @@ export interface RealEventSink {
 
 export function logRealEvent(sink: RealEventSink, v: VirtualService, r: RealServer, ev: RealEvent, message: string, globalAlert?: string): void {
   const { log } = sink;
-  const id = `${hostPort(r.address, r.port)} (${virtualId(v)})`;
-  if (ev.kind === 'restored' || ev.kind === 'down') sink.onReal?.(virtualId(v), hostPort(r.address, r.port), ev.kind === 'restored', message);
+  const real = hostPort(r.address, r.port);
+  const id = `${real} (${virtualId(v)})`;
+  if (ev.kind === 'restored' || ev.kind === 'down') sink.onReal?.(virtualId(v), real, ev.kind === 'restored', message);
   switch (ev.kind) {
     case 'restored':
       log.info({ real: id, check: message }, `Restored real server: ${id}`);

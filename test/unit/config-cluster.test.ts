@@ -1,30 +1,14 @@
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { controlSocketOf, parseClusterConfig, parseDuration } from '../../src/config/cluster.js';
-import { InputError, InputErrors } from '../../src/errors.js';
+import { errorsOf, example as shipped, exampleKey as key } from './cluster-example.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aavip-conf-'));
-const key = join(dir, 'authkey');
-writeFileSync(key, 'k'.repeat(32));
-chmodSync(key, 0o600);
 // The example with its heartbeat interval pinned at 100ms: these tests are about the loader, not the
 // example's tuning (which changes).
-const example = readFileSync(join(import.meta.dirname, '..', '..', 'conf', 'cluster.yaml'), 'utf8')
-  .replace('authkey: /etc/aavip/authkey', `authkey: ${key}`)
-  .replace(/interval: \d+ms/, 'interval: 100ms');
-
-const errorsOf = (text: string): string[] => {
-  try {
-    parseClusterConfig(text, 'c.yaml', { local: 'lb1' });
-  } catch (e) {
-    if (e instanceof InputErrors) return e.errors.map((x) => x.describe());
-    if (e instanceof InputError) return [e.describe()];
-    throw e;
-  }
-  return [];
-};
+const example = shipped.replace(/interval: \d+ms/, 'interval: 100ms');
 
 describe('cluster.yaml', () => {
   it('loads the shipped example', () => {

@@ -1,29 +1,13 @@
 // Notify hooks, their pure parts: `notify:` in cluster.yaml, and what each event tells a command.
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseClusterConfig } from '../../src/config/cluster.js';
-import { InputErrors } from '../../src/errors.js';
 import type { View } from '../../src/membership/membership.js';
 import { ownershipEvent, realEvent, trackEvent, viewEvents } from '../../src/notify/events.js';
 import { NOTIFY_EVENTS } from '../../src/notify/settings.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'aavip-notify-'));
-const key = join(dir, 'authkey');
-writeFileSync(key, 'k'.repeat(32));
-chmodSync(key, 0o600);
-const example = readFileSync(join(import.meta.dirname, '..', '..', 'conf', 'cluster.yaml'), 'utf8').replace('authkey: /etc/aavip/authkey', `authkey: ${key}`);
-const withNotify = (notify: string) => example.replace(/^vips:/m, `notify:\n${notify}\nvips:`);
-const errorsOf = (text: string): string[] => {
-  try {
-    parseClusterConfig(text, 'c.yaml', { local: 'lb1' });
-  } catch (e) {
-    if (e instanceof InputErrors) return e.errors.map((x) => x.describe());
-    throw e;
-  }
-  return [];
-};
+import { errorsOf, withSection } from './cluster-example.js';
+
+const withNotify = (notify: string) => withSection('notify', notify);
 
 describe('notify: in cluster.yaml', () => {
   it('reads hooks with their events and timeouts (all events and 5 s by default)', () => {

@@ -1,35 +1,17 @@
 // Tracked services, their pure parts: `track:` in cluster.yaml, rise and fall, the node's verdict
 // and what it does to the views every node computes.
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseClusterConfig } from '../../src/config/cluster.js';
-import { InputError, InputErrors } from '../../src/errors.js';
 import { Membership } from '../../src/membership/membership.js';
 import { bucketBitmap, decodeHeartbeat, encodeHeartbeat, type Heartbeat } from '../../src/membership/wire.js';
 import { tracksOf } from '../../src/track/settings.js';
 import { initialTrackState, observe, trackedWeight, verdictOf, type TrackState } from '../../src/track/state.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'aavip-track-'));
-const key = join(dir, 'authkey');
-writeFileSync(key, 'k'.repeat(32));
-chmodSync(key, 0o600);
-const example = readFileSync(join(import.meta.dirname, '..', '..', 'conf', 'cluster.yaml'), 'utf8').replace('authkey: /etc/aavip/authkey', `authkey: ${key}`);
-const withTrack = (track: string) => example.replace(/^vips:/m, `track:\n${track}\nvips:`);
+import { errorsOf, example, withSection } from './cluster-example.js';
 
+const withTrack = (track: string) => withSection('track', track);
 const parse = (text: string, local = 'lb1') => parseClusterConfig(text, 'c.yaml', { local });
-const errorsOf = (text: string): string[] => {
-  try {
-    parse(text);
-  } catch (e) {
-    if (e instanceof InputErrors) return e.errors.map((x) => x.describe());
-    if (e instanceof InputError) return [e.describe()];
-    throw e;
-  }
-  return [];
-};
 
 describe('track: in cluster.yaml', () => {
   it('reads every probe kind with its defaults and a weight drop', () => {
