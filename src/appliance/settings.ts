@@ -37,9 +37,16 @@ export interface LvsContext {
   /** cluster.yaml, for resolving a relative `lvs.config`. */
   file: string;
   clusterName: string;
-  /** The interface of the first VIP (the default sync interface). */
-  firstVipInterface?: string;
+  /** The VIPs: the first one's interface is the default sync interface; backends as written, and where each VIP sits in the file. */
+  vips: { interface: string; backend?: string; field: FieldPath }[];
 }
+
+/**
+ * A director sees only the client's half of each flow, so conntrack has no entry for its FIN or
+ * RST: nft hashes such a packet on its headers, but xt_cluster and CLUSTERIP hash conntrack's
+ * tuple only, and drop it (the close never reaches IPVS, whose entry then outlives the flow).
+ */
+const APPLIANCE_REFUSED_BACKENDS = ['xt_cluster', 'clusterip'];
 
 export type Report = (path: FieldPath, message: string) => void;
 
@@ -57,13 +64,19 @@ export function parseLvsSection(raw: unknown, ctx: LvsContext, fail: Report): Lv
   else config = isAbsolute(lvs.config) ? lvs.config : resolve(dirname(ctx.file), lvs.config);
   const checks = lvs.checks ?? 'shared';
   if (!CHECKS_MODES.includes(checks as ChecksMode)) fail(['lvs', 'checks'], `checks must be 'shared' or 'local' (got ${show(checks)})`);
+  for (const v of ctx.vips)
+    if (v.backend && APPLIANCE_REFUSED_BACKENDS.includes(v.backend))
+      fail(
+        [...v.field, 'backend'],
+        `backend ${v.backend} cannot serve lvs.config: conntrack has no entry for the FIN of a flow a director forwards, and ${v.backend} drops what conntrack does not know; use backend nft (or auto)`,
+      );
   const sync = parseSync(lvs.sync, ctx, fail);
   return config !== undefined && sync ? { config, sync, checks: checks as ChecksMode } : undefined;
 }
 
 function parseSync(raw: unknown, ctx: LvsContext, fail: Report): SyncSettings | undefined {
   const at = (field?: string): FieldPath => (field ? ['lvs', 'sync', field] : ['lvs', 'sync']);
-  const defaults = { interface: ctx.firstVipInterface ?? '', syncId: syncIdOf(ctx.clusterName) };
+  const defaults = { interface: ctx.vips[0]?.interface ?? '', syncId: syncIdOf(ctx.clusterName) };
   if (raw === false) return { enabled: false, ...defaults };
   if (raw === undefined || raw === null || raw === true) return { enabled: true, ...defaults };
   if (typeof raw !== 'object' || Array.isArray(raw)) {

@@ -194,10 +194,8 @@ function parseShared(c: Checker): { shared: SharedConfig; vipFields: FieldPath[]
   if (quorum !== 'majority' && quorum !== 'ignore') c.fail(['cluster', 'quorum'], "quorum must be 'majority' or 'ignore'");
   const { vips, vipFields } = parseVips(c, root.vips);
 
-  const lvs =
-    root.lvs === undefined || root.lvs === null
-      ? undefined
-      : parseLvsSection(root.lvs, { file: c.file, clusterName: name, firstVipInterface: vips[0]?.interface }, (p, m) => c.fail(p, m));
+  const at = { file: c.file, clusterName: name, vips: vips.map((v, i) => ({ interface: v.interface, backend: v.backend, field: vipFields[i] })) };
+  const lvs = root.lvs === undefined || root.lvs === null ? undefined : parseLvsSection(root.lvs, at, (p, m) => c.fail(p, m));
   if (cluster.controlSocket !== undefined && (typeof cluster.controlSocket !== 'string' || !isAbsolute(cluster.controlSocket))) {
     c.fail(['cluster', 'controlSocket'], 'controlSocket must be an absolute path');
   }

@@ -12,6 +12,7 @@ import { formatAddress, PROTOCOLS } from '../hash/flow.js';
 import { NFT_PORT_PROTOCOLS, nftFields, nftKeyExpression } from '../hash/hashmode.js';
 import { run } from '../exec.js';
 import { renderNdRules } from './nd.js';
+import { CHAIN_OF, type NftJson, type NftTableState, parseTableState, renderedRuleCounts, ruleCounts, sameCounts } from './nft-state.js';
 import type { Lease, Ownership, VipSpec } from './types.js';
 
 export function nftFamily(vip: VipSpec): 'ip' | 'ip6' {
@@ -33,8 +34,6 @@ export function nftSignature(vip: VipSpec, nodeMac?: string): string {
   return createHash('sha256').update(facts.join('|')).digest('hex').slice(0, 16);
 }
 
-const CHAIN_OF = { owned: 'own', incoming: 'incoming', draining: 'draining' } as const;
-
 /**
  * The bucket map's declaration. The key is any 32-bit integer type: `typeof jhash ...` (the
  * natural one) makes Debian 12's nft 1.0.6 segfault when it lists the table, `type integer` is
@@ -43,7 +42,7 @@ const CHAIN_OF = { owned: 'own', incoming: 'incoming', draining: 'draining' } as
  */
 const MAP_DECLARATION = ['    typeof numgen inc mod 2 : verdict', '    flags timeout', '    comment "key: the bucket number hashed in chain vip"'];
 /** Part of the signature, so tables made with an older map declaration are rebuilt once. */
-const MAP_LAYOUT = 'map:numgen+timeout|flows+closing';
+const MAP_LAYOUT = 'map:numgen+timeout|flows+closing|untracked-by-headers';
 
 /**
  * The flows set: what identifies a TCP flow of this VIP (the table is the VIP's, so its address
@@ -72,9 +71,25 @@ function elements(o: Ownership, lease?: Lease): string {
 }
 
 /** The bucket expression for packets of protocol `proto` (a number), from the one layout definition. */
-function bucketExpression(vip: VipSpec, proto: number): string {
-  const key = nftKeyExpression(nftFields(vip.hashmode, proto), vip.address.family);
+function bucketExpression(vip: VipSpec, proto: number, from: 'conntrack' | 'headers' = 'conntrack'): string {
+  const key = nftKeyExpression(nftFields(vip.hashmode, proto), vip.address.family, from);
   return `jhash ${key} mod ${vip.buckets} seed 0x${vip.seed.toString(16)} offset 1`;
+}
+
+/** The rules that hash a VIP's packet into its bucket and jump by the bucket map. */
+function renderHashRules(vip: VipSpec): string[] {
+  const ports = `{ ${NFT_PORT_PROTOCOLS.join(', ')} }`;
+  return [
+    ...NFT_PORT_PROTOCOLS.map((p) => `    ct original protocol ${p} ${bucketExpression(vip, PROTOCOLS[p])} vmap @buckets`),
+    // Port-less protocols (ICMP echo, GRE, ...) hash the address alone.
+    `    ct original protocol != ${ports} ${bucketExpression(vip, PROTOCOLS.icmp)} vmap @buckets`,
+    // A packet without a conntrack entry has no original tuple: a FIN or RST of a flow conntrack
+    // never saw open (IPVS untracks what it forwards; a bucket taken over mid-stream) is invalid
+    // to it. Hashed on its headers, it reaches its owner (dropped, the flow's end never reached
+    // IPVS, whose entry outlived the connection by 15 min and swallowed a later one from the same
+    // port). Not port-less ones: an ICMP error about a flow a node does not know is the owner's.
+    `    ct state invalid,untracked meta l4proto ${ports} ${bucketExpression(vip, PROTOCOLS.tcp, 'headers')} vmap @buckets`,
+  ];
 }
 
 /**
@@ -86,9 +101,7 @@ export function renderVipTables(vip: VipSpec, ownership: Ownership, nodeMac?: st
   const name = nftTableName(vip);
   const addr = formatAddress(vip.address);
   const daddr = fam === 'ip' ? 'ip daddr' : 'ip6 daddr';
-  const hashRules = NFT_PORT_PROTOCOLS.map((p) => `    ct original protocol ${p} ${bucketExpression(vip, PROTOCOLS[p])} vmap @buckets`);
-  // Port-less protocols (ICMP echo, GRE, ...) hash the address alone.
-  hashRules.push(`    ct original protocol != { ${NFT_PORT_PROTOCOLS.join(', ')} } ${bucketExpression(vip, PROTOCOLS.icmp)} vmap @buckets`);
+  const hashRules = renderHashRules(vip);
   const elems = elements(ownership, lease);
   const flow = flowKey(fam);
   if (fam === 'ip6' && !nodeMac) throw new Error('an IPv6 VIP table needs the interface MAC');
@@ -233,86 +246,6 @@ export function renderOwnership(vip: VipSpec, ownership: Ownership, lease?: Leas
   const elems = elements(ownership, lease);
   return `flush map ${fam} ${name} buckets\n` + (elems ? `add element ${fam} ${name} buckets { ${elems} }\n` : '');
 }
-
-export interface NftTableState {
-  signature?: string;
-  ownership: Ownership;
-  /** True if the map's elements carry a lease (expired elements are gone from the kernel, so not here either). */
-  leased?: boolean;
-  /** The bucket count the rules hash into (the `mod` of their jhash), if there are rules. */
-  buckets?: number;
-  arp: boolean;
-  /** Rules per chain as the kernel lists them, when read from the kernel (see ruleCounts). */
-  rules?: Record<string, number>;
-}
-
-type NftJson = { nftables: Record<string, any>[] };
-
-/** Reads what `nft -j list table` says of the VIP's table. */
-export function parseTableState(json: NftJson): NftTableState {
-  const ownership: Ownership = { owned: [], incoming: [], draining: [] };
-  let signature: string | undefined;
-  let leased = false;
-  let buckets: number | undefined;
-  for (const obj of json.nftables) {
-    if (obj.map?.name === 'buckets') {
-      for (const [key, verdict] of obj.map.elem ?? []) {
-        // An element with a timeout is listed as { elem: { val, timeout, expires } }.
-        const bucket = typeof key === 'number' ? key : key?.elem?.val;
-        if (key?.elem?.timeout !== undefined) leased = true;
-        const chain = verdict?.goto?.target as string;
-        const kind = (Object.keys(CHAIN_OF) as (keyof Ownership)[]).find((k) => CHAIN_OF[k] === chain);
-        if (kind && typeof bucket === 'number') ownership[kind].push(bucket);
-      }
-    }
-    const comment = obj.rule?.comment as string | undefined;
-    if (obj.rule?.chain === 'prerouting' && comment?.startsWith('aavip:')) signature = comment.slice(6);
-    if (obj.rule?.chain === 'vip') buckets ??= jhashModulus(obj.rule.expr);
-  }
-  for (const k of Object.keys(ownership) as (keyof Ownership)[]) ownership[k].sort((a, b) => a - b);
-  return { signature, ownership, ...(leased ? { leased } : {}), ...(buckets === undefined ? {} : { buckets }), arp: false };
-}
-
-/** The `mod` of the jhash in a rule's JSON expression, wherever it sits. */
-function jhashModulus(expr: unknown): number | undefined {
-  if (expr === null || typeof expr !== 'object') return undefined;
-  const mod = (expr as { jhash?: { mod?: unknown } }).jhash?.mod;
-  if (typeof mod === 'number') return mod;
-  for (const v of Object.values(expr)) {
-    const found = jhashModulus(v);
-    if (found !== undefined) return found;
-  }
-  return undefined;
-}
-
-/** Rules per chain of a listed table: a chain flushed or a rule deleted behind aavip's back shows here. */
-export function ruleCounts(json: NftJson): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const o of json.nftables) {
-    if (o.chain) counts[o.chain.name] ??= 0;
-    if (o.rule) counts[o.rule.chain] = (counts[o.rule.chain] ?? 0) + 1;
-  }
-  return counts;
-}
-
-/** The same count for the first table of a rendered script: each chain's lines but its `type` line. */
-export function renderedRuleCounts(script: string): Record<string, number> {
-  const counts: Record<string, number> = {};
-  let chain: string | undefined;
-  for (const line of script.split('\n')) {
-    if (line === '}') break; // the end of the first table
-    const open = line.match(/^ {2}chain (\S+) \{$/);
-    if (open) {
-      chain = open[1];
-      counts[chain] = 0;
-    } else if (line === '  }') chain = undefined;
-    else if (chain !== undefined && !line.trim().startsWith('type ')) counts[chain]++;
-  }
-  return counts;
-}
-
-const sameCounts = (a: Record<string, number>, b: Record<string, number>) =>
-  JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
 
 export async function nftApply(script: string): Promise<void> {
   await run('nft', ['-f', '-'], { input: script });

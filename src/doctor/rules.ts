@@ -240,8 +240,9 @@ const RULES: Rule[] = [
     },
   },
   {
-    // Measured on 6.1 (test/kernel/conntrack-ipvs.test.ts): the nft rules hash conntrack's tuple,
-    // which a direct-routed flow has only as a fresh entry per packet, as with vs.conntrack=0.
+    // Measured on 6.1 (test/kernel/conntrack-ipvs.test.ts): with vs.conntrack=1 the entry of a
+    // direct-routed flow stays SYN_SENT [UNREPLIED] and outlives it; the nft rules hash such
+    // invalid packets on their headers, so they still reach their owner.
     id: 'director-conntrack',
     severity: 'error',
     check: (input, facts) => {
@@ -253,7 +254,7 @@ const RULES: Rule[] = [
         {
           setting: `${sysctlName(VS_CONNTRACK)}=1 ${on}`,
           breaks:
-            "IPVS keeps each forwarded flow's entry unreplied, so every packet after the SYN is ct state invalid, has no conntrack tuple to hash, and the bucket filter drops it",
+            "IPVS keeps each forwarded flow's conntrack entry unreplied (SYN_SENT) and past the flow's end, so at a high connection rate the table fills and the kernel drops new flows; every packet after the SYN is ct state invalid, and the handover tells flows apart by aavip's own flow set only",
           fix: `sysctl -w ${sysctlName(VS_CONNTRACK)}=0`,
         },
       ];

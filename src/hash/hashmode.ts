@@ -39,9 +39,23 @@ const NFT_FIELD_EXPR: Readonly<Record<KeyField, (f: Family) => string>> = {
   dport: () => 'ct original proto-dst',
 };
 
-/** The nft expression hashed for these fields, e.g. `ct original ip saddr . ct original proto-src`. */
-export function nftKeyExpression(fields: readonly KeyField[], family: Family): string {
-  return fields.map((f) => NFT_FIELD_EXPR[f](family)).join(' . ');
+/**
+ * The same fields read from the packet's own headers, for a packet conntrack gave no entry (a FIN
+ * or RST of a flow it never saw open). For the client's direction they are the same bytes.
+ */
+const NFT_HEADER_EXPR: Readonly<Record<KeyField, (f: Family) => string>> = {
+  saddr: (f) => (f === 4 ? 'ip saddr' : 'ip6 saddr'),
+  sport: () => 'th sport',
+  dport: () => 'th dport',
+};
+
+/**
+ * The nft expression hashed for these fields, e.g. `ct original ip saddr . ct original proto-src`
+ * (from the conntrack original tuple) or `ip saddr . th sport` (from the headers).
+ */
+export function nftKeyExpression(fields: readonly KeyField[], family: Family, from: 'conntrack' | 'headers' = 'conntrack'): string {
+  const expr = from === 'conntrack' ? NFT_FIELD_EXPR : NFT_HEADER_EXPR;
+  return fields.map((f) => expr[f](family)).join(' . ');
 }
 
 /**

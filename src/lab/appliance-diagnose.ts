@@ -17,36 +17,23 @@ export function recordTried(cl: ClusterLab, phase: string, attempts: { src: stri
 /** At most this many failures are explained (each costs a few commands per node). */
 const EXPLAINED = 4;
 
-/**
- * A failure of one known, still open kind (issue 13's note): the kernel gave the client a port it
- * had used in an earlier phase, the owner's IPVS still holds that old connection as ESTABLISHED
- * (its close never reached the table), the new SYNs refresh that entry, and no real server holds
- * a socket for the tuple: the SYNs go nowhere. Seen on the 6.1 VM, once in several runs.
- */
-export interface Explained {
-  text: string;
-  staleReuse: boolean;
-}
-
 /** One text block per failed attempt (those without a known source port say so). */
 export async function explainFailures(
   cl: ClusterLab,
   failed: { src: string; sport: number; error?: string; connected?: boolean }[],
   rs?: RealServers,
-): Promise<Explained[]> {
+): Promise<string[]> {
   const table = nftTableName({ address: parseAddress(VIP_ADDRESS)! } as Parameters<typeof nftTableName>[0]);
-  const out: Explained[] = [];
+  const out: string[] = [];
   for (const f of failed.slice(0, EXPLAINED)) {
     if (!f.sport) {
-      out.push({ text: `${f.src}:? ${f.error}: source port unknown`, staleReuse: false });
+      out.push(`${f.src}:? ${f.error}: source port unknown`);
       continue;
     }
     const bucket = cl.bucketOf(f.src, f.sport);
     const owner = cl.owners(cl.lab.nodeIds)[bucket - 1];
     const lines = [`${f.src}:${f.sport} ${f.error}${f.connected ? ' (handshake done)' : ''}: bucket ${bucket}, owner ${nodeName(owner)}`];
     const flow = `${f.src} . ${f.sport} . ${REAL_PORT}`;
-    let ownerEstablished = false;
-    let realHolds = false;
     const tuple = `${f.src}:${f.sport} `;
     for (const i of cl.lab.nodeIds) {
       const sh = (cmd: string) => cl.lab.execNode(i, ['sh', '-c', cmd], { allowFailure: true }).then((r) => r.stdout.trim());
@@ -57,19 +44,15 @@ export async function explainFailures(
         sh(`conntrack -L -p tcp -s ${f.src} --sport ${f.sport} 2>/dev/null`),
         sh(`ipvsadm -Lnc | grep -F '${tuple}'`),
       ]);
-      if (i === owner && /\bESTABLISHED\b/.test(ipvs)) ownerEstablished = true;
       lines.push(`  ${nodeName(i)}: bucket ${element || '(none)'}; flows ${flows}, closing ${closing}; conntrack [${ct}]; ipvs [${ipvs}]`);
     }
     for (const r of rs?.ids ?? []) {
       const ss = await cl.lab.exec(rs!.ns(r), ['sh', '-c', `ss -tan | grep -F '${tuple}'`], { allowFailure: true });
-      if (ss.stdout.trim()) realHolds = true;
       if (ss.stdout.trim()) lines.push(`  ${rs!.name(r)}: ${ss.stdout.trim().replace(/\s+/g, ' ')}`);
     }
     const before = cl.tried.filter((t) => t.src === f.src && t.sport === f.sport);
     for (const t of before) lines.push(`  used before: ${t.phase}, ${Math.round((Date.now() - t.at) / 1000)} s ago, ${t.node ?? t.error}`);
-    // Earlier uses at least a minute old: past TIME_WAIT everywhere, so nothing else holds the tuple.
-    const stale = before.length > 0 && before.every((t) => Date.now() - t.at >= 60_000);
-    out.push({ text: lines.join('\n'), staleReuse: ownerEstablished && stale && !realHolds && !f.connected });
+    out.push(lines.join('\n'));
   }
   return out;
 }

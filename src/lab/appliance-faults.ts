@@ -39,7 +39,6 @@ export interface ReturnFigures {
   failed: number;
   failures: ApplianceReport['failures'];
   explained?: string[];
-  staleReuse?: number;
 }
 
 export interface FaultContext {
@@ -185,7 +184,7 @@ export async function returnAndDrain(x: FaultContext, held: LongLived, victim: n
     afterReturn: report.perNode,
     failed: report.failed,
     failures: report.failures,
-    ...(report.explained ? { explained: report.explained, staleReuse: report.staleReuse } : {}),
+    ...(report.explained ? { explained: report.explained } : {}),
   };
 }
 

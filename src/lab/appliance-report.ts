@@ -51,8 +51,12 @@ export interface ApplianceReport {
   failures: Record<string, number>;
   /** For the first failed connections: what every node and real server held for them (appliance-diagnose.ts). */
   explained?: string[];
-  /** Of the explained failures, those of the known stale-entry kind (appliance-diagnose.ts). */
-  staleReuse?: number;
+  /**
+   * Answered connections (all closed by the client) that some node's IPVS still held as
+   * ESTABLISHED once the burst was over: their end never reached it, so the entry would outlive
+   * them by 15 minutes and swallow a later connection from the same port.
+   */
+  openAfterClose?: number;
   perNode: { node: string; buckets: number; directed: number; scheduled: number; synced: number }[];
   perReal: { name: string; address: string; weight: number; served: number; share: number; weightedShare: number }[];
   /** Answered connections whose scheduling (LOCAL) entry is missing, on another node than the bucket's owner, or on several. */

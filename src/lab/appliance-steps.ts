@@ -159,5 +159,31 @@ export async function judgedBurst(
     scheduled: new Map((await counters()).map(([i, n]) => [i, n - (before.get(i) ?? 0)])),
     nodeName,
   });
-  return explained ? { ...report, explained: explained.map((e) => e.text), staleReuse: explained.filter((e) => e.staleReuse).length } : report;
+  const openAfterClose = await establishedAfterClose(
+    cl,
+    attempts.filter((a) => a.node),
+  );
+  return { ...report, openAfterClose, ...(explained ? { explained } : {}) };
+}
+
+/**
+ * How many of these closed connections some node's IPVS still holds as ESTABLISHED, read until
+ * none is (a backup learns of a close by the sync daemon's next send, within about 2 s) or 15 s.
+ */
+async function establishedAfterClose(cl: ClusterLab, closed: Attempt[]): Promise<number> {
+  const tuples = new Set(closed.map((a) => `${a.src}:${a.sport}`));
+  let open = tuples.size;
+  for (let k = 0; k < 6 && open > 0; k++) {
+    const tables = await Promise.all(cl.lab.nodeIds.map((i) => cl.lab.execNode(i, ['cat', '/proc/net/ip_vs_conn_sync'])));
+    const still = new Set(
+      tables.flatMap((t) =>
+        parseIpvsConnSync(t.stdout)
+          .filter((c) => c.state === 'ESTABLISHED' && tuples.has(c.client))
+          .map((c) => c.client),
+      ),
+    );
+    open = still.size;
+    if (open > 0) await sleep(2500);
+  }
+  return open;
 }

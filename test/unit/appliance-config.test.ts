@@ -100,4 +100,17 @@ describe('cluster.yaml lvs section', () => {
     expect(errorsOf(text)).toEqual([`c.yaml:${lineOf(text, 'eth7')}: lvs.sync.interface: no such interface 'eth7' on this node`]);
     expect(errorsOf(base('lvs:\n  config: /x.cf\n  sync: { interface: eth7, enabled: false }\n'))).toEqual([]);
   });
+
+  it('refuses backend xt_cluster or clusterip with lvs.config, naming the VIP line (they drop the FIN of every forwarded flow); nft and auto pass', () => {
+    const lvs = 'lvs:\n  config: /x.cf\n';
+    for (const backend of ['xt_cluster', 'clusterip']) {
+      const text = base(`    backend: ${backend}\n    hashmode: sourceip\n    buckets: 4\n${lvs}`);
+      expect(errorsOf(text)).toEqual([
+        `c.yaml:${lineOf(text, `backend: ${backend}`)}: vips.0.backend: backend ${backend} cannot serve lvs.config: conntrack has no entry for the FIN of a flow a director forwards, and ${backend} drops what conntrack does not know; use backend nft (or auto)`,
+      ]);
+      // Without lvs the same VIP is fine.
+      expect(errorsOf(base(`    backend: ${backend}\n    hashmode: sourceip\n    buckets: 4\n`))).toEqual([]);
+    }
+    for (const backend of ['nft', 'auto']) expect(errorsOf(base(`    backend: ${backend}\n${lvs}`))).toEqual([]);
+  });
 });

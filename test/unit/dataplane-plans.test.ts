@@ -2,7 +2,8 @@
 // and /proc writes, the xt_cluster chain, and the nft table built from the one hashmode layout.
 import { describe, expect, it } from 'vitest';
 import { planClusterip, planClusteripRemove, clusteripRuleSpec } from '../../src/dataplane/clusterip.js';
-import { planNft, renderVipTables, parseTableState } from '../../src/dataplane/nft.js';
+import { planNft, renderVipTables } from '../../src/dataplane/nft.js';
+import { parseTableState } from '../../src/dataplane/nft-state.js';
 import { parseVipSpec } from '../../src/dataplane/vipspec.js';
 import { planXt, planXtRemove, renderXtChain, servedFromRules, xtChainName, xtJumpRule, xtRules } from '../../src/dataplane/xtcluster.js';
 import { InputError } from '../../src/errors.js';
