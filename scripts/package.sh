@@ -38,9 +38,9 @@ mkdir -p "$lib/dist" "$lib/native/build/Release" "$stage/usr/bin" "$stage/lib/sy
   "$stage/etc/aavip" "$doc/examples" "$stage/usr/share/man/man1" "$stage/DEBIAN"
 
 # The program: package.json marks the root (src/paths.ts looks for it beside native/) and holds the
-# version; source maps point at TypeScript that is not shipped.
+# version; `aavip bench` runs dist/bench; source maps point at TypeScript that is not shipped.
 cp package.json "$lib/"
-cp -r dist/src "$lib/dist/"
+cp -r dist/src dist/bench "$lib/dist/"
 find "$lib/dist" -name '*.map' -delete
 rm "$lib/dist/src/cli/manpage-main.js"
 cp native/build/Release/aavip_native.node "$lib/native/build/Release/"
@@ -62,10 +62,11 @@ find "$nm/netlink/prebuilds" -mindepth 1 -maxdepth 1 ! -name "linux-$(node -p pr
 # The licenses go into the copyright file before the modules' documentation goes.
 copyright=$(scripts/package-copyright.sh "$nm" "$maintainer")
 # What the modules carry for their own repositories and web sites, as Debian's Node packages drop
-# it: dotfiles, tests, docs, images, licenses (now in copyright). Nothing here is loaded at run time.
+# it: dotfiles, tests, docs, images, licenses (now in copyright), TypeScript declarations and source
+# maps. Nothing here is loaded at run time.
 find "$nm" -depth -name '.*' -exec rm -rf {} +
 find "$nm" -depth -type d -regextype posix-extended -regex '.*/node_modules/(@[^/]+/)?[^/@]+/(test|tests|docs|docsify|benchmarks?|bench|examples?|fixtures?)' -exec rm -rf {} +
-find "$nm" -type f \( -iname '*.md' -o -iname '*.html' -o -iname '*.png' -o -iname 'licen[cs]e' -o -iname 'licen[cs]e.txt' -o -name '*.sh' \) -delete
+find "$nm" -type f \( -iname '*.md' -o -iname '*.html' -o -iname '*.png' -o -iname 'licen[cs]e' -o -iname 'licen[cs]e.txt' -o -name '*.sh' -o -name '*.ts' -o -name '*.map' \) -delete
 find "$nm" -depth -type d -empty -delete
 find "$lib" -name '*.node' -exec strip --strip-unneeded --remove-section=.comment --remove-section=.note {} +
 
