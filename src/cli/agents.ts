@@ -3,17 +3,27 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { log } from '../log.js';
-import { built, PACKAGE_ROOT } from '../paths.js';
+import { PACKAGE_ROOT } from '../paths.js';
 
 export const AGENTS = ['vip', 'ldirectord'] as const;
 
+export interface AgentTarget {
+  /** The Node that runs them (default: this one). */
+  node?: string;
+  /** Where the aavip they run is installed (default: this installation); the Debian package
+   * build names /usr/lib/aavip while writing into its staging tree. */
+  packageRoot?: string;
+}
+
 /** Installs the agents under `root`/usr/lib/ocf/resource.d/aavip, pointing them at this aavip. */
-export function installAgents(root = '/'): string[] {
+export function installAgents(root = '/', target: AgentTarget = {}): string[] {
   const dir = join(root, 'usr/lib/ocf/resource.d/aavip');
   mkdirSync(dir, { recursive: true });
+  const node = target.node ?? process.execPath;
+  const entry = (rel: string) => join(target.packageRoot ?? PACKAGE_ROOT, 'dist', 'src', rel);
   // The agents run this Node on this installation: the aavip command, and the agents' own entry.
-  const aavip = `${process.execPath} ${built('cli/main.js')}`;
-  const ocf = `${process.execPath} ${built('ocf/main.js')}`;
+  const aavip = `${node} ${entry('cli/main.js')}`;
+  const ocf = `${node} ${entry('ocf/main.js')}`;
   return AGENTS.map((name) => {
     const text = readFileSync(join(PACKAGE_ROOT, 'agents', name), 'utf8')
       .replaceAll('@AAVIP_OCF@', ocf)
@@ -31,7 +41,9 @@ export function register(program: Command): void {
     .command('install')
     .description('install ocf:aavip:vip and ocf:aavip:ldirectord (under PREFIX/usr/lib/ocf/resource.d/aavip)')
     .option('--prefix <dir>', 'install under this root', '/')
-    .action((o: { prefix: string }) => {
-      for (const path of installAgents(o.prefix)) log.info({ path }, 'installed');
+    .option('--node <path>', 'the Node the agents run (default: this one)')
+    .option('--package-root <dir>', 'the aavip installation the agents run (default: this one)')
+    .action((o: { prefix: string; node?: string; packageRoot?: string }) => {
+      for (const path of installAgents(o.prefix, { node: o.node, packageRoot: o.packageRoot })) log.info({ path }, 'installed');
     });
 }
