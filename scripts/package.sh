@@ -7,7 +7,8 @@
 #   /usr/lib/ocf/resource.d/aavip   the OCF agents, pointing at /usr/lib/aavip
 #   /lib/systemd/system/aavip.service, /etc/aavip/cluster.yaml (conffile), aavip(1),
 #   /usr/share/doc/aavip (README, copyright, changelog, examples)
-# The maintainer is DEBFULLNAME <DEBEMAIL>, else git's user.name <user.email>.
+# The maintainer is DEBFULLNAME <DEBEMAIL>, else git's user.name <user.email>, else the author of
+# the last commit (a fresh clone on a build machine has no git identity).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,8 +23,8 @@ upstream=$(node -p "require('./package.json').version")
 # The Debian revision of this packaging of that version (the changelog is then changelog.Debian).
 version=$upstream-${DEB_REVISION:-1}
 arch=$(dpkg --print-architecture)
-name=${DEBFULLNAME:-$(git config user.name || true)}
-email=${DEBEMAIL:-$(git config user.email || true)}
+name=${DEBFULLNAME:-$(git config user.name || git log -1 --format=%an 2>/dev/null || true)}
+email=${DEBEMAIL:-$(git config user.email || git log -1 --format=%ae 2>/dev/null || true)}
 [ -n "$name" ] && [ -n "$email" ] || { echo "package: set DEBFULLNAME and DEBEMAIL (the Maintainer field)" >&2; exit 1; }
 maintainer="$name <$email>"
 # The same source gives the same package: timestamps from the last commit.
