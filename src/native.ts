@@ -23,6 +23,7 @@ interface NativeAddon {
   sendGratuitousArp(ifname: string, ip: Uint8Array, mac: Uint8Array, count: number): void;
   /** Absent from an addon built before libnftables was bound. */
   nftRun?(script: string): Promise<void>;
+  nftQuery?(command: string): Promise<string>;
 }
 
 const candidates = [join(PACKAGE_ROOT, 'native/build/Release/aavip_native.node')];
@@ -85,4 +86,17 @@ export function nativeNftRun(): ((script: string) => Promise<void>) | undefined 
     nftTail = done.catch(() => undefined);
     return done;
   };
+}
+
+/**
+ * Runs an nft listing command (`list map ip T buckets`) in this process and resolves with what
+ * `nft -j` would print: cheap enough to read a VIP's bucket map every heartbeat interval.
+ * Undefined where nftRun is.
+ */
+export function nativeNftQuery(): ((command: string) => Promise<string>) | undefined {
+  try {
+    return load().nftQuery;
+  } catch {
+    return undefined;
+  }
 }

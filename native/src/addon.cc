@@ -1,6 +1,7 @@
 // N-API surface of the native helpers: batch hashing (speed reference and cross-check for the
 // TypeScript models), gratuitous ARP over AF_PACKET, and nft scripts run through libnftables.
 #include <napi.h>
+#include <cstdlib>
 #include <string>
 #include "garp.h"
 #include "hash.h"
@@ -54,40 +55,56 @@ Napi::Value SendGratuitousArp(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
-// Runs the script on the libuv thread pool, so the event loop (heartbeats) never waits on the kernel.
+// Runs the script on the libuv thread pool, so the event loop (heartbeats) never waits on the
+// kernel. A query resolves with nft's JSON output; a plain run with undefined.
 class NftRunWorker : public Napi::AsyncWorker {
  public:
-  NftRunWorker(Napi::Env env, std::string script)
-      : Napi::AsyncWorker(env), script_(std::move(script)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  NftRunWorker(Napi::Env env, std::string script, bool query)
+      : Napi::AsyncWorker(env), script_(std::move(script)), query_(query), deferred_(Napi::Promise::Deferred::New(env)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override { rc_ = aavip_nft_run(script_.c_str(), err_, sizeof err_); }
+  void Execute() override {
+    char *out = nullptr;
+    rc_ = aavip_nft_run(script_.c_str(), query_ ? &out : nullptr, err_, sizeof err_);
+    if (out) {
+      out_ = out;
+      free(out);
+    }
+  }
   void OnOK() override {
-    if (rc_ == 0) deferred_.Resolve(Env().Undefined());
-    else deferred_.Reject(Napi::Error::New(Env(), err_).Value());
+    if (rc_ != 0) deferred_.Reject(Napi::Error::New(Env(), err_).Value());
+    else if (query_) deferred_.Resolve(Napi::String::New(Env(), out_));
+    else deferred_.Resolve(Env().Undefined());
   }
 
  private:
   std::string script_;
+  bool query_;
+  std::string out_;
   Napi::Promise::Deferred deferred_;
   int rc_ = -1;
   char err_[1024] = "";
 };
 
-// nftRun(script) → Promise<void>, rejected with nft's message
-Napi::Value NftRun(const Napi::CallbackInfo &info) {
+Napi::Value QueueNft(const Napi::CallbackInfo &info, bool query) {
   Napi::Env env = info.Env();
-  if (info.Length() != 1 || !info[0].IsString()) return Fail(env, "nftRun(script)");
-  auto *worker = new NftRunWorker(env, info[0].As<Napi::String>().Utf8Value());
+  if (info.Length() != 1 || !info[0].IsString()) return Fail(env, query ? "nftQuery(command)" : "nftRun(script)");
+  auto *worker = new NftRunWorker(env, info[0].As<Napi::String>().Utf8Value(), query);
   auto promise = worker->Promise();
   worker->Queue();
   return promise;
 }
+
+// nftRun(script) → Promise<void>, rejected with nft's message
+Napi::Value NftRun(const Napi::CallbackInfo &info) { return QueueNft(info, false); }
+// nftQuery(command) → Promise<string>: what `nft -j` prints for it
+Napi::Value NftQuery(const Napi::CallbackInfo &info) { return QueueNft(info, true); }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("bucketsV4", Napi::Function::New(env, BucketsV4));
   exports.Set("jhash", Napi::Function::New(env, Jhash));
   exports.Set("sendGratuitousArp", Napi::Function::New(env, SendGratuitousArp));
   exports.Set("nftRun", Napi::Function::New(env, NftRun));
+  exports.Set("nftQuery", Napi::Function::New(env, NftQuery));
   return exports;
 }
 

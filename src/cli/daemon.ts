@@ -53,6 +53,7 @@ function printStatus(s: DaemonStatus): void {
     ...(s.disagreeing.length
       ? [`CONFIGURATION DIFFERS on ${s.disagreeing.join(', ')}: owners follow what most nodes have; reload every node with the same cluster.yaml`]
       : []),
+    ...(s.splitBrain?.duplicates ?? []).map((d) => `SPLIT BRAIN: bucket ${d.bucket} of ${d.vip} is taken by ${d.nodes.join(' and ')} at once`),
     '',
     table(
       ['VIP', 'backend', 'hashmode', 'seed', ...s.nodes.map((n) => n.name), 'here: owned/incoming/draining', 'lease'],

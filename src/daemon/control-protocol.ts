@@ -16,6 +16,8 @@ export interface DaemonStatus {
   nodes: { id: number; name: string; address: string; live: boolean; weight: number; tracksDown: string[] }[];
   /** Live nodes whose configuration decides owners differently (agreement.ts); empty when all agree. */
   disagreeing: string[];
+  /** Buckets two live nodes' kernels take at once (split-brain.ts), and how many such were ever raised here. */
+  splitBrain: { duplicates: { vip: string; bucket: number; nodes: string[] }[]; raisedTotal: number };
   vips: {
     vip: string;
     backend: string;

@@ -5,7 +5,6 @@
 // with nft in a namespace and over an in-memory network in a unit test.
 import type { ClusterConfig } from '../config/cluster.js';
 import type { Dataplane, VipSpec } from '../dataplane/types.js';
-import { vipCidr } from '../dataplane/vipspec.js';
 import type { Logger } from '../log.js';
 import { factsOf, type ClusterFacts } from '../membership/agreement.js';
 import { HoldUpGuard } from '../membership/holdup.js';
@@ -20,6 +19,7 @@ import { buildHeartbeat } from './heartbeat.js';
 import { logView } from './view-log.js';
 import { daemonStatus } from './status.js';
 import { VipRuntime } from './vip-runtime.js';
+import { SplitBrainAlarm } from './split-brain.js';
 import type { Tracker } from '../track/tracker.js';
 
 export type { DaemonDeps, DirectorRole } from './deps.js';
@@ -30,6 +30,7 @@ export class Daemon {
   director?: DirectorRole;
   tracker?: Tracker;
   readonly checkSharing: CheckSharing;
+  readonly splitBrain: SplitBrainAlarm;
   joined = false;
   viewSince: number;
   private readonly log: Logger;
@@ -58,6 +59,7 @@ export class Daemon {
       facts: factsOf(config.nodes, {}),
     });
     this.checkSharing = new CheckSharing(this);
+    this.splitBrain = new SplitBrainAlarm(this);
   }
 
   readonly localNode = () => this.config.nodes.find((n) => n.id === this.config.local)!;
@@ -153,7 +155,7 @@ export class Daemon {
           v.rejoinAt = now + this.config.heartbeat.intervalMs;
         } else if (v.rejoinAt !== undefined && now >= v.rejoinAt) {
           v.rejoinAt = undefined;
-          void v.join(this.membership.view(), this.livePeers(now), true);
+          void v.join(this.current, true);
         } else if (v.rejoinAt === undefined) void v.applier.request();
       }
     }
@@ -177,6 +179,7 @@ export class Daemon {
       vips: this.vips,
       joined: this.joined,
       checks: this.checkSharing.outgoing(),
+      taking: this.splitBrain.outgoing(),
       track: this.membership.localTrack,
       farewell,
     });
@@ -214,9 +217,13 @@ export class Daemon {
     }
     if (this.membership.receive(hb, this.deps.clock.now(), this.deps.clock.wall()) !== 'accepted') return;
     this.checkSharing.onHeartbeat(hb);
+    this.splitBrain.onHeartbeat(hb);
     if (this.joined) for (const v of this.vips) v.onHeartbeat(hb);
     else if (this.heardEveryone()) void this.join();
   }
+
+  /** The view and the live peers' latest heartbeats, now (what a VIP joins into). */
+  private readonly current = () => ({ view: this.membership.view(), peers: this.livePeers(this.deps.clock.now()) });
 
   /** The latest heartbeats of the live peers heard directly and recently (what they hold now). */
   private livePeers(now: number): Heartbeat[] {
@@ -240,17 +247,15 @@ export class Daemon {
   private async join(): Promise<void> {
     if (this.stopped || this.joining) return;
     this.joining = true;
-    const now = this.deps.clock.now();
-    this.membership.tick(now);
-    const view = this.membership.view();
-    for (const v of this.vips) await v.join(view, this.livePeers(now));
+    this.membership.tick(this.deps.clock.now());
+    for (const v of this.vips) await v.join(this.current);
     this.joined = true;
     this.viewSince = this.deps.clock.wall();
   }
 
   /** Joins a VIP added while running (a reload). */
   async joinVip(v: VipRuntime): Promise<void> {
-    if (this.joined) await v.join(this.membership.view(), this.livePeers(this.deps.clock.now()));
+    if (this.joined) await v.join(this.current);
   }
 
   tick(): void {
@@ -260,6 +265,7 @@ export class Daemon {
     if (heldUpMs !== undefined && heldUpMs > Math.max(100, this.config.heartbeat.deadtimeMs / 3))
       this.log.warn({ ms: Math.round(heldUpMs), expectedMs: this.tickMs() }, 'the daemon was held up');
     if (this.joined) this.topUpLeases(now);
+    this.splitBrain.poll();
     if (!judge) return;
     const before = this.membership.view();
     const view = this.membership.tick(now);
@@ -314,9 +320,7 @@ export class Daemon {
     for (const v of this.vips) v.reconfigure();
   }
 
-  refreshFacts(): void {
-    this.membership.reconfigure({ ...this.membershipTimings(), facts: this.facts() });
-  }
+  readonly refreshFacts = () => this.membership.reconfigure({ ...this.membershipTimings(), facts: this.facts() });
 
   /**
    * Stops heartbeats. By default the kernel keeps serving this node's buckets (a restart picks
@@ -340,9 +344,5 @@ export class Daemon {
     this.deps.transport.close();
     await this.director?.stop();
     this.log.info({}, o.remove ? 'stopped; VIPs removed from the kernel' : 'stopped; kernel rules left in place for the restart grace');
-  }
-
-  describeVips(): string[] {
-    return this.vips.map((v) => vipCidr(v.spec));
   }
 }

@@ -22,6 +22,8 @@ export interface HeartbeatInput {
   checks?: CheckVerdicts;
   /** Its tracked services, when it has any. */
   track?: TrackVerdict;
+  /** Per VIP, the buckets its kernels take (split-brain.ts). */
+  taking?: Record<string, string>;
   farewell?: 'paused' | 'leaving';
 }
 
@@ -50,6 +52,7 @@ export function buildHeartbeat(i: HeartbeatInput): Heartbeat {
         )
       : {},
     ...(i.checks ? { checks: i.checks } : {}),
+    ...(i.taking ? { taking: i.taking } : {}),
     ...(i.track ? { track: i.track } : {}),
     ...(i.farewell ? { [i.farewell]: true } : {}),
   };
@@ -96,6 +99,7 @@ export function worstCaseBody(
     facts,
     draining: Object.fromEntries(vips.map((v) => [v.key, all(v.buckets)])),
     holding: Object.fromEntries(vips.map((v) => [v.key, bucketBitmap(all(v.buckets), v.buckets)])),
+    taking: Object.fromEntries(vips.map((v) => [v.key, bucketBitmap(all(v.buckets), v.buckets)])),
     checks: { of: 'x'.repeat(16), checked: bucketBitmap(all(reals), reals), up: bucketBitmap(all(reals), reals) },
     track: { down: [...tracks], out: true, drop: 65535 * tracks.length },
   };

@@ -31,6 +31,7 @@ import { formatAddress } from '../hash/flow.js';
 import { NetlinkIpvs } from '../lvs/ipvs/netlink.js';
 import type { SyncSettings } from '../appliance/settings.js';
 import { ConnectionSync } from '../appliance/sync.js';
+import { vipCidr } from '../dataplane/vipspec.js';
 import { validateAppliance, type ApplianceFinding } from '../appliance/validate.js';
 
 const describe = (e: unknown) => (e instanceof InputError ? e.describe() : (e as Error).message);
@@ -151,7 +152,7 @@ export class DaemonService {
       startTracking(daemon, log);
       undo.push(() => stopTracking(daemon));
       await daemon.start(vips);
-      log.info({ incarnation, vips: daemon.describeVips() }, 'started; learning who is alive');
+      log.info({ incarnation, vips: daemon.vips.map((v) => vipCidr(v.spec)) }, 'started; learning who is alive');
       return service;
     } catch (e) {
       for (const u of undo.reverse()) await Promise.resolve(u()).catch(() => undefined);

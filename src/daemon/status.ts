@@ -22,6 +22,7 @@ export interface StatusSource {
   sendErrors: number;
   director?: { status(): unknown[] };
   tracker?: { status(): TrackStatus[] };
+  splitBrain: { status(): DaemonStatus['splitBrain'] };
 }
 
 export function daemonStatus(d: StatusSource): DaemonStatus {
@@ -43,6 +44,7 @@ export function daemonStatus(d: StatusSource): DaemonStatus {
       tracksDown: (n.id === d.config.local ? d.membership.localTrack : d.membership.lastHeartbeat(n.id, now)?.track)?.down ?? [],
     })),
     disagreeing: names(view.dissenters),
+    splitBrain: d.splitBrain.status(),
     vips: d.vips.map((v) => ({
       vip: vipCidr(v.spec),
       backend: v.dataplane.backend,

@@ -74,10 +74,13 @@ export class VipRuntime {
    * heartbeats and from what our own rules still serve (join.ts): buckets a live peer holds are
    * handed over without resets; the others are ours at once — after a quick restart that is all
    * of our share. A re-join (after a lapse) starts over from what the kernel and peers say.
+   * `current` gives the view and the live peers' heartbeats as they are once the kernel has been
+   * read: the views may move on meanwhile (a slow read), and an older one would undo them.
    */
-  async join(view: View, peers: readonly Heartbeat[], fresh = false): Promise<void> {
-    const now = this.ctx.clock.now();
+  async join(current: () => { view: View; peers: readonly Heartbeat[] }, fresh = false): Promise<void> {
     const left = (await this.dataplane.read(this.spec)).ownership;
+    const now = this.ctx.clock.now();
+    const { view, peers } = current();
     const leftover = new Set(left ? [...left.owned, ...left.incoming, ...left.draining] : []);
     // A re-join keeps the keeper: its draining buckets still hold connections to carry on.
     if (fresh) this.applier.forget();

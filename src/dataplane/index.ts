@@ -4,8 +4,10 @@
 // (so the node never accepts buckets it does not own), and the address goes first on removal.
 import { formatAddress } from '../hash/flow.js';
 import { log } from '../log.js';
-import { nativeNftRun, sendGratuitousArp } from '../native.js';
+import { nativeNftQuery, nativeNftRun, sendGratuitousArp } from '../native.js';
+import { run } from '../exec.js';
 import { mechanismOf } from './backend.js';
+import { parseTableState } from './nft-state.js';
 import { sendUnsolicitedAdverts } from './nd-announce.js';
 import { executeClusterip, planClusterip, planClusteripRemove, readClusterip, requireClusterip, servedBuckets } from './clusterip.js';
 import { addAddress, hasAddress, joinedMacs, joinMac, leaveMac, removeAddress, interfaceIndex, interfaceMac } from './link.js';
@@ -15,6 +17,7 @@ import {
   planNft,
   readArpTable,
   readNftTable,
+  nftFamily,
   renderArpDelete,
   renderArpTable,
   renderDelete,
@@ -45,6 +48,8 @@ interface Rules {
   leases: boolean;
   /** Whether aavip must join the MAC and mangle ARP itself. */
   ownsLinkLayer: boolean;
+  /** See Dataplane.taking. */
+  taking?: Dataplane['taking'];
 }
 
 /** The fast path's runner: libnftables in this process when the addon has it, else `nft -f -`. */
@@ -75,7 +80,20 @@ const nftRules: Rules = {
   async applyOwnership(vip, ownership, lease) {
     await nftFast(renderOwnership(vip, ownership, leaseToWrite(lease)));
   },
+  taking: { read: nftTaking, cheap: nativeNftQuery() !== undefined },
 };
+
+/** The buckets the VIP's map sends to `own` or `incoming`, listed in-process when the addon can ([] without a table). */
+async function nftTaking(vip: VipSpec): Promise<number[]> {
+  const command = `list map ${nftFamily(vip)} ${nftTableName(vip)} buckets`;
+  const query = nativeNftQuery();
+  const text = query
+    ? await query(command).catch(() => undefined)
+    : await run('nft', ['-j', ...command.split(' ')], { allowFailure: true }).then((r) => (r.status === 0 ? r.stdout : undefined));
+  if (text === undefined) return [];
+  const { owned, incoming } = parseTableState(JSON.parse(text)).ownership;
+  return [...owned, ...incoming].sort((a, b) => a - b);
+}
 
 // CLUSTERIP's local nodes and xt_cluster's rules have no expiry in the kernel: no leases.
 const clusteripRules: Rules = {
@@ -111,6 +129,8 @@ const xtRules: Rules = {
     if (!s.chain) return undefined;
     return { ownership: { owned: servedFromRules(s.rules), incoming: [], draining: [] }, buckets: totalFromRules(s.rules) };
   },
+  // iptables -S: a process each time, so read less often than nft's map (split-brain.ts).
+  taking: { read: async (vip) => ((s) => (s.chain ? [...new Set(servedFromRules(s.rules))] : []))(await readXt(vip)), cheap: false },
   async remove(vip) {
     await executeXt(planXtRemove(vip, await readXt(vip)));
     await nftApply(vip.address.family === 4 ? renderArpDelete(vip) : renderDelete(vip));
@@ -121,12 +141,14 @@ const RULES: Record<Backend, Rules> = { nft: nftRules, clusterip: clusteripRules
 
 class VipDataplane implements Dataplane {
   readonly leases: boolean;
+  readonly taking?: Dataplane['taking'];
   constructor(
     readonly backend: Backend,
     private readonly rules: Rules,
     private readonly arpCount: number,
   ) {
     this.leases = rules.leases;
+    this.taking = rules.taking;
   }
 
   async apply(vip: VipSpec, ownership: Ownership, lease?: Lease): Promise<void> {

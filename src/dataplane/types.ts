@@ -110,6 +110,12 @@ export interface Dataplane {
   renew(vip: VipSpec, ownership: Ownership, leaseMs: number): Promise<boolean>;
   /** What is in the kernel for `vip` now. */
   read(vip: VipSpec): Promise<VipState>;
+  /**
+   * The buckets whose new connections the kernel takes now (owned and incoming), read from it
+   * cheaply enough for every heartbeat interval (`cheap`: in-process), so a node says what it
+   * really serves, edits behind its back included. Undefined where the backend cannot.
+   */
+  taking?: { read(vip: VipSpec): Promise<number[]>; cheap: boolean };
   /** Remove exactly what apply added; removing twice is fine. */
   remove(vip: VipSpec): Promise<void>;
 }

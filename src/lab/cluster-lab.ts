@@ -40,6 +40,8 @@ export interface ClusterLabOptions {
   notify?: unknown[];
   /** Whether each node runs the lab's responder on the service port (default: yes). */
   responders?: boolean;
+  /** The VIP's backend (default nft; xt_cluster hashes the source address only). */
+  backend?: 'nft' | 'xt_cluster';
 }
 
 /** A tuple the lab connected from, in which phase and how it went (for explaining a failure). */
@@ -97,10 +99,10 @@ export class ClusterLab {
             {
               address: `${VIP_ADDRESS}/${LAB_PREFIX_LENGTH}`,
               interface: 'eth0',
-              hashmode: 'sourceip-sourceport',
+              hashmode: o.backend === 'xt_cluster' ? 'sourceip' : 'sourceip-sourceport',
               buckets: o.buckets ?? 256,
               seed: 0x5eed,
-              backend: 'nft',
+              backend: o.backend ?? 'nft',
               ...(o.fwmark !== undefined ? { fwmark: o.fwmark } : {}),
             },
           ],

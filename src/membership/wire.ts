@@ -37,6 +37,11 @@ export interface Heartbeat {
   /** Per VIP, a hex bitmap of the buckets the sender still has connections in: served, incoming or draining (see bucketBitmap). */
   holding: Record<string, string>;
   /**
+   * Per VIP, a hex bitmap of the buckets whose new connections the sender's kernel takes, as read
+   * from it (owned and incoming): what the split-brain alarm compares (duplicates.ts).
+   */
+  taking?: Record<string, string>;
+  /**
    * Sent by a daemon that is stopping while its kernel rules keep serving (a restart): peers keep
    * it live for the restart grace instead of the deadtime.
    */
@@ -200,7 +205,8 @@ export function decodeHeartbeat(packet: Buffer, key: Buffer, cluster: string): D
     (hb.paused === undefined || typeof hb.paused === 'boolean') &&
     (hb.leaving === undefined || typeof hb.leaving === 'boolean') &&
     isObject(hb.holding) &&
-    Object.values(hb.holding).every(isBitmap);
+    Object.values(hb.holding).every(isBitmap) &&
+    (hb.taking === undefined || (isObject(hb.taking) && Object.values(hb.taking).every(isBitmap)));
   if (!valid) return { ok: false, reason: 'malformed' };
   if (hb.cluster !== cluster) return { ok: false, reason: 'wrong-cluster' };
   const draining = Object.fromEntries(

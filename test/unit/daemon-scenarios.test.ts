@@ -119,6 +119,21 @@ describe('a node dies, returns, is cut off', () => {
     });
   });
 
+  it('quorum ignore, node 2 deaf (hears no one, still heard) with slow kernel reads: the views move on while it re-joins, and it ends serving everything', async () => {
+    // Its lease lapses (no peer confirms hearing it), it re-joins after reading its kernel, and the
+    // views drop node 1 and node 3 during that read. A re-join that used the view it started
+    // with left node 2 waiting for node 3's handover for ever: nobody served node 3's buckets.
+    await steady({ quorum: 'ignore' });
+    sim.kernel(2).readMs = 3 * INTERVAL;
+    for (const id of [1, 3]) sim.world.cut(addressOf(id), addressOf(2), true);
+    await sim.run(4000);
+    expect(sim.daemons.get(2)!.membership.view().live).toEqual([2]);
+    expect(sim.twoOwnerMs).toBe(0); // never two owners: node 1 and node 3 let their buckets lapse first
+    expect(sim.shares()[2]).toBe(256); // never none: the lone node serves every bucket
+    // ... and within the takeover bound and its slow read (the re-join waits for it).
+    expect(sim.longestUnserved.ms).toBeLessThanOrEqual(TAKEOVER_BOUND + sim.kernel(2).readMs);
+  });
+
   it('30% heartbeat loss on every path: no view change, every bucket served throughout', async () => {
     await steady();
     const epochs = sim.ids.map((id) => sim.daemons.get(id)!.membership.view().epoch);

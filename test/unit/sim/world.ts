@@ -173,6 +173,8 @@ export class SimKernel {
    * machine's 100 ms commits are what this models.
    */
   commitMs = 0;
+  /** How long a read of the kernel takes (ms of world time): `nft list` spawned on a loaded machine. */
+  readMs = 0;
 
   constructor(
     private readonly world: World,
@@ -234,7 +236,10 @@ export class SimKernel {
         this.write(key(vip), o, { ms });
         return true;
       },
-      read: async (vip): Promise<VipState> => ({ addressPresent: true, macJoined: true, ownership: read(vip), leased: true, buckets: vip.buckets }),
+      read: async (vip): Promise<VipState> => {
+        if (this.readMs > 0) await new Promise<void>((r) => this.world.clock(this.node).setTimeout(r, this.readMs));
+        return { addressPresent: true, macJoined: true, ownership: read(vip), leased: true, buckets: vip.buckets };
+      },
       remove: async (vip) => {
         this.buckets.delete(key(vip));
       },
