@@ -41,7 +41,7 @@ export function* pcapPackets(b: Uint8Array): Generator<CapturedPacket> {
     const start = at + RECORD_HEADER;
     if (start + captured > b.length)
       throw new CaptureError(
-        `the record ${where} says ${captured} bytes were captured, but the file ends ${b.length - start} bytes on (it was truncated)`,
+        `the record ${where} says ${captured} bytes were captured, but the file ends ${b.length - start} bytes on (the file was truncated)`,
         number,
       );
     yield { number, linktype, data: b.subarray(start, start + captured), originalLength: original };

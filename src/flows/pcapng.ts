@@ -61,7 +61,10 @@ class Reader {
     const length = this.u32(at + 4);
     if (length < 12 || length % 4 !== 0) throw new CaptureError(`the block ${where} has an impossible length ${length}`, packet);
     if (at + length > this.b.length)
-      throw new CaptureError(`the block ${where} says it is ${length} bytes long, but the file ends ${this.b.length - at} bytes on (it was truncated)`, packet);
+      throw new CaptureError(
+        `the block ${where} says it is ${length} bytes long, but the file ends ${this.b.length - at} bytes on (the file was truncated)`,
+        packet,
+      );
     if (this.u32(at + length - 4) !== length) throw new CaptureError(`the block ${where} ends with a length other than its own (${length})`, packet);
     return length;
   }

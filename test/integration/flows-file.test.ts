@@ -84,11 +84,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Pings the server until every capture has written a packet (at most 10 s): all are live before the flows. */
 async function capturing(files: string[]): Promise<void> {
-  for (let i = 0; i < 50 && !files.every((f) => statSync(f, { throwIfNoEntry: false })?.size! > 24); i++) {
+  const live = () => files.every((f) => (statSync(f, { throwIfNoEntry: false })?.size ?? 0) > 24);
+  for (let i = 0; i < 50 && !live(); i++) {
     await run('ip', ['netns', 'exec', CLIENT, 'ping', '-c', '1', '-W', '1', SERVER_V4], { allowFailure: true });
     await sleep(200);
   }
-  if (!files.every((f) => statSync(f).size > 24)) throw new Error('a capture wrote no packet in 10 s');
+  if (!live()) throw new Error('a capture wrote no packet in 10 s');
 }
 
 /** Waits (at most 10 s) until tcpdump reads the last flow's answer in every capture: nothing before it is still on its way. */

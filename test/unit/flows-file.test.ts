@@ -147,7 +147,7 @@ describe('corrupt captures', () => {
     const third = 24 + 2 * 16 + ethernetFrame(V4).length + ethernetFrame(V6).length;
     expect(describe_(good.slice(0, third + 10))).toMatch(/^bad\.pcap: packet 3: the record header at byte \d+ is cut short: 10 of 16 bytes/);
     expect(describe_(good.slice(0, third + 16 + 20))).toMatch(
-      /^bad\.pcap: packet 3: .* says 54 bytes were captured, but the file ends 20 bytes on \(it was truncated\)/,
+      /^bad\.pcap: packet 3: .* says 54 bytes were captured, but the file ends 20 bytes on \(the file was truncated\)/,
     );
     const overlong = good.slice();
     new DataView(overlong.buffer).setUint32(24 + 8, 70_000_000, true);
