@@ -114,9 +114,9 @@ export function register(program: Command): void {
   bench
     .command('hash')
     .description(
-      'hash distribution, speed and disruption for every mechanism × hashmode × bucket count × flow population;\n' +
-        'with --flows-file, the distribution and disruption of your own flows (a pcap or pcapng capture, `conntrack -L` output,\n' +
-        'or CSV src_ip,src_port,dst_ip,dst_port,proto) instead of the populations',
+      'hash distribution, speed and disruption for every mechanism × hashmode × bucket count × flow population; with ' +
+        '--flows-file, the distribution and disruption of your own flows instead: a pcap or pcapng capture (a TCP flow counted ' +
+        'by its SYN, a UDP flow by its first packet), `conntrack -L` output, or CSV src_ip,src_port,dst_ip,dst_port,proto',
     )
     .option('--flows <n>', 'synthetic flows per population', positiveInt, DEFAULTS.flows)
     .option('--mechanism <list>', 'comma-separated: clusterip,xt_cluster,nft', listOf(mechanismOption), [...DEFAULTS.mechanisms])
