@@ -4,7 +4,7 @@
 // is read too. Each gives the node shares `aavip hash owner --config` gives on the tuples the
 // client used, and a real capture cut short is reported at the packet tcpdump itself stops at.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -135,6 +135,7 @@ describe('bench hash --flows-file on real connections', () => {
   afterAll(async () => {
     for (const child of started) await stop(child, 'SIGTERM');
     for (const ns of [CLIENT, SERVER]) await run('ip', ['netns', 'del', ns], { allowFailure: true });
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('opened every planned flow on its own 5-tuple, spread over all three nodes', () => {
