@@ -1,11 +1,20 @@
 // An SVG chart of a hash benchmark report: per-node shares of every result, and the share of
 // flows that change owner per assignment strategy. Plain SVG, readable in any browser.
-import type { HashBenchReport } from './hash.js';
+import type { DisruptionResult, Distribution } from './hash.js';
+
+/** What the chart draws: a synthetic run's report, or one on a flows file (which names its source). */
+export interface ChartedReport {
+  options: { flows: number; nodes: number };
+  results: readonly Distribution[];
+  disruption: readonly DisruptionResult[];
+  source?: { file: string };
+}
 
 const COLORS = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#ff9da7'];
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
-export function hashBenchSvg(report: HashBenchReport): string {
+export function hashBenchSvg(report: ChartedReport): string {
+  const of = report.source ? ` from ${report.source.file}` : '';
   const rowH = 18;
   const labelW = 360;
   const barW = 420;
@@ -13,7 +22,7 @@ export function hashBenchSvg(report: HashBenchReport): string {
   const parts: string[] = [];
   let y = 30;
   parts.push(
-    `<text x="${left}" y="${y}" font-size="16" font-weight="bold">Per-node share of ${report.options.flows.toLocaleString('en-US')} flows (${report.options.nodes} nodes; ideal: equal segments)</text>`,
+    `<text x="${left}" y="${y}" font-size="16" font-weight="bold">Per-node share of ${report.options.flows.toLocaleString('en-US')} flows${esc(of)} (${report.options.nodes} nodes; ideal: equal segments)</text>`,
   );
   y += 14;
   for (let i = 0; i < report.options.nodes; i++) {
@@ -40,7 +49,7 @@ export function hashBenchSvg(report: HashBenchReport): string {
   }
   y += 30;
   parts.push(
-    `<text x="${left}" y="${y}" font-size="16" font-weight="bold">Flows changing owner when node ${report.options.nodes} leaves / returns (uniform clients)</text>`,
+    `<text x="${left}" y="${y}" font-size="16" font-weight="bold">Flows changing owner when node ${report.options.nodes} leaves / returns (${report.source ? esc(report.source.file) : 'uniform clients'})</text>`,
   );
   y += 20;
   const scale = barW;

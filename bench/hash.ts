@@ -58,10 +58,12 @@ export interface HashBenchOptions {
   seed: number;
 }
 
-export interface HashBenchResult {
+/** How one mechanism × hashmode × bucket count spreads a set of flows: a row of the report. */
+export interface Distribution {
   mechanism: Mechanism;
   hashmode: Hashmode;
-  population: Population;
+  /** The population's name, or for a flows file its name. */
+  population: string;
   buckets: number;
   nodes: number;
   flows: number;
@@ -72,6 +74,10 @@ export interface HashBenchResult {
   bucketMaxMin: number;
   chiSquare: number;
   chiSquareP: number;
+}
+
+export interface HashBenchResult extends Distribution {
+  population: Population;
   flowsPerSecTs: number;
   flowsPerSecNative: number;
   /** TypeScript speed as a fraction of native speed. */
@@ -125,7 +131,7 @@ function countBuckets(out: Uint32Array, buckets: number): Uint32Array {
   return counts;
 }
 
-export function combinations(o: HashBenchOptions): HashParams[] {
+export function combinations(o: Pick<HashBenchOptions, 'mechanisms' | 'hashmodes' | 'buckets' | 'seed'>): HashParams[] {
   const out: HashParams[] = [];
   for (const mechanism of o.mechanisms)
     for (const hashmode of o.hashmodes)
@@ -137,12 +143,36 @@ export function combinations(o: HashBenchOptions): HashParams[] {
   return out;
 }
 
+/** Equal-weight members 1..nodes, as the benchmark assigns buckets to them. */
+export function benchMembers(nodes: number): Member[] {
+  return Array.from({ length: nodes }, (_, i) => ({ id: i + 1, weight: 1 }));
+}
+
+/** The spread of flows whose buckets (1-based, one a flow) are `perFlow`, over `nodes` equal nodes. */
+export function distributionOf(p: HashParams, population: string, perFlow: Uint32Array, nodes: number): Distribution {
+  const members = benchMembers(nodes);
+  const counts = countBuckets(perFlow, p.buckets);
+  const shares = nodeSharesOf(counts, assign(members, new Set(members.map((m) => m.id)), p.buckets), nodes, perFlow.length);
+  const chi = chiSquareUniform(counts);
+  return {
+    mechanism: p.mechanism,
+    hashmode: p.hashmode,
+    population,
+    buckets: p.buckets,
+    nodes,
+    flows: perFlow.length,
+    nodeShares: shares,
+    maxMinShare: ratio(shares),
+    bucketMaxMin: ratio(Array.from(counts)),
+    chiSquare: chi.statistic,
+    chiSquareP: chi.p,
+  };
+}
+
 export function runHashBench(o: HashBenchOptions, progress: (done: number, total: number, what: string) => void = () => {}): HashBenchReport {
   const t0 = performance.now();
   const combos = combinations(o);
   const total = combos.length * o.populations.length + 1;
-  const members: Member[] = Array.from({ length: o.nodes }, (_, i) => ({ id: i + 1, weight: 1 }));
-  const all = new Set(members.map((m) => m.id));
   const results: HashBenchResult[] = [];
   const ts = new Uint32Array(o.flows);
   const nat = new Uint32Array(o.flows);
@@ -160,23 +190,11 @@ export function runHashBench(o: HashBenchOptions, progress: (done: number, total
       const tsSeconds = timed(() => bucketsOfColumns(p, flows, ts));
       const nativeSeconds = timed(() => nativeBucketsOfColumns(p, flows, nat));
       for (let i = 0; i < o.flows; i++) if (ts[i] !== nat[i]) throw new Error(`model and native disagree on flow ${i} (${JSON.stringify(p)})`);
-      const counts = countBuckets(ts, p.buckets);
-      const shares = nodeSharesOf(counts, assign(members, all, p.buckets), o.nodes, o.flows);
-      const chi = chiSquareUniform(counts);
       const flowsPerSecTs = o.flows / tsSeconds;
       const flowsPerSecNative = o.flows / nativeSeconds;
       results.push({
-        mechanism: p.mechanism,
-        hashmode: p.hashmode,
+        ...distributionOf(p, population, ts, o.nodes),
         population,
-        buckets: p.buckets,
-        nodes: o.nodes,
-        flows: o.flows,
-        nodeShares: shares,
-        maxMinShare: ratio(shares),
-        bucketMaxMin: ratio(Array.from(counts)),
-        chiSquare: chi.statistic,
-        chiSquareP: chi.p,
         flowsPerSecTs,
         flowsPerSecNative,
         tsToNativeRatio: flowsPerSecTs / flowsPerSecNative,
@@ -184,62 +202,55 @@ export function runHashBench(o: HashBenchOptions, progress: (done: number, total
     }
   }
   progress(done++, total, 'disruption');
-  const disruption = measureDisruption(o, members);
+  const uniform = makePopulation('uniform', o.flows);
+  const disruption = measureDisruption(o.nodes, o.buckets, (buckets) => hashAll(uniform, buckets));
   progress(total, total, 'done');
   return { options: o, results, disruption, seconds: (performance.now() - t0) / 1000 };
 }
 
 /**
- * Flow-weighted share of owner changes when node N leaves and comes back, on the uniform
- * population hashed with nft sourceip-sourceport. "rehash" is the naive alternative: change the
- * bucket count to the number of live nodes (CLUSTERIP's total_nodes), one bucket per node.
+ * Flow-weighted share of owner changes when node N leaves and comes back, for flows whose bucket
+ * among B is `hashAll(B)` (one a flow). "rehash" is the naive alternative: change the bucket
+ * count to the number of live nodes (CLUSTERIP's total_nodes), one bucket per node.
  */
-function measureDisruption(o: HashBenchOptions, members: Member[]): DisruptionResult[] {
-  const flows = makePopulation('uniform', o.flows);
+export function measureDisruption(nodes: number, bucketCounts: readonly number[], hashAll: (buckets: number) => Uint32Array): DisruptionResult[] {
+  const members = benchMembers(nodes);
   const out: DisruptionResult[] = [];
   const all = new Set(members.map((m) => m.id));
-  const survivors = new Set([...all].filter((id) => id !== o.nodes));
-  const bucketsList = [...new Set([o.nodes, ...o.buckets.filter((b) => b >= o.nodes && b <= LIMITS.nft.maxBuckets)])].sort((a, b) => a - b);
+  const survivors = new Set([...all].filter((id) => id !== nodes));
+  const bucketsList = [...new Set([nodes, ...bucketCounts.filter((b) => b >= nodes && b <= LIMITS.nft.maxBuckets)])].sort((a, b) => a - b);
+  let flows = 0;
   for (const buckets of bucketsList) {
-    const counts = countBuckets(hashAll(flows, buckets), buckets);
+    const perFlow = hashAll(buckets);
+    flows = perFlow.length;
+    const counts = countBuckets(perFlow, buckets);
     for (const strategy of STRATEGIES) {
       const before = assign(members, all, buckets, strategy);
       const during = assign(members, survivors, buckets, strategy);
-      const moved = (a: Owners, b: Owners) => moves(a, b, all).reduce((s, m) => s + counts[m.bucket - 1], 0) / o.flows;
-      const shares = nodeSharesOf(counts, during, o.nodes, o.flows).slice(0, o.nodes - 1);
-      out.push({
-        strategy,
-        buckets,
-        nodes: o.nodes,
-        movedOnLeave: moved(before, during),
-        movedOnReturn: moved(during, before),
-        maxMinAfterLeave: ratio(shares),
-      });
+      const moved = (a: Owners, b: Owners) => moves(a, b, all).reduce((s, m) => s + counts[m.bucket - 1], 0) / flows;
+      const shares = nodeSharesOf(counts, during, nodes, flows).slice(0, nodes - 1);
+      out.push({ strategy, buckets, nodes, movedOnLeave: moved(before, during), movedOnReturn: moved(during, before), maxMinAfterLeave: ratio(shares) });
     }
   }
   // rehash: owner = bucket of (flow, live count); compare flow by flow.
-  const full = hashAll(flows, o.nodes);
-  const fewer = hashAll(flows, o.nodes - 1);
+  const full = hashAll(nodes);
+  const fewer = hashAll(nodes - 1);
   let changed = 0;
-  const perSurvivor = new Array(o.nodes - 1).fill(0);
-  for (let i = 0; i < o.flows; i++) {
+  const perSurvivor = new Array(nodes - 1).fill(0);
+  for (let i = 0; i < flows; i++) {
     if (full[i] !== fewer[i]) changed++;
     perSurvivor[fewer[i] - 1]++;
   }
-  out.push({
-    strategy: 'rehash',
-    buckets: o.nodes,
-    nodes: o.nodes,
-    movedOnLeave: changed / o.flows,
-    movedOnReturn: changed / o.flows,
-    maxMinAfterLeave: ratio(perSurvivor),
-  });
+  out.push({ strategy: 'rehash', buckets: nodes, nodes, movedOnLeave: changed / flows, movedOnReturn: changed / flows, maxMinAfterLeave: ratio(perSurvivor) });
   return out;
 }
 
+/** The hash the disruption figures use: nft sourceip-sourceport, as a VIP hashes by default. */
+export const DISRUPTION_HASH = { mechanism: 'nft', hashmode: 'sourceip-sourceport' } as const;
+
 function hashAll(flows: FlowColumns, buckets: number): Uint32Array {
   const out = new Uint32Array(flows.saddr.length);
-  nativeBucketsOfColumns({ mechanism: 'nft', hashmode: 'sourceip-sourceport', seed: 0x1234, buckets }, flows, out);
+  nativeBucketsOfColumns({ ...DISRUPTION_HASH, seed: 0x1234, buckets }, flows, out);
   return out;
 }
 

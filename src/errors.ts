@@ -4,6 +4,8 @@
 export interface Where {
   file?: string;
   line?: number;
+  /** A packet of a capture, numbered from 1 as tcpdump and Wireshark count them. */
+  packet?: number;
   field?: string;
 }
 
@@ -15,11 +17,12 @@ export class InputError extends Error {
     this.where = where;
   }
 
-  /** `file:line: field: message`, leaving out what is unknown. */
+  /** `file:line: field: message` (`file: packet N: ...` for a capture), leaving out what is unknown. */
   describe(): string {
-    const { file, line, field } = this.where;
+    const { file, line, packet, field } = this.where;
     const place = [file, line].filter((x) => x !== undefined).join(':');
-    return [place, field, this.message].filter((x) => x !== undefined && x !== '').join(': ');
+    const inCapture = packet === undefined ? undefined : `packet ${packet}`;
+    return [place, inCapture, field, this.message].filter((x) => x !== undefined && x !== '').join(': ');
   }
 }
 

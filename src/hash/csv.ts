@@ -4,7 +4,8 @@ import { parseAddress, parseProtocol, type Flow } from './flow.js';
 
 const FIELDS = ['src_ip', 'src_port', 'dst_ip', 'dst_port', 'proto'] as const;
 
-function port(text: string, field: string, file: string, line: number): number {
+/** A port number of a text field; an InputError naming the file, line and field otherwise. */
+export function port(text: string, field: string, file: string, line: number): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new InputError(`'${text}' is not a port (0..65535)`, { file, line, field });
   return Number(text);
 }
