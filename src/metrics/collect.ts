@@ -78,10 +78,7 @@ export function fromStatus(m: Metrics, s: DaemonStatus, keys: readonly string[],
     vips.flatMap((v): Row<'vip'>[] => (v.leaseMs === undefined ? [] : [[{ vip: v.key }, v.leaseMs / 1000]])),
   );
   // The event-fed series of every VIP exist from the first scrape (a rate over them needs a zero).
-  for (const vip of keys) {
-    for (const c of [m.ownershipChanges, m.bucketsGained, m.bucketsLost, m.applyFailures]) c.inc({ vip }, 0);
-    m.takeover.zero({ vip });
-  }
+  for (const vip of keys) m.touchVip(vip);
   fill(
     m.duplicateOwners,
     vips.map((v) => [{ vip: v.key }, duplicates.filter((d) => d.vip === v.key).length]),

@@ -19,7 +19,7 @@ export function defineMetrics(registers: Registry[]) {
   const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) => new Counter<L>({ name, help, labelNames, registers });
   const histogram = <L extends string>(name: string, help: string, buckets: number[], labelNames: readonly L[] = []) =>
     new Histogram<L>({ name, help, buckets, labelNames, registers });
-  return {
+  const metrics = {
     // Membership (this node's view).
     nodeUp: gauge('aavip_node_up', "Whether the node is live in this node's view (1) or not (0).", ['node']),
     nodeWeight: gauge('aavip_node_weight', "The node's weight in the view (0: drained, or out for a tracked service).", ['node']),
@@ -62,6 +62,15 @@ export function defineMetrics(registers: Registry[]) {
     ipvsInactive: gauge('aavip_ipvs_backend_connections_inactive', 'IPVS inactive connections to the real server.', BACKEND_LABELS),
     ipvsWeight: gauge('aavip_ipvs_backend_weight', "The real server's weight in the IPVS table.", BACKEND_LABELS),
   };
+  const seen = new Set<string>();
+  /** Makes a VIP's event-fed series exist, at 0, before its first event (a rate over them needs a start). */
+  const touchVip = (vip: string) => {
+    if (seen.has(vip)) return;
+    seen.add(vip);
+    for (const c of [metrics.ownershipChanges, metrics.bucketsGained, metrics.bucketsLost, metrics.applyFailures]) c.inc({ vip }, 0);
+    metrics.takeover.zero({ vip });
+  };
+  return { ...metrics, touchVip };
 }
 
 export type Metrics = ReturnType<typeof defineMetrics>;

@@ -9,7 +9,7 @@ import { parseClusterConfig } from '../../src/config/cluster.js';
 import { renderedRuleCounts } from '../../src/dataplane/nft-state.js';
 import { renderVipTables } from '../../src/dataplane/nft.js';
 import { parseVipSpec } from '../../src/dataplane/vipspec.js';
-import { fill } from '../../src/metrics/collect.js';
+import { fill, fromStatus } from '../../src/metrics/collect.js';
 import { allEvents, MetricsEvents } from '../../src/metrics/events.js';
 import { MetricsExporter } from '../../src/metrics/exporter.js';
 import { backendLabels, parseNftCounters } from '../../src/metrics/kernel.js';
@@ -19,6 +19,7 @@ import { parseListen } from '../../src/metrics/settings.js';
 import { errorsOf, example, withSection } from './cluster-example.js';
 
 const quiet = pino({ level: 'silent' });
+const COUNTER_NAMES = 'accepted replayed forged truncated malformed unknownSender wrongCluster unconfirmed futureStamps sendErrors'.split(' ');
 const lineOf = (text: string, needle: string) => text.split('\n').findIndex((l) => !l.trimStart().startsWith('#') && l.includes(needle)) + 1;
 const value = async (r: Registry, name: string, labels: Record<string, string> = {}) => {
   const m = (await r.getMetricsAsJSON()).find((x) => x.name === name);
@@ -161,6 +162,32 @@ describe('what a scrape reads', () => {
     expect(await value(registry, 'aavip_buckets', { vip: 'a' })).toBe(5);
     expect(await value(registry, 'aavip_buckets', { vip: 'b' })).toBeUndefined();
     expect(await value(registry, 'aavip_heartbeats_accepted_total')).toBe(42);
+  });
+
+  it('gives each VIP its event-fed series at 0 on the first scrape, and never resets them after', async () => {
+    const registry = new Registry();
+    const m = defineMetrics([registry]);
+    const status = {
+      nodes: [{ id: 1, name: 'n1', address: '198.18.0.1', live: true, weight: 1, tracksDown: [] }],
+      view: { epoch: 3, live: [1], quorate: true, since: '' },
+      joined: true,
+      vips: [{ vip: '198.18.0.100/24', perNode: { n1: 4 }, local: { owned: [0, 1, 2, 3], incoming: [], draining: [] }, kernelApplied: true, excluded: [] }],
+      // Every counter the membership keeps at 0, but three.
+      counters: { ...Object.fromEntries(COUNTER_NAMES.map((k) => [k, 0])), accepted: 9, replayed: 1, forged: 2 },
+    } as never;
+    fromStatus(m, status, ['198.18.0.100'], []);
+    expect(await registry.metrics()).toMatch(/aavip_takeover_duration_seconds_count\{vip="198\.18\.0\.100"\} 0\n/);
+    expect(await value(registry, 'aavip_ownership_changes_total', { vip: '198.18.0.100' })).toBe(0);
+    const e = new MetricsEvents(m, () => 0);
+    e.ownership('198.18.0.100', { gained: [3], lost: [], owned: 4 });
+    e.applied('198.18.0.100', { path: 'fast', ok: true, ms: 1, at: 20, ownership: { owned: [0, 1, 2, 3], incoming: [], draining: [] } });
+    fromStatus(m, status, ['198.18.0.100'], [{ vip: '198.18.0.100', bucket: 2, nodes: ['n1', 'n2'] }]);
+    const text = await registry.metrics();
+    expect(text).toMatch(/aavip_takeover_duration_seconds_count\{vip="198\.18\.0\.100"\} 1\n/);
+    expect(text).toMatch(/aavip_ownership_changes_total\{vip="198\.18\.0\.100"\} 1\n/);
+    expect(text).toMatch(/aavip_duplicate_owner_buckets\{vip="198\.18\.0\.100"\} 1\n/);
+    expect(text).toMatch(/aavip_heartbeats_refused_total\{reason="forged"\} 2\n/);
+    expect(text).toMatch(/aavip_local_buckets\{vip="198\.18\.0\.100",state="owned"\} 4\n/);
   });
 
   it('times every check and counts the failed ones, by the real checked', async () => {
