@@ -17,6 +17,7 @@ import { runDir } from '../paths.js';
 import { parseLvsSection, type LvsSettings } from '../appliance/settings.js';
 import { parseTrackList, type TrackSpec } from '../track/settings.js';
 import { parseNotifyList, type NotifySpec } from '../notify/settings.js';
+import { parseMetricsSection, type MetricsSettings } from '../metrics/settings.js';
 
 export interface NodeConfig extends Member {
   name: string;
@@ -41,6 +42,7 @@ export interface SharedConfig {
   track: TrackSpec[];
   /** Commands run on view, quorum, ownership, track and real-server events (src/notify). */
   notify: NotifySpec[];
+  metrics?: MetricsSettings; // where `GET /metrics` is served (src/metrics/settings.ts); absent: off
 }
 
 export interface ClusterConfig extends SharedConfig {
@@ -199,11 +201,11 @@ function parseShared(c: Checker): { shared: SharedConfig; vipFields: FieldPath[]
   if (cluster.controlSocket !== undefined && (typeof cluster.controlSocket !== 'string' || !isAbsolute(cluster.controlSocket))) {
     c.fail(['cluster', 'controlSocket'], 'controlSocket must be an absolute path');
   }
-  const track = parseTrackList(root.track, ['track'], c);
-  const notify = parseNotifyList(root.notify, ['notify'], c);
+  const [track, notify] = [parseTrackList(root.track, ['track'], c), parseNotifyList(root.notify, ['notify'], c)];
+  const metrics = parseMetricsSection(root.metrics, ['metrics'], c);
   checkUnknownFields(c);
   return {
-    shared: { file: c.file, name, nodes, heartbeat: heartbeat!, quorum: quorum as Quorum, drainTimeoutMs: drainTimeoutMs!, vips, lvs, track, notify },
+    shared: { file: c.file, name, nodes, heartbeat: heartbeat!, quorum: quorum as Quorum, drainTimeoutMs: drainTimeoutMs!, vips, lvs, track, notify, metrics },
     vipFields,
   };
 }
@@ -286,7 +288,7 @@ function checkUnknownFields(c: Checker): void {
       for (const key of Object.keys(obj)) if (!known.includes(key)) c.fail([...path, key], `unknown field '${key}' (known: ${known.join(', ')})`);
     }
   };
-  unknown(root, [], ['cluster', 'vips', 'lvs', 'track', 'notify']);
+  unknown(root, [], ['cluster', 'vips', 'lvs', 'track', 'notify', 'metrics']);
   unknown(cluster, ['cluster'], ['name', 'nodes', 'local', 'heartbeat', 'authkey', 'quorum', 'drainTimeout', 'controlSocket']);
   unknown(cluster.heartbeat, ['cluster', 'heartbeat'], ['port', 'interval', 'deadtime', 'copies', 'restartGrace']);
   (Array.isArray(cluster.nodes) ? cluster.nodes : []).forEach((n: unknown, i: number) =>

@@ -1,6 +1,6 @@
 // What the daemon is plugged into: its clock, transport, data plane and drain accounting are
 // parameters (service.ts wires the real ones; the scenario tests a simulated world).
-import type { Dataplane, VipSpec } from '../dataplane/types.js';
+import type { Dataplane, Ownership, VipSpec } from '../dataplane/types.js';
 import type { Logger } from '../log.js';
 import type { RealId } from '../lvs/check-share.js';
 import type { leaseMs } from '../membership/lease.js';
@@ -38,4 +38,15 @@ export interface DaemonEvents {
   view(before: View, view: View, name: (id: number) => string): void;
   ownership(vip: string, change: { gained: number[]; lost: number[]; owned: number }): void;
   track?(v: TrackVerdict): void;
+  /** A kernel update of a VIP ended (vip-applier.ts): how it went and how long it took (metrics). */
+  applied?(vip: string, update: AppliedUpdate): void;
+}
+
+/** One kernel update of a VIP's ownership, as the applier saw it; `at` is on the daemon's monotonic clock. */
+export interface AppliedUpdate {
+  path: 'fast' | 'full' | 'renew';
+  ok: boolean;
+  ms: number;
+  at: number;
+  ownership: Ownership;
 }

@@ -10,7 +10,7 @@ import { InputError, InputErrors } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { LdirectordConfig } from '../lvs/config/model.js';
 import { loadLdirectordConfig } from '../lvs/config/parse.js';
-import { Director } from '../lvs/director.js';
+import { defaultRunner, Director } from '../lvs/director.js';
 import { tracksOf } from '../track/settings.js';
 import { NotifyEvents } from './notifying.js';
 import { reloadTracking, startTracking, stopTracking } from './tracking.js';
@@ -32,6 +32,9 @@ import { NetlinkIpvs } from '../lvs/ipvs/netlink.js';
 import type { SyncSettings } from '../appliance/settings.js';
 import { ConnectionSync } from '../appliance/sync.js';
 import { vipCidr } from '../dataplane/vipspec.js';
+import { allEvents, countingSends } from '../metrics/events.js';
+import { MetricsExporter } from '../metrics/exporter.js';
+import { timedChecks } from '../metrics/lvs.js';
 import { validateAppliance, type ApplianceFinding } from '../appliance/validate.js';
 
 const describe = (e: unknown) => (e instanceof InputError ? e.describe() : (e as Error).message);
@@ -74,8 +77,13 @@ async function loadAll(file: string, opts: LoadOptions): Promise<Loaded> {
 }
 
 /** The ldirectord role beside the VIP: same process, its own IPVS table; a verdict of its own goes out in a heartbeat at once. */
-const newDirector = async (d: Daemon, config: LdirectordConfig, log: Logger, notify?: NotifyEvents) =>
-  new Director(config, await openIpvs('netlink'), { log: log.child({ role: 'ldirectord' }), onVerdict: () => d.sendHeartbeats(), onReal: notify?.real });
+const newDirector = async (d: Daemon, config: LdirectordConfig, log: Logger, notify?: NotifyEvents, metrics?: MetricsExporter) =>
+  new Director(config, await openIpvs('netlink'), {
+    log: log.child({ role: 'ldirectord' }),
+    onVerdict: () => d.sendHeartbeats(),
+    onReal: notify?.real,
+    runCheck: metrics ? timedChecks(defaultRunner, metrics.m) : undefined,
+  });
 
 /** The IPVS sync daemons as configured (opened here, so a kernel without IPVS fails the start). */
 async function startSync(settings: SyncSettings, log: Logger): Promise<ConnectionSync> {
@@ -95,6 +103,7 @@ export class DaemonService {
   private sync?: ConnectionSync;
   /** The notify hooks (also the daemon's `events`). */
   private notify?: NotifyEvents;
+  private metrics?: MetricsExporter;
 
   private constructor(
     readonly daemon: Daemon,
@@ -125,12 +134,22 @@ export class DaemonService {
     try {
       const lock = await lockInstance(config.controlSocket);
       undo.push(() => lock.release());
-      const transport = await openUdpTransport(local.address, config.heartbeat.port, (e) => log.error({ err: e.message }, 'heartbeat socket error'));
-      undo.push(() => transport.close());
       const clock = systemClock();
+      const metrics = new MetricsExporter(clock.now, log.child({ role: 'metrics' }));
+      const udp = await openUdpTransport(local.address, config.heartbeat.port, (e) => log.error({ err: e.message }, 'heartbeat socket error'));
+      undo.push(() => udp.close());
+      const transport = countingSends(udp, metrics.m);
       const incarnation = takeIncarnation(config.name, local.name, clock.wall(), (msg) => log.warn({}, msg));
       const events = new NotifyEvents(config, log);
-      const daemon = new Daemon(config, { clock, transport, dataplane: (s) => createDataplane(s.backend), openFlows, incarnation, log, events });
+      const daemon = new Daemon(config, {
+        clock,
+        transport,
+        dataplane: (s) => createDataplane(s.backend),
+        openFlows,
+        incarnation,
+        log,
+        events: allEvents([events, metrics.events]),
+      });
       const vips = [];
       for (const spec of config.vips) vips.push(await daemon.addVip(spec));
       const service = new DaemonService(daemon, opts, ldirectord, log);
@@ -138,9 +157,13 @@ export class DaemonService {
       service.lock = lock;
       service.control = await openControlServer(config.controlSocket, (r) => service.handle(r));
       undo.push(() => service.control!.close());
+      metrics.source = daemon;
+      service.metrics = metrics;
+      await metrics.start(config.metrics);
+      undo.push(() => metrics.stop());
       if (ldirectord) {
         // The director role runs beside the VIP: same process, its own checks and IPVS table.
-        daemon.director = await newDirector(daemon, ldirectord, log, events);
+        daemon.director = await newDirector(daemon, ldirectord, log, events, metrics);
         undo.push(() => daemon.director?.stop());
         await daemon.director.start();
       }
@@ -206,7 +229,8 @@ export class DaemonService {
       // Build before touching anything: a VIP whose data plane cannot be had fails the reload whole.
       const added = [];
       for (const spec of plan.added) added.push(await d.addVip(spec));
-      const changes = [...plan.changes];
+      // The listener first: a new address that cannot be bound fails the reload before anything changed.
+      const changes = [...plan.changes, ...((await this.metrics?.reconfigure(next.config.metrics)) ?? [])];
       const tracks = tracksOf(d.config);
       d.reconfigure(next.config, plan.heartbeatChanged);
       for (const v of d.vips.filter((x) => plan.removed.includes(x.spec))) {
@@ -239,7 +263,7 @@ export class DaemonService {
       await director.reload(next);
       change = ['ldirectord role reloaded'];
     } else if (next) {
-      d.director = await newDirector(d, next, this.log, this.notify);
+      d.director = await newDirector(d, next, this.log, this.notify, this.metrics);
       await d.director.start();
       change = ['ldirectord role started'];
     } else if (director) {
@@ -276,6 +300,7 @@ export class DaemonService {
     this.notify?.notifier.stop();
     await this.sync?.stop();
     this.sync = undefined;
+    await this.metrics?.stop();
     await this.control?.close();
     await this.lock?.release();
   }

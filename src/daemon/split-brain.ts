@@ -141,9 +141,4 @@ export class SplitBrainAlarm {
     const named = (d: Duplicate) => ({ vip: d.vip, bucket: d.bucket, nodes: d.nodes.map(this.host.name) });
     return { duplicates: this.watch.current().map(named), raisedTotal: this.watch.raisedTotal };
   }
-
-  /** The confirmed duplicates as data (for metrics). */
-  duplicateBuckets(): Duplicate[] {
-    return this.watch.current();
-  }
 }

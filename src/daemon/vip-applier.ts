@@ -7,6 +7,7 @@ import type { Dataplane, Ownership, VipSpec } from '../dataplane/types.js';
 import type { Logger } from '../log.js';
 import { lapsed } from '../membership/lease.js';
 import type { Clock } from './clock.js';
+import type { AppliedUpdate } from './deps.js';
 
 /** How often each VIP is reconciled in full even when nothing changed (drift repair). */
 export const FULL_RECONCILE_MS = 5000;
@@ -28,6 +29,8 @@ export interface ApplierOptions {
    * starts the timeout when it commits, so the lease must end that much earlier.
    */
   leaseMs: (latencyMs: number) => number | undefined;
+  /** Told of every kernel update that ran (metrics: apply and takeover durations). */
+  onApplied?: (update: AppliedUpdate) => void;
 }
 
 export class VipApplier {
@@ -157,6 +160,7 @@ export class VipApplier {
       const changed = key !== this.applied;
       this.applied = key;
       this.kernelOwnership = ownership;
+      this.o.onApplied?.({ path, ok: true, ms: took, at: clock.now(), ownership });
       if (changed) {
         log.info(
           {
@@ -174,6 +178,7 @@ export class VipApplier {
       log.error({ err: (e as Error).message, path }, `applying ownership failed; retrying in full within ${FULL_RECONCILE_MS / 1000} s`);
       this.applied = undefined;
       this.kernelOwnership = undefined;
+      this.o.onApplied?.({ path, ok: false, ms: clock.now() - t0, at: clock.now(), ownership });
       this.fullAt = clock.now() - FULL_RECONCILE_MS + 1000; // the next periodic request retries in about a second
     }
   }

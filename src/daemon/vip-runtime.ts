@@ -22,7 +22,7 @@ export interface VipContext {
   /** The lease to grant now (see VipApplier). */
   leaseMs: (dataplane: Dataplane, latencyMs: number) => number | undefined;
   name: (id: number) => string;
-  events?: Pick<DaemonEvents, 'ownership'>;
+  events?: Pick<DaemonEvents, 'ownership' | 'applied'>;
 }
 
 export class VipRuntime {
@@ -52,6 +52,7 @@ export class VipRuntime {
       clock: ctx.clock,
       ownership: () => this.keeper.ownership(),
       leaseMs: (latency) => ctx.leaseMs(dataplane, latency),
+      onApplied: (u) => ctx.events?.applied?.(this.key, u),
     });
   }
 

@@ -42,7 +42,7 @@ export function nftSignature(vip: VipSpec, nodeMac?: string): string {
  */
 const MAP_DECLARATION = ['    typeof numgen inc mod 2 : verdict', '    flags timeout', '    comment "key: the bucket number hashed in chain vip"'];
 /** Part of the signature, so tables made with an older map declaration are rebuilt once. */
-const MAP_LAYOUT = 'map:numgen+timeout|flows+closing|untracked-by-headers';
+const MAP_LAYOUT = 'map:numgen+timeout|flows+closing|untracked-by-headers|counters';
 
 /**
  * The flows set: what identifies a TCP flow of this VIP (the table is the VIP's, so its address
@@ -55,6 +55,11 @@ export const FLOW_TABLE_SIZE = 262_144;
 const FLOW_IDLE = '15m';
 const FLOW_CLOSING = '10s';
 const flowKey = (fam: 'ip' | 'ip6') => `${fam} saddr . tcp sport . tcp dport`;
+
+/** The table's named counters: packets the bucket filter accepted for this node, and dropped. */
+export const NFT_COUNTERS = ['accepted', 'dropped'] as const;
+const ACCEPTED = 'counter name "accepted"';
+const DROPPED = 'counter name "dropped"';
 
 /** The nft timeout of a lease, refusing what the kernel cannot hold. */
 function leaseTimeout(lease: Lease): string {
@@ -121,6 +126,8 @@ export function renderVipTables(vip: VipSpec, ownership: Ownership, nodeMac?: st
       `    timeout ${set === 'flows' ? FLOW_IDLE : FLOW_CLOSING}`,
       `  }`,
     ]),
+    // What the bucket filter let through and what it dropped (aavip_vip_packets_total, src/metrics/kernel.ts).
+    ...NFT_COUNTERS.map((n) => `  counter ${n} {\n  }`),
     `  chain prerouting {`,
     // After conntrack (-200), so the original tuple is known; dropped packets never confirm an entry.
     `    type filter hook prerouting priority mangle; policy accept;`,
@@ -134,7 +141,7 @@ export function renderVipTables(vip: VipSpec, ownership: Ownership, nodeMac?: st
     // to the cluster MAC): the local service takes it, unhashed and unmarked, so IPVS leaves it be.
     ...(vip.fwmark !== undefined ? ['    meta pkttype host accept'] : []),
     ...hashRules,
-    `    drop`,
+    `    ${DROPPED} drop`,
     `  }`,
     // Every TCP flow taken is remembered (the `incoming` and `draining` chains go through here);
     // a full set only leaves a flow unremembered, the packet is still accepted.
@@ -144,23 +151,25 @@ export function renderVipTables(vip: VipSpec, ownership: Ownership, nodeMac?: st
     `    tcp flags & (fin | rst) != 0 update @flows { ${flow} timeout ${FLOW_CLOSING} } update @closing { ${flow} }`,
     `    tcp flags & (fin | rst) == 0 ${flow} != @closing update @flows { ${flow} }`,
     ...(vip.fwmark !== undefined ? [`    meta mark set 0x${vip.fwmark.toString(16).padStart(8, '0')}`] : []),
-    `    meta pkttype set host accept`,
+    `    ${ACCEPTED} meta pkttype set host accept`,
     `  }`,
     // The new owner of a bucket in handover: new connections, and the flows it took since.
     `  chain incoming {`,
     `    ct state established,related goto own`,
     `    ${flow} @flows goto own`,
     `    ct state new tcp flags & (syn | ack) == syn goto own`,
-    vip.fwmark !== undefined ? '    ct state new meta l4proto != tcp goto own' : '    ct state new meta l4proto != tcp meta pkttype set host accept',
-    `    drop`,
+    vip.fwmark !== undefined
+      ? '    ct state new meta l4proto != tcp goto own'
+      : `    ct state new meta l4proto != tcp ${ACCEPTED} meta pkttype set host accept`,
+    `    ${DROPPED} drop`,
     `  }`,
     // The old owner: only the flows it had taken. A bare SYN is a new connection even when its
     // address and port are remembered (a reused port): the new owner's, so forgotten here.
     `  chain draining {`,
-    `    tcp flags & (syn | ack) == syn delete @flows { ${flow} } drop`,
+    `    tcp flags & (syn | ack) == syn delete @flows { ${flow} } ${DROPPED} drop`,
     `    ct state established,related goto own`,
     `    ${flow} @flows goto own`,
-    `    drop`,
+    `    ${DROPPED} drop`,
     `  }`,
     ...(fam === 'ip6' ? ndOutputChain(vip, nodeMac!) : []),
     `}`,

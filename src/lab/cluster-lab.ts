@@ -38,6 +38,8 @@ export interface ClusterLabOptions {
   nodeTrack?: Record<number, unknown[]>;
   /** `notify:` as written into cluster.yaml. */
   notify?: unknown[];
+  /** `metrics:` as written into cluster.yaml (every node listens on its own namespace's address). */
+  metrics?: Record<string, unknown>;
   /** Whether each node runs the lab's responder on the service port (default: yes). */
   responders?: boolean;
   /** The VIP's backend (default nft; xt_cluster hashes the source address only). */
@@ -109,6 +111,7 @@ export class ClusterLab {
           ...(o.lvs ? { lvs: o.lvs } : {}),
           ...(o.track ? { track: o.track } : {}),
           ...(o.notify ? { notify: o.notify } : {}),
+          ...(o.metrics ? { metrics: o.metrics } : {}),
         }),
       );
       const cl = new ClusterLab(lab, dir, configFile);

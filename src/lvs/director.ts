@@ -34,7 +34,7 @@ export type { RealState } from './realserver.js';
 
 export type CheckRunner = (kind: CheckHow, target: CheckTarget) => Promise<CheckResult>;
 
-const defaultRunner: CheckRunner = (kind, t) =>
+export const defaultRunner: CheckRunner = (kind, t) =>
   kind === 'connect' ? connectCheck(t) : kind === 'ping' ? pingCheck(t) : kind === 'external' ? externalCheck(t) : negotiateCheck(t);
 
 export interface DirectorOptions {

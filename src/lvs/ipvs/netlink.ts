@@ -40,7 +40,7 @@ function inetAddr(ip: string): Buffer {
 const formatInet = (b: Buffer, af: number) => formatAddress(af === AF_INET ? { family: 4, bytes: b.subarray(0, 4) } : { family: 6, bytes: b.subarray(0, 16) });
 
 /** "IP:PORT" / "[v6]:PORT" → parts. */
-function splitHostPort(s: string): { ip: string; port: number } {
+export function splitHostPort(s: string): { ip: string; port: number } {
   const m = s.match(/^\[(.+)\]:(\d+)$/) ?? s.match(/^(.+):(\d+)$/);
   if (!m) throw new Error(`not an address:port: ${s}`);
   return { ip: m[1], port: Number(m[2]) };
@@ -183,13 +183,27 @@ export class NetlinkIpvs implements Ipvs {
     return msgs.map((m) => parseMessage(m.data));
   }
 
-  async read(): Promise<IpvsServiceState[]> {
+  /** Every service with its destinations as the kernel lists them. */
+  private async dump(): Promise<{ service: IpvsServiceState; dests: Dest[] }[]> {
     const services = (await this.req(Commands.GET_SERVICE, {}, true)).flatMap((m) => (m.service ? [fromService(m.service)] : []));
-    for (const s of services) {
-      const dests = await this.req(Commands.GET_DEST, { service: serviceId(s) }, true);
-      s.realServers = dests.flatMap((m) => (m.dest ? [fromDest(m.dest, s.family)] : []));
+    const out = [];
+    for (const service of services) {
+      const dests = await this.req(Commands.GET_DEST, { service: serviceId(service) }, true);
+      out.push({ service, dests: dests.flatMap((m) => (m.dest ? [m.dest] : [])) });
     }
-    return services;
+    return out;
+  }
+
+  async read(): Promise<IpvsServiceState[]> {
+    return (await this.dump()).map(({ service, dests }) => ({ ...service, realServers: dests.map((d) => fromDest(d, service.family)) }));
+  }
+
+  /** The table with each destination's connection counts (ipvsadm -Ln's ActiveConn and InActConn). */
+  async readConnections(): Promise<{ service: IpvsServiceState; dests: (IpvsDestination & { active: number; inactive: number })[] }[]> {
+    return (await this.dump()).map(({ service, dests }) => ({
+      service,
+      dests: dests.map((d) => ({ ...fromDest(d, service.family), active: d.activeConns ?? 0, inactive: d.inactConns ?? 0 })),
+    }));
   }
 
   async apply(ops: IpvsOp[]): Promise<void> {
