@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Writes the Debian package's copyright file (machine-readable format 1.0) on stdout: aavip under
 # GPL-2.0-or-later, then every bundled npm module with the license its package.json declares and
-# the license text it ships (a standalone paragraph for the two that ship none).
+# the license text it ships (a standalone paragraph for the two that ship none). Licenses Debian
+# keeps in /usr/share/common-licenses (Apache-2.0: prom-client) are referred to there.
 # Usage: package-copyright.sh NODE_MODULES_DIR MAINTAINER
 set -euo pipefail
 NM=$1 MAINTAINER=$2 node --input-type=module <<'EOF'
@@ -49,6 +50,8 @@ License: GPL-2+
  On Debian systems, the complete text of the GNU General Public License
  version 2 can be found in /usr/share/common-licenses/GPL-2.`,
 ];
+// Debian policy 12.5: a license in /usr/share/common-licenses is referred to, not copied.
+const COMMON = { 'Apache-2.0': 'Apache-2.0' };
 const generic = new Set();
 for (const m of modules.sort()) {
   const p = JSON.parse(readFileSync(join(nm, m, 'package.json'), 'utf8'));
@@ -57,10 +60,12 @@ for (const m of modules.sort()) {
   const text = file ? readFileSync(join(nm, m, file), 'utf8') : '';
   const lic = short(p.license);
   const copyright = text.match(/^.*copyright.*\d{4}.*$/im)?.[0].replace(/^\W*copyright\s*(\(c\)|©)?\s*/i, '') || author;
-  if (!file) generic.add(lic);
+  const common = COMMON[p.license];
+  if (!file && !common) generic.add(lic);
+  const body = common ? `On Debian systems, the complete text of the license can be found in /usr/share/common-licenses/${common}.` : text;
   paragraphs.push(`Files: usr/lib/aavip/node_modules/${m}/*
 Copyright: ${copyright.trim()}
-License: ${lic}${file ? `\n${indent(text)}` : ''}
+License: ${lic}${body ? `\n${indent(body)}` : ''}
 Comment: ${p.name} ${p.version}, bundled from npm`);
 }
 for (const lic of generic) {

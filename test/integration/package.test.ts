@@ -26,7 +26,9 @@ function run(cmd: string, args: string[], o: { cwd?: string; timeoutMs?: number 
 const dpkgStatus = () => spawnSync('dpkg-query', ['-W', '-f=${Status}', 'aavip'], { encoding: 'utf8' }).stdout.trim();
 
 // The checkout, and where its node_modules really are, covered by empty tmpfs mounts.
-const HIDDEN = [...new Set([PACKAGE_ROOT, realpathSync(join(PACKAGE_ROOT, 'node_modules'))])];
+// (node_modules inside the checkout is covered with it: its own mount point is gone under the tmpfs.)
+const MODULES = realpathSync(join(PACKAGE_ROOT, 'node_modules'));
+const HIDDEN = MODULES.startsWith(`${PACKAGE_ROOT}/`) ? [PACKAGE_ROOT] : [PACKAGE_ROOT, MODULES];
 
 /** A command run from / with a bare environment, in a mount namespace where the checkout is empty. */
 function installed(args: string[], timeoutMs = 30_000): SpawnSyncReturns<string> {
