@@ -18,7 +18,14 @@ export function withoutLiveState(json: string): string {
     if (o.set?.name === 'flows' || o.set?.name === 'closing') delete o.set.elem;
     for (const e of o.map?.elem ?? []) if (e[0]?.elem) delete e[0].elem.expires;
   }
-  return JSON.stringify(doc).replace(/"(packets|bytes)":\d+/g, '');
+  // Every counter's values, in rules and named counters alike, wherever they sit.
+  const strip = (x: unknown): void => {
+    if (!x || typeof x !== 'object') return;
+    for (const k of ['packets', 'bytes']) delete (x as Record<string, unknown>)[k];
+    for (const v of Object.values(x)) strip(v);
+  };
+  strip(doc);
+  return JSON.stringify(doc);
 }
 
 export interface HeldConnection {
