@@ -43,10 +43,16 @@ const shown = (page: Page): Promise<Shown> =>
 const expected = (cl: ClusterLab, live: number[]) => cl.owners(live).map((id, i) => ({ bucket: i + 1, owner: nodeName(id), state: 'owned' }));
 
 /** Polls the page's DOM until `done` holds (bounded in count and time); the last reading either way. */
-async function waitShown(page: Page, done: (s: Shown) => boolean, timeoutMs: number): Promise<{ s: Shown; ms: number; ok: boolean }> {
+async function waitShown(
+  page: Page,
+  done: (s: Shown) => boolean,
+  timeoutMs: number,
+  each?: (s: Shown) => Promise<void>,
+): Promise<{ s: Shown; ms: number; ok: boolean }> {
   const start = Date.now();
   let s = await shown(page);
   for (let k = 0; k < 400 && !done(s) && Date.now() - start < timeoutMs; k++) {
+    await each?.(s);
     await new Promise((r) => setTimeout(r, 100));
     s = await shown(page);
   }
@@ -176,6 +182,9 @@ describe('the status page in headless Chromium', () => {
       ];
       data.status.tracks = [{ name: 'haproxy', kind: 'process', up: false, since: data.generatedAt, lastMessage: hostile, onFailure: 'out' }];
       data.status.splitBrain = { duplicates: [{ vip: data.buckets[0].vip, bucket: 7, nodes: ['node1', 'node2'] }], raisedTotal: 1 };
+      // Handovers in flight: node1 taking bucket 1 and draining bucket 2, node2 announcing bucket 3 draining.
+      data.buckets[0].local.splice(0, 2, 'incoming', 'draining');
+      data.buckets[0].peerDraining = { node2: [3] };
       await other.route('**/status.json', (route) => (cut ? route.abort('connectionrefused') : route.fulfill({ json: data })));
       await other.goto(URL, { timeout: 20_000 });
       await other.locator('[data-real="198.18.1.1:80"]').waitFor({ timeout: 10_000 });
@@ -185,6 +194,18 @@ describe('the status page in headless Chromium', () => {
       expect(await other.locator('[data-split-brain]').textContent()).toContain('bucket 7 on node1 and node2');
       expect(await other.locator('#reals').textContent()).toContain(hostile);
       expect(await other.locator('img').count()).toBe(0);
+      const cells = await other.evaluate(() =>
+        [1, 2, 3, 4].map((b) => {
+          const e = document.querySelector<HTMLElement>(`[data-bucket="${b}"]`)!;
+          return [e.dataset.state, e.dataset.drain ?? ''];
+        }),
+      );
+      expect(cells).toEqual([
+        ['incoming', ''],
+        ['draining', 'node1'],
+        ['draining', 'node2'],
+        ['owned', ''],
+      ]);
       expect(await other.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
       await other.screenshot({ path: join(ARTEFACTS, 'with-reals.png'), fullPage: true });
       // The daemon unreachable: the page says so and keeps what it last drew.
@@ -194,6 +215,29 @@ describe('the status page in headless Chromium', () => {
     } finally {
       await other.close();
     }
+  }, 60_000);
+
+  it('shows node3 back: live again and the bucket map as the assignment gives three', async () => {
+    await cl.lab.setLink(3, true);
+    cl.startDaemon(3);
+    const want = expected(cl, [1, 2, 3]);
+    const states = new Set<string>();
+    // A handover in flight (the page polls each second: it may or may not catch one) is kept as a screenshot.
+    const r = await waitShown(
+      page,
+      (s) => s.nodes.node3 === 'true' && sameMap(s, want),
+      30_000,
+      async (s) => {
+        const now = new Set(s.buckets.map((b) => b.state).filter((x) => x !== 'owned'));
+        if (now.size && ![...now].every((x) => states.has(x))) await page.screenshot({ path: join(ARTEFACTS, 'handover.png'), fullPage: true });
+        for (const x of now) states.add(x);
+      },
+    );
+    expect(r.s.nodes).toEqual({ node1: 'true', node2: 'true', node3: 'true' });
+    expect(r.s.buckets).toEqual(want);
+    console.log(
+      `status page: node3 back and its buckets shown on it ${r.ms} ms after its restart; handover states seen on the way: ${[...states].join(', ') || 'none'}`,
+    );
   }, 60_000);
 });
 
