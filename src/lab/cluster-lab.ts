@@ -72,6 +72,25 @@ export class ClusterLab {
     this.config = loadClusterConfig(configFile, { local: nodeName(1), interfaceExists: () => true });
   }
 
+  /**
+   * A fresh lab (what a crashed run left under the prefix removed first) with its three daemons
+   * started, in one view and settled; torn down again if they do not get there.
+   */
+  static async running(o: ClusterLabOptions, timeoutMs = 20_000): Promise<ClusterLab> {
+    await NetnsLab.remove(o.prefix);
+    const cl = await ClusterLab.create(o);
+    try {
+      for (const i of [1, 2, 3]) cl.startDaemon(i);
+      await cl.waitForView([1, 2, 3], [1, 2, 3], timeoutMs);
+      await cl.waitForSettled([1, 2, 3]);
+      return cl;
+    } catch (e) {
+      for (const i of [1, 2, 3]) await cl.stopDaemon(i, 'SIGKILL');
+      await cl.destroy();
+      throw e;
+    }
+  }
+
   static async create(o: ClusterLabOptions): Promise<ClusterLab> {
     const lab = await NetnsLab.create({ prefix: o.prefix, nodes: 3, clientAddresses: 200 });
     const dir = mkdtempSync(join(tmpdir(), `aavip-${o.prefix}-`));

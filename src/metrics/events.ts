@@ -5,6 +5,7 @@ import type { AppliedUpdate, DaemonEvents } from '../daemon/deps.js';
 import type { Transport } from '../daemon/transport.js';
 import type { TrackVerdict } from '../track/state.js';
 import type { View } from '../membership/membership.js';
+import { RecentChanges } from './changes.js';
 import type { Metrics } from './registry.js';
 
 /** Buckets gained and not yet in the kernel, per VIP, since `since` (the daemon's monotonic clock). */
@@ -15,16 +16,21 @@ interface PendingTakeover {
 
 export class MetricsEvents implements DaemonEvents {
   private readonly pending = new Map<string, PendingTakeover>();
+  /** The last ownership changes, for the status page. */
+  readonly recent: RecentChanges;
 
   constructor(
     private readonly m: Metrics,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.recent = new RecentChanges(now);
+  }
 
   view(): void {}
 
   ownership(vip: string, change: { gained: number[]; lost: number[]; owned: number }): void {
     this.m.ownershipChanges.inc({ vip });
+    this.recent.changed(vip, change);
     this.m.bucketsGained.inc({ vip }, change.gained.length);
     this.m.bucketsLost.inc({ vip }, change.lost.length);
     // A takeover still being applied keeps its start: the one measured is from the first view.
@@ -36,6 +42,7 @@ export class MetricsEvents implements DaemonEvents {
   }
 
   applied(vip: string, u: AppliedUpdate): void {
+    this.recent.applied(vip, u);
     if (!u.ok) {
       this.m.applyFailures.inc({ vip });
       return;

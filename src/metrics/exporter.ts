@@ -7,15 +7,17 @@ import { refresh, type MetricsSource } from './collect.js';
 import { MetricsEvents } from './events.js';
 import { IpvsConnections } from './kernel.js';
 import { defineMetrics, type Metrics } from './registry.js';
-import { MetricsServer, type Rendered } from './server.js';
+import { pageData, type PageSource } from './page-data.js';
+import { STATUS_PAGE } from './page.js';
+import { MetricsServer, type Rendered, type Routes } from './server.js';
 import { listenText, type MetricsSettings } from './settings.js';
 
 export class MetricsExporter {
   readonly registry = new Registry();
   readonly m: Metrics;
   readonly events: MetricsEvents;
-  /** What scrapes read (the daemon); unset, only the event-fed metrics are served. */
-  source?: MetricsSource;
+  /** What scrapes and the status page read (the daemon); unset, only the event-fed metrics are served. */
+  source?: MetricsSource & PageSource;
   private server?: MetricsServer;
   private readonly ipvs = new IpvsConnections();
   private readonly warned = new Map<string, number>();
@@ -33,6 +35,18 @@ export class MetricsExporter {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 
+  /** The status page's data (`GET /status.json`). */
+  async statusJson(): Promise<Rendered> {
+    if (!this.source) throw new Error('the daemon is not running yet');
+    return { contentType: 'application/json; charset=utf-8', body: JSON.stringify(pageData(this.source, this.events.recent.list())) };
+  }
+
+  private readonly routes: Routes = {
+    '/metrics': () => this.render(),
+    '/': async () => ({ contentType: 'text/html; charset=utf-8', body: STATUS_PAGE }),
+    '/status.json': () => this.statusJson(),
+  };
+
   get listening(): MetricsSettings | undefined {
     return this.server?.settings;
   }
@@ -40,8 +54,8 @@ export class MetricsExporter {
   /** Opens the listener `settings` names (none: metrics off). */
   async start(settings: MetricsSettings | undefined): Promise<void> {
     if (!settings) return;
-    this.server = await MetricsServer.open(settings, () => this.render(), this.log);
-    this.log.info({ listen: listenText(settings) }, 'serving metrics on /metrics');
+    this.server = await MetricsServer.open(settings, this.routes, this.log);
+    this.log.info({ listen: listenText(settings) }, 'serving metrics on /metrics, the status page on /');
   }
 
   /**
@@ -57,7 +71,7 @@ export class MetricsExporter {
       return ['metrics listener closed'];
     }
     try {
-      this.server = await MetricsServer.open(next, () => this.render(), this.log);
+      this.server = await MetricsServer.open(next, this.routes, this.log);
       await old?.close();
     } catch (e) {
       if (!old || old.settings.port !== next.port) throw e;
@@ -65,7 +79,7 @@ export class MetricsExporter {
       await old.close();
       this.server = undefined;
       try {
-        this.server = await MetricsServer.open(next, () => this.render(), this.log);
+        this.server = await MetricsServer.open(next, this.routes, this.log);
       } catch (again) {
         await this.start(old.settings).catch(() => undefined);
         throw again;

@@ -1,6 +1,7 @@
-// The metrics' HTTP listener: `GET /metrics` in Prometheus' text format, 404 for anything else,
-// bound to the configured address only. Each scrape is answered by `render` (bounded: the reads
-// behind it have timeouts), and closing drops the connections a scraper keeps open.
+// The metrics' HTTP listener, bound to the configured address only: `GET /metrics` in Prometheus'
+// text format, `GET /` the status page and `GET /status.json` what it shows; 404 for any other
+// path, 405 for any method but GET and HEAD (nothing here changes anything). Each answer comes from
+// its route (bounded: the reads behind it have timeouts); closing drops the connections kept open.
 import { createServer, type Server } from 'node:http';
 import type { Logger } from '../log.js';
 import { listenText, type MetricsSettings } from './settings.js';
@@ -10,24 +11,34 @@ export interface Rendered {
   body: string;
 }
 
+/** Path → what answers it. */
+export type Routes = Record<string, () => Promise<Rendered>>;
+
+const text = { 'content-type': 'text/plain; charset=utf-8' };
+
 export class MetricsServer {
   private constructor(
     private readonly server: Server,
     readonly settings: MetricsSettings,
   ) {}
 
-  static async open(settings: MetricsSettings, render: () => Promise<Rendered>, log: Logger): Promise<MetricsServer> {
+  static async open(settings: MetricsSettings, routes: Routes, log: Logger): Promise<MetricsServer> {
     const server = createServer((req, res) => {
       const path = (req.url ?? '').split('?')[0];
-      if (req.method !== 'GET' || path !== '/metrics') {
-        res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: GET /metrics\n');
+      const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { ...text, allow: 'GET, HEAD' }).end('method not allowed: this listener is read-only\n');
         return;
       }
-      render().then(
-        (r) => res.writeHead(200, { 'content-type': r.contentType }).end(r.body),
+      if (!route) {
+        res.writeHead(404, text).end(`not found: GET ${Object.keys(routes).join(', ')}\n`);
+        return;
+      }
+      route().then(
+        (r) => res.writeHead(200, { 'content-type': r.contentType, 'cache-control': 'no-store' }).end(req.method === 'HEAD' ? undefined : r.body),
         (e: Error) => {
-          log.error({ err: e.message }, 'metrics: a scrape failed');
-          res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`${e.message}\n`);
+          log.error({ err: e.message, path }, 'metrics listener: an answer failed');
+          res.writeHead(500, text).end(`${e.message}\n`);
         },
       );
     });

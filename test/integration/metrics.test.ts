@@ -6,7 +6,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/exec.js';
 import { ClusterLab } from '../../src/lab/cluster-lab.js';
-import { NetnsLab } from '../../src/lab/netns.js';
 import { VIP_ADDRESS } from '../../src/lab/vip-lab.js';
 
 const PREFIX = 'mtr';
@@ -58,11 +57,7 @@ describe('Prometheus metrics in the namespace lab', () => {
   let cl: ClusterLab;
 
   beforeAll(async () => {
-    await NetnsLab.remove(PREFIX);
-    cl = await ClusterLab.create({ prefix: PREFIX, buckets: BUCKETS, intervalMs: 60, deadtimeMs: 300, metrics: { listen: `127.0.0.1:${PORT}` } });
-    for (const i of [1, 2, 3]) cl.startDaemon(i);
-    await cl.waitForView([1, 2, 3], [1, 2, 3], 20_000);
-    await cl.waitForSettled([1, 2, 3]);
+    cl = await ClusterLab.running({ prefix: PREFIX, buckets: BUCKETS, intervalMs: 60, deadtimeMs: 300, metrics: { listen: `127.0.0.1:${PORT}` } });
   }, 90_000);
 
   afterAll(async () => {
@@ -92,7 +87,8 @@ describe('Prometheus metrics in the namespace lab', () => {
     expect(pick(s, 'aavip_heartbeats_refused_total', { reason: 'forged' })[0]?.value).toBe(0);
     expect(pick(s, 'aavip_duplicate_owner_buckets', { vip: VIP_ADDRESS })[0]?.value).toBe(0);
     expect(pick(s, 'aavip_apply_duration_seconds_count').reduce((n, x) => n + x.value, 0)).toBeGreaterThan(0);
-    expect(await get(cl, 1, `http://127.0.0.1:${PORT}/`)).toMatchObject({ status: 404 });
+    // The status page shares the listener (test/integration/status-page.test.ts tests it).
+    expect((await get(cl, 1, `http://127.0.0.1:${PORT}/`)).body).toContain('<title>aavip status</title>');
     expect((await get(cl, 1, `http://127.0.0.1:${PORT}/metricsx`)).status).toBe(404);
     // Bound to the loopback only: the node's own address refuses the connection.
     expect(await get(cl, 1, `http://${cl.lab.nodeAddress(1)}:${PORT}/metrics`)).toMatchObject({ status: 0, body: 'ECONNREFUSED' });

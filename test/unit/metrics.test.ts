@@ -207,7 +207,7 @@ describe('what a scrape reads', () => {
 });
 
 describe('the listener', () => {
-  it('answers GET /metrics, 404 for anything else, and is gone once stopped', async () => {
+  it('answers GET /metrics and the status page, 404 for any other path, 405 for other methods, and is gone once stopped', async () => {
     const x = new MetricsExporter(() => 0, quiet);
     await x.start({ host: '127.0.0.1', port: 0 } as never); // port 0: any free one (not a config value: the parser refuses it)
     const port = (x as unknown as { server: { server: { address(): { port: number } } } }).server.server.address().port;
@@ -215,8 +215,13 @@ describe('the listener', () => {
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(await r.text()).toContain('# TYPE aavip_heartbeats_sent_total counter');
-    expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(404);
-    expect((await fetch(`http://127.0.0.1:${port}/metrics`, { method: 'POST' })).status).toBe(404);
+    const page = await fetch(`http://127.0.0.1:${port}/`);
+    expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
+    expect(await page.text()).toContain('<title>aavip status</title>');
+    // No daemon behind it (source unset): the page's data is an error, not an empty status.
+    expect((await fetch(`http://127.0.0.1:${port}/status.json`)).status).toBe(500);
+    expect((await fetch(`http://127.0.0.1:${port}/metricsx`)).status).toBe(404);
+    expect((await fetch(`http://127.0.0.1:${port}/metrics`, { method: 'POST' })).status).toBe(405);
     await x.stop();
     await expect(fetch(`http://127.0.0.1:${port}/metrics`)).rejects.toThrow();
   });
