@@ -207,7 +207,7 @@ const RULES: Rule[] = [
             .map((v) => ({
               setting: `nf_tables support for VIP ${vipCidr(v)}'s tables (maps with timeouts, ct, pkttype)`,
               breaks: `nft --check refused the VIP's tables on this kernel (${facts.release}): ${facts.nftRefused[vipCidr(v)]}`,
-              fix: 'load the nf_tables modules nft names (modprobe nft_ct nft_hash nft_set_hash), or choose backend xt_cluster',
+              fix: 'load the nf_tables modules nft names (modprobe nft_ct nft_hash nft_set_hash nft_objref), or choose backend xt_cluster',
             }))
         : [],
   },

@@ -49,6 +49,7 @@ export const VM_MODULES = [
   'nft_ct',
   'nft_compat',
   'nft_numgen',
+  'nft_objref', // the VIP table's named counters (counter name "accepted")
   'nft_chain_nat',
   'nft_nat',
   'nft_masq',
