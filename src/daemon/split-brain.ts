@@ -1,10 +1,12 @@
 // The split-brain alarm in the daemon (membership/duplicates.ts holds the rule): after every
-// kernel update and at least every interval each VIP's bucket map is read back from the kernel (in-process where the addon has libnftables:
-// well under a millisecond), each heartbeat says what it takes, and a bucket two live nodes'
-// kernels take is logged as an error, counted and shown in `aavip status` until it is gone.
+// kernel update and at least every interval each VIP's bucket map is read back from the kernel
+// (in-process where the addon has libnftables: well under a millisecond), each heartbeat says
+// what it takes, and a bucket two live nodes' kernels take is logged as an error, counted and
+// shown in `aavip status` until it is gone.
 // Repair is the applier's (vip-applier.ts): on nft the bucket map is rewritten with every lease
 // renewal (each interval), other rules within FULL_RECONCILE_MS; the alarm clears once the
 // kernels agree again.
+import { servedBuckets } from '../dataplane/clusterip.js';
 import type { Ownership } from '../dataplane/types.js';
 import type { Logger } from '../log.js';
 import { type Duplicate, DuplicateWatch } from '../membership/duplicates.js';
@@ -26,7 +28,7 @@ export interface AlarmHost {
 /** A read that starts a process (iptables, nft without the addon) costs milliseconds: periodically at most this often. */
 const SPAWNED_READ_MS = 1000;
 
-const takenBy = (o: Ownership | undefined) => new Set(o ? [...o.owned, ...o.incoming] : []);
+const takenBy = (o: Ownership | undefined) => new Set(o ? servedBuckets(o) : []);
 
 export interface DuplicateStatus {
   vip: string;
@@ -35,7 +37,7 @@ export interface DuplicateStatus {
 }
 
 export class SplitBrainAlarm {
-  private watch: DuplicateWatch;
+  private readonly watch: DuplicateWatch;
   /** Per VIP, the buckets its kernel took at the last reading, and what the applier had written by then. */
   private readonly taking = new Map<string, { buckets: number[]; written?: Ownership }>();
   /** Per VIP, when its map was last read, and what the applier had written by then. */
@@ -43,18 +45,18 @@ export class SplitBrainAlarm {
   private readonly reading = new Set<string>();
 
   constructor(private readonly host: AlarmHost) {
-    this.watch = this.newWatch();
-  }
-
-  private newWatch(): DuplicateWatch {
-    return new DuplicateWatch(this.host.config.local, this.host.config.heartbeat.copies);
+    this.watch = new DuplicateWatch(host.config.local, host.config.heartbeat.copies);
   }
 
   /** What this node's heartbeat says its kernels take, per VIP (the applier's last write where the kernel cannot be read cheaply). */
   outgoing(): Record<string, string> {
-    const out = Object.fromEntries(this.host.vips.map((v) => [v.key, bucketBitmap(this.takingOf(v), v.spec.buckets)]));
+    const out = this.word();
     this.announced = JSON.stringify(out);
     return out;
+  }
+
+  private word(): Record<string, string> {
+    return Object.fromEntries(this.host.vips.map((v) => [v.key, bucketBitmap(this.takingOf(v), v.spec.buckets)]));
   }
 
   /** What the last heartbeat said, to send a round at once when it no longer holds. */
@@ -116,8 +118,7 @@ export class SplitBrainAlarm {
   /** A changed word (a kernel update, a reading) goes out at once, not an interval later. */
   private announceChange(): void {
     this.observeLocal();
-    const now = JSON.stringify(Object.fromEntries(this.host.vips.map((v) => [v.key, bucketBitmap(this.takingOf(v), v.spec.buckets)])));
-    if (this.announced && now !== this.announced) this.host.sendHeartbeats();
+    if (this.announced && JSON.stringify(this.word()) !== this.announced) this.host.sendHeartbeats();
   }
 
   private observeLocal(): void {

@@ -91,8 +91,7 @@ async function nftTaking(vip: VipSpec): Promise<number[]> {
     ? await query(command).catch(() => undefined)
     : await run('nft', ['-j', ...command.split(' ')], { allowFailure: true }).then((r) => (r.status === 0 ? r.stdout : undefined));
   if (text === undefined) return [];
-  const { owned, incoming } = parseTableState(JSON.parse(text)).ownership;
-  return [...owned, ...incoming].sort((a, b) => a - b);
+  return servedBuckets(parseTableState(JSON.parse(text)).ownership);
 }
 
 // CLUSTERIP's local nodes and xt_cluster's rules have no expiry in the kernel: no leases.
